@@ -1,0 +1,1 @@
+"""fastrpca: Numba-compiled solvers for Robust PCA, sparse regression and acoustic holography."""

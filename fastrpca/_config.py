@@ -1,0 +1,36 @@
+"""Compile flags shared by every kernel.
+
+Every ``@njit`` in fastrpca goes through :func:`kernel`, so the flags live in one place:
+
+* ``cache=True``: compiled machine code is stored on disk (``__pycache__`` beside the
+  source, or ``NUMBA_CACHE_DIR``) and loaded by later processes instead of recompiled.
+* ``nogil=True``: kernels release the GIL, so callers can run solvers in their own threads.
+* ``fastmath``: a safe subset. ``nnan`` and ``ninf`` are left out so that NaN / Inf
+  checks inside kernels keep working; ``reassoc`` lets LLVM vectorise reductions.
+* ``error_model="numpy"``: division follows IEEE rules instead of raising, which removes
+  a branch from every division in the hot loops.
+"""
+from __future__ import annotations
+
+import os
+
+import numba
+
+FASTMATH = set({"nsz", "arcp", "contract", "afn", "reassoc"})
+
+#: Elementwise kernels switch to their ``parallel=True`` variant above this many entries
+#: (below it the thread start costs more than it saves; see ANCHORS section 4).
+PARALLEL_MIN_SIZE = int(os.environ.get("FASTRPCA_PARALLEL_MIN_SIZE", 1_000_000))
+
+
+def kernel(fn=None, *, parallel: bool = False, **extra):
+    """Decorate ``fn`` with the project's compile flags (usable with or without arguments)."""
+    options = dict(cache=True, nogil=True, fastmath=set(FASTMATH), error_model="numpy")
+    options.update(extra)
+    if parallel:
+        options["parallel"] = True
+
+    def wrap(f):
+        return numba.njit(**options)(f)
+
+    return wrap if fn is None else wrap(fn)
