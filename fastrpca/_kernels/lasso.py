@@ -1,0 +1,374 @@
+"""Lasso / elastic-net loops: coordinate descent, (F)ISTA, ADMM.
+
+Problem, per column ``y`` of ``Y``::
+
+    min_x  1/2 ||A x - y||^2 + l1 ||x||_1 + l2/2 ||x||^2      (and x >= 0 if pos)
+
+Layout: the dictionary is passed transposed, ``At = A.T`` C-contiguous (n, m), so that
+column j of A is the contiguous row ``At[j]``; batches are rows: ``Yt`` (k, m), ``Xt``
+(k, n). Each kernel solves the k rows one after the other (the Python layer splits rows
+across threads; kernels release the GIL) and writes ``stats[c] = (iterations, objective,
+duality gap, history length)``. Every method stops on the same rule: duality gap
+<= tol * objective, the gap computed from the rescaled residual (elastic net handled as a
+lasso on [A; sqrt(l2) I]). ``hist`` (h, 2) receives (iteration, gap) for row 0.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._config import kernel
+from .prox import shrink
+
+
+@kernel
+def _prox(t, tau, pos):
+    if pos:
+        return max(t - tau, t - t)
+    return shrink(t, tau)
+
+
+@kernel
+def _gap(rr, ry, l1n, xx, qmax, exc, l1, l2):
+    """Primal objective and duality gap from the residual statistics.
+
+    Dual D(theta) = y.theta - ||theta||^2/2 - g*(A^T theta). Lasso view: theta = s r' with
+    r' = [r; -sqrt(l2) x] the residual of [A; sqrt(l2) I], s the best feasible scaling.
+    If l2 > 0 also theta = r with g*(v) = sum (|v| - l1)_+^2 / (2 l2) (``exc`` is the
+    sum); the better of the two bounds is used.
+    """
+    rr = max(rr, 0.0)
+    obj = 0.5 * rr + l1 * l1n + 0.5 * l2 * xx
+    den = rr + l2 * xx
+    s = ry / den if den > 0.0 else 0.0
+    if qmax > 0.0:
+        s = min(s, l1 / qmax)
+    s = max(s, 0.0)
+    dual = s * ry - 0.5 * s * s * den
+    if l2 > 0.0:
+        dual = max(dual, ry - 0.5 * rr - 0.5 * exc / l2)
+    return obj, obj - dual
+
+
+@kernel
+def _residual(At, y, x, r):
+    """r = y - A x (skips zero coefficients)."""
+    n, m = At.shape
+    for i in range(m):
+        r[i] = y[i]
+    for j in range(n):
+        xj = x[j]
+        if xj != 0.0:
+            for i in range(m):
+                r[i] -= xj * At[j, i]
+
+
+@kernel
+def _gap_resid(At, y, x, r, q, l1, l2, pos):
+    """Objective and gap at x given r = y - A x; fills q = A^T r."""
+    n, m = At.shape
+    rr = 0.0
+    ry = 0.0
+    for i in range(m):
+        rr += r[i] * r[i]
+        ry += r[i] * y[i]
+    l1n = 0.0
+    xx = 0.0
+    qmax = 0.0
+    exc = 0.0
+    for j in range(n):
+        s = 0.0
+        for i in range(m):
+            s += At[j, i] * r[i]
+        q[j] = s
+        v = s - l2 * x[j]
+        qmax = max(qmax, v if pos else abs(v))
+        e = max((s if pos else abs(s)) - l1, 0.0)
+        exc += e * e
+        l1n += abs(x[j])
+        xx += x[j] * x[j]
+    return _gap(rr, ry, l1n, xx, qmax, exc, l1, l2)
+
+
+@kernel
+def _gap_gram(G, b, yy, x, q, l1, l2, pos):
+    """Objective and gap from the Gram form; recomputes q = b - G x exactly."""
+    n = x.size
+    for j in range(n):
+        q[j] = b[j]
+    for j in range(n):
+        xj = x[j]
+        if xj != 0.0:
+            for i in range(n):
+                q[i] -= xj * G[j, i]
+    bx = 0.0
+    qx = 0.0
+    l1n = 0.0
+    xx = 0.0
+    qmax = 0.0
+    exc = 0.0
+    for j in range(n):
+        bx += b[j] * x[j]
+        qx += q[j] * x[j]
+        v = q[j] - l2 * x[j]
+        qmax = max(qmax, v if pos else abs(v))
+        e = max((q[j] if pos else abs(q[j])) - l1, 0.0)
+        exc += e * e
+        l1n += abs(x[j])
+        xx += x[j] * x[j]
+    return _gap(yy - bx - qx, yy - bx, l1n, xx, qmax, exc, l1, l2)
+
+
+@kernel
+def _record(hist, nh, it, gap):
+    if nh < hist.shape[0]:
+        hist[nh, 0] = it
+        hist[nh, 1] = gap
+        return nh + 1
+    return nh
+
+
+# ---------------------------------------------------------------- coordinate descent
+@kernel
+def _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, count):
+    """One pass of exact coordinate minimisation over idx[:count] (all j if count < 0).
+
+    Residual form: M = At, r = y - A x kept current. Gram form: M = A^T A, q = A^T r
+    kept current. Returns sum_j (||a_j||^2 + l2) dx_j^2 (twice the objective decrease).
+    """
+    n = x.size
+    total = n if count < 0 else count
+    dsum = 0.0
+    for t in range(total):
+        j = t if count < 0 else idx[t]
+        d = nrm2[j]
+        if d == 0.0:
+            x[j] = 0.0
+            continue
+        if gram:
+            g = q[j]
+        else:
+            g = 0.0
+            for i in range(r.size):
+                g += M[j, i] * r[i]
+        old = x[j]
+        new = _prox(g + d * old, l1, pos) / (d + l2)
+        delta = new - old
+        if delta != 0.0:
+            x[j] = new
+            if gram:
+                for i in range(n):
+                    q[i] -= delta * M[j, i]
+            else:
+                for i in range(r.size):
+                    r[i] -= delta * M[j, i]
+            dsum += (d + l2) * delta * delta
+    return dsum
+
+
+@kernel
+def _cd_col(M, y, b, yy, nrm2, l1, l2, pos, gram, x, r, q, idx, tstate, resume, tol,
+            max_iter, max_checks, hist):
+    """Coordinate descent (Friedman et al. 2010) with active-set cycling, one signal."""
+    n = x.size
+    if gram:
+        obj, gap = _gap_gram(M, b, yy, x, q, l1, l2, pos)
+    else:
+        _residual(M, y, x, r)
+        obj, gap = _gap_resid(M, y, x, r, q, l1, l2, pos)
+    it = 0
+    nh = _record(hist, 0, 0, gap)
+    inner = tstate[0] if resume else 0.1
+    checks = 0
+    while not gap <= tol * obj and it < max_iter and checks != max_checks:
+        checks += 1
+        _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, -1)
+        it += 1
+        nact = 0
+        for j in range(n):
+            if x[j] != 0.0:
+                idx[nact] = j
+                nact += 1
+        target = inner * tol * obj
+        while it < max_iter:
+            dsum = _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, nact)
+            it += 1
+            if not dsum > target:
+                break
+        if gram:
+            obj, gap = _gap_gram(M, b, yy, x, q, l1, l2, pos)
+        else:
+            obj, gap = _gap_resid(M, y, x, r, q, l1, l2, pos)
+        nh = _record(hist, nh, it, gap)
+        if gap != gap:
+            break
+        inner *= 0.25
+    tstate[0] = inner
+    return it, obj, gap, nh
+
+
+@kernel
+def cd(M, Yt, Bt, yy, nrm2, l1, l2, pos, gram, Xt, stats, tol, max_iter, max_checks, r, q,
+       idx, tstate, resume, hist):
+    """Coordinate descent over the rows of Xt (residual form, or Gram form if ``gram``)."""
+    for c in range(Xt.shape[0]):
+        it, obj, gap, nh = _cd_col(M, Yt[c], Bt[c], yy[c], nrm2, l1, l2, pos, gram,
+                                   Xt[c], r, q, idx, tstate, resume, tol, max_iter,
+                                   max_checks, hist[:, :] if c == 0 else hist[:0])
+        stats[c, 0] = it
+        stats[c, 1] = obj
+        stats[c, 2] = gap
+        stats[c, 3] = nh
+
+
+# ---------------------------------------------------------------- (F)ISTA
+@kernel
+def _fista_col(At, y, lip, l1, l2, pos, momentum, x, z, xold, r, q, tstate, resume,
+               tol, max_iter, max_checks, check, hist):
+    """Proximal gradient (Beck & Teboulle 2009); with ``momentum`` FISTA with the
+    gradient-based adaptive restart of O'Donoghue & Candes (2015), else ISTA."""
+    n = x.size
+    if resume:
+        t = tstate[0]
+    else:
+        t = 1.0
+        for j in range(n):
+            z[j] = x[j]
+    _residual(At, y, x, r)
+    obj, gap = _gap_resid(At, y, x, r, q, l1, l2, pos)
+    nh = _record(hist, 0, 0, gap)
+    it = 0
+    step = 1.0 / lip
+    checks = 0
+    while not gap <= tol * obj and it < max_iter and checks != max_checks:
+        checks += 1
+        for _ in range(min(check, max_iter - it)):
+            _residual(At, y, z, r)
+            inner = 0.0
+            for j in range(n):
+                g = 0.0
+                for i in range(r.size):
+                    g += At[j, i] * r[i]
+                xold[j] = x[j]
+                x[j] = _prox(z[j] + step * (g - l2 * z[j]), step * l1, pos)
+                inner += (z[j] - x[j]) * (x[j] - xold[j])
+            it += 1
+            if momentum and not inner > 0.0:
+                tn = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
+                beta = (t - 1.0) / tn
+                t = tn
+                for j in range(n):
+                    z[j] = x[j] + beta * (x[j] - xold[j])
+            else:
+                t = 1.0
+                for j in range(n):
+                    z[j] = x[j]
+        _residual(At, y, x, r)
+        obj, gap = _gap_resid(At, y, x, r, q, l1, l2, pos)
+        nh = _record(hist, nh, it, gap)
+        if gap != gap:
+            break
+    tstate[0] = t
+    return it, obj, gap, nh
+
+
+@kernel
+def fista(At, Yt, lip, l1, l2, pos, momentum, Xt, stats, tol, max_iter, max_checks, check,
+          z, xold, r, q, tstate, resume, hist):
+    """ISTA / FISTA over the rows of Xt."""
+    for c in range(Xt.shape[0]):
+        it, obj, gap, nh = _fista_col(At, Yt[c], lip, l1, l2, pos, momentum, Xt[c], z,
+                                      xold, r, q, tstate, resume, tol, max_iter,
+                                      max_checks, check,
+                                      hist[:, :] if c == 0 else hist[:0])
+        stats[c, 0] = it
+        stats[c, 1] = obj
+        stats[c, 2] = gap
+        stats[c, 3] = nh
+
+
+# ---------------------------------------------------------------- ADMM
+@kernel
+def _chol_solve(Lf, v, out):
+    """Solve (Lf Lf^T) out = v; Lf lower triangular, C order (row-oriented passes)."""
+    p = v.size
+    for i in range(p):
+        s = v[i]
+        for j in range(i):
+            s -= Lf[i, j] * out[j]
+        out[i] = s / Lf[i, i]
+    for i in range(p - 1, -1, -1):
+        out[i] /= Lf[i, i]
+        oi = out[i]
+        for j in range(i):
+            out[j] -= Lf[i, j] * oi
+
+
+@kernel
+def _admm_col(At, y, Lf, wood, rho, l1, l2, pos, z, xs, u, c, v, w, w2, r, q, resume,
+              tol, max_iter, max_checks, check, hist):
+    """Scaled-form ADMM for the lasso (Boyd et al. 2011, section 6.4), one signal.
+
+    x-step: (A^T A + (rho + l2) I) x = A^T y + rho (z - u), with the cached Cholesky
+    factor Lf of A^T A + cI (n x n) or, if ``wood``, of A A^T + cI (m x m) and the
+    Woodbury identity. z-step: soft threshold. The reported iterate is z (sparse).
+    """
+    n, m = At.shape
+    cc = rho + l2
+    _residual(At, y, z, r)
+    obj, gap = _gap_resid(At, y, z, r, q, l1, l2, pos)
+    for j in range(n):
+        s = 0.0
+        for i in range(m):
+            s += At[j, i] * y[i]
+        c[j] = s
+        if not resume:
+            u[j] = (q[j] - l2 * z[j]) / rho
+    nh = _record(hist, 0, 0, gap)
+    it = 0
+    checks = 0
+    while not gap <= tol * obj and it < max_iter and checks != max_checks:
+        checks += 1
+        for _ in range(min(check, max_iter - it)):
+            for j in range(n):
+                v[j] = c[j] + rho * (z[j] - u[j])
+            if wood:
+                for i in range(m):
+                    w[i] = 0.0
+                for j in range(n):
+                    vj = v[j]
+                    for i in range(m):
+                        w[i] += vj * At[j, i]
+                _chol_solve(Lf, w, w2)
+                for j in range(n):
+                    s = 0.0
+                    for i in range(m):
+                        s += At[j, i] * w2[i]
+                    xs[j] = (v[j] - s) / cc
+            else:
+                _chol_solve(Lf, v, xs)
+            for j in range(n):
+                zj = _prox(xs[j] + u[j], l1 / rho, pos)
+                z[j] = zj
+                u[j] += xs[j] - zj
+            it += 1
+        _residual(At, y, z, r)
+        obj, gap = _gap_resid(At, y, z, r, q, l1, l2, pos)
+        nh = _record(hist, nh, it, gap)
+        if gap != gap:
+            break
+    return it, obj, gap, nh
+
+
+@kernel
+def admm(At, Yt, Lf, wood, rho, l1, l2, pos, Xt, stats, tol, max_iter, max_checks, check,
+         xs, u, c, v, w, w2, r, q, resume, hist):
+    """ADMM over the rows of Xt (z, the sparse iterate, is written to Xt)."""
+    for k in range(Xt.shape[0]):
+        it, obj, gap, nh = _admm_col(At, Yt[k], Lf, wood, rho, l1, l2, pos, Xt[k], xs,
+                                     u, c, v, w, w2, r, q, resume, tol, max_iter,
+                                     max_checks, check,
+                                     hist[:, :] if k == 0 else hist[:0])
+        stats[k, 0] = it
+        stats[k, 1] = obj
+        stats[k, 2] = gap
+        stats[k, 3] = nh

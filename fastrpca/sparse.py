@@ -1,0 +1,684 @@
+r"""Sparse (L1) and smooth (L2) regression: lasso, elastic net, ridge.
+
+All solvers minimise, per column ``y`` of the right-hand side,
+
+.. math:: \tfrac12\|Ax - y\|_2^2 + \lambda_1\|x\|_1 + \tfrac{\lambda_2}{2}\|x\|_2^2
+
+with *unscaled* penalties (scikit-learn divides the data term by ``n_samples``; see
+:func:`lam_from_sklearn`). Every iterative method stops on one rule: the duality gap
+is at most ``tol`` times the objective, which certifies a relative objective error
+below ``tol / (1 - tol)``.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
+
+import numpy as np
+import scipy.linalg
+
+from ._kernels import lasso as _k
+from ._result import Result, warn_not_converged
+from ._validation import as_array, check_all_finite, positive as _positive
+
+__all__ = [
+    "lasso", "elastic_net", "ridge", "LassoSolver", "LassoResult", "RidgeResult",
+    "lam_max", "lam_from_sklearn", "sklearn_alpha", "enet_from_sklearn",
+    "ridge_shrink", "elastic_net_prox",
+]
+
+METHODS = ("auto", "cd", "fista", "ista", "admm")
+DEFAULT_TOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
+DEFAULT_MAX_ITER = {"cd": 1000, "fista": 20000, "ista": 100000, "admm": 20000}
+#: (F)ISTA and ADMM evaluate the duality gap every CHECK_EVERY iterations.
+CHECK_EVERY = 10
+#: The Gram form of coordinate descent keeps A^T A (n x n); never above this n.
+GRAM_MAX_FEATURES = 4096
+
+
+# ---------------------------------------------------------------- conversions
+def lam_max(A, y, *, positive: bool = False) -> float | np.ndarray:
+    r"""Smallest :math:`\lambda_1` for which the lasso solution is zero.
+
+    .. math:: \lambda_{\max} = \|A^T y\|_\infty \quad(\max_j (A^T y)_j \text{ if positive})
+
+    Returns a float for 1-D ``y`` and one value per column for 2-D ``y``.
+    """
+    A = as_array(A, "A", ndim=2, allow_complex=False)
+    y = as_array(y, "y", ndim=(1, 2), allow_complex=False, min_size=0)
+    _check_rows(A, y)
+    c = A.T @ y
+    v = np.maximum(c.max(axis=0), 0.0) if positive else np.abs(c).max(axis=0)
+    return float(v) if y.ndim == 1 else v
+
+
+def lam_from_sklearn(alpha: float, n_samples: int) -> float:
+    """The ``lam`` of :func:`lasso` equal to scikit-learn's ``Lasso(alpha)``.
+
+    scikit-learn minimises ``1/(2 n) ||y - Xw||^2 + alpha ||w||_1``, so ``lam = n alpha``.
+    """
+    return float(alpha) * int(n_samples)
+
+
+def sklearn_alpha(lam: float, n_samples: int) -> float:
+    """scikit-learn's ``alpha`` for this module's ``lam`` (``alpha = lam / n``)."""
+    return float(lam) / int(n_samples)
+
+
+def enet_from_sklearn(alpha: float, l1_ratio: float, n_samples: int) -> tuple[float, float]:
+    """``(l1, l2)`` of :func:`elastic_net` equal to scikit-learn's ``ElasticNet``.
+
+    scikit-learn: ``1/(2n)||y - Xw||^2 + alpha r ||w||_1 + alpha (1 - r)/2 ||w||^2``.
+    """
+    n = int(n_samples)
+    return float(alpha) * l1_ratio * n, float(alpha) * (1.0 - l1_ratio) * n
+
+
+# ---------------------------------------------------------------- proximal operators
+def ridge_shrink(x, tau: float, out: np.ndarray | None = None) -> np.ndarray:
+    r"""Proximal operator of the squared L2 norm, :math:`\frac{\tau}{2}\|\cdot\|_2^2`.
+
+    .. math:: \operatorname{prox}(x) = \arg\min_z \tfrac12\|z - x\|^2 + \tfrac{\tau}{2}\|z\|^2
+              = \frac{x}{1 + \tau}
+
+    Real or complex ``x`` of any shape; ``out`` (same shape and dtype) may be ``x``.
+    """
+    x = as_array(x, "x", min_size=0)
+    tau = _positive(tau, "tau", allow_zero=True)
+    out = _out_like(x, out)
+    np.multiply(x, x.real.dtype.type(1.0 / (1.0 + tau)), out=out)
+    return out
+
+
+def elastic_net_prox(x, l1: float, l2: float, out: np.ndarray | None = None) -> np.ndarray:
+    r"""Proximal operator of :math:`l_1\|\cdot\|_1 + \frac{l_2}{2}\|\cdot\|_2^2`.
+
+    .. math:: \operatorname{prox}(x)_i = \frac{\operatorname{sign}(x_i)\max(|x_i| - l_1, 0)}
+              {1 + l_2}
+
+    (soft threshold, then ridge shrink; complex entries keep their phase).
+    """
+    from .prox import soft_threshold
+
+    x = as_array(x, "x", min_size=0)
+    l1 = _positive(l1, "l1", allow_zero=True)
+    l2 = _positive(l2, "l2", allow_zero=True)
+    out = _out_like(x, out)
+    soft_threshold(x, l1, out=out, check_finite=False)
+    out *= x.real.dtype.type(1.0 / (1.0 + l2))
+    return out
+
+
+def _out_like(x, out):
+    if out is None:
+        return np.empty(x.shape, dtype=x.dtype)
+    if not (isinstance(out, np.ndarray) and out.shape == x.shape and out.dtype == x.dtype
+            and out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError(f"out must be a writeable C-contiguous array of shape {x.shape} "
+                         f"and dtype {x.dtype}; got {getattr(out, 'shape', None)} "
+                         f"{getattr(out, 'dtype', type(out))}")
+    return out
+
+
+# ---------------------------------------------------------------- results
+class LassoResult(Result):
+    """Solution of :func:`lasso` / :func:`elastic_net` / :meth:`LassoSolver.solve`.
+
+    Attributes
+    ----------
+    x : ndarray (n,) or (n, k). Coefficients (one column per signal).
+    n_iter : int or ndarray (k,). Iterations (coordinate-descent sweeps, counting the
+        cheap active-set sweeps, or (F)ISTA / ADMM iterations).
+    converged : bool or ndarray (k,). Duality gap <= tol * objective.
+    objective : float or ndarray (k,). Primal objective at ``x``.
+    dual_gap : float or ndarray (k,). Duality gap at ``x`` (absolute).
+    message : str. Why the solver stopped.
+    method : str. The method used (``"auto"`` resolved).
+    history : dict or None. ``{"n_iter": ..., "dual_gap": ...}`` at each gap check (first
+        signal), when requested with ``history=True``.
+    """
+
+
+class RidgeResult(Result):
+    """Solution of :func:`ridge`: ``x``, ``method`` (``"cholesky"`` or ``"svd"``),
+    ``objective`` (``||Ax - y||^2 + alpha ||x||^2`` per column)."""
+
+
+# ---------------------------------------------------------------- thread pool
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
+                                       thread_name_prefix="fastrpca-sparse")
+        return _POOL
+
+
+def _check_rows(A, y):
+    if y.shape[0] != A.shape[0]:
+        raise ValueError(f"y has {y.shape[0]} rows but A has {A.shape[0]} (A is {A.shape}); "
+                         f"y must have shape ({A.shape[0]},) or ({A.shape[0]}, k)")
+
+
+class _Scratch:
+    """Per-thread work vectors of one solver (allocated once, reused)."""
+
+    def __init__(self, m, n, dtype):
+        e = lambda size: np.zeros(size, dtype=dtype)  # noqa: E731
+        self.r, self.w, self.w2 = e(m), e(m), e(m)
+        self.q, self.z, self.xold, self.xs, self.u, self.c, self.v = (e(n) for _ in range(7))
+        self.idx = np.zeros(n, dtype=np.int64)
+        self.tstate = np.ones(1, dtype=np.float64)
+        self.hist0 = np.zeros((0, 2), dtype=np.float64)
+
+
+# ---------------------------------------------------------------- the workspace
+class LassoSolver:
+    """Reusable lasso / elastic-net workspace for one dictionary ``A``.
+
+    Holds ``A^T`` (C order), column norms, and lazily the Lipschitz constant, the Gram
+    matrix and ADMM factorisations, plus work buffers: repeated :meth:`solve` calls with
+    ``out=`` allocate no arrays (real-time loops).
+
+    Parameters
+    ----------
+    A : array_like (m, n), real. The dictionary; copied (later changes to the caller's
+        array are not seen).
+    method : {"auto", "cd", "fista", "ista", "admm"}. ``"auto"`` picks coordinate
+        descent, in Gram form (A^T A kept) when n <= 2048 or m >= n, else residual form.
+    positive : bool. Constrain ``x >= 0``.
+    tol : float, optional. Relative duality-gap tolerance (default 1e-6 for float64,
+        1e-4 for float32).
+    max_iter : int, optional. Iteration cap (per signal).
+    rho : float, optional. ADMM penalty (default: a spectrum-based choice).
+    gram : bool, optional. Force the Gram form of coordinate descent on or off.
+    n_jobs : int, optional. Threads for batches (default: all cores for large batches).
+    check_finite : bool. Reject NaN / Inf in ``A``.
+    """
+
+    def __init__(self, A, *, method: str = "auto", positive: bool = False,
+                 tol: float | None = None, max_iter: int | None = None,
+                 rho: float | None = None, gram: bool | None = None,
+                 n_jobs: int | None = None, check_finite: bool = True):
+        A = as_array(A, "A", ndim=2, allow_complex=False, min_size=0,
+                     check_finite=check_finite)
+        if A.size == 0:
+            raise ValueError(f"A has shape {A.shape}; it needs at least one row and one "
+                             "column")
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        self.dtype = A.dtype
+        self.shape = A.shape
+        self.At = np.array(A.T, order="C", copy=True)
+        self.nrm2 = np.einsum("ij,ij->i", self.At, self.At)
+        self.method = method
+        self.positive = bool(positive)
+        self.tol = DEFAULT_TOL[self.dtype] if tol is None else _positive(tol, "tol")
+        self.max_iter = None if max_iter is None else _positive(max_iter, "max_iter",
+                                                                 integer=True)
+        self.rho = None if rho is None else _positive(rho, "rho")
+        m, n = A.shape
+        self.gram = (n <= 2048 or m >= n) and n <= GRAM_MAX_FEATURES if gram is None \
+            else bool(gram)
+        self.n_jobs = n_jobs
+        self._G = None
+        self._lip = None
+        self._factors: dict = {}
+        self._scratch: list[_Scratch] = []
+        self._stats = np.zeros((1, 4))
+        self._Yt = np.zeros((1, m), dtype=self.dtype)
+        self._Bt = np.zeros((1, n), dtype=self.dtype)
+        self._yy = np.zeros(1, dtype=self.dtype)
+
+    # -- lazily built, cached pieces
+    @property
+    def G(self) -> np.ndarray:
+        if self._G is None:
+            self._G = np.ascontiguousarray(self.At @ self.At.T)
+        return self._G
+
+    @property
+    def lipschitz(self) -> float:
+        """Largest eigenvalue of A^T A (the step of (F)ISTA is 1 / (this + l2))."""
+        if self._lip is None:
+            m, n = self.shape
+            if min(m, n) <= 1024:
+                small = self.At @ self.At.T if n <= m else self.At.T @ self.At
+                lip = float(scipy.linalg.eigvalsh(small.astype(np.float64),
+                                                  subset_by_index=[min(m, n) - 1] * 2)[0])
+            else:
+                import scipy.sparse.linalg as spla
+                lip = float(spla.svds(self.At.astype(np.float64), k=1, tol=1e-8,
+                                      return_singular_vectors=False,
+                                      random_state=0)[0]) ** 2
+            self._lip = lip * (1 + 1e-6) + np.finfo(np.float64).tiny
+        return self._lip
+
+    def _rho(self, l1):
+        if self.rho is not None:
+            return self.rho
+        return max(l1, 1e-3 * self.lipschitz) if l1 > 0 else 0.1 * self.lipschitz
+
+    def _factor(self, cc):
+        key = float(cc)
+        if key not in self._factors:
+            m, n = self.shape
+            wood = m < n
+            M = self.At.T @ self.At if wood else self.At @ self.At.T
+            M = M.astype(np.float64)
+            M[np.diag_indices_from(M)] += cc
+            Lf = np.ascontiguousarray(np.linalg.cholesky(M).astype(self.dtype))
+            if len(self._factors) >= 4:
+                self._factors.pop(next(iter(self._factors)))
+            self._factors[key] = (Lf, wood)
+        return self._factors[key]
+
+    def _scratches(self, count):
+        m, n = self.shape
+        while len(self._scratch) < count:
+            self._scratch.append(_Scratch(m, n, self.dtype))
+        return self._scratch[:count]
+
+    def _buffers(self, k):
+        if self._stats.shape[0] < k:
+            m, n = self.shape
+            self._stats = np.zeros((k, 4))
+            self._Yt = np.zeros((k, m), dtype=self.dtype)
+            self._Bt = np.zeros((k, n), dtype=self.dtype)
+            self._yy = np.zeros(k, dtype=self.dtype)
+        return self._stats[:k]
+
+    def resolve_method(self, k: int = 1) -> tuple[str, bool]:
+        """The method and (for "cd") whether the Gram form is used, for k signals."""
+        if self.method in ("auto", "cd"):
+            return "cd", self.gram
+        return self.method, False
+
+    # -- the solve
+    def solve(self, y, lam: float, *, l2: float = 0.0, x0=None, out: np.ndarray | None = None,
+              callback: Callable | None = None, history: bool = False,
+              check_finite: bool = True) -> LassoResult:
+        """Solve ``min 1/2||Ax - y||^2 + lam ||x||_1 + l2/2 ||x||^2`` for each column of y.
+
+        Parameters
+        ----------
+        y : array_like (m,) or (m, k). One signal, or k signals as columns.
+        lam : float >= 0. L1 weight (unscaled).
+        l2 : float >= 0. L2 weight (elastic net).
+        x0 : array_like (n,) or (n, k), optional. Warm start (copied; may be ``out``).
+        out : ndarray, optional. Where to write x: (n,) C-contiguous, or (n, k)
+            F-contiguous, of the solver's dtype. With ``out`` no arrays are allocated.
+        callback : callable, optional. ``callback(x, info) -> bool`` after each gap check
+            (single signal only; ``info`` has ``n_iter``, ``objective``, ``dual_gap``);
+            return True to stop.
+        history : bool. Record the duality gap at each check in ``result.history``.
+        check_finite : bool. Reject NaN / Inf in ``y`` and ``x0``.
+
+        Returns
+        -------
+        LassoResult
+        """
+        m, n = self.shape
+        y = as_array(y, "y", ndim=(1, 2), allow_complex=False, min_size=0,
+                     check_finite=check_finite)
+        _check_rows_shape(self.shape, y)
+        l1 = _positive(lam, "lam", allow_zero=True)
+        l2 = _positive(l2, "l2", allow_zero=True)
+        k = 1 if y.ndim == 1 else y.shape[1]
+        if l1 == 0.0 and l2 == 0.0:
+            return self._least_squares(y, x0, out)
+        # right-hand sides as rows (views when the layout allows)
+        if y.dtype != self.dtype:
+            y = y.astype(self.dtype)
+        stats = self._buffers(k)
+        if y.ndim == 1 and y.flags.c_contiguous:
+            Yt = y.reshape(1, m)
+        elif y.ndim == 2 and y.T.flags.c_contiguous:
+            Yt = y.T
+        else:
+            Yt = self._Yt[:k]
+            np.copyto(Yt, y.T if y.ndim == 2 else y[None, :])
+        Xt = self._out(out, y.ndim, k)
+        if x0 is None:
+            Xt[...] = 0
+        elif x0 is not out:
+            x0 = as_array(x0, "x0", ndim=(1, 2), allow_complex=False,
+                          check_finite=check_finite)
+            if x0.shape not in ((n,), (n, k)):
+                raise ValueError(f"x0 has shape {x0.shape}; expected ({n},) or ({n}, {k})")
+            np.copyto(Xt, x0.T if x0.ndim == 2 else x0[None, :], casting="unsafe")
+        if self.positive:
+            np.maximum(Xt, 0, out=Xt)
+        if not self.nrm2.all():
+            Xt[:, self.nrm2 == 0] = 0
+        method, gram = self.resolve_method(k)
+        max_iter = self.max_iter or DEFAULT_MAX_ITER[method]
+        tol = self.tol
+        if callback is not None and k != 1:
+            raise ValueError("callback is supported for a single signal (1-D y); loop "
+                             "over the columns to monitor each")
+        if gram:
+            Bt = self._Bt[:k]
+            np.matmul(Yt, self.At.T, out=Bt)
+            yy = self._yy[:k]
+            np.einsum("ij,ij->i", Yt, Yt, out=yy)
+            M = self.G
+        else:
+            Bt, yy, M = Yt, self._yy[:k], self.At
+        if method == "admm":
+            rho = self._rho(l1)
+            Lf, wood = self._factor(rho + l2)
+        lip = self.lipschitz + l2 if method in ("fista", "ista") else 0.0
+
+        def run(a, b, sc, max_it, max_checks, resume, hist):
+            if method == "cd":
+                _k.cd(M, Yt[a:b], Bt[a:b], yy[a:b], self.nrm2, l1, l2, self.positive, gram,
+                      Xt[a:b], stats[a:b], tol, max_it, max_checks, sc.r, sc.q, sc.idx,
+                      sc.tstate, resume, hist)
+            elif method == "admm":
+                _k.admm(self.At, Yt[a:b], Lf, wood, rho, l1, l2, self.positive, Xt[a:b],
+                        stats[a:b], tol, max_it, max_checks, CHECK_EVERY, sc.xs, sc.u,
+                        sc.c, sc.v, sc.w, sc.w2, sc.r, sc.q, resume, hist)
+            else:
+                _k.fista(self.At, Yt[a:b], lip, l1, l2, self.positive, method == "fista",
+                         Xt[a:b], stats[a:b], tol, max_it, max_checks, CHECK_EVERY, sc.z,
+                         sc.xold, sc.r, sc.q, sc.tstate, resume, hist)
+
+        hist_out = None
+        if callback is not None:
+            sc = self._scratches(1)[0]
+            its, gaps, total = [], [], 0
+            resume = False
+            while True:
+                run(0, 1, sc, max_iter - total, 1, resume, sc.hist0)
+                resume = True
+                total += int(stats[0, 0])
+                its.append(total)
+                gaps.append(stats[0, 2])
+                done = stats[0, 2] <= tol * stats[0, 1] or total >= max_iter
+                info = {"n_iter": total, "objective": float(stats[0, 1]),
+                        "dual_gap": float(stats[0, 2])}
+                if callback(Xt[0], info) or done or stats[0, 0] == 0:
+                    break
+            stats[0, 0] = total
+            if history:
+                hist_out = {"n_iter": np.array(its), "dual_gap": np.array(gaps)}
+        else:
+            jobs = self._n_threads(k)
+            scs = self._scratches(jobs)
+            hist = np.zeros((max_iter + 2, 2)) if history else scs[0].hist0
+            if jobs == 1:
+                run(0, k, scs[0], max_iter, -1, False, hist)
+            else:
+                bounds = np.linspace(0, k, jobs + 1).astype(int)
+                futs = [_pool().submit(run, bounds[i], bounds[i + 1], scs[i], max_iter,
+                                       -1, False, hist if i == 0 else scs[i].hist0)
+                        for i in range(jobs)]
+                for f in futs:
+                    f.result()
+            if history:
+                nh = int(stats[0, 3])
+                hist_out = {"n_iter": hist[:nh, 0].astype(int),
+                            "dual_gap": hist[:nh, 1].copy()}
+        x = Xt[0] if y.ndim == 1 else Xt.T
+        if out is not None:
+            x = out
+        return self._result(x, stats, y.ndim, tol, max_iter, method, gram, hist_out)
+
+    def _n_threads(self, k):
+        if self.n_jobs is not None:
+            return max(1, min(int(self.n_jobs), k))
+        m, n = self.shape
+        if k < 8 or m * n * k < 2_000_000:
+            return 1
+        return max(1, min(os.cpu_count() or 1, k // 4))
+
+    def _out(self, out, ndim, k):
+        n = self.shape[1]
+        if out is None:
+            return np.zeros((k, n), dtype=self.dtype)
+        want = (n,) if ndim == 1 else (n, k)
+        ok = (isinstance(out, np.ndarray) and out.shape == want and out.dtype == self.dtype
+              and out.flags.writeable
+              and (out.flags.c_contiguous if ndim == 1 else out.T.flags.c_contiguous))
+        if not ok:
+            order = "C-contiguous" if ndim == 1 else "Fortran-ordered (np.empty(..., order='F'))"
+            raise ValueError(f"out must be a writeable {order} array of shape {want} and "
+                             f"dtype {self.dtype}; got {getattr(out, 'shape', None)} "
+                             f"{getattr(out, 'dtype', type(out))}")
+        return out.reshape(1, n) if ndim == 1 else out.T
+
+    def _result(self, x, stats, ndim, tol, max_iter, method, gram, hist):
+        it = stats[:, 0].astype(np.int64)
+        obj = stats[:, 1].copy()
+        gap = stats[:, 2].copy()
+        conv = gap <= tol * obj
+        name = "cd (gram)" if method == "cd" and gram else method
+        if conv.all():
+            msg = f"converged: duality gap <= tol * objective (tol={tol:g})"
+        else:
+            bad = int((~conv).sum())
+            finite = np.isfinite(gap).all()
+            msg = (f"{bad} of {len(conv)} signal(s) stopped at max_iter={max_iter} with "
+                   f"relative duality gap {np.nanmax(gap / np.maximum(obj, 1e-300)):.3g} > "
+                   f"tol={tol:g}; raise max_iter or tol" if finite else
+                   f"{bad} signal(s) diverged (non-finite duality gap)")
+            warn_not_converged(f"lasso ({name}): {msg}", stacklevel=4)
+        if ndim == 1:
+            return LassoResult(x=x, n_iter=int(it[0]), converged=bool(conv[0]),
+                               objective=float(obj[0]), dual_gap=float(gap[0]), message=msg,
+                               method=name, history=hist)
+        return LassoResult(x=x, n_iter=it, converged=conv, objective=obj, dual_gap=gap,
+                           message=msg, method=name, history=hist)
+
+    def _least_squares(self, y, x0, out):
+        """lam = l2 = 0: the minimum-norm least-squares solution (or NNLS if positive)."""
+        A = self.At.T.astype(np.float64)
+        Y = y.astype(np.float64).reshape(self.shape[0], -1)
+        if self.positive:
+            from scipy.optimize import nnls
+            X = np.column_stack([nnls(A, Y[:, c])[0] for c in range(Y.shape[1])])
+        else:
+            X = np.linalg.lstsq(A, Y, rcond=None)[0]
+        R = Y - A @ X
+        obj = 0.5 * np.einsum("ij,ij->j", R, R)
+        Q = A.T @ R
+        gap = np.abs(np.einsum("ij,ij->j", Q, X))  # dual point theta = r
+        X = X.astype(self.dtype)
+        x = X[:, 0] if y.ndim == 1 else X
+        if out is not None:
+            self._out(out, y.ndim, 1 if y.ndim == 1 else y.shape[1])[...] = x.T
+            x = out
+        msg = "lam = 0: minimum-norm least squares" + (" (NNLS)" if self.positive else "")
+        if y.ndim == 1:
+            return LassoResult(x=x, n_iter=0, converged=True, objective=float(obj[0]),
+                               dual_gap=float(gap[0]), message=msg, method="lstsq",
+                               history=None)
+        return LassoResult(x=x, n_iter=np.zeros(len(obj), np.int64),
+                           converged=np.ones(len(obj), bool), objective=obj, dual_gap=gap,
+                           message=msg, method="lstsq", history=None)
+
+
+def _check_rows_shape(shape, y):
+    if y.shape[0] != shape[0]:
+        raise ValueError(f"y has {y.shape[0]} rows but A has {shape[0]} (A is {shape}); "
+                         f"y must have shape ({shape[0]},) or ({shape[0]}, k)")
+
+
+# ---------------------------------------------------------------- solver cache
+_CACHE: list[tuple[np.ndarray, tuple, LassoSolver]] = []
+_CACHE_SIZE = 4
+_CACHE_LOCK = threading.Lock()
+
+
+def _cached_solver(A, key, **options) -> LassoSolver:
+    """A solver for A, reused across calls while A's values are unchanged."""
+    with _CACHE_LOCK:
+        for i, (A_copy, k, solver) in enumerate(_CACHE):
+            if k == key and A_copy.shape == A.shape and A_copy.dtype == A.dtype \
+                    and np.array_equal(A_copy, A):
+                _CACHE.append(_CACHE.pop(i))
+                return solver
+    solver = LassoSolver(A, check_finite=False, **options)
+    with _CACHE_LOCK:
+        _CACHE.append((solver.At.T, key, solver))
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.pop(0)
+    return solver
+
+
+def clear_cache() -> None:
+    """Forget the factorisations :func:`lasso` keeps for recently seen dictionaries."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+# ---------------------------------------------------------------- public functions
+def lasso(A, y, lam: float, *, method: str = "auto", x0=None, tol: float | None = None,
+          max_iter: int | None = None, positive: bool = False,
+          callback: Callable | None = None, history: bool = False, rho: float | None = None,
+          check_finite: bool = True, _l2: float = 0.0) -> LassoResult:
+    r"""Lasso: :math:`\min_x \tfrac12\|Ax - y\|_2^2 + \lambda\|x\|_1`.
+
+    Parameters
+    ----------
+    A : array_like (m, n), real. Dictionary / design matrix.
+    y : array_like (m,) or (m, k). One signal, or k signals solved as a batch.
+    lam : float >= 0. Unscaled L1 weight (scikit-learn's ``alpha`` is ``lam / m``; see
+        :func:`lam_from_sklearn`). ``lam >= lam_max(A, y)`` gives ``x = 0``.
+    method : {"auto", "cd", "fista", "ista", "admm"}. Coordinate descent (Friedman et
+        al. 2010), FISTA with adaptive restart (Beck & Teboulle 2009; O'Donoghue &
+        Candes 2015), ISTA, or ADMM (Boyd et al. 2011; its factorisation is cached and
+        reused for the same A). ``"auto"``: coordinate descent, in Gram form when
+        m >= n or the batch is large.
+    x0 : array_like, optional. Warm start.
+    tol : float, optional. Stop when duality gap <= tol * objective (default 1e-6 for
+        float64, 1e-4 for float32).
+    max_iter : int, optional. Iteration cap per signal.
+    positive : bool. Constrain ``x >= 0``.
+    callback : callable, optional. ``callback(x, info)`` at each gap check (1-D y).
+    history : bool. Keep the duality gap at each check.
+    rho : float, optional. ADMM penalty.
+    check_finite : bool. Reject NaN / Inf (skip in trusted loops).
+
+    Returns
+    -------
+    LassoResult
+        ``x``, ``n_iter``, ``converged``, ``objective``, ``dual_gap``, ``message``.
+
+    Notes
+    -----
+    For repeated solves with one dictionary, :class:`LassoSolver` avoids every per-call
+    allocation. The input arrays are never modified.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    A = as_array(A, "A", ndim=2, allow_complex=False, min_size=0, check_finite=False)
+    if A.size == 0:
+        raise ValueError(f"A has shape {A.shape}; it needs at least one row and one column")
+    if check_finite:
+        check_all_finite(A, "A")
+    y = as_array(y, "y", ndim=(1, 2), allow_complex=False, min_size=0,
+                 check_finite=check_finite)
+    _check_rows_shape(A.shape, y)
+    m, n = A.shape
+    k = 1 if y.ndim == 1 else y.shape[1]
+    gram = n <= GRAM_MAX_FEATURES and (m >= n or k * 16 >= n)
+    key = (method, bool(positive), tol, max_iter, rho, gram)
+    solver = _cached_solver(A, key, method=method, positive=positive, tol=tol,
+                            max_iter=max_iter, rho=rho, gram=gram)
+    return solver.solve(y, lam, l2=_l2, x0=x0, callback=callback, history=history,
+                        check_finite=check_finite)
+
+
+def elastic_net(A, y, l1: float, l2: float, **options) -> LassoResult:
+    r"""Elastic net: :math:`\min_x \tfrac12\|Ax - y\|^2 + l_1\|x\|_1 + \tfrac{l_2}{2}\|x\|^2`.
+
+    Same options and result as :func:`lasso` (``l1`` plays ``lam``); see
+    :func:`enet_from_sklearn` for scikit-learn's ``(alpha, l1_ratio)``.
+    """
+    l2 = _positive(l2, "l2", allow_zero=True)
+    return lasso(A, y, l1, _l2=l2, **options)
+
+
+def ridge(A, y, alpha: float, *, method: str = "auto", check_finite: bool = True
+          ) -> RidgeResult:
+    r"""Ridge regression: :math:`\min_x \|Ax - y\|_2^2 + \alpha\|x\|_2^2` (closed form).
+
+    Same objective as scikit-learn's ``Ridge(alpha, fit_intercept=False)``.
+
+    Parameters
+    ----------
+    A : array_like (m, n), real.
+    y : array_like (m,) or (m, k).
+    alpha : float >= 0.
+    method : {"auto", "cholesky", "svd"}. Cholesky of the smaller of A^T A + alpha I
+        (n x n, when m >= n) and A A^T + alpha I (m x m); SVD for alpha = 0 (minimum-norm
+        least squares) or when the Cholesky factorisation fails. ``"auto"``: Cholesky
+        when alpha > 0.
+
+    Returns
+    -------
+    RidgeResult
+    """
+    if method not in ("auto", "cholesky", "svd"):
+        raise ValueError(f"method must be 'auto', 'cholesky' or 'svd', got {method!r}")
+    A = as_array(A, "A", ndim=2, allow_complex=False, min_size=0, check_finite=check_finite)
+    if A.size == 0:
+        raise ValueError(f"A has shape {A.shape}; it needs at least one row and one column")
+    y = as_array(y, "y", ndim=(1, 2), allow_complex=False, min_size=0,
+                 check_finite=check_finite)
+    _check_rows_shape(A.shape, y)
+    alpha = _positive(alpha, "alpha", allow_zero=True)
+    dtype = np.result_type(A.dtype, y.dtype)
+    m, n = A.shape
+    use = method if method != "auto" else ("cholesky" if alpha > 0 else "svd")
+    x = None
+    if use == "cholesky":
+        if alpha == 0 and method == "cholesky":
+            raise ValueError("method='cholesky' needs alpha > 0; use method='svd'")
+        try:
+            if m >= n:
+                C = A.T @ A
+                C[np.diag_indices_from(C)] += alpha
+                x = scipy.linalg.cho_solve(scipy.linalg.cho_factor(C, lower=True),
+                                           A.T @ y, check_finite=False)
+            else:
+                C = A @ A.T
+                C[np.diag_indices_from(C)] += alpha
+                x = A.T @ scipy.linalg.cho_solve(scipy.linalg.cho_factor(C, lower=True),
+                                                 y, check_finite=False)
+        except np.linalg.LinAlgError:
+            use = "svd"
+    if x is None:
+        U, s, Vt = scipy.linalg.svd(A, full_matrices=False, check_finite=False,
+                                    lapack_driver="gesdd")
+        cut = s.max() * max(m, n) * np.finfo(s.dtype).eps
+        d = np.where(s > cut, s / (s * s + alpha), 0.0)
+        x = Vt.T @ (d[:, None] * (U.T @ y) if y.ndim == 2 else d * (U.T @ y))
+    x = np.asarray(x, dtype=dtype)
+    R = A @ x - y
+    obj = np.sum(R * R, axis=0) + alpha * np.sum(x * x, axis=0)
+    return RidgeResult(x=x, method=use, objective=obj if y.ndim == 2 else float(obj))
+
+
+# ---------------------------------------------------------------- warm-up
+def _warmup() -> None:
+    """Compile (or load from the cache) every kernel of this module, float32 and float64."""
+    rng = np.random.default_rng(0)
+    for dtype in (np.float64, np.float32):
+        A = rng.standard_normal((6, 4)).astype(dtype)
+        y = rng.standard_normal(6).astype(dtype)
+        for method in ("cd", "fista", "admm"):
+            for gram in ((False, True) if method == "cd" else (False,)):
+                s = LassoSolver(A, method=method, gram=gram, max_iter=3)
+                import warnings
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    s.solve(y, 0.1, history=True)
