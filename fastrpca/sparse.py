@@ -233,8 +233,6 @@ class LassoSolver:
         self._scratch: list[_Scratch] = []
         self._stats = np.zeros((1, 4))
         self._Yt = np.zeros((1, m), dtype=self.dtype)
-        self._Bt = np.zeros((1, n), dtype=self.dtype)
-        self._yy = np.zeros(1, dtype=self.dtype)
 
     # -- lazily built, cached pieces
     @property
@@ -290,8 +288,6 @@ class LassoSolver:
             m, n = self.shape
             self._stats = np.zeros((k, 4))
             self._Yt = np.zeros((k, m), dtype=self.dtype)
-            self._Bt = np.zeros((k, n), dtype=self.dtype)
-            self._yy = np.zeros(k, dtype=self.dtype)
         return self._stats[:k]
 
     def resolve_method(self, k: int = 1) -> tuple[str, bool]:
@@ -363,14 +359,7 @@ class LassoSolver:
         if callback is not None and k != 1:
             raise ValueError("callback is supported for a single signal (1-D y); loop "
                              "over the columns to monitor each")
-        if gram:
-            Bt = self._Bt[:k]
-            np.matmul(Yt, self.At.T, out=Bt)
-            yy = self._yy[:k]
-            np.einsum("ij,ij->i", Yt, Yt, out=yy)
-            M = self.G
-        else:
-            Bt, yy, M = Yt, self._yy[:k], self.At
+        G = self.G if gram else self.At
         if method == "admm":
             rho = self._rho(l1)
             Lf, wood = self._factor(rho + l2)
@@ -378,9 +367,9 @@ class LassoSolver:
 
         def run(a, b, sc, max_it, max_checks, resume, hist):
             if method == "cd":
-                _k.cd(M, Yt[a:b], Bt[a:b], yy[a:b], self.nrm2, l1, l2, self.positive, gram,
-                      Xt[a:b], stats[a:b], tol, max_it, max_checks, sc.r, sc.q, sc.idx,
-                      sc.tstate, resume, hist)
+                _k.cd(self.At, G, Yt[a:b], self.nrm2, l1, l2, self.positive, gram,
+                      Xt[a:b], stats[a:b], tol, max_it, max_checks, sc.r, sc.q, sc.c,
+                      sc.idx, sc.tstate, resume, hist)
             elif method == "admm":
                 _k.admm(self.At, Yt[a:b], Lf, wood, rho, l1, l2, self.positive, Xt[a:b],
                         stats[a:b], tol, max_it, max_checks, CHECK_EVERY, sc.xs, sc.u,
@@ -391,6 +380,7 @@ class LassoSolver:
                          sc.xold, sc.r, sc.q, sc.tstate, resume, hist)
 
         hist_out = None
+        stopped = False
         if callback is not None:
             sc = self._scratches(1)[0]
             its, gaps, total = [], [], 0
@@ -404,7 +394,10 @@ class LassoSolver:
                 done = stats[0, 2] <= tol * stats[0, 1] or total >= max_iter
                 info = {"n_iter": total, "objective": float(stats[0, 1]),
                         "dual_gap": float(stats[0, 2])}
-                if callback(Xt[0], info) or done or stats[0, 0] == 0:
+                if not done and callback(Xt[0], info):
+                    stopped = True
+                    break
+                if done or stats[0, 0] == 0:
                     break
             stats[0, 0] = total
             if history:
@@ -429,7 +422,7 @@ class LassoSolver:
         x = Xt[0] if y.ndim == 1 else Xt.T
         if out is not None:
             x = out
-        return self._result(x, stats, y.ndim, tol, max_iter, method, gram, hist_out)
+        return self._result(x, stats, y.ndim, tol, max_iter, method, gram, hist_out, stopped)
 
     def _n_threads(self, k):
         if self.n_jobs is not None:
@@ -454,7 +447,7 @@ class LassoSolver:
                              f"{getattr(out, 'dtype', type(out))}")
         return out.reshape(1, n) if ndim == 1 else out.T
 
-    def _result(self, x, stats, ndim, tol, max_iter, method, gram, hist):
+    def _result(self, x, stats, ndim, tol, max_iter, method, gram, hist, stopped=False):
         it = stats[:, 0].astype(np.int64)
         obj = stats[:, 1].copy()
         gap = stats[:, 2].copy()
@@ -462,6 +455,8 @@ class LassoSolver:
         name = "cd (gram)" if method == "cd" and gram else method
         if conv.all():
             msg = f"converged: duality gap <= tol * objective (tol={tol:g})"
+        elif stopped:
+            msg = "stopped by the callback before convergence"
         else:
             bad = int((~conv).sum())
             finite = np.isfinite(gap).all()

@@ -166,52 +166,196 @@ def _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, count):
 
 
 @kernel
+def _gap_cd(M, y, b, yy, x, r, q, l1, l2, pos, gram):
+    if gram:
+        return _gap_gram(M, b, yy, x, q, l1, l2, pos)
+    return _gap_resid(M, y, x, r, q, l1, l2, pos)
+
+
+@kernel
+def _working_set(x, q, nrm2, l1, l2, pos, idx, size):
+    """idx[:count] = the support of x plus the largest KKT violations
+    (|q_j| - l1) / ||a_j|| at zeros, at most ``size`` features in all."""
+    n = x.size
+    nnz = 0
+    nviol = 0
+    for j in range(n):
+        if x[j] != 0.0:
+            nnz += 1
+        elif nrm2[j] > 0.0 and (q[j] if pos else abs(q[j])) > l1:
+            nviol += 1
+    room = size - nnz
+    cut = -1.0
+    if nviol > room:
+        score = np.empty(nviol)
+        t = 0
+        for j in range(n):
+            a = q[j] if pos else abs(q[j])
+            if x[j] == 0.0 and nrm2[j] > 0.0 and a > l1:
+                score[t] = (a - l1) / np.sqrt(nrm2[j])
+                t += 1
+        cut = np.partition(score, nviol - max(room, 1))[nviol - max(room, 1)]
+    count = 0
+    for j in range(n):
+        a = q[j] if pos else abs(q[j])
+        if x[j] != 0.0 or (nrm2[j] > 0.0 and a > l1 and (a - l1) / np.sqrt(nrm2[j]) >= cut):
+            idx[count] = j
+            count += 1
+    return count, nnz
+
+
+@kernel
+def _newton(M, l1, l2, pos, gram, x, r, q, cap):
+    """Exact minimisation on the current support and signs (an active-set Newton step).
+
+    On the face {sign(x_S) fixed, x_rest = 0} the objective is quadratic: solve
+    (A_S^T A_S + l2 I) d = A_S^T r - l2 x_S - l1 sign(x_S), then step to the minimiser
+    or, if a sign would flip, to the first coordinate that reaches zero (a descent step
+    either way). Skipped (returns False) above ``cap`` nonzeros or if singular.
+    """
+    n = x.size
+    nnz = 0
+    for j in range(n):
+        nnz += x[j] != 0.0
+    if nnz == 0 or nnz > cap:
+        return False
+    S = np.empty(nnz, np.int64)
+    t = 0
+    for j in range(n):
+        if x[j] != 0.0:
+            S[t] = j
+            t += 1
+    H = np.empty((nnz, nnz))
+    d = np.empty(nnz)
+    for a in range(nnz):
+        ja = S[a]
+        if gram:
+            ga = q[ja]
+        else:
+            ga = 0.0
+            for i in range(r.size):
+                ga += M[ja, i] * r[i]
+        d[a] = ga - l2 * x[ja] - (l1 if x[ja] > 0.0 else -l1)
+        for c in range(a + 1):
+            if gram:
+                h = M[ja, S[c]]
+            else:
+                h = 0.0
+                jc = S[c]
+                for i in range(r.size):
+                    h += M[ja, i] * M[jc, i]
+            H[a, c] = h
+        H[a, a] += l2
+    # Cholesky in place (lower), then two triangular solves
+    for a in range(nnz):
+        for c in range(a + 1):
+            s = H[a, c]
+            for e in range(c):
+                s -= H[a, e] * H[c, e]
+            if c == a:
+                if not s > 1e-10 * (H[a, a] + 1e-300):
+                    return False
+                H[a, a] = np.sqrt(s)
+            else:
+                H[a, c] = s / H[c, c]
+    for a in range(nnz):
+        s = d[a]
+        for e in range(a):
+            s -= H[a, e] * d[e]
+        d[a] = s / H[a, a]
+    for a in range(nnz - 1, -1, -1):
+        d[a] /= H[a, a]
+        for e in range(a):
+            d[e] -= H[a, e] * d[a]
+    step = 1.0
+    hit = -1
+    for a in range(nnz):
+        xa = x[S[a]]
+        if (xa + d[a]) * xa <= 0.0 and d[a] != 0.0:
+            ta = -xa / d[a]
+            if ta < step:
+                step = ta
+                hit = a
+    for a in range(nnz):
+        ja = S[a]
+        delta = step * d[a]
+        if a == hit:
+            delta = -x[ja]
+        if delta != 0.0:
+            x[ja] += delta
+            if a == hit:
+                x[ja] = 0.0
+            if gram:
+                for i in range(n):
+                    q[i] -= delta * M[ja, i]
+            else:
+                for i in range(r.size):
+                    r[i] -= delta * M[ja, i]
+    return True
+
+
+@kernel
 def _cd_col(M, y, b, yy, nrm2, l1, l2, pos, gram, x, r, q, idx, tstate, resume, tol,
             max_iter, max_checks, hist):
-    """Coordinate descent (Friedman et al. 2010) with active-set cycling, one signal."""
+    """Coordinate descent (Friedman et al. 2010) on working sets, one signal.
+
+    Each outer step: duality gap on all features (which also gives A^T r), working set
+    = support + the worst KKT violators, twice the support's size; sweeps on it until a
+    sweep decreases the objective by less than a small fraction of the target gap.
+    """
     n = x.size
-    if gram:
-        obj, gap = _gap_gram(M, b, yy, x, q, l1, l2, pos)
-    else:
+    if not gram:
         _residual(M, y, x, r)
-        obj, gap = _gap_resid(M, y, x, r, q, l1, l2, pos)
+    obj, gap = _gap_cd(M, y, b, yy, x, r, q, l1, l2, pos, gram)
     it = 0
     nh = _record(hist, 0, 0, gap)
-    inner = tstate[0] if resume else 0.1
+    frac = tstate[0] if resume else 0.1
     checks = 0
+    last_nnz = -1
+    newton_cap = min(r.size if not gram else n, 512)
     while not gap <= tol * obj and it < max_iter and checks != max_checks:
         checks += 1
-        _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, -1)
-        it += 1
-        nact = 0
+        nnz = 0
         for j in range(n):
-            if x[j] != 0.0:
-                idx[nact] = j
-                nact += 1
-        target = inner * tol * obj
+            nnz += x[j] != 0.0
+        count, nnz = _working_set(x, q, nrm2, l1, l2, pos, idx, max(2 * nnz, 16))
+        target = frac * tol * obj
         while it < max_iter:
-            dsum = _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, nact)
+            dsum = _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, count)
             it += 1
             if not dsum > target:
                 break
-        if gram:
-            obj, gap = _gap_gram(M, b, yy, x, q, l1, l2, pos)
-        else:
-            obj, gap = _gap_resid(M, y, x, r, q, l1, l2, pos)
+        if nnz == last_nnz or gram:
+            _newton(M, l1, l2, pos, gram, x, r, q, newton_cap)
+        last_nnz = nnz
+        obj, gap = _gap_cd(M, y, b, yy, x, r, q, l1, l2, pos, gram)
         nh = _record(hist, nh, it, gap)
         if gap != gap:
             break
-        inner *= 0.25
-    tstate[0] = inner
+        frac *= 0.5
+    tstate[0] = frac
     return it, obj, gap, nh
 
 
 @kernel
-def cd(M, Yt, Bt, yy, nrm2, l1, l2, pos, gram, Xt, stats, tol, max_iter, max_checks, r, q,
+def cd(At, G, Yt, nrm2, l1, l2, pos, gram, Xt, stats, tol, max_iter, max_checks, r, q, b,
        idx, tstate, resume, hist):
-    """Coordinate descent over the rows of Xt (residual form, or Gram form if ``gram``)."""
+    """Coordinate descent over the rows of Xt: residual form on At, or Gram form on
+    G = A^T A (then b = A^T y and ||y||^2 are formed here, one row at a time, so that a
+    batch gives bit-for-bit the results of single solves)."""
+    n, m = At.shape
     for c in range(Xt.shape[0]):
-        it, obj, gap, nh = _cd_col(M, Yt[c], Bt[c], yy[c], nrm2, l1, l2, pos, gram,
+        y = Yt[c]
+        yy = 0.0
+        if gram:
+            for i in range(m):
+                yy += y[i] * y[i]
+            for j in range(n):
+                s = 0.0
+                for i in range(m):
+                    s += At[j, i] * y[i]
+                b[j] = s
+        it, obj, gap, nh = _cd_col(G if gram else At, y, b, yy, nrm2, l1, l2, pos, gram,
                                    Xt[c], r, q, idx, tstate, resume, tol, max_iter,
                                    max_checks, hist[:, :] if c == 0 else hist[:0])
         stats[c, 0] = it
