@@ -1,0 +1,313 @@
+"""Holograms: SDP (Inoue et al.) and the baselines AUTD3 users rely on (naive, GS, GS-PAT).
+
+SDP (Inoue, Makino & Shinoda, WHC 2015; HORN, SIGGRAPH 2014): with P = diag(amplitudes)
+and u the unknown focal phases (|u_j| = 1), minimise ||G q - P u||^2 + alpha^2 ||q||^2.
+For each u the best q is q = G+ P u with the Tikhonov pseudo-inverse
+G+ = G^H (G G^H + alpha^2 I)^-1, and the residual is u^H M u with
+M = P (I - G G+) P = alpha^2 P (G G^H + alpha^2 I)^-1 P. The right-hand form is exact and
+free of the cancellation in I - G G+ (about 1e-11 for alpha = 1e-3); phasecut then
+minimises u^H M u over unit-modulus u (PhaseCut relaxation + rounding).
+
+Baselines: naive back-propagation q = B p with B = G^H diag(1 / ||G_j||^2); GS
+(Gerchberg-Saxton between the array at unit amplitude and the foci); GS-PAT (Plasencia et
+al., ACM TOG 2020) iterating on R = G B.
+
+Emission constraints (AUTD3's names), amplitudes in [0, 1] of full emission:
+``"normalize"`` |q| / max|q|; ``("multiply", v)`` v |q| / max|q|; ``("uniform", v)`` v;
+``("clamp", lo, hi)`` clip(|q|, lo, hi). Phases are arg(q) in [0, 2 pi).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._kernels import acoustics as _k
+from .._result import Result, warn_not_converged
+from .._validation import as_array, positive, rng_from
+from ..phasecut import default_rank
+from .transfer import (FREQUENCY, P0, SOUND_SPEED, as_foci, as_transducers,
+                       directivity_code, raise_status, wavenumber)
+
+__all__ = ["HoloResult", "Workspace", "sdp", "naive", "gs", "gspat", "compute"]
+
+METHODS = {"sdp": _k.SDP, "naive": _k.NAIVE, "gs": _k.GS, "gspat": _k.GSPAT}
+
+
+class HoloResult(Result):
+    """A hologram.
+
+    Fields: ``drive`` (complex q = amplitude exp(i phase), per transducer),
+    ``amplitude`` (in [0, 1]), ``phase`` (rad, [0, 2 pi)), ``focal_pressure``
+    (|G drive|, Pa), ``focal_phase`` (arg u of the SDP rounding, else arg(G drive)),
+    ``objective`` (relaxed SDP objective Tr(M X), SDP only), ``rounded_objective``
+    (u^H M u), ``sweeps``, ``converged``, ``rel_change``, ``method``, ``message``.
+    """
+
+
+def parse_constraint(constraint) -> tuple[int, float, float]:
+    """``"normalize"``, ``("uniform", v)``, ``("multiply", v)``, ``("clamp", lo, hi)``."""
+    if isinstance(constraint, str):
+        constraint = (constraint,)
+    try:
+        name, *vals = constraint
+        name = name.lower()
+    except (TypeError, ValueError, AttributeError):
+        raise ValueError(f"constraint must be 'normalize', ('uniform', v), ('multiply', v) "
+                         f"or ('clamp', lo, hi), got {constraint!r}") from None
+    defaults = {"normalize": (), "uniform": (1.0,), "multiply": (1.0,), "clamp": (0.0, 1.0)}
+    if name not in defaults or len(vals) not in (0, len(defaults[name])):
+        raise ValueError(f"constraint must be 'normalize', ('uniform', v), ('multiply', v) "
+                         f"or ('clamp', lo, hi), got {constraint!r}")
+    vals = [positive(v, f"{name} value", allow_zero=True, upper=1.0)
+            for v in (vals or defaults[name])]
+    code = {"normalize": _k.NORMALIZE, "uniform": _k.UNIFORM, "multiply": _k.MULTIPLY,
+            "clamp": _k.CLAMP}[name]
+    a = vals[0] if vals else 0.0
+    b = vals[1] if len(vals) > 1 else 0.0
+    if name == "clamp" and a > b:
+        raise ValueError(f"clamp needs lo <= hi, got ({a}, {b})")
+    return code, a, b
+
+
+class _Buffers:
+    """Every array one hologram needs, for m foci and n transducers."""
+
+    def __init__(self, m: int, n: int, k: int, max_sweeps: int):
+        c = np.complex128
+        self.G = np.empty((m, n), c)
+        self.A = np.empty((m, m), c)
+        self.L = np.empty((m, m), c)
+        self.M = np.empty((m, m), c)
+        self.X = np.empty((m, m), c)
+        self.W = np.empty((k, m), c)
+        self.vecs = np.empty((6, m), c)
+        self.q = np.empty(n, c)
+        self.state = np.zeros(1, np.uint64)
+        self.hist = np.zeros(max(max_sweeps, 1))
+        self.amplitude = np.empty(n)
+        self.phase = np.empty(n)
+        self.drive = np.empty(n, c)
+        self.focal_pressure = np.empty(m)
+        self.info = np.zeros(5)
+
+
+class _Options:
+    def __init__(self, method, alpha, constraint, max_sweeps, tol, omega, iterations,
+                 random_state):
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+        self.method = method
+        self.code = METHODS[method]
+        self.alpha = positive(alpha, "alpha")
+        self.constraint = parse_constraint(constraint)
+        self.max_sweeps = positive(max_sweeps, "max_sweeps", integer=True)
+        self.tol = positive(tol, "tol", allow_zero=True)
+        self.omega = positive(omega, "omega", allow_zero=True)
+        if self.omega >= 1:
+            raise ValueError(f"omega must be in [0, 1), got {omega!r}")
+        self.iterations = positive(iterations, "iterations", integer=True)
+        self.seed = int(rng_from(random_state).integers(0, 2**63 - 1))
+
+
+def _run(opts: _Options, b: _Buffers, amps: np.ndarray) -> int:
+    code, ca, cb = opts.constraint
+    return _k.holo_solve(opts.code, b.G, amps, opts.alpha, code, ca, cb, opts.max_sweeps,
+                         opts.tol, opts.omega, opts.iterations, opts.seed, b.A, b.L, b.M,
+                         b.X, b.W, b.vecs, b.q, b.state, b.hist, b.amplitude, b.phase,
+                         b.drive, b.focal_pressure, b.info)
+
+
+def _as_amplitudes(amplitudes, m: int, check_finite: bool = True) -> np.ndarray:
+    a = as_array(amplitudes, "amplitudes", ndim=(0, 1), allow_complex=False, min_size=0,
+                 check_finite=check_finite)
+    a = np.ascontiguousarray(np.broadcast_to(a, (m,)) if a.ndim == 0 else a,
+                             dtype=np.float64)
+    if a.shape != (m,):
+        raise ValueError(f"amplitudes has {a.shape[0]} entries for {m} foci; pass one "
+                         f"(non-negative, Pa) per focus")
+    if (a < 0).any():
+        raise ValueError(f"amplitudes must be >= 0 (pressure magnitudes in Pa); entries "
+                         f"{np.flatnonzero(a < 0).tolist()} are negative")
+    return a
+
+
+def _converged(opts: _Options, b: _Buffers) -> tuple[bool, str]:
+    if opts.code != _k.SDP:
+        return True, f"{opts.method}: fixed iteration count"
+    sweeps, rel = int(b.info[0]), b.info[2]
+    if rel <= opts.tol:
+        return True, f"converged: relative objective change {rel:.2e} after {sweeps} sweeps"
+    msg = (f"not converged: relative objective change {rel:.2e} > tol = {opts.tol:.1e} "
+           f"after max_sweeps = {opts.max_sweeps}; raise max_sweeps or tol")
+    warn_not_converged(f"holography sdp: {msg}", stacklevel=4)
+    return False, msg
+
+
+def _result(opts: _Options, b: _Buffers, copy: bool = True) -> HoloResult:
+    cp = (lambda x: x.copy()) if copy else (lambda x: x)
+    converged, message = _converged(opts, b)
+    if opts.code == _k.SDP:
+        focal_phase = np.angle(b.vecs[2]) % (2 * np.pi)
+    else:
+        focal_phase = np.angle(b.G @ b.drive) % (2 * np.pi)
+    sdp_ = opts.code == _k.SDP
+    return HoloResult(drive=cp(b.drive), amplitude=cp(b.amplitude), phase=cp(b.phase),
+                      focal_pressure=cp(b.focal_pressure), focal_phase=focal_phase,
+                      objective=float(b.info[1]) if sdp_ else np.nan,
+                      rounded_objective=float(b.info[3]) if sdp_ else np.nan,
+                      sweeps=int(b.info[0]), converged=converged,
+                      rel_change=float(b.info[2]) if sdp_ else np.nan,
+                      method=opts.method, message=message)
+
+
+def _from_G(method, G, amplitudes, *, alpha=1e-3, constraint="normalize", max_sweeps=1000,
+            tol=1e-6, omega=0.8, rank=None, iterations=100, random_state=None,
+            check_finite=True) -> HoloResult:
+    opts = _Options(method, alpha, constraint, max_sweeps, tol, omega, iterations,
+                    random_state)
+    G = as_array(G, "G", ndim=2, min_size=0, check_finite=check_finite)
+    m, n = G.shape
+    if m == 0:
+        raise ValueError("G has no rows (zero foci); pass at least one focus")
+    if n == 0:
+        raise ValueError("G has no columns (zero transducers)")
+    amps = _as_amplitudes(amplitudes, m, check_finite)
+    if method != "sdp" and (np.abs(G) ** 2).sum(axis=1).min() == 0:
+        raise ValueError("a row of G is zero: a focus no transducer reaches")
+    k = default_rank(m) if rank is None else min(positive(rank, "rank", integer=True), m)
+    b = _Buffers(m, n, k, opts.max_sweeps)
+    b.G[...] = G  # a copy: the caller's G is never touched
+    raise_status(_run(opts, b, amps))
+    return _result(opts, b, copy=False)
+
+
+def sdp(G, amplitudes, *, alpha: float = 1e-3, constraint="normalize",
+        max_sweeps: int = 1000, tol: float = 1e-6, omega: float = 0.8,
+        rank: int | None = None, random_state=None, check_finite: bool = True) -> HoloResult:
+    """Semidefinite-relaxation hologram (Inoue et al.) from a transfer matrix.
+
+    Parameters
+    ----------
+    G : (m, N) array_like
+        Transfer matrix, foci x transducers (see :func:`transfer_matrix`).
+    amplitudes : (m,) array_like or scalar
+        Target pressure magnitudes (Pa), >= 0.
+    alpha : float
+        Tikhonov parameter (AUTD3's default 1e-3).
+    constraint : str or tuple
+        Emission constraint, see the module docstring.
+    max_sweeps, tol, omega, rank, random_state
+        Passed to the PhaseCut solver (:func:`fastrpca.phasecut`, ``method="lowrank"``).
+
+    Returns
+    -------
+    HoloResult
+    """
+    return _from_G("sdp", G, amplitudes, alpha=alpha, constraint=constraint,
+                   max_sweeps=max_sweeps, tol=tol, omega=omega, rank=rank,
+                   random_state=random_state, check_finite=check_finite)
+
+
+def naive(G, amplitudes, *, constraint="normalize", check_finite: bool = True) -> HoloResult:
+    """Back-propagation: q = G^H diag(1 / ||G_j||^2) p, then the emission constraint."""
+    return _from_G("naive", G, amplitudes, constraint=constraint, check_finite=check_finite)
+
+
+def gs(G, amplitudes, *, iterations: int = 100, constraint="normalize",
+       check_finite: bool = True) -> HoloResult:
+    """Gerchberg-Saxton (``iterations`` round trips), then the emission constraint."""
+    return _from_G("gs", G, amplitudes, iterations=iterations, constraint=constraint,
+                   check_finite=check_finite)
+
+
+def gspat(G, amplitudes, *, iterations: int = 100, constraint="normalize",
+          check_finite: bool = True) -> HoloResult:
+    """GS-PAT (Plasencia et al. 2020) on R = G B, then the emission constraint."""
+    return _from_G("gspat", G, amplitudes, iterations=iterations, constraint=constraint,
+                   check_finite=check_finite)
+
+
+class Workspace:
+    """Reusable buffers for real-time loops: foci + amplitudes -> drives.
+
+    Every :meth:`solve` recomputes G for the new foci and writes into the same arrays
+    (``amplitude``, ``phase``, ``drive``, ``focal_pressure``, ``G``): nothing is
+    allocated in steady state when foci and amplitudes are float64 arrays of the right
+    shape. Results depend only on the inputs and ``random_state`` (the solver restarts
+    from the same seeded point every call).
+
+    Parameters
+    ----------
+    transducers : TransducerArray or (N, 3) array_like
+    n_foci : int
+    method : {"sdp", "naive", "gs", "gspat"}
+    alpha, constraint, max_sweeps, tol, omega, rank, random_state
+        As in :func:`sdp`; ``iterations`` for GS / GS-PAT.
+    frequency, sound_speed, directivity
+        As in :func:`transfer_matrix`.
+    """
+
+    def __init__(self, transducers, n_foci: int, *, method: str = "sdp",
+                 alpha: float = 1e-3, constraint="normalize", max_sweeps: int = 1000,
+                 tol: float = 1e-6, omega: float = 0.8, rank: int | None = None,
+                 iterations: int = 100, random_state=None, frequency: float = FREQUENCY,
+                 sound_speed: float = SOUND_SPEED, directivity: str = "t4010a1"):
+        self.transducers = as_transducers(transducers)
+        m = positive(n_foci, "n_foci", integer=True)
+        self.options = _Options(method, alpha, constraint, max_sweeps, tol, omega,
+                                iterations, random_state)
+        self.k = wavenumber(positive(frequency, "frequency"),
+                            positive(sound_speed, "sound_speed"))
+        self.directivity = directivity_code(directivity)
+        k = default_rank(m) if rank is None else min(positive(rank, "rank", integer=True), m)
+        self._b = _Buffers(m, len(self.transducers), k, self.options.max_sweeps)
+        self.n_foci = m
+
+    G = property(lambda self: self._b.G)
+    amplitude = property(lambda self: self._b.amplitude)
+    phase = property(lambda self: self._b.phase)
+    drive = property(lambda self: self._b.drive)
+    focal_pressure = property(lambda self: self._b.focal_pressure)
+    sweeps = property(lambda self: int(self._b.info[0]))
+    objective = property(lambda self: float(self._b.info[1]))
+
+    def solve(self, foci, amplitudes) -> tuple[np.ndarray, np.ndarray]:
+        """Drives for ``foci`` (m, 3) mm and ``amplitudes`` (m,) Pa.
+
+        Returns the workspace's own ``(amplitude, phase)`` arrays (overwritten by the
+        next call; copy them to keep them). Raises ValueError on bad input.
+        """
+        b, t = self._b, self.transducers
+        f = np.ascontiguousarray(foci, dtype=np.float64)
+        a = np.ascontiguousarray(amplitudes, dtype=np.float64)
+        if f.shape != (self.n_foci, 3) or a.shape != (self.n_foci,):
+            if f.shape == (0, 3) or f.size == 0:
+                raise ValueError("no foci given; pass at least one focus")
+            raise ValueError(f"this workspace takes foci of shape ({self.n_foci}, 3) and "
+                             f"amplitudes of shape ({self.n_foci},), got {f.shape} and "
+                             f"{a.shape}; make a Workspace for another number of foci")
+        status = _k.transfer(t.positions, t.directions, f, self.k, P0, self.directivity, b.G)
+        if status == _k.OK:
+            status = _run(self.options, b, a)
+        if status != _k.OK:
+            raise_status(status, t, f)
+        if self.options.code == _k.SDP and not b.info[2] <= self.options.tol:
+            _converged(self.options, b)
+        return b.amplitude, b.phase
+
+    def result(self) -> HoloResult:
+        """The last hologram as a HoloResult (copies)."""
+        return _result(self.options, self._b)
+
+
+def compute(transducers, foci, amplitudes, *, method: str = "sdp",
+            **options) -> HoloResult:
+    """Geometry + foci + amplitudes -> hologram in one call (allocates a Workspace).
+
+    ``options`` are those of :class:`Workspace`. For loops, keep a Workspace instead.
+    """
+    f = as_foci(foci)
+    ws = Workspace(transducers, f.shape[0], method=method, **options)
+    ws.solve(f, _as_amplitudes(amplitudes, f.shape[0]))
+    return ws.result()
