@@ -217,6 +217,8 @@ class LassoSolver:
         self.shape = A.shape
         self.At = np.array(A.T, order="C", copy=True)
         self.nrm2 = np.einsum("ij,ij->i", self.At, self.At)
+        with np.errstate(divide="ignore"):
+            self.inrm = np.where(self.nrm2 > 0, 1 / np.sqrt(self.nrm2), 0).astype(self.dtype)
         self.method = method
         self.positive = bool(positive)
         self.tol = DEFAULT_TOL[self.dtype] if tol is None else _positive(tol, "tol")
@@ -367,9 +369,9 @@ class LassoSolver:
 
         def run(a, b, sc, max_it, max_checks, resume, hist):
             if method == "cd":
-                _k.cd(self.At, G, Yt[a:b], self.nrm2, l1, l2, self.positive, gram,
-                      Xt[a:b], stats[a:b], tol, max_it, max_checks, sc.r, sc.q, sc.c,
-                      sc.idx, sc.tstate, resume, hist)
+                _k.cd(self.At, G, Yt[a:b], self.nrm2, self.inrm, l1, l2, self.positive,
+                      gram, Xt[a:b], stats[a:b], tol, max_it, max_checks, sc.r, sc.q,
+                      sc.c, sc.idx, sc.v, sc.tstate, resume, hist)
             elif method == "admm":
                 _k.admm(self.At, Yt[a:b], Lf, wood, rho, l1, l2, self.positive, Xt[a:b],
                         stats[a:b], tol, max_it, max_checks, CHECK_EVERY, sc.xs, sc.u,
@@ -512,17 +514,19 @@ _CACHE_SIZE = 4
 _CACHE_LOCK = threading.Lock()
 
 
-def _cached_solver(A, key, **options) -> LassoSolver:
-    """A solver for A, reused across calls while A's values are unchanged."""
+def _cached_solver(A, key, check_finite, **options) -> LassoSolver:
+    """A solver for A, reused across calls while A's values are unchanged (compared
+    in full against a private copy in A's own memory order, so a hit also proves A
+    finite)."""
     with _CACHE_LOCK:
         for i, (A_copy, k, solver) in enumerate(_CACHE):
             if k == key and A_copy.shape == A.shape and A_copy.dtype == A.dtype \
                     and np.array_equal(A_copy, A):
                 _CACHE.append(_CACHE.pop(i))
                 return solver
-    solver = LassoSolver(A, check_finite=False, **options)
+    solver = LassoSolver(A, check_finite=check_finite, **options)
     with _CACHE_LOCK:
-        _CACHE.append((solver.At.T, key, solver))
+        _CACHE.append((np.array(A, order="K", copy=True), key, solver))
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.pop(0)
     return solver
@@ -577,8 +581,6 @@ def lasso(A, y, lam: float, *, method: str = "auto", x0=None, tol: float | None 
     A = as_array(A, "A", ndim=2, allow_complex=False, min_size=0, check_finite=False)
     if A.size == 0:
         raise ValueError(f"A has shape {A.shape}; it needs at least one row and one column")
-    if check_finite:
-        check_all_finite(A, "A")
     y = as_array(y, "y", ndim=(1, 2), allow_complex=False, min_size=0,
                  check_finite=check_finite)
     _check_rows_shape(A.shape, y)
@@ -586,7 +588,7 @@ def lasso(A, y, lam: float, *, method: str = "auto", x0=None, tol: float | None 
     k = 1 if y.ndim == 1 else y.shape[1]
     gram = n <= GRAM_MAX_FEATURES and (m >= n or k * 16 >= n)
     key = (method, bool(positive), tol, max_iter, rho, gram)
-    solver = _cached_solver(A, key, method=method, positive=positive, tol=tol,
+    solver = _cached_solver(A, key, check_finite, method=method, positive=positive, tol=tol,
                             max_iter=max_iter, rho=rho, gram=gram)
     return solver.solve(y, lam, l2=_l2, x0=x0, callback=callback, history=history,
                         check_finite=check_finite)
