@@ -85,6 +85,16 @@ def phasecut_bcd(M, *, sweeps, nu, seed, X0=None, update=bcd_update_slicing):
     return X
 
 
+def autd3_style_bcd(M, *, lam=0.9, repeat=100, seed=0):
+    """AUTD3's SDP loop (pyautd3 <= 26): ``repeat`` single updates at random coordinates
+    with nu = 1 - lambda, on the exact M (AUTD3 itself forms M in float32)."""
+    rng = np.random.default_rng(seed)
+    X = np.eye(M.shape[0], dtype=complex)
+    for _ in range(repeat):
+        bcd_update_zeroing(M, X, int(rng.integers(M.shape[0])), 1.0 - lam)
+    return X
+
+
 def phasecut_lowrank(M, V0, *, sweeps, omega):
     """The same coordinate update on X = V V^H, cyclic order, over-relaxed by omega."""
     V = np.array(V0, dtype=complex)
