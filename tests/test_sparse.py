@@ -320,3 +320,52 @@ def test_zero_column_gets_zero_coefficient_and_inputs_untouched(method):
     assert np.all(x0 == 1)
     rid = sp.ridge(A, y, 0.0).x
     assert np.all(np.isfinite(rid)) and abs(rid[3]) < 1e-12
+
+
+# ---------------------------------------------------------------- LISTA
+def _lista_data(k, seed):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((12, 24))
+    A /= np.linalg.norm(A, axis=0)
+    X = np.zeros((24, k))
+    for c in range(k):
+        X[rng.choice(24, 3, replace=False), c] = rng.standard_normal(3)
+    return A, A @ X + 0.01 * rng.standard_normal((12, k))
+
+
+def test_lista_starts_as_ista_and_gradients_match_finite_differences():
+    A, Y = _lista_data(40, 10)
+    lam = 0.1 * np.median(sp.lam_max(A, Y))
+    net = sp.LISTA(A, lam, n_layers=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ista5 = sp.lasso(A, Y, lam, method="ista", max_iter=5, tol=1e-15).x
+    np.testing.assert_allclose(net.predict(Y), ista5, atol=1e-10)
+    rng = np.random.default_rng(0)
+    net.S += 0.01 * rng.standard_normal(net.S.shape)  # leave the ISTA point
+    Xs = rng.standard_normal((24, 40)) * 0.1
+    _, gW, gS, gth = net.loss_and_grads(Y, Xs)
+    eps = 1e-6
+    for p, g in ((net.We, gW), (net.S, gS), (net.theta, gth)):
+        for idx in [tuple(rng.integers(0, s) for s in p.shape) for _ in range(5)]:
+            old = p[idx]
+            p[idx] = old + eps
+            lp = net.loss_and_grads(Y, Xs)[0]
+            p[idx] = old - eps
+            lm_ = net.loss_and_grads(Y, Xs)[0]
+            p[idx] = old
+            assert g[idx] == pytest.approx((lp - lm_) / (2 * eps), rel=1e-4, abs=1e-9)
+
+
+def test_lista_beats_fista_at_equal_layer_count():
+    A, Y = _lista_data(800, 11)
+    Ytr, Yte = Y[:, :600], Y[:, 600:]
+    lam = 0.05 * np.median(sp.lam_max(A, Ytr))
+    net = sp.LISTA(A, lam, n_layers=6).fit(Ytr, n_epochs=30, random_state=0)
+    assert net.loss_history[-1] < net.loss_history[0]
+    X_ref = sp.lasso(A, Yte, lam, tol=1e-10).x
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fista6 = sp.lasso(A, Yte, lam, method="fista", max_iter=6, tol=1e-15).x
+    err = lambda X: np.sum((X - X_ref) ** 2)  # noqa: E731
+    assert err(net.predict(Yte)) < 0.5 * err(fista6)
