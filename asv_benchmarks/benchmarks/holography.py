@@ -1,0 +1,140 @@
+"""asv benchmarks for fastrpca.phasecut and fastrpca.holography (JIT warmed in setup).
+
+Sizes follow ANCHORS section 2: one AUTD3 device with 4, 16, 32 foci and four devices
+with 64 foci, foci at z = 150 mm. Stages: transfer matrix, Tikhonov SDP matrix (Gram +
+Cholesky inverse), PhaseCut (low-rank and full BCD), rounding, end-to-end per method.
+"""
+import warnings
+
+import numpy as np
+
+from fastrpca import holography as H
+from fastrpca._kernels import acoustics as ak
+from fastrpca._kernels import phasecut as pk
+from fastrpca.phasecut import default_rank, phasecut
+
+CASES = ["1x4", "1x16", "1x32", "4x64"]
+ORIGINS = [[0.0, 0.0, 0.0], [192.0, 0.0, 0.0], [0.0, 151.4, 0.0], [192.0, 151.4, 0.0]]
+
+
+def _case(case, seed=0):
+    ndev, m = map(int, case.split("x"))
+    arr = H.autd3(ORIGINS[:ndev])
+    rng = np.random.default_rng(seed + m)
+    w, h = (384.0, 302.8) if ndev == 4 else (192.0, 151.4)
+    foci = np.c_[rng.uniform(10, w - 10, m), rng.uniform(10, h - 10, m), np.full(m, 150.0)]
+    return arr, foci, np.full(m, 5e3)
+
+
+def _sdp_matrix(G, amps, alpha=1e-3):
+    m = G.shape[0]
+    A = np.linalg.inv(G @ G.conj().T + alpha ** 2 * np.eye(m))
+    M = alpha ** 2 * amps[:, None] * A * amps[None, :]
+    return (M + M.conj().T) / 2
+
+
+class Stages:
+    """Each stage of the SDP pipeline on its own."""
+    params = CASES
+    param_names = ["devices_x_foci"]
+
+    def setup(self, case):
+        H._warmup()
+        self.arr, self.foci, self.amps = _case(case)
+        m = len(self.amps)
+        self.G = H.transfer_matrix(self.arr, self.foci)
+        self.A = np.empty((m, m), complex)
+        self.L = np.empty((m, m), complex)
+        self.Ainv = np.empty((m, m), complex)
+        self.M = _sdp_matrix(self.G, self.amps)
+        k = default_rank(m)
+        self.W0 = np.empty((k, m), complex)
+        pk.random_rows(self.W0, np.array([1], np.uint64))
+        self.W = self.W0.copy()
+        self.bufs = [np.empty(m, complex) for _ in range(2)] + \
+            [np.empty(k, complex) for _ in range(2)]
+        self.hist = np.zeros(1000)
+        self.X = phasecut(self.M, random_state=0).X
+        self.u = np.empty(m, complex)
+        self.floor = 1e-8 * m * np.linalg.norm(self.M)
+
+    def time_transfer_matrix(self, case):
+        H.transfer_matrix(self.arr, self.foci, out=self.G)
+
+    def time_gram_and_inverse(self, case):
+        ak.gram(self.G, 1e-6, self.A)
+        ak.cholesky_inverse(self.A, self.L, self.Ainv)
+
+    def time_phasecut_sweeps(self, case):
+        self.W[...] = self.W0
+        m, h = self.bufs[0], self.bufs[2]
+        pk.lowrank_sweeps(self.M, self.W, 0.8, 1000, 1e-6, self.floor, m, h, self.bufs[3],
+                          self.hist)
+
+    def time_rounding(self, case):
+        pk.round_unit(self.X, self.M, self.bufs[0], self.bufs[1], self.u, 1000, 1e-12)
+
+
+class PhaseCut:
+    """The general solver on holography matrices: low-rank (default) vs full BCD."""
+    params = (CASES, ["lowrank", "bcd"])
+    param_names = ["devices_x_foci", "method"]
+    timeout = 120
+
+    def setup(self, case, method):
+        H._warmup()
+        arr, foci, amps = _case(case)
+        self.M = _sdp_matrix(H.transfer_matrix(arr, foci), amps)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.fstar = phasecut(self.M, tol=1e-13, max_sweeps=20000,
+                                  random_state=0).objective
+
+    def time_phasecut(self, case, method):
+        phasecut(self.M, method=method, random_state=0, certificate=False)
+
+    def track_objective_gap(self, case, method):
+        r = phasecut(self.M, method=method, random_state=0, certificate=False)
+        return (r.objective - self.fstar) / self.fstar
+
+    def track_sweeps(self, case, method):
+        return phasecut(self.M, method=method, random_state=0, certificate=False).sweeps
+
+    track_objective_gap.unit = "relative gap"
+    track_sweeps.unit = "sweeps"
+
+
+class EndToEnd:
+    """Foci + amplitudes -> drives through a reused Workspace (the real-time path)."""
+    params = (CASES, ["sdp", "gspat", "naive", "gs"])
+    param_names = ["devices_x_foci", "method"]
+
+    def setup(self, case, method):
+        H._warmup()
+        self.arr, self.foci, self.amps = _case(case)
+        self.ws = H.Workspace(self.arr, len(self.amps), method=method, random_state=0)
+        self.ws.solve(self.foci, self.amps)
+
+    def time_solve(self, case, method):
+        self.ws.solve(self.foci, self.amps)
+
+    def time_one_call(self, case, method):
+        H.compute(self.arr, self.foci, self.amps, method=method, random_state=0)
+
+    def track_focal_cv(self, case, method):
+        p = self.ws.focal_pressure
+        return float(p.std() / p.mean())
+
+    def track_mean_focal_pressure(self, case, method):
+        return float(self.ws.focal_pressure.mean())
+
+    track_focal_cv.unit = "coefficient of variation"
+    track_mean_focal_pressure.unit = "Pa"
+
+
+class ColdStart:
+    """Compile or cache-load of every holography kernel in a fresh process."""
+    timeout = 600
+
+    def timeraw_warmup(self):
+        return "from fastrpca import holography; holography._warmup()"
