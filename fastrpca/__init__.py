@@ -5,11 +5,11 @@ cache) every kernel before a real-time loop.
 """
 from ._result import ConvergenceWarning
 from .prox import soft_threshold, svt
-from .rpca import RPCAResult, rpca
+from .rpca import RPCAResult, RPCAWorkspace, rpca
 
 __version__ = "0.1.0"
 
-__all__ = ["ConvergenceWarning", "RPCAResult", "rpca", "soft_threshold", "svt", "warmup"]
+__all__ = ["ConvergenceWarning", "RPCAResult", "RPCAWorkspace", "rpca", "soft_threshold", "svt", "warmup"]
 
 
 def warmup() -> None:

@@ -14,7 +14,7 @@ from typing import Callable
 import numpy as np
 
 from ._config import PARALLEL_MIN_SIZE
-from ._kernels.ialm import fused_pass, fused_pass_parallel
+from ._kernels.ialm import fused_pass, fused_pass_parallel, norm_and_max
 from ._result import Result, warn_not_converged
 from ._validation import as_array, check_all_finite, positive
 from .svd import ENGINES, make_engine, spectral_norm
@@ -82,7 +82,8 @@ def _validate(M, lam, tol, max_iter, mu, rho, svd, mask, check_finite):
 def rpca(M, lam: float | None = None, *, tol: float | None = None, max_iter: int = 1000,
          mu: float | None = None, rho: float = 1.5, svd: str = "auto",
          mask: np.ndarray | None = None, random_state=None,
-         callback: Callable | None = None, check_finite: bool = True) -> RPCAResult:
+         callback: Callable | None = None, check_finite: bool = True,
+         init=None, workspace: "RPCAWorkspace | None" = None) -> RPCAResult:
     """Split ``M`` into a low-rank ``L`` and a sparse ``S`` (Robust PCA by IALM).
 
     Parameters
@@ -107,6 +108,14 @@ def rpca(M, lam: float | None = None, *, tol: float | None = None, max_iter: int
     callback : callable, optional. Called as ``callback(n_iter, residual, rank, mu)``
         after each iteration; returning True stops the solver.
     check_finite : bool. Reject NaN / Inf (at observed entries). Skip in trusted loops.
+    init : RPCAResult or (L, S) or (L, S, Y), optional. Warm start: begin from this
+        decomposition (and dual, when given) instead of zeros, e.g. the previous
+        window's result. ``mu`` restarts from its default: IALM's iteration count is set
+        mostly by the penalty schedule, and starting it high gives wrong answers, so a
+        warm start saves a quarter to a half of the iterations, not all of them.
+    workspace : RPCAWorkspace, optional. Reuse its m x n buffers across calls (no large
+        allocation in steady state). The returned L, S and Y are then views of the
+        workspace, overwritten by the next call: copy them to keep them.
 
     Returns
     -------
@@ -131,30 +140,44 @@ def rpca(M, lam: float | None = None, *, tol: float | None = None, max_iter: int
     if transposed:
         M = M.T
         mask = None if mask is None else mask.T
-    D = np.ascontiguousarray(M) if mask is None else np.where(mask, M, 0)
-    mask = None if mask is None else np.ascontiguousarray(mask)
+    shape, dtype = M.shape, M.dtype
+    copy_M = mask is not None or not M.flags.c_contiguous
+    ws = (workspace or RPCAWorkspace()).buffers(
+        shape, dtype, *(("D",) if copy_M else ()), *(("mask",) if mask is not None else ()))
+    if mask is None:
+        D = M if M.flags.c_contiguous else _copy_into(ws["D"], M)
+    else:
+        D = ws["D"]
+        D.fill(0)
+        np.copyto(D, M, where=mask)
+        mask = mask if mask.flags.c_contiguous else _copy_into(ws["mask"], mask)
+    X, S_cur, S_next, Y = ws["X"], ws["S0"], ws["S1"], ws["Y"]
 
-    d_norm = float(np.linalg.norm(D))
-    shape, dtype = D.shape, D.dtype
+    sum_sq, max_abs = norm_and_max(D)
+    d_norm = float(np.sqrt(sum_sq))
     if d_norm == 0:
-        zeros = np.zeros(shape, dtype)
-        return _finish(zeros, zeros.copy(), zeros.copy(), 0, 0, True, 0.0, "M is zero: "
-                       "L = S = 0", {"residual": [], "rank": [], "mu": []}, lam,
-                       mu or 0.0, svd, start, transposed)
+        for a in (X, S_cur, Y):
+            a.fill(0)
+        return _finish(X, S_cur, Y, 0, 0, True, 0.0, "M is zero: L = S = 0",
+                       {"residual": [], "rank": [], "mu": []}, lam, mu or 0.0, svd,
+                       start, transposed)
 
     norm_two = spectral_norm(D, random_state)
-    Y = D * (1.0 / max(norm_two, np.abs(D).max() / lam))  # dual start of the original
-    mu = 1.25 / norm_two if mu is None else float(mu)
+    if mu is None:
+        mu = 1.25 / norm_two
     mu_bar = 1e7 * mu
     engine = make_engine(svd, shape, dtype, random_state)
     pass_ = fused_pass_parallel if D.size >= PARALLEL_MIN_SIZE else fused_pass
 
     # X holds the SVT input, then L; S_cur / S_next alternate so the pair (L, S) of the
     # last completed iteration survives the pass that computes the next S.
-    X = np.zeros(shape, dtype)
-    S_cur = np.zeros(shape, dtype)
-    S_next = np.empty(shape, dtype)
-    pass_(D, X, S_cur, S_next, Y, 0.0, mu, lam, mask)  # L = 0: first S and SVT input
+    if init is None:
+        X.fill(0)
+        S_cur.fill(0)
+        np.multiply(D, 1.0 / max(norm_two, max_abs / lam), out=Y)  # the original's dual start
+    else:
+        _start_from(init, X, S_cur, Y, transposed)
+    pass_(D, X, S_cur, S_next, Y, 0.0, mu, lam, mask)  # first S and SVT input, from L
     S_cur, S_next = S_next, S_cur
 
     history = {"residual": [], "rank": [], "mu": []}
@@ -188,6 +211,56 @@ def rpca(M, lam: float | None = None, *, tol: float | None = None, max_iter: int
         warn_not_converged(message)
     return _finish(X, S_cur, Y, rank, n_iter, converged, residual, message, history,
                    lam, mu, engine.name, start, transposed)
+
+
+class RPCAWorkspace:
+    """Reusable buffers for :func:`rpca`, allocated on first use for a shape and dtype.
+
+    Pass the same workspace to successive calls on same-sized matrices (a sliding window,
+    a camera's frames) and the m x n buffers are reused instead of allocated; only the SVD
+    engine's thin factors, O((m + n) k), are allocated per iteration.
+    """
+
+    def __init__(self):
+        self.key = None
+        self._buffers = {}
+
+    def buffers(self, shape, dtype, *extra: str) -> dict:
+        """Buffers ``X, S0, S1, Y`` and any ``extra`` (``"D"``, ``"mask"``) for a shape."""
+        key = (tuple(shape), np.dtype(dtype))
+        if key != self.key:
+            self._buffers = {}
+            self.key = key
+        for name in ("X", "S0", "S1", "Y") + extra:
+            if name not in self._buffers:
+                self._buffers[name] = np.empty(shape, bool if name == "mask" else dtype)
+        return self._buffers
+
+
+def _copy_into(out, a):
+    np.copyto(out, a)
+    return out
+
+
+def _start_from(init, X, S, Y, transposed):
+    """Load a warm start (RPCAResult or tuple) into the working buffers."""
+    if isinstance(init, RPCAResult):
+        parts = (init.L, init.S, init.Y)
+    elif isinstance(init, (tuple, list)) and len(init) in (2, 3):
+        parts = tuple(init)
+    else:
+        raise TypeError("init must be an RPCAResult or a tuple (L, S) or (L, S, Y), got "
+                        f"{type(init).__name__}")
+    for name, part, buf in zip("LSY", parts, (X, S, Y)):
+        part = np.asarray(part)
+        part = part.T if transposed else part
+        if part.shape != buf.shape:
+            raise ValueError(f"init's {name} has shape {part.T.shape if transposed else part.shape}"
+                             f" but M has shape {buf.T.shape if transposed else buf.shape}")
+        check_all_finite(part, f"init's {name}")
+        np.copyto(buf, part, casting="same_kind")
+    if len(parts) == 2:
+        Y.fill(0)
 
 
 def _low_rank_into(factors, out):

@@ -236,3 +236,49 @@ def test_warmup_compiles_without_error():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fastrpca.warmup()
+
+
+# ---------------------------------------------------------------- warm starts and workspaces
+
+def test_warm_start_from_the_solution_saves_iterations():
+    # The penalty schedule restarts from mu0, so IALM still walks it, but from the answer.
+    M, L0, S0 = planted(120, 100, rank=5, fraction=0.05, seed=20)
+    cold = rpca(M)
+    warm = rpca(M, init=cold)
+    assert warm.converged and warm.n_iter <= 0.75 * cold.n_iter
+    assert rel(warm.L, L0) < 1e-6
+    warm2 = rpca(M, init=(cold.L, cold.S))
+    assert warm2.converged and rel(warm2.L, L0) < 2e-6
+
+
+def test_warm_start_on_a_shifted_window_matches_cold_answer():
+    M, _, _ = planted(100, 130, rank=4, fraction=0.05, seed=21)
+    first = rpca(M[:, :100])
+    # slide by 30 columns: keep the overlapping part of the previous answer
+    L_init = np.hstack([first.L[:, 30:], first.L[:, -30:]])
+    S_init = np.hstack([first.S[:, 30:], np.zeros((100, 30))])
+    warm = rpca(M[:, 30:], init=(L_init, S_init))
+    cold = rpca(M[:, 30:])
+    assert warm.converged and rel(warm.L, cold.L) < 1e-6
+
+
+def test_bad_warm_start_is_explained():
+    M = np.random.default_rng(0).standard_normal((6, 5))
+    with pytest.raises(ValueError, match=r"init's L has shape \(5, 5\)"):
+        rpca(M, init=(np.zeros((5, 5)), np.zeros((6, 5))))
+    with pytest.raises(TypeError, match="init must be"):
+        rpca(M, init="previous")
+
+
+def test_workspace_buffers_are_reused_across_calls():
+    ws = fastrpca.RPCAWorkspace()
+    frames = [planted(80, 60, rank=3, fraction=0.05, seed=s)[0] for s in (22, 23, 24)]
+    ids = None
+    for M in frames:
+        res = rpca(M, workspace=ws, random_state=0)
+        expected = rpca(M, random_state=0)
+        assert rel(res.L, expected.L) < 1e-12 and rel(res.S, expected.S) < 1e-12
+        now = {k: id(v) for k, v in ws._buffers.items()}
+        assert ids is None or now == ids
+        ids = now
+        assert any(np.shares_memory(res.L, b) for b in ws._buffers.values())

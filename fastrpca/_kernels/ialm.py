@@ -44,3 +44,17 @@ def _fused_pass(M, X, S_old, S_new, Y, mu, mu_next, lam, mask):
 
 fused_pass = kernel(_fused_pass)
 fused_pass_parallel = kernel(_fused_pass, parallel=True)
+
+
+@kernel
+def norm_and_max(D):
+    """``(sum |d|^2, max |d|)`` over all entries, one pass, no temporaries."""
+    total = 0.0
+    peak = 0.0
+    for i in range(D.shape[0]):
+        for j in range(D.shape[1]):
+            d = D[i, j]
+            a2 = d.real * d.real + d.imag * d.imag
+            total += a2
+            peak = max(peak, a2)
+    return total, peak ** 0.5
