@@ -143,7 +143,7 @@ def test_real_symmetric_and_single_variable():
     r = phasecut(M, tol=1e-12)
     assert np.isclose(r.objective, 2.0, atol=1e-9)  # X = [[1, 1], [1, 1]]
     r1 = phasecut(np.array([[3.0]]))
-    assert r1.objective == 3.0 and r1.u.shape == (1,)
+    assert np.isclose(r1.objective, 3.0, rtol=1e-14) and r1.u.shape == (1,)
 
 
 def test_input_not_modified():
