@@ -13,15 +13,38 @@ def soft_threshold(x, tau):
     return x * scale
 
 
-def svt(X, tau):
-    """Singular value thresholding by a full SVD; returns (L, rank)."""
-    U, s, Vh = np.linalg.svd(X, full_matrices=False)
+def svt(X, tau, k=None):
+    """Singular value thresholding; returns (L, rank, singular values computed).
+
+    Full SVD, or with ``k`` the k leading triplets by PROPACK (full SVD if it fails).
+    """
+    U = None
+    if k is not None:
+        from scipy.sparse.linalg import svds
+        try:
+            U, s, Vh = svds(X, k=k, solver="propack", random_state=0)
+            order = np.argsort(s)[::-1]
+            U, s, Vh = U[:, order], s[order], Vh[order]
+        except Exception:
+            U = None
+    if U is None:
+        U, s, Vh = np.linalg.svd(X, full_matrices=False)
     keep = s > tau
     return (U[:, keep] * (s[keep] - tau)) @ Vh[keep], int(keep.sum())
 
 
-def ialm(M, lam=None, tol=1e-7, max_iter=1000, rho=1.5, mask=None):
+def predicted_rank_rule(sv, svp, n):
+    """The original's next prediction, and whether it asks for a partial SVD."""
+    sv = min(svp + 1, n) if svp < sv else min(svp + round(0.05 * n), n)
+    limit = next((r for b, r in ((100, .02), (200, .06), (300, .26), (400, .28), (500, .34))
+                  if n <= b), 0.38)
+    return sv, sv / n <= limit
+
+
+def ialm(M, lam=None, tol=1e-7, max_iter=1000, rho=1.5, mask=None, partial=False):
     """The reference loop: S first, then L, then the dual and penalty updates.
+
+    ``partial=True`` uses the original's rank prediction with PROPACK partial SVDs.
 
     With ``mask`` (True = observed) the constraint holds on observed entries only:
     unobserved entries of S are free (reported as 0) and those of L are imputed.
@@ -41,11 +64,14 @@ def ialm(M, lam=None, tol=1e-7, max_iter=1000, rho=1.5, mask=None):
     L = np.zeros_like(D)
     S = np.zeros_like(D)
     history = []
+    sv, use_partial = min(10, n), partial and 10 / n <= 0.38
     for it in range(1, max_iter + 1):
         T = D - L + Y / mu
         S = np.where(obs, soft_threshold(T, lam / mu), 0)
         X = np.where(obs, D - S + Y / mu, L)
-        L, rank = svt(X, 1 / mu)
+        L, rank = svt(X, 1 / mu, k=sv if use_partial and sv < min(m, n) - 1 else None)
+        sv, use_partial = predicted_rank_rule(sv, rank, n)
+        use_partial = use_partial and partial
         Z = np.where(obs, D - L - S, 0)
         Y = Y + mu * Z
         residual = np.linalg.norm(Z) / d_norm
