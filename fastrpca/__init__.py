@@ -2,14 +2,37 @@
 
 Importing compiles nothing; call :func:`warmup` to compile (or load from numba's on-disk
 cache) every kernel before a real-time loop.
+
+Families:
+
+* Robust PCA: :func:`rpca` (IALM), :class:`RPCAWorkspace`.
+* L1 / L2: :mod:`fastrpca.prox` (:func:`soft_threshold`, :func:`svt`, ``ridge_shrink``,
+  ``elastic_net_prox``), :func:`lasso`, :func:`elastic_net`, :func:`ridge`,
+  :class:`LassoSolver`, :class:`LISTA`.
+* Semidefinite relaxation: :func:`phasecut` and the :mod:`fastrpca.holography` pipeline.
 """
+from . import holography
 from ._result import ConvergenceWarning
-from .prox import soft_threshold, svt
+from .phasecut import PhaseCutResult, phasecut
+from .prox import elastic_net_prox, ridge_shrink, soft_threshold, svt
 from .rpca import RPCAResult, RPCAWorkspace, rpca
+from .sparse import (LISTA, LassoResult, LassoSolver, RidgeResult, elastic_net,
+                     enet_from_sklearn, lam_from_sklearn, lam_max, lasso, ridge,
+                     sklearn_alpha)
 
 __version__ = "0.1.0"
 
-__all__ = ["ConvergenceWarning", "RPCAResult", "RPCAWorkspace", "rpca", "soft_threshold", "svt", "warmup"]
+__all__ = [
+    "ConvergenceWarning", "warmup",
+    "rpca", "RPCAResult", "RPCAWorkspace",
+    "soft_threshold", "svt", "ridge_shrink", "elastic_net_prox",
+    "lasso", "elastic_net", "ridge", "LassoSolver", "LassoResult", "RidgeResult", "LISTA",
+    "lam_max", "lam_from_sklearn", "sklearn_alpha", "enet_from_sklearn",
+    "phasecut", "PhaseCutResult", "holography",
+]
+
+#: Modules whose ``_warmup()`` compiles (or loads) their kernels.
+_WARMUP_MODULES = ("prox", "rpca", "sparse", "phasecut", "holography")
 
 
 def warmup() -> None:
@@ -19,15 +42,5 @@ def warmup() -> None:
     """
     import importlib
 
-    import numpy as np
-
-    dtypes = (np.float32, np.float64, np.complex64, np.complex128)
     for name in _WARMUP_MODULES:
-        try:
-            module = importlib.import_module(f"{__name__}.{name}")
-        except ImportError:  # an optional family not present in this build
-            continue
-        module._warmup(dtypes)
-
-
-_WARMUP_MODULES = ("prox", "rpca")
+        importlib.import_module(f"{__name__}.{name}")._warmup()

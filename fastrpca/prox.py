@@ -4,8 +4,14 @@ from __future__ import annotations
 import numpy as np
 
 from ._kernels.prox import soft_threshold_flat
-from ._validation import as_array, positive
+from ._validation import NUMERIC, as_array, positive
 from .svd import full_svd
+
+# The L2 pieces live with the solvers that use them; this module is the one place to find
+# every proximal operator.
+from .sparse import elastic_net_prox, ridge_shrink  # noqa: E402,F401
+
+__all__ = ["soft_threshold", "svt", "ridge_shrink", "elastic_net_prox"]
 
 
 def soft_threshold(x, tau: float, out: np.ndarray | None = None, *,
@@ -70,8 +76,8 @@ def svt(X, tau: float, *, check_finite: bool = True) -> np.ndarray:
     return (U[:, :keep] * (s[:keep] - tau).astype(U.dtype)) @ Vh[:keep]
 
 
-def _warmup(dtypes) -> None:
+def _warmup() -> None:
     """Compile (or load) the soft-threshold kernel for ``dtypes``."""
-    for dtype in dtypes:
+    for dtype in NUMERIC:
         x = np.zeros(2, dtype)
         soft_threshold_flat(x, 0.0, x)

@@ -16,7 +16,7 @@ import numpy as np
 from ._config import PARALLEL_MIN_SIZE
 from ._kernels.ialm import fused_pass, fused_pass_parallel, norm_and_max
 from ._result import Result, warn_not_converged
-from ._validation import as_array, check_all_finite, positive
+from ._validation import NUMERIC, as_array, check_all_finite, positive
 from .svd import ENGINES, make_engine, spectral_norm
 
 
@@ -283,9 +283,9 @@ def _finish(L, S, Y, rank, n_iter, converged, residual, message, history, lam, m
                       time=time.perf_counter() - start)
 
 
-def _warmup(dtypes) -> None:
+def _warmup() -> None:
     """Compile (or load) the fused pass, serial and parallel, with and without a mask."""
-    for dtype in dtypes:
+    for dtype in NUMERIC:
         a = np.zeros((2, 2), dtype)
         for kernel_ in (fused_pass, fused_pass_parallel):
             for mask in (None, np.ones((2, 2), bool)):
