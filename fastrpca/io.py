@@ -1,0 +1,613 @@
+"""Reading frames (images, video, arrays), writing pictures, and staged output folders.
+
+The image side needs the optional extra ``pip install "fastrpca[io]"`` (imageio for
+reading and writing images; the PyAV package ``av`` for video; matplotlib for the contact
+sheet and the convergence plot). Nothing here is imported by ``import fastrpca``; each
+dependency is imported when first needed, and a missing one raises
+:class:`MissingDependencyError` saying what to install.
+
+Frames are returned as float32 with integer images scaled to [0, 1] by their type's
+maximum (255 for 8-bit, 65535 for 16-bit); floating images and ``.npy`` / ``.npz`` float
+arrays are taken as they are. An alpha channel is dropped; grey frames mixed with colour
+ones are repeated to three channels.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv",
+                  ".gif")
+ARRAY_SUFFIXES = (".npy", ".npz")
+
+INSTALL_HINT = 'pip install "fastrpca[io]"'
+
+
+class MissingDependencyError(ImportError):
+    """An optional dependency of the image / video / plotting side is not installed."""
+
+
+class InputError(ValueError):
+    """The input frames cannot be used (unreadable, empty, inconsistent, too few)."""
+
+
+class OutputExistsError(FileExistsError):
+    """The output folder exists and is not empty (and overwriting was not asked for)."""
+
+
+# --------------------------------------------------------------------------- dependencies
+
+def _imageio():
+    try:
+        import imageio.v3 as iio
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"reading and writing images needs imageio, which is not installed; install the "
+            f"image extra: {INSTALL_HINT}") from exc
+    return iio
+
+
+def _matplotlib():
+    """matplotlib's Figure and Agg canvas (no pyplot, no global backend switch)."""
+    try:
+        import matplotlib
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"the contact sheet and the convergence plot need matplotlib, which is not "
+            f"installed; install the image extra: {INSTALL_HINT}") from exc
+    return matplotlib, Figure, FigureCanvasAgg
+
+
+def _check_video_backend():
+    try:
+        import av  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"reading video needs the PyAV package (av), which is not installed; "
+            f"{INSTALL_HINT} installs it (or: pip install av)") from exc
+
+
+def check_dependencies(*, video: bool = False) -> None:
+    """Raise :class:`MissingDependencyError` unless imageio and matplotlib (and, with
+    ``video=True``, PyAV) can be imported."""
+    _imageio()
+    _matplotlib()
+    if video:
+        _check_video_backend()
+
+
+# --------------------------------------------------------------------------- reading
+
+@dataclass
+class FrameSource:
+    """Frames read from disk.
+
+    Attributes
+    ----------
+    frames : ndarray, float32, shape (n, h, w) or (n, h, w, 3)
+    sources : list of str. Where each frame came from (file name, or ``video.mp4#12``).
+    kind : str. ``"images"``, ``"video"`` or ``"array"``.
+    display_range : (float, float). Values shown as black and white in pictures.
+    """
+
+    frames: np.ndarray
+    sources: list
+    kind: str
+    display_range: tuple
+
+
+def _natural_key(path: Path):
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+
+
+def _scale_to_float(img: np.ndarray, what: str) -> np.ndarray:
+    if img.dtype == bool:
+        return img.astype(np.float32)
+    if img.dtype.kind in "ui":
+        return img.astype(np.float32) / np.float32(np.iinfo(img.dtype).max)
+    if img.dtype.kind == "f":
+        out = img.astype(np.float32)
+        if not np.isfinite(out).all():
+            raise InputError(f"{what} contains NaN or infinite values")
+        return out
+    raise InputError(f"{what} has unsupported pixel type {img.dtype}")
+
+
+def _normalise_channels(img: np.ndarray, what: str) -> np.ndarray:
+    """(h, w) grey or (h, w, 3) colour; alpha dropped, single channels squeezed."""
+    if img.ndim == 2:
+        return img
+    if img.ndim == 3 and img.shape[2] in (1, 2):
+        return img[..., 0]
+    if img.ndim == 3 and img.shape[2] in (3, 4):
+        return img[..., :3]
+    raise InputError(f"{what} has shape {img.shape}, which is not a grey (h, w) or colour "
+                     f"(h, w, 3/4) image")
+
+
+def _downsample(img: np.ndarray, factor: int) -> np.ndarray:
+    if factor == 1:
+        return img
+    h, w = img.shape[0] // factor, img.shape[1] // factor
+    if h < 1 or w < 1:
+        raise InputError(f"--downsample {factor} is larger than the frames "
+                         f"({img.shape[0]}x{img.shape[1]})")
+    img = img[: h * factor, : w * factor]
+    return img.reshape(h, factor, w, factor, *img.shape[2:]).mean(axis=(1, 3))
+
+
+def _stack(images: list, sources: list) -> np.ndarray:
+    """Stack same-size frames; grey ones are promoted to RGB when colour is present."""
+    sizes = {img.shape[:2] for img in images}
+    if len(sizes) > 1:
+        first = images[0].shape[:2]
+        bad = next(i for i, img in enumerate(images) if img.shape[:2] != first)
+        raise InputError(
+            f"frames differ in size: {sources[0]} is {first[0]}x{first[1]} but {sources[bad]} "
+            f"is {images[bad].shape[0]}x{images[bad].shape[1]} (height x width); all frames "
+            f"must have the same size, so crop or resize them first")
+    if any(img.ndim == 3 for img in images):
+        images = [img if img.ndim == 3 else np.repeat(img[..., None], 3, axis=2)
+                  for img in images]
+    return np.stack(images)
+
+
+def _check_count(n: int, where: str) -> None:
+    if n == 0:
+        raise InputError(f"no frames found in {where}")
+    if n == 1:
+        raise InputError(f"only one frame in {where}; Robust PCA separates what stays from "
+                         f"what changes across frames and needs at least 2")
+
+
+def _classify(inputs: list[Path]) -> str:
+    if len(inputs) == 1:
+        p = inputs[0]
+        if p.is_dir():
+            return "folder"
+        suffix = p.suffix.lower()
+        if suffix in ARRAY_SUFFIXES:
+            return "array"
+        if suffix in VIDEO_SUFFIXES:
+            return "video"
+        if suffix in IMAGE_SUFFIXES:
+            return "image-file"  # a multi-page TIFF, or a single image (rejected later)
+        return "unknown"
+    if any(p.is_dir() for p in inputs):
+        raise InputError("give one folder, or a list of image files, not several folders "
+                         "or a folder mixed with files")
+    odd = [p for p in inputs if p.suffix.lower() not in IMAGE_SUFFIXES]
+    if odd:
+        raise InputError(f"{odd[0]} is not an image ({', '.join(IMAGE_SUFFIXES)}); a list of "
+                         f"inputs must be images only (videos and arrays are given alone)")
+    return "images"
+
+
+def read_frames(inputs, *, max_frames: int | None = None, step: int = 1,
+                key: str | None = None, downsample: int = 1) -> FrameSource:
+    """Read a frame stack from a folder of images, a list of images, a video or an array.
+
+    Parameters
+    ----------
+    inputs : path or list of paths
+        One folder (its images, in natural order: ``img2`` before ``img10``), several image
+        files (in the order given), one video or multi-frame image (GIF, multi-page TIFF),
+        or one ``.npy`` / ``.npz`` array of shape (n, h, w) or (n, h, w, c).
+    max_frames : int, optional
+        Keep at most this many frames (after ``step``).
+    step : int
+        Keep every ``step``-th frame.
+    key : str, optional
+        The array to use in an ``.npz`` holding several (default: the only one, or
+        ``frames``).
+    downsample : int
+        Average ``downsample x downsample`` pixel blocks (shrinks frames, speeds up RPCA).
+
+    Returns
+    -------
+    FrameSource
+
+    Raises
+    ------
+    FileNotFoundError
+        An input does not exist.
+    InputError
+        Unreadable file, no or one frame, frames of different sizes, bad array.
+    MissingDependencyError
+        imageio (or PyAV for video) is not installed.
+    """
+    paths = [Path(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
+    if not paths:
+        raise InputError("no input given")
+    for p in paths:
+        if not p.exists():
+            raise FileNotFoundError(f"{p} does not exist")
+    step = int(step)
+    if step < 1:
+        raise InputError(f"step must be >= 1, got {step}")
+    if max_frames is not None and int(max_frames) < 2:
+        raise InputError(f"max_frames must be >= 2, got {max_frames}")
+    kind = _classify(paths)
+    if kind == "unknown":
+        raise InputError(
+            f"{paths[0]}: unknown file type {paths[0].suffix!r}; expected a folder, images "
+            f"({', '.join(IMAGE_SUFFIXES)}), a video ({', '.join(VIDEO_SUFFIXES)}) or an "
+            f"array (.npy, .npz)")
+    if kind == "array":
+        return _read_array(paths[0], key, max_frames, step, downsample)
+    if kind in ("video", "image-file"):
+        return _read_sequence(paths[0], kind, max_frames, step, downsample)
+    if kind == "folder":
+        folder = paths[0]
+        files = sorted((p for p in folder.iterdir() if p.is_file()
+                        and not p.name.startswith(".")
+                        and p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
+        if not files:
+            others = [p.name for p in folder.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES
+                      + ARRAY_SUFFIXES]
+            hint = f" (found {others[0]}: pass that file itself)" if others else ""
+            raise InputError(f"no images in folder {folder} (looked for "
+                             f"{', '.join(IMAGE_SUFFIXES)}){hint}")
+        paths = files
+    return _read_images(paths, max_frames, step, downsample)
+
+
+def _read_images(paths, max_frames, step, downsample) -> FrameSource:
+    paths = paths[::step]
+    if max_frames is not None:
+        paths = paths[: int(max_frames)]
+    _check_count(len(paths), "the input images")
+    iio = _imageio()
+    images, sources = [], []
+    for p in paths:
+        try:
+            raw = np.asarray(iio.imread(p))
+        except Exception as exc:  # imageio raises many types for corrupt files
+            raise InputError(f"cannot read {p} as an image (is it complete and really an "
+                             f"image?): {exc}") from exc
+        if raw.ndim == 4 or (raw.ndim == 3 and raw.shape[2] > 4):
+            raise InputError(f"{p} holds several frames (an animation or a multi-page "
+                             f"image); pass it alone to read all its frames")
+        img = _normalise_channels(_scale_to_float(raw, str(p)), str(p))
+        images.append(_downsample(img, downsample).astype(np.float32, copy=False))
+        sources.append(p.name)
+    return FrameSource(_stack(images, sources), sources, "images", (0.0, 1.0))
+
+
+def _read_sequence(path: Path, kind: str, max_frames, step, downsample) -> FrameSource:
+    iio = _imageio()
+    if kind == "video" and path.suffix.lower() != ".gif":
+        _check_video_backend()
+    images, sources = [], []
+    try:
+        for i, raw in enumerate(iio.imiter(path)):
+            if i % step:
+                continue
+            what = f"{path.name} frame {i}"
+            img = _normalise_channels(_scale_to_float(np.asarray(raw), what), what)
+            images.append(_downsample(img, downsample).astype(np.float32, copy=False))
+            sources.append(f"{path.name}#{i}")
+            if max_frames is not None and len(images) >= int(max_frames):
+                break
+    except (InputError, MissingDependencyError):
+        raise
+    except Exception as exc:
+        raise InputError(f"cannot read {path} as a {'video' if kind == 'video' else 'image'}"
+                         f": {exc}") from exc
+    _check_count(len(images), str(path))
+    return FrameSource(_stack(images, sources), sources, "video" if kind == "video"
+                       else "images", (0.0, 1.0))
+
+
+def _read_array(path: Path, key, max_frames, step, downsample) -> FrameSource:
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise InputError(f"cannot read {path} as a NumPy array: {exc}") from exc
+    if isinstance(data, np.lib.npyio.NpzFile):
+        with data:
+            names = list(data.files)
+            if key is None:
+                if len(names) == 1:
+                    key = names[0]
+                elif "frames" in names:
+                    key = "frames"
+                else:
+                    raise InputError(f"{path} holds several arrays ({', '.join(names)}); "
+                                     f"choose one with --key")
+            if key not in names:
+                raise InputError(f"{path} has no array {key!r}; it holds {', '.join(names)}")
+            arr = data[key]
+    else:
+        if key is not None:
+            raise InputError(f"--key applies to .npz files only, and {path} is a .npy")
+        arr = data
+    if arr.ndim == 4 and arr.shape[3] in (1, 2, 3, 4):
+        arr = arr[..., 0] if arr.shape[3] in (1, 2) else arr[..., :3]
+    elif arr.ndim != 3:
+        raise InputError(f"{path} holds an array of shape {arr.shape}; expected frames of "
+                         f"shape (n, height, width) or (n, height, width, channels) with 1, "
+                         f"3 or 4 channels")
+    arr = arr[::step]
+    if max_frames is not None:
+        arr = arr[: int(max_frames)]
+    _check_count(arr.shape[0], str(path))
+    is_float = arr.dtype.kind == "f"
+    frames = _scale_to_float(arr, str(path))
+    if downsample > 1:
+        frames = np.stack([_downsample(f, downsample) for f in frames]).astype(np.float32)
+    if is_float:
+        lo, hi = float(frames.min()), float(frames.max())
+        display = (lo, hi if hi > lo else lo + 1.0)
+    else:
+        display = (0.0, 1.0)
+    sources = [f"{path.name}[{i * step}]" for i in range(frames.shape[0])]
+    return FrameSource(np.ascontiguousarray(frames), sources, "array", display)
+
+
+# --------------------------------------------------------------------------- pictures
+
+def to_uint8(image, lo: float = 0.0, hi: float = 1.0) -> np.ndarray:
+    """Map ``[lo, hi]`` to 0..255 (clipped), rounding to the nearest level."""
+    image = np.asarray(image, dtype=np.float64)
+    scaled = (image - lo) / (hi - lo) if hi > lo else image - lo
+    return np.clip(np.rint(scaled * 255.0), 0, 255).astype(np.uint8)
+
+
+def write_image(path, image: np.ndarray) -> None:
+    """Write a uint8 (h, w) or (h, w, 3) image; the format follows the suffix."""
+    _imageio().imwrite(path, image)
+
+
+def foreground_range(foreground: np.ndarray, threshold: float) -> float:
+    """Half-width of the signed range shown in foreground pictures (same for all frames):
+    the 99.9th percentile of ``|S|``, at least twice the threshold."""
+    peak = float(np.percentile(np.abs(foreground), 99.9)) if foreground.size else 0.0
+    return max(peak, 2.0 * threshold, np.finfo(np.float32).tiny)
+
+
+def _colormap(name: str):
+    matplotlib, _, _ = _matplotlib()
+    return matplotlib.colormaps[name]
+
+
+def _tile(img, lo, hi):
+    """A float RGB tile in [0, 1] from a grey or RGB frame."""
+    t = np.clip((np.asarray(img, np.float64) - lo) / (hi - lo), 0.0, 1.0)
+    return np.repeat(t[..., None], 3, axis=2) if t.ndim == 2 else t
+
+
+def sheet_scale(height: int) -> int:
+    """Integer zoom of contact-sheet tiles: small frames are enlarged to about 128 px."""
+    return max(1, 128 // max(height, 1))
+
+
+def contact_sheet_array(originals, background, score, mask, indices, *, display_range=(0, 1),
+                        score_max: float = 1.0, gap: int = 4) -> np.ndarray:
+    """The tiles of the contact sheet as one RGB float image (no labels).
+
+    One row per frame in ``indices``: original | background | anomaly score (inferno
+    colour map, 0 to ``score_max``) | mask (red) over the dimmed original. Tiles are
+    enlarged by :func:`sheet_scale` and separated by ``gap`` white pixels.
+    """
+    lo, hi = display_range
+    cmap = _colormap("inferno")
+    z = sheet_scale(originals.shape[1])
+    h, w = originals.shape[1] * z, originals.shape[2] * z
+    rows = len(indices)
+    sheet = np.ones((rows * h + (rows + 1) * gap, 4 * w + 5 * gap, 3))
+    for r, i in enumerate(indices):
+        orig = _tile(originals[i], lo, hi)
+        heat = cmap(np.clip(score[i] / score_max, 0.0, 1.0))[..., :3]
+        over = 0.5 * orig
+        over[mask[i]] = (1.0, 0.1, 0.1)
+        tiles = (orig, _tile(background[i], lo, hi), heat, over)
+        y = gap + r * (h + gap)
+        for c, tile in enumerate(tiles):
+            x = gap + c * (w + gap)
+            sheet[y: y + h, x: x + w] = np.kron(tile, np.ones((z, z, 1)))
+    return sheet
+
+
+def save_contact_sheet(path, originals, background, score, mask, indices, *,
+                       display_range=(0, 1), score_max: float = 1.0,
+                       dpi: int = 100) -> tuple[int, int]:
+    """Write the labelled contact sheet (PNG); returns its (height, width) in pixels."""
+    _, Figure, FigureCanvasAgg = _matplotlib()
+    tiles = contact_sheet_array(originals, background, score, mask, indices,
+                                display_range=display_range, score_max=score_max)
+    header, left = 28, 56
+    height, width = tiles.shape[0] + header, tiles.shape[1] + left
+    fig = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes([left / width, 0, tiles.shape[1] / width, tiles.shape[0] / height])
+    ax.imshow(tiles, interpolation="nearest", aspect="auto")
+    ax.set_axis_off()
+    gap, z = 4, sheet_scale(originals.shape[1])
+    w, h = originals.shape[2] * z, originals.shape[1] * z
+    labels = ("original", "background (L)", "anomaly |S|", "mask")
+    for c, label in enumerate(labels):
+        x = left + gap + c * (w + gap) + w / 2
+        fig.text(x / width, 1 - header / 2 / height, label, ha="center", va="center",
+                 fontsize=10)
+    for r, i in enumerate(indices):
+        y = gap + r * (h + gap) + h / 2
+        fig.text(left / 2 / width, 1 - (header + y) / height, f"#{i}", ha="center",
+                 va="center", fontsize=9)
+    fig.savefig(path, dpi=dpi)
+    return height, width
+
+
+def save_convergence_plot(path, history: dict, *, tol: float | None = None,
+                          dpi: int = 100) -> None:
+    """Residual (log scale, with the tolerance) and rank of L per iteration (PNG)."""
+    _, Figure, FigureCanvasAgg = _matplotlib()
+    residual = np.asarray(history["residual"], dtype=float)
+    rank = np.asarray(history["rank"])
+    it = np.arange(1, residual.size + 1)
+    fig = Figure(figsize=(8, 3.2), dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax1, ax2 = fig.subplots(1, 2)
+    if residual.size:
+        ax1.semilogy(it, np.maximum(residual, np.finfo(float).tiny), "o-", ms=3)
+    if tol is not None:
+        ax1.axhline(tol, color="grey", ls="--", lw=1, label=f"tol {tol:.0e}")
+        ax1.legend(loc="upper right")
+    ax1.set(xlabel="iteration", ylabel="||M - L - S|| / ||M||", title="residual")
+    ax1.grid(alpha=0.3, which="both")
+    ax2.step(it, rank, where="mid", color="tab:green")
+    ax2.set(xlabel="iteration", ylabel="rank of L", title="rank")
+    ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+
+
+def sample_frames(fraction, n_show: int) -> list[int]:
+    """Frames for the contact sheet: the most anomalous half, the rest evenly spaced."""
+    fraction = np.asarray(fraction)
+    n = fraction.size
+    if n_show >= n:
+        return list(range(n))
+    top = [int(i) for i in np.argsort(-fraction, kind="stable")[: n_show // 2]
+           if fraction[i] > 0]
+    chosen = set(top)
+    for i in np.linspace(0, n - 1, n_show).round().astype(int):
+        if len(chosen) >= n_show:
+            break
+        chosen.add(int(i))
+    for i in range(n):  # evenly spaced picks may collide with the top ones
+        if len(chosen) >= n_show:
+            break
+        chosen.add(i)
+    return sorted(chosen)
+
+
+def write_outputs(out_dir, frames: np.ndarray, dec, *, display_range=(0.0, 1.0),
+                  sheet_frames: int = 8, save_arrays: bool = True, tol=None) -> dict:
+    """Write every picture of a decomposition into ``out_dir`` (which must exist).
+
+    Writes ``background/``, ``foreground/`` and ``mask/`` (one PNG per frame, named
+    ``frame_00000.png``...), ``contact_sheet.png``, ``convergence.png`` and, with
+    ``save_arrays``, ``decomposition.npz`` (background, foreground, score, mask as float32
+    / bool arrays in frame shape). The foreground pictures show ``S`` around mid-grey
+    (128 = 0), with the same range for every frame (:func:`foreground_range`).
+
+    Returns a dict describing what was written (relative paths and picture sizes).
+    """
+    out = Path(out_dir)
+    lo, hi = display_range
+    fg_half = foreground_range(dec.foreground, dec.threshold)
+    n = frames.shape[0]
+    digits = max(5, len(str(n - 1)))
+    for sub in ("background", "foreground", "mask"):
+        (out / sub).mkdir()
+    for i in range(n):
+        name = f"frame_{i:0{digits}d}.png"
+        write_image(out / "background" / name, to_uint8(dec.background[i], lo, hi))
+        write_image(out / "foreground" / name, to_uint8(dec.foreground[i], -fg_half, fg_half))
+        write_image(out / "mask" / name, dec.mask[i].astype(np.uint8) * 255)
+    shown = sample_frames(dec.anomaly_fraction, sheet_frames)
+    base = frames if dec.background.ndim == frames.ndim else _grey_like(frames)
+    sheet_size = save_contact_sheet(out / "contact_sheet.png", base, dec.background,
+                                    dec.score, dec.mask, shown, display_range=display_range,
+                                    score_max=fg_half)
+    save_convergence_plot(out / "convergence.png", dec.result.history, tol=tol)
+    files = {"background": "background/", "foreground": "foreground/", "mask": "mask/",
+             "contact_sheet": "contact_sheet.png", "convergence_plot": "convergence.png",
+             "summary": "summary.json", "frame_names": f"frame_{0:0{digits}d}.png ...",
+             "contact_sheet_frames": shown, "contact_sheet_size": list(sheet_size),
+             "foreground_range": [-fg_half, fg_half]}
+    if save_arrays:
+        np.savez_compressed(out / "decomposition.npz",
+                            background=dec.background.astype(np.float32),
+                            foreground=dec.foreground.astype(np.float32),
+                            score=dec.score.astype(np.float32), mask=dec.mask)
+        files["arrays"] = "decomposition.npz"
+    return files
+
+
+def _grey_like(frames):
+    from .frames import to_grey
+    return to_grey(frames)
+
+
+def write_json(path, data) -> None:
+    """Write ``data`` as indented JSON (NaN and infinities become null)."""
+    Path(path).write_text(json.dumps(json_safe(data), indent=2) + "\n")
+
+
+def json_safe(value):
+    """``value`` with NumPy scalars / arrays made plain and non-finite floats made None."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+# --------------------------------------------------------------------------- output folder
+
+def check_output_dir(out, *, force: bool = False) -> Path:
+    """Refuse an output path that is a file, or a non-empty folder unless ``force``."""
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir():
+            raise OutputExistsError(f"{out} exists and is not a folder; choose another --out")
+        if any(out.iterdir()) and not force:
+            raise OutputExistsError(f"output folder {out} exists and is not empty; choose "
+                                    f"another --out, or pass --force to replace it")
+    return out
+
+
+@contextlib.contextmanager
+def staged_directory(out, *, force: bool = False):
+    """Yield a temporary sibling of ``out`` to write into; it becomes ``out`` on success.
+
+    On any exception (or Ctrl-C) the temporary folder is deleted and ``out`` is left as it
+    was, so a half-written result is never found under the final name. With ``force`` an
+    existing ``out`` is replaced only once the new one is complete.
+    """
+    out = check_output_dir(out, force=force)
+    parent = out.absolute().parent
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
+    try:
+        yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)
+        check_output_dir(out, force=force)  # it may have appeared meanwhile
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
+            old.rmdir()
+            out.rename(old)
+        try:
+            tmp.rename(out)
+        except BaseException:
+            if old is not None:
+                old.rename(out)
+            raise
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
