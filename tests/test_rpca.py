@@ -282,3 +282,18 @@ def test_workspace_buffers_are_reused_across_calls():
         assert ids is None or now == ids
         ids = now
         assert any(np.shares_memory(res.L, b) for b in ws._buffers.values())
+
+
+@pytest.mark.parametrize("shape, rank", [((300, 300), 15), ((3000, 80), 2)])
+def test_peak_memory_is_a_few_copies_of_the_input(shape, rank):
+    import tracemalloc
+    M, _, _ = planted(*shape, rank=rank, fraction=0.05, seed=25)
+    rpca(M)  # compile and warm caches first
+    tracemalloc.start()
+    try:
+        rpca(M)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # X, two S buffers, Y and the engine's thin factors: under 5 more copies of M.
+    assert peak < 5 * M.nbytes
