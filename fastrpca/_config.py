@@ -13,6 +13,7 @@ Every ``@njit`` in fastrpca goes through :func:`kernel`, so the flags live in on
 from __future__ import annotations
 
 import os
+import warnings
 
 import numba
 
@@ -31,6 +32,14 @@ def kernel(fn=None, *, parallel: bool = False, **extra):
         options["parallel"] = True
 
     def wrap(f):
-        return numba.njit(**options)(f)
+        try:
+            return numba.njit(**options)(f)
+        except RuntimeError as exc:  # no writable cache location: compile every process
+            if "cannot cache" not in str(exc):
+                raise
+            warnings.warn(f"numba cannot cache fastrpca's kernels ({exc}); set "
+                          "NUMBA_CACHE_DIR to a writable folder to avoid recompiling in "
+                          "every process", RuntimeWarning, stacklevel=3)
+            return numba.njit(**{**options, "cache": False})(f)
 
     return wrap if fn is None else wrap(fn)
