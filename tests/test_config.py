@@ -8,10 +8,10 @@ from fastrpca import _config
 def test_kernels_fall_back_to_no_cache_when_nothing_is_writable(monkeypatch):
     real_njit = numba.njit
 
-    def njit(**options):
+    def njit(*args, **options):
         if options.get("cache"):
             raise RuntimeError("cannot cache function 'f': no locator available for file")
-        return real_njit(**options)
+        return real_njit(*args, **options)
 
     monkeypatch.setattr(_config.numba, "njit", njit)
     with pytest.warns(RuntimeWarning, match="NUMBA_CACHE_DIR"):
