@@ -36,6 +36,8 @@ anomaly threshold:
   (anomalies are sparse, so they hardly move the median). k = 5 lets through about one
   Gaussian noise pixel in a million; the floor (1 % of the data range) keeps noise-free
   inputs from flagging rounding residue. --threshold sets tau directly.
+  Compressed video (H.264, MJPEG) leaves blocky, heavy-tailed residue in S: if the masks
+  are speckled, raise --threshold-k (10 to 20) or set --threshold.
 """
 
 
@@ -594,6 +596,13 @@ def main(argv: list[str] | None = None) -> int:
         print("\nfastrpca: interrupted; nothing was written under the output name",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # stdout closed early (e.g. piped into head): stop quietly
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_FAILURE
 
 
 def _fail(args, parser, message: str, code: int) -> int:

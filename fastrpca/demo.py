@@ -56,11 +56,16 @@ def _smooth_noise(rng, shape, sigma):
 
 
 def _surface(rng, h, w):
-    """Brushed metal: long horizontal streaks, fine grain and broad blotches around 0.5."""
+    """Brushed metal: long horizontal streaks, fine grain and broad blotches around 0.5.
+
+    The deviation from 0.5 is capped at 0.18 so that, under the brightest light, clean
+    pixels stay below 0.9 and are never clipped (clipping would break the low rank).
+    """
     streaks = _smooth_noise(rng, (h, w), (0.7, 10.0))
     grain = _smooth_noise(rng, (h, w), 0.8)
     blotches = _smooth_noise(rng, (h, w), 10.0)
-    return 0.5 + 0.06 * streaks + 0.03 * grain + 0.04 * blotches
+    dev = 0.06 * streaks + 0.03 * grain + 0.04 * blotches
+    return 0.5 + dev * min(1.0, 0.18 / np.abs(dev).max())
 
 
 def _scratch(rng, h, w):
@@ -131,8 +136,8 @@ def make_factory_line(n_frames: int = DEFAULT_FRAMES, height: int = DEFAULT_HEIG
     t = np.arange(n_frames) / max(n_frames - 1, 1)
     phase = rng.uniform(0, 2 * np.pi, 3)
     gain = 1.0 + 0.12 * np.sin(2 * np.pi * 0.9 * t + phase[0])
-    gx = 0.25 * np.sin(2 * np.pi * 0.6 * t + phase[1])
-    gy = 0.18 * np.cos(2 * np.pi * 0.7 * t + phase[2])
+    gx = 0.2 * np.sin(2 * np.pi * 0.6 * t + phase[1])
+    gy = 0.15 * np.cos(2 * np.pi * 0.7 * t + phase[2])
     yy, xx = np.mgrid[0:h, 0:w]
     xn, yn = (xx - (w - 1) / 2) / w, (yy - (h - 1) / 2) / h
     light = gain[:, None, None] + gx[:, None, None] * xn + gy[:, None, None] * yn
