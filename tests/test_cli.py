@@ -1,0 +1,406 @@
+"""End to end: the ``fastrpca`` command on small generated image folders, arrays and video."""
+import io as _io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fastrpca import cli
+from fastrpca.demo import make_factory_line
+from fastrpca.frames import precision_recall
+
+iio = pytest.importorskip("imageio.v3")
+pytest.importorskip("matplotlib")
+
+N, H, W = 24, 32, 48
+
+
+@pytest.fixture(scope="module")
+def line():
+    return make_factory_line(N, H, W, random_state=11)
+
+
+@pytest.fixture(scope="module")
+def png_folder(tmp_path_factory, line):
+    folder = tmp_path_factory.mktemp("camera")
+    for i, frame in enumerate(line.frames):  # img1 ... img24: natural order matters
+        iio.imwrite(folder / f"img{i + 1}.png", np.rint(frame * 255).astype(np.uint8))
+    (folder / "notes.txt").write_text("not an image, ignored")
+    return folder
+
+
+def run(argv, capsys):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def leftovers(parent: Path):
+    return [p.name for p in parent.iterdir() if ".partial-" in p.name or ".old-" in p.name]
+
+
+def sheet_size(rows, h, w):
+    """Pixel size of the contact sheet: tiles zoomed to ~128 px, 4 px gaps, header 28,
+    left margin 56 (io.save_contact_sheet)."""
+    z = max(1, 128 // h)
+    return rows * h * z + (rows + 1) * 4 + 28, 4 * w * z + 5 * 4 + 56
+
+
+# --------------------------------------------------------------------------- decompose
+
+def test_png_folder_round_trip(tmp_path, png_folder, line, capsys):
+    out = tmp_path / "result"
+    code, stdout, err = run(["decompose", png_folder, "--out", out], capsys)
+    assert code == 0, err
+    assert "RPCA converged" in stdout and "pictures in" in stdout
+    assert "residual" in err  # the progress report
+    for sub in ("background", "foreground", "mask"):
+        files = sorted((out / sub).glob("*.png"))
+        assert len(files) == N
+        for f in files[:3]:
+            assert iio.imread(f).shape == (H, W)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["input"]["frames"] == N and summary["input"]["frame_shape"] == [H, W]
+    assert summary["matrix_shape"] == [H * W, N]
+    assert summary["rpca"]["converged"] and summary["rpca"]["n_iter"] > 0
+    assert len(summary["anomaly_fraction_per_frame"]) == N
+    # natural order: frame 1 is img2.png, frame 9 is img10.png
+    assert [f["source"] for f in summary["frames"][:2]] == ["img1.png", "img2.png"]
+    assert summary["frames"][9]["source"] == "img10.png"
+    # the PNGs hold what the arrays hold
+    arrays = np.load(out / "decomposition.npz")
+    mask = np.stack([iio.imread(out / "mask" / f"frame_{i:05d}.png") > 0 for i in range(N)])
+    np.testing.assert_array_equal(mask, arrays["mask"])
+    bg = iio.imread(out / "background" / "frame_00003.png").astype(float) / 255
+    np.testing.assert_allclose(bg, np.clip(arrays["background"][3], 0, 1), atol=0.5 / 255 + 1e-6)
+    # read back from PNG, the defects are still found
+    precision, recall = precision_recall(line.truth, mask)
+    assert precision > 0.8 and recall > 0.8
+    # pictures of the right size
+    shown = summary["files"]["contact_sheet_frames"]
+    assert len(shown) == 8
+    sheet = iio.imread(out / "contact_sheet.png")
+    assert sheet.shape[:2] == sheet_size(8, H, W) == tuple(summary["files"]["contact_sheet_size"])
+    assert iio.imread(out / "convergence.png").shape[:2] == (320, 800)
+    assert leftovers(tmp_path) == []
+
+
+def test_json_output_and_json_progress(tmp_path, png_folder, capsys):
+    out = tmp_path / "r"
+    code, stdout, err = run(["decompose", png_folder, "--out", out, "--json",
+                             "--no-arrays", "--threshold", "0.1"], capsys)
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["threshold"] == {"value": 0.1, "automatic": False,
+                                    "noise_scale": pytest.approx(summary["threshold"]
+                                                                 ["noise_scale"]),
+                                    "rule": "fixed by the user", "k": None,
+                                    "min_contrast": None}
+    assert summary["out_dir"] == str(out)
+    events = [json.loads(line) for line in err.splitlines()]
+    assert events[-1]["event"] == "done"
+    assert events[-1]["n_iter"] == summary["rpca"]["n_iter"]
+    assert not (out / "decomposition.npz").exists()
+
+
+def test_quiet_prints_nothing(tmp_path, png_folder, capsys):
+    code, stdout, err = run(["decompose", png_folder, "--out", tmp_path / "q", "-q"], capsys)
+    assert code == 0 and stdout == "" and err == ""
+
+
+def test_image_list_colour_and_grey_mode(tmp_path, capsys):
+    col = make_factory_line(12, 24, 32, color=True, random_state=2)
+    files = []
+    for i, frame in enumerate(col.frames):
+        f = tmp_path / f"c{i:02d}.jpg" if i % 2 else tmp_path / f"c{i:02d}.png"
+        iio.imwrite(f, np.rint(frame * 255).astype(np.uint8))
+        files.append(f)
+    code, _, err = run(["decompose", *files, "--out", tmp_path / "stack", "-q"], capsys)
+    assert code == 0, err
+    assert iio.imread(tmp_path / "stack" / "background" / "frame_00000.png").shape == (24, 32, 3)
+    s = json.loads((tmp_path / "stack" / "summary.json").read_text())
+    assert s["matrix_shape"] == [24 * 32 * 3, 12] and s["color"] == "stack"
+    code, _, err = run(["decompose", *files, "--out", tmp_path / "grey", "-q",
+                        "--color", "grey", "--sheet-frames", "3"], capsys)
+    assert code == 0, err
+    assert iio.imread(tmp_path / "grey" / "foreground" / "frame_00011.png").shape == (24, 32)
+    s = json.loads((tmp_path / "grey" / "summary.json").read_text())
+    assert s["matrix_shape"] == [24 * 32, 12]
+    assert iio.imread(tmp_path / "grey" / "contact_sheet.png").shape[:2] == sheet_size(3, 24, 32)
+
+
+def test_npy_and_npz_arrays(tmp_path, line, capsys):
+    frames = (line.frames * 1000.0).astype(np.float32)  # arbitrary float units
+    np.save(tmp_path / "f.npy", frames)
+    code, _, err = run(["decompose", tmp_path / "f.npy", "--out", tmp_path / "a", "-q",
+                        "--step", "2", "--max-frames", "10"], capsys)
+    assert code == 0, err
+    s = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert s["input"]["frames"] == 10 and s["input"]["kind"] == "array"
+    assert s["frames"][1]["source"] == "f.npy[2]"
+    assert s["input"]["display_range"] == [pytest.approx(frames[::2][:10].min()),
+                                           pytest.approx(frames[::2][:10].max())]
+    arr = np.load(tmp_path / "a" / "decomposition.npz")
+    np.testing.assert_allclose(arr["background"] + arr["foreground"], frames[::2][:10],
+                               rtol=1e-4, atol=1e-2)
+    # in data units the threshold scales with the data
+    assert s["threshold"]["value"] > 1.0
+
+    np.savez(tmp_path / "two.npz", frames=frames[:6], other=np.zeros(3))
+    code, _, err = run(["decompose", tmp_path / "two.npz", "--out", tmp_path / "b", "-q"],
+                       capsys)
+    assert code == 0, err
+    np.savez(tmp_path / "amb.npz", a=frames[:6], b=frames[:6])
+    code, _, err = run(["decompose", tmp_path / "amb.npz", "--out", tmp_path / "c", "-q"],
+                       capsys)
+    assert code == 1 and "--key" in err
+    code, _, err = run(["decompose", tmp_path / "amb.npz", "--out", tmp_path / "c", "-q",
+                        "--key", "b", "--downsample", "2"], capsys)
+    assert code == 0, err
+    assert iio.imread(tmp_path / "c" / "mask" / "frame_00000.png").shape == (H // 2, W // 2)
+
+
+def test_video(tmp_path, capsys):
+    pytest.importorskip("av")
+    clip = make_factory_line(12, 32, 48, color=True, random_state=4)
+    video = tmp_path / "line.mp4"
+    iio.imwrite(video, np.rint(clip.frames * 255).astype(np.uint8), plugin="pyav",
+                codec="libx264", fps=10)
+    code, _, err = run(["decompose", video, "--out", tmp_path / "v", "-q", "--max-frames",
+                        "10"], capsys)
+    assert code == 0, err
+    s = json.loads((tmp_path / "v" / "summary.json").read_text())
+    assert s["input"]["kind"] == "video" and s["input"]["frames"] == 10
+    assert s["frames"][3]["source"] == "line.mp4#3"
+    assert len(list((tmp_path / "v" / "background").glob("*.png"))) == 10
+
+
+# --------------------------------------------------------------------------- errors
+
+@pytest.fixture
+def bad_inputs(tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "one").mkdir()
+    iio.imwrite(tmp_path / "one" / "a.png", np.zeros((20, 30), np.uint8))
+    (tmp_path / "mixed").mkdir()
+    iio.imwrite(tmp_path / "mixed" / "a.png", np.zeros((20, 30), np.uint8))
+    iio.imwrite(tmp_path / "mixed" / "b.png", np.zeros((22, 30), np.uint8))
+    (tmp_path / "broken").mkdir()
+    iio.imwrite(tmp_path / "broken" / "a.png", np.zeros((20, 30), np.uint8))
+    (tmp_path / "broken" / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    np.save(tmp_path / "flat.npy", np.zeros((4, 5)))
+    (tmp_path / "data.csv").write_text("1,2\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("argv, code, message", [
+    (["empty"], 1, "no images in folder"),
+    (["one"], 1, "only one frame"),
+    (["mixed"], 1, "frames differ in size: a.png is 20x30 but b.png is 22x30"),
+    (["broken"], 1, "cannot read"),
+    (["flat.npy"], 1, "expected frames of shape"),
+    (["data.csv"], 1, "unknown file type"),
+    (["missing"], 2, "missing does not exist"),
+    (["mixed/a.png", "empty"], 1, "not several folders"),
+])
+def test_input_errors(bad_inputs, argv, code, message, capsys):
+    out = bad_inputs / "out"
+    got, stdout, err = run(["decompose", *[bad_inputs / a for a in argv], "--out", out],
+                           capsys)
+    assert got == code
+    assert message in err and err.startswith("fastrpca: error: ")
+    assert "Traceback" not in err
+    assert not out.exists() and leftovers(bad_inputs) == []
+
+
+def test_usage_errors(tmp_path, png_folder, capsys):
+    code, _, err = run(["decompose", png_folder, "--out", tmp_path / "o", "--lam", "-1"],
+                       capsys)
+    assert code == 2 and "--lam" in err
+    code, _, err = run(["decompose", png_folder], capsys)
+    assert code == 2 and "--out" in err
+    code, _, err = run(["frobnicate"], capsys)
+    assert code == 2
+    code, _, err = run([], capsys)
+    assert code == 2 and "decompose" in err
+    code, out, _ = run(["--help"], capsys)
+    assert code == 0 and "decompose" in out and "exit codes" in out
+    code, out, _ = run(["decompose", "--help"], capsys)
+    assert code == 0 and "anomaly threshold" in out and "1.4826" in out
+
+
+def test_existing_output_is_refused_then_replaced_with_force(tmp_path, png_folder, capsys):
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "keep.txt").write_text("precious")
+    code, _, err = run(["decompose", png_folder, "--out", out, "-q"], capsys)
+    assert code == 2 and "--force" in err
+    assert (out / "keep.txt").read_text() == "precious"
+    code, _, err = run(["decompose", png_folder, "--out", out, "-q", "--force"], capsys)
+    assert code == 0, err
+    assert not (out / "keep.txt").exists() and (out / "summary.json").exists()
+    assert leftovers(tmp_path) == []
+    afile = tmp_path / "file"
+    afile.write_text("x")
+    code, _, err = run(["decompose", png_folder, "--out", afile, "-q"], capsys)
+    assert code == 2 and "not a folder" in err
+    (tmp_path / "empty_out").mkdir()  # an empty folder is fine
+    code, _, err = run(["decompose", png_folder, "--out", tmp_path / "empty_out", "-q"],
+                       capsys)
+    assert code == 0, err
+
+
+def test_failure_while_writing_leaves_nothing(tmp_path, png_folder, capsys, monkeypatch):
+    import fastrpca.io as fio
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(fio, "save_convergence_plot", boom)
+    with pytest.raises(OSError, match="disk full"):
+        cli.main(["decompose", str(png_folder), "--out", str(tmp_path / "r"), "-q"])
+    assert not (tmp_path / "r").exists() and leftovers(tmp_path) == []
+    # with --force the previous result survives a failed replacement
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "summary.json").write_text("{}")
+    with pytest.raises(OSError):
+        cli.main(["decompose", str(png_folder), "--out", str(old), "-q", "--force"])
+    assert (old / "summary.json").read_text() == "{}" and leftovers(tmp_path) == []
+
+
+def test_interrupt_leaves_nothing(tmp_path, png_folder, capsys, monkeypatch):
+    def interrupt(self, *args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.Progress, "__call__", interrupt)
+    code, _, err = run(["decompose", png_folder, "--out", tmp_path / "r"], capsys)
+    assert code == 130 and "interrupted" in err
+    assert not (tmp_path / "r").exists() and leftovers(tmp_path) == []
+
+
+def test_missing_io_extra_names_the_install_command(tmp_path, png_folder, capsys,
+                                                    monkeypatch):
+    monkeypatch.setitem(sys.modules, "imageio", None)
+    monkeypatch.setitem(sys.modules, "imageio.v3", None)
+    code, _, err = run(["decompose", png_folder, "--out", tmp_path / "r"], capsys)
+    assert code == 1 and 'pip install "fastrpca[io]"' in err and "imageio" in err
+    code, _, err = run(["demo", "--out", tmp_path / "d"], capsys)
+    assert code == 1 and 'pip install "fastrpca[io]"' in err
+    assert not (tmp_path / "r").exists() and not (tmp_path / "d").exists()
+
+
+def test_core_imports_without_io_extra():
+    code = ("import sys; sys.modules['imageio'] = None; sys.modules['matplotlib'] = None\n"
+            "import fastrpca, fastrpca.frames, fastrpca.cli, fastrpca.io, fastrpca.demo\n"
+            "import numpy as np\n"
+            "d = fastrpca.frames.decompose_frames(np.random.default_rng(0).random((4, 8, 8)))\n"
+            "print(d.background.shape)")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == "(4, 8, 8)"
+
+
+def test_python_dash_m(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "fastrpca", "demo", "--help"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "factory" in res.stdout and "regularization" in res.stdout
+    res = subprocess.run([sys.executable, "-m", "fastrpca", "decompose", str(tmp_path / "x"),
+                          "--out", str(tmp_path / "o")], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 2 and "does not exist" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+# --------------------------------------------------------------------------- demo
+
+def test_demo_default_finds_the_defects(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, stdout, err = run(["demo"], capsys)
+    assert code == 0, err
+    out = tmp_path / "fastrpca-demo"
+    assert "precision" in stdout and "ROC AUC" in stdout and "fastrpca-demo" in stdout
+    s = json.loads((out / "summary.json").read_text())
+    d = s["detection"]
+    assert d["roc_auc"] > 0.95 and d["precision"] > 0.8 and d["recall"] > 0.8
+    assert s["data"]["frames"] == 80 and s["data"]["frame_shape"] == [64, 96]
+    assert len(s["data"]["defective_frames"]) == 24
+    assert iio.imread(out / "background" / "frame_00079.png").shape == (64, 96)
+    assert iio.imread(out / "contact_sheet.png").shape[:2] == sheet_size(8, 64, 96)
+    truth = np.load(out / "ground_truth.npz")["truth"]
+    assert truth.shape == (80, 64, 96)
+    # a second run refuses to overwrite
+    code, _, err = run(["demo"], capsys)
+    assert code == 2 and "--force" in err
+
+
+def test_demo_colour_json_and_threshold_sensitivity(tmp_path, capsys):
+    code, stdout, err = run(["demo", "--out", tmp_path / "c", "--color", "--frames", "30",
+                             "--size", "32x48", "--json", "-q", "--no-arrays"], capsys)
+    assert code == 0, err
+    s = json.loads(stdout)
+    assert s["detection"]["roc_auc"] > 0.95
+    assert s["matrix_shape"] == [32 * 48 * 3, 30]
+    assert iio.imread(tmp_path / "c" / "background" / "frame_00000.png").shape == (32, 48, 3)
+    # a threshold far above every defect finds nothing; the AUC does not depend on it
+    code, stdout, err = run(["demo", "--out", tmp_path / "t", "--frames", "30", "--size",
+                             "32x48", "--json", "-q", "--threshold", "5"], capsys)
+    s2 = json.loads(stdout)
+    assert s2["detection"]["recall"] == 0.0 and s2["detection"]["precision"] is None
+    assert s2["detection"]["roc_auc"] > 0.95
+
+
+def test_demo_regularization(tmp_path, capsys):
+    png = tmp_path / "reg.png"
+    code, stdout, err = run(["demo", "regularization", "--out", png], capsys)
+    assert code == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "reaches exactly 0" in stdout
+    code, _, err = run(["demo", "regularization", "--out", png], capsys)
+    assert code == 2 and "--force" in err
+    code, stdout, _ = run(["demo", "regularization", "--out", png, "--force", "--json"],
+                          capsys)
+    s = json.loads(stdout)
+    assert code == 0 and s["l1_final"] == 0.0 and s["l2_final"] > 0
+    code, _, err = run(["demo", "regularization", "--out", tmp_path / "reg.txt"], capsys)
+    assert code == 2 and ".png" in err
+    assert [p.name for p in tmp_path.iterdir()] == ["reg.png"]
+
+
+# --------------------------------------------------------------------------- progress
+
+def test_progress_bar_and_json_lines():
+    class FakeResult:
+        n_iter, residual, rank = 3, 1e-7, 2
+        history = {"mu": [1.0, 1.5, 2.25]}
+
+    stream = _io.StringIO()
+    bar = cli.Progress("bar", tol=1e-6, stream=stream, interval=0.0)
+    bar(1, 1e-1, 1, 1.0)
+    bar(2, 1e-4, 2, 1.5)
+    assert bar.fraction(1e-1) == 0.0 and bar.fraction(1e-6) == 1.0
+    assert 0.55 < bar.fraction(1e-4) < 0.65  # 3 of 5 decades
+    bar.close(FakeResult())
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3 and "residual 1.00e-04" in lines[1] and "iteration    3" in lines[2]
+    assert lines[2].count("#") == 24
+
+    stream = _io.StringIO()
+    js = cli.Progress("json", tol=1e-6, stream=stream, interval=0.0)
+    js(1, 0.5, 1, 1.0)
+    js.close(FakeResult())
+    events = [json.loads(x) for x in stream.getvalue().splitlines()]
+    assert events == [{"event": "iteration", "n_iter": 1, "residual": 0.5, "rank": 1,
+                       "mu": 1.0},
+                      {"event": "done", "n_iter": 3, "residual": 1e-7, "rank": 2,
+                       "mu": 2.25}]
+
+    stream = _io.StringIO()
+    off = cli.Progress("off", tol=1e-6, stream=stream)
+    off(1, 0.5, 1, 1.0)
+    off.close(FakeResult())
+    assert stream.getvalue() == ""
