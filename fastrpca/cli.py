@@ -23,7 +23,8 @@ _EXIT_CODES = """\
 exit codes:
   0    success
   1    the work failed: unreadable or inconsistent input (no frames, a single frame,
-       frames of different sizes, a corrupt file), a missing optional dependency
+       frames of different sizes, a corrupt file), a missing optional dependency,
+       too little memory, an output that cannot be written
   2    usage error: bad option, input path that does not exist, output that exists
   130  interrupted (Ctrl-C); nothing is left under the output name
 """
@@ -423,6 +424,7 @@ def cmd_decompose(args) -> int:
     src = fio.read_frames(args.inputs, max_frames=args.max_frames, step=args.step,
                           key=args.key, downsample=args.downsample)
     _say(args, f"read {_describe_frames(src.frames)} from {_input_label(args.inputs)}")
+    _check_memory(src.frames, np.dtype(args.dtype))
     tol = _default_tol(args)
     progress = Progress(_progress_mode(args), tol)
     with fio.staged_directory(out, force=args.force) as tmp:
@@ -457,6 +459,19 @@ def cmd_decompose(args) -> int:
     _report(args, summary, out)
     _emit_json(args, summary)
     return EXIT_OK
+
+
+def _check_memory(frames, dtype) -> None:
+    """Refuse a stack whose solve would not fit in memory (IALM holds about eight copies
+    of M: data, L, two S buffers, the multiplier and the SVD's work)."""
+    from .io import physical_memory
+
+    need = 8 * frames.size * dtype.itemsize
+    have = physical_memory()
+    if have and need > 0.8 * have:
+        raise Failure(f"{_describe_frames(frames)} would need about {need / 2**30:.1f} GiB "
+                      f"to decompose, more than this machine's {have / 2**30:.1f} GiB; use "
+                      f"fewer or smaller frames (--max-frames, --step, --downsample)")
 
 
 def _input_label(inputs) -> str:
@@ -592,6 +607,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(args, parser, message, code)
     except ValueError as exc:  # validation by the library (e.g. lam, frames)
         return _fail(args, parser, str(exc), EXIT_FAILURE)
+    except OSError as exc:  # permission denied, disk full... (the staged output is removed)
+        return _fail(args, parser, f"{exc}; nothing was written under the output name",
+                     EXIT_FAILURE)
     except KeyboardInterrupt:
         print("\nfastrpca: interrupted; nothing was written under the output name",
               file=sys.stderr)

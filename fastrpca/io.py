@@ -164,6 +164,23 @@ def _stack(images: list, sources: list) -> np.ndarray:
     return np.stack(images)
 
 
+def physical_memory() -> int | None:
+    """Bytes of physical memory, or None where the OS does not say."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_growing(images: list, where: str) -> None:
+    """Stop reading a video before its frames alone fill half of the memory."""
+    have = physical_memory()
+    if have and len(images) * images[0].nbytes > 0.5 * have:
+        raise InputError(f"{where}: {len(images)} frames of {images[0].shape[0]}x"
+                         f"{images[0].shape[1]} already fill half of this machine's memory; "
+                         f"use fewer or smaller frames (--max-frames, --step, --downsample)")
+
+
 def _check_count(n: int, where: str) -> None:
     if n == 0:
         raise InputError(f"no frames found in {where}")
@@ -291,14 +308,25 @@ def _read_sequence(path: Path, kind: str, max_frames, step, downsample) -> Frame
     if kind == "video" and path.suffix.lower() != ".gif":
         _check_video_backend()
     images, sources = [], []
+
+    def frames_of(reader):
+        """Single frames, also when a reader yields a whole stack at once (TIFF pages)."""
+        for raw in reader:
+            raw = np.asarray(raw)
+            if raw.ndim == 4 or (raw.ndim == 3 and raw.shape[2] > 4):
+                yield from raw
+            else:
+                yield raw
+
     try:
-        for i, raw in enumerate(iio.imiter(path)):
+        for i, raw in enumerate(frames_of(iio.imiter(path))):
             if i % step:
                 continue
             what = f"{path.name} frame {i}"
-            img = _normalise_channels(_scale_to_float(np.asarray(raw), what), what)
+            img = _normalise_channels(_scale_to_float(raw, what), what)
             images.append(_downsample(img, downsample).astype(np.float32, copy=False))
             sources.append(f"{path.name}#{i}")
+            _check_growing(images, str(path))
             if max_frames is not None and len(images) >= int(max_frames):
                 break
     except (InputError, MissingDependencyError):

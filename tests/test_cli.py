@@ -260,16 +260,25 @@ def test_failure_while_writing_leaves_nothing(tmp_path, png_folder, capsys, monk
         raise OSError("disk full")
 
     monkeypatch.setattr(fio, "save_convergence_plot", boom)
-    with pytest.raises(OSError, match="disk full"):
-        cli.main(["decompose", str(png_folder), "--out", str(tmp_path / "r"), "-q"])
+    code, _, err = run(["decompose", png_folder, "--out", tmp_path / "r", "-q"], capsys)
+    assert code == 1 and "disk full; nothing was written" in err
     assert not (tmp_path / "r").exists() and leftovers(tmp_path) == []
     # with --force the previous result survives a failed replacement
     old = tmp_path / "old"
     old.mkdir()
     (old / "summary.json").write_text("{}")
-    with pytest.raises(OSError):
-        cli.main(["decompose", str(png_folder), "--out", str(old), "-q", "--force"])
+    code, _, err = run(["decompose", png_folder, "--out", old, "-q", "--force"], capsys)
+    assert code == 1
     assert (old / "summary.json").read_text() == "{}" and leftovers(tmp_path) == []
+
+
+def test_too_large_for_memory_is_refused(tmp_path, png_folder, capsys, monkeypatch):
+    import fastrpca.io as fio
+
+    monkeypatch.setattr(fio, "physical_memory", lambda: 100_000)
+    code, _, err = run(["decompose", png_folder, "--out", tmp_path / "r"], capsys)
+    assert code == 1 and "--downsample" in err and "GiB" in err
+    assert not (tmp_path / "r").exists()
 
 
 def test_interrupt_leaves_nothing(tmp_path, png_folder, capsys, monkeypatch):
@@ -404,3 +413,37 @@ def test_progress_bar_and_json_lines():
     off(1, 0.5, 1, 1.0)
     off.close(FakeResult())
     assert stream.getvalue() == ""
+
+
+# --------------------------------------------------------------------------- reading
+
+def test_read_frames_formats(tmp_path):
+    from fastrpca.io import read_frames
+
+    clip = make_factory_line(6, 20, 24, random_state=8)
+    u8 = np.rint(clip.frames * 255).astype(np.uint8)
+    for name in ("u16", "rgba", "mixed"):
+        (tmp_path / name).mkdir()
+    for i, f in enumerate(clip.frames):
+        iio.imwrite(tmp_path / "u16" / f"f{i}.png", np.rint(f * 65535).astype(np.uint16))
+        iio.imwrite(tmp_path / "rgba" / f"f{i}.png",
+                    np.dstack([u8[i], u8[i], u8[i], np.full_like(u8[i], 9)]))
+        iio.imwrite(tmp_path / "mixed" / f"f{i}.png",
+                    u8[i] if i % 2 else np.dstack([u8[i]] * 3))
+    iio.imwrite(tmp_path / "stack.tif", u8)
+
+    src = read_frames(tmp_path / "u16")
+    assert src.frames.shape == (6, 20, 24) and src.frames.dtype == np.float32
+    np.testing.assert_allclose(src.frames, clip.frames, atol=1e-4)  # 16 bit scaled to 0..1
+    rgba = read_frames(tmp_path / "rgba").frames
+    assert rgba.shape == (6, 20, 24, 3)  # alpha dropped
+    np.testing.assert_allclose(rgba[..., 1], u8 / 255.0, atol=1e-6)
+    mixed = read_frames(tmp_path / "mixed").frames
+    assert mixed.shape == (6, 20, 24, 3)  # grey frames promoted to colour
+    np.testing.assert_allclose(mixed[1, ..., 2], u8[1] / 255.0, atol=1e-6)
+    tif = read_frames(tmp_path / "stack.tif", step=2)  # a multi-page TIFF is a sequence
+    assert tif.frames.shape == (3, 20, 24) and tif.sources[1] == "stack.tif#2"
+    np.testing.assert_allclose(tif.frames, u8[::2] / 255.0, atol=1e-6)
+    small = read_frames(tmp_path / "u16", downsample=4, max_frames=3).frames
+    assert small.shape == (3, 5, 6)
+    np.testing.assert_allclose(small[0, 0, 0], src.frames[0, :4, :4].mean(), atol=1e-6)
