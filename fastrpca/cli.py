@@ -354,10 +354,9 @@ def _solve(args, frames, tol, progress):
     from ._result import ConvergenceWarning
     from .frames import decompose_frames
 
-    color = getattr(args, "color_mode", None) or args.color
     with warnings.catch_warnings(record=True) as caught, threadpool_limits(args.blas_threads):
         warnings.simplefilter("always", ConvergenceWarning)
-        dec = decompose_frames(frames, args.lam, color=color, threshold=args.threshold,
+        dec = decompose_frames(frames, args.lam, color=args.color, threshold=args.threshold,
                                k=args.threshold_k, min_contrast=args.min_contrast,
                                dtype=np.dtype(args.dtype), tol=tol, max_iter=args.max_iter,
                                svd=args.svd, random_state=args.seed, callback=progress)

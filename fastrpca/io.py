@@ -305,8 +305,10 @@ def _read_images(paths, max_frames, step, downsample) -> FrameSource:
 
 def _read_sequence(path: Path, kind: str, max_frames, step, downsample) -> FrameSource:
     iio = _imageio()
+    options = {}
     if kind == "video" and path.suffix.lower() != ".gif":
         _check_video_backend()
+        options["plugin"] = "pyav"  # so that a bad file is reported as such
     images, sources = [], []
 
     def frames_of(reader):
@@ -319,7 +321,7 @@ def _read_sequence(path: Path, kind: str, max_frames, step, downsample) -> Frame
                 yield raw
 
     try:
-        for i, raw in enumerate(frames_of(iio.imiter(path))):
+        for i, raw in enumerate(frames_of(iio.imiter(path, **options))):
             if i % step:
                 continue
             what = f"{path.name} frame {i}"
@@ -332,8 +334,9 @@ def _read_sequence(path: Path, kind: str, max_frames, step, downsample) -> Frame
     except (InputError, MissingDependencyError):
         raise
     except Exception as exc:
-        raise InputError(f"cannot read {path} as a {'video' if kind == 'video' else 'image'}"
-                         f": {exc}") from exc
+        what = "a video (is it complete, in a format FFmpeg knows?)" if kind == "video" \
+            else "an image sequence (is it complete and really an image?)"
+        raise InputError(f"cannot read {path} as {what}: {exc}") from exc
     _check_count(len(images), str(path))
     return FrameSource(_stack(images, sources), sources, "video" if kind == "video"
                        else "images", (0.0, 1.0))

@@ -302,6 +302,14 @@ def test_missing_io_extra_names_the_install_command(tmp_path, png_folder, capsys
     assert not (tmp_path / "r").exists() and not (tmp_path / "d").exists()
 
 
+def test_missing_video_backend_names_it(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "av", None)
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\x00" * 64)
+    code, _, err = run(["decompose", video, "--out", tmp_path / "r"], capsys)
+    assert code == 1 and "PyAV" in err and 'pip install "fastrpca[io]"' in err
+
+
 def test_core_imports_without_io_extra():
     code = ("import sys; sys.modules['imageio'] = None; sys.modules['matplotlib'] = None\n"
             "import fastrpca, fastrpca.frames, fastrpca.cli, fastrpca.io, fastrpca.demo\n"
