@@ -420,31 +420,45 @@ def _tile(img, lo, hi):
     return np.repeat(t[..., None], 3, axis=2) if t.ndim == 2 else t
 
 
-def sheet_scale(height: int) -> int:
-    """Integer zoom of contact-sheet tiles: small frames are enlarged to about 128 px."""
-    return max(1, 128 // max(height, 1))
+def sheet_geometry(height: int, width: int) -> tuple[int, int, int, int]:
+    """Tile layout of the contact sheet: ``(zoom, shrink, tile_height, tile_width)``.
+
+    Small frames are enlarged by an integer ``zoom`` to about 128 px high; frames higher
+    than 256 px are reduced by an integer ``shrink`` (block means for pictures, block
+    maxima for the score and the mask, so that small anomalies stay visible).
+    """
+    zoom = max(1, 128 // max(height, 1))
+    shrink = max(1, math.ceil(height / 256))
+    return zoom, shrink, (height // shrink) * zoom, (width // shrink) * zoom
+
+
+def _pool(img, f: int, how: str):
+    if f == 1:
+        return img
+    h, w = img.shape[0] // f, img.shape[1] // f
+    blocks = img[: h * f, : w * f].reshape(h, f, w, f, *img.shape[2:])
+    return blocks.max(axis=(1, 3)) if how == "max" else blocks.mean(axis=(1, 3))
 
 
 def contact_sheet_array(originals, background, score, mask, indices, *, display_range=(0, 1),
                         score_max: float = 1.0, gap: int = 4) -> np.ndarray:
-    """The tiles of the contact sheet as one RGB float image (no labels).
+    """The tiles of the contact sheet as one RGB float32 image (no labels).
 
     One row per frame in ``indices``: original | background | anomaly score (inferno
     colour map, 0 to ``score_max``) | mask (red) over the dimmed original. Tiles are
-    enlarged by :func:`sheet_scale` and separated by ``gap`` white pixels.
+    sized by :func:`sheet_geometry` and separated by ``gap`` white pixels.
     """
     lo, hi = display_range
     cmap = _colormap("inferno")
-    z = sheet_scale(originals.shape[1])
-    h, w = originals.shape[1] * z, originals.shape[2] * z
+    z, f, h, w = sheet_geometry(originals.shape[1], originals.shape[2])
     rows = len(indices)
-    sheet = np.ones((rows * h + (rows + 1) * gap, 4 * w + 5 * gap, 3))
+    sheet = np.ones((rows * h + (rows + 1) * gap, 4 * w + 5 * gap, 3), np.float32)
     for r, i in enumerate(indices):
-        orig = _tile(originals[i], lo, hi)
-        heat = cmap(np.clip(score[i] / score_max, 0.0, 1.0))[..., :3]
+        orig = _tile(_pool(originals[i], f, "mean"), lo, hi)
+        heat = cmap(np.clip(_pool(score[i], f, "max") / score_max, 0.0, 1.0))[..., :3]
         over = 0.5 * orig
-        over[mask[i]] = (1.0, 0.1, 0.1)
-        tiles = (orig, _tile(background[i], lo, hi), heat, over)
+        over[_pool(mask[i], f, "max")] = (1.0, 0.1, 0.1)
+        tiles = (orig, _tile(_pool(background[i], f, "mean"), lo, hi), heat, over)
         y = gap + r * (h + gap)
         for c, tile in enumerate(tiles):
             x = gap + c * (w + gap)
@@ -466,8 +480,8 @@ def save_contact_sheet(path, originals, background, score, mask, indices, *,
     ax = fig.add_axes([left / width, 0, tiles.shape[1] / width, tiles.shape[0] / height])
     ax.imshow(tiles, interpolation="nearest", aspect="auto")
     ax.set_axis_off()
-    gap, z = 4, sheet_scale(originals.shape[1])
-    w, h = originals.shape[2] * z, originals.shape[1] * z
+    gap = 4
+    _, _, h, w = sheet_geometry(originals.shape[1], originals.shape[2])
     labels = ("original", "background (L)", "anomaly |S|", "mask")
     for c, label in enumerate(labels):
         x = left + gap + c * (w + gap) + w / 2

@@ -43,10 +43,26 @@ def leftovers(parent: Path):
 
 
 def sheet_size(rows, h, w):
-    """Pixel size of the contact sheet: tiles zoomed to ~128 px, 4 px gaps, header 28,
-    left margin 56 (io.save_contact_sheet)."""
+    """Pixel size of the contact sheet for small frames: tiles zoomed to ~128 px, 4 px
+    gaps, header 28, left margin 56 (io.save_contact_sheet)."""
     z = max(1, 128 // h)
     return rows * h * z + (rows + 1) * 4 + 28, 4 * w * z + 5 * 4 + 56
+
+
+def test_contact_sheet_of_large_frames_is_reduced(tmp_path):
+    from fastrpca.io import save_contact_sheet
+
+    n, h, w = 3, 600, 800
+    frames = np.zeros((n, h, w), np.float32)
+    mask = np.zeros((n, h, w), bool)
+    mask[1, 300, 400] = True  # a one-pixel anomaly must stay visible after reduction
+    size = save_contact_sheet(tmp_path / "s.png", frames, frames, mask.astype(np.float32),
+                              mask, [0, 1])
+    sheet = iio.imread(tmp_path / "s.png")
+    # shrink 3: tiles 200 x 266
+    assert sheet.shape[:2] == size == (2 * 200 + 3 * 4 + 28, 4 * 266 + 5 * 4 + 56)
+    red = (sheet[..., 0] > 200) & (sheet[..., 1] < 60)
+    assert red.sum() == 1
 
 
 # --------------------------------------------------------------------------- decompose
