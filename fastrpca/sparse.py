@@ -36,6 +36,10 @@ DEFAULT_MAX_ITER = {"cd": 1000, "fista": 20000, "ista": 100000, "admm": 20000}
 CHECK_EVERY = 10
 #: The Gram form of coordinate descent keeps A^T A (n x n); never above this n.
 GRAM_MAX_FEATURES = 4096
+#: :func:`lasso` also takes the Gram form when forming A^T A costs at most this many
+#: multiply-adds (m n^2; a few hundred microseconds, repaid by the cached solver from the
+#: second call on: 64 x 256 and 128 x 256 dictionaries qualify, 64 x 512 does not).
+GRAM_AUTO_FLOPS = 2 ** 23
 
 
 # ---------------------------------------------------------------- conversions
@@ -217,6 +221,7 @@ class LassoSolver:
         self.shape = A.shape
         self.At = np.array(A.T, order="C", copy=True)
         self.nrm2 = np.einsum("ij,ij->i", self.At, self.At)
+        self._has_zero_col = not self.nrm2.all()
         with np.errstate(divide="ignore"):
             self.inrm = np.where(self.nrm2 > 0, 1 / np.sqrt(self.nrm2), 0).astype(self.dtype)
         self.method = method
@@ -230,6 +235,7 @@ class LassoSolver:
             else bool(gram)
         self.n_jobs = n_jobs
         self._G = None
+        self._Ac = None
         self._lip = None
         self._factors: dict = {}
         self._scratch: list[_Scratch] = []
@@ -239,8 +245,10 @@ class LassoSolver:
     # -- lazily built, cached pieces
     @property
     def G(self) -> np.ndarray:
+        """The Gram matrix A^T A (built on first use)."""
         if self._G is None:
             self._G = np.ascontiguousarray(self.At @ self.At.T)
+            self._Ac = np.ascontiguousarray(self.At.T)  # b = A^T y in the Gram form
         return self._G
 
     @property
@@ -323,11 +331,10 @@ class LassoSolver:
         LassoResult
         """
         m, n = self.shape
-        y = as_array(y, "y", ndim=(1, 2), allow_complex=False, min_size=0,
-                     check_finite=check_finite)
+        y = _as_rhs(y, check_finite)
         _check_rows_shape(self.shape, y)
-        l1 = _positive(lam, "lam", allow_zero=True)
-        l2 = _positive(l2, "l2", allow_zero=True)
+        l1 = _nonneg(lam, "lam")
+        l2 = _nonneg(l2, "l2")
         k = 1 if y.ndim == 1 else y.shape[1]
         if l1 == 0.0 and l2 == 0.0:
             return self._least_squares(y, x0, out)
@@ -353,7 +360,7 @@ class LassoSolver:
             np.copyto(Xt, x0.T if x0.ndim == 2 else x0[None, :], casting="unsafe")
         if self.positive:
             np.maximum(Xt, 0, out=Xt)
-        if not self.nrm2.all():
+        if self._has_zero_col:
             Xt[:, self.nrm2 == 0] = 0
         method, gram = self.resolve_method(k)
         max_iter = self.max_iter or DEFAULT_MAX_ITER[method]
@@ -362,6 +369,7 @@ class LassoSolver:
             raise ValueError("callback is supported for a single signal (1-D y); loop "
                              "over the columns to monitor each")
         G = self.G if gram else self.At
+        Ac = self._Ac if gram else self.At
         if method == "admm":
             rho = self._rho(l1)
             Lf, wood = self._factor(rho + l2)
@@ -369,7 +377,7 @@ class LassoSolver:
 
         def run(a, b, sc, max_it, max_checks, resume, hist):
             if method == "cd":
-                _k.cd(self.At, G, Yt[a:b], self.nrm2, self.inrm, l1, l2, self.positive,
+                _k.cd(self.At, G, Ac, Yt[a:b], self.nrm2, self.inrm, l1, l2, self.positive,
                       gram, Xt[a:b], stats[a:b], tol, max_it, max_checks, sc.r, sc.q,
                       sc.c, sc.idx, sc.v, sc.tstate, resume, hist)
             elif method == "admm":
@@ -450,13 +458,19 @@ class LassoSolver:
         return out.reshape(1, n) if ndim == 1 else out.T
 
     def _result(self, x, stats, ndim, tol, max_iter, method, gram, hist, stopped=False):
+        name = "cd (gram)" if method == "cd" and gram else method
+        if ndim == 1:
+            it, obj, gap = stats[0, :3].tolist()
+            if gap <= tol * obj:  # the common case, without array operations
+                return LassoResult(x=x, n_iter=int(it), converged=True, objective=obj,
+                                   dual_gap=gap, message=_CONVERGED[tol], method=name,
+                                   history=hist)
         it = stats[:, 0].astype(np.int64)
         obj = stats[:, 1].copy()
         gap = stats[:, 2].copy()
         conv = gap <= tol * obj
-        name = "cd (gram)" if method == "cd" and gram else method
         if conv.all():
-            msg = f"converged: duality gap <= tol * objective (tol={tol:g})"
+            msg = _CONVERGED[tol]
         elif stopped:
             msg = "stopped by the callback before convergence"
         else:
@@ -508,21 +522,60 @@ def _check_rows_shape(shape, y):
                          f"y must have shape ({shape[0]},) or ({shape[0]}, k)")
 
 
+class _Messages(dict):
+    def __missing__(self, tol):
+        msg = self[tol] = f"converged: duality gap <= tol * objective (tol={tol:g})"
+        return msg
+
+
+_CONVERGED = _Messages()
+_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def _nonneg(value, name):
+    """``positive(value, name, allow_zero=True)`` with a fast path for plain floats."""
+    if type(value) is float and 0.0 <= value < np.inf:
+        return value
+    return _positive(value, name, allow_zero=True)
+
+
+def _as_rhs(y, check_finite):
+    """``y`` validated as a real 1-D or 2-D array (fast path for float ndarrays)."""
+    if isinstance(y, np.ndarray) and y.dtype in _FLOATS and y.ndim in (1, 2):
+        if check_finite and not np.isfinite(y).all():
+            check_all_finite(y, "y")
+        return y
+    return as_array(y, "y", ndim=(1, 2), allow_complex=False, min_size=0,
+                    check_finite=check_finite)
+
+
 # ---------------------------------------------------------------- solver cache
 _CACHE: list[tuple[np.ndarray, tuple, LassoSolver]] = []
 _CACHE_SIZE = 4
 _CACHE_LOCK = threading.Lock()
 
 
+def _same_values(A, copy) -> bool:
+    """A (validated) holds the values of ``copy`` (made from A's predecessor in its
+    own memory order). One early-exit pass in compiled code for contiguous A."""
+    if A.shape != copy.shape or A.dtype != copy.dtype:
+        return False
+    if A.flags.c_contiguous and copy.flags.c_contiguous:
+        return _k.equal(A, copy)
+    if A.flags.f_contiguous and copy.flags.f_contiguous:
+        return _k.equal(A.T, copy.T)
+    return bool(np.array_equal(A, copy))
+
+
 def _cached_solver(A, key, check_finite, **options) -> LassoSolver:
-    """A solver for A, reused across calls while A's values are unchanged (compared
-    in full against a private copy in A's own memory order, so a hit also proves A
-    finite)."""
+    """A solver for A, reused across calls while A's values are unchanged: A is
+    compared in full against a private copy (so a caller that edits A in place gets a
+    new solver, and, NaN never comparing equal, a hit also proves A finite)."""
     with _CACHE_LOCK:
         for i, (A_copy, k, solver) in enumerate(_CACHE):
-            if k == key and A_copy.shape == A.shape and A_copy.dtype == A.dtype \
-                    and np.array_equal(A_copy, A):
-                _CACHE.append(_CACHE.pop(i))
+            if k == key and _same_values(A, A_copy):
+                if i != len(_CACHE) - 1:
+                    _CACHE.append(_CACHE.pop(i))
                 return solver
     solver = LassoSolver(A, check_finite=check_finite, **options)
     with _CACHE_LOCK:
@@ -578,15 +631,15 @@ def lasso(A, y, lam: float, *, method: str = "auto", x0=None, tol: float | None 
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    A = as_array(A, "A", ndim=2, allow_complex=False, min_size=0, check_finite=False)
+    if not (isinstance(A, np.ndarray) and A.dtype in _FLOATS and A.ndim == 2):
+        A = as_array(A, "A", ndim=2, allow_complex=False, min_size=0, check_finite=False)
     if A.size == 0:
         raise ValueError(f"A has shape {A.shape}; it needs at least one row and one column")
-    y = as_array(y, "y", ndim=(1, 2), allow_complex=False, min_size=0,
-                 check_finite=check_finite)
+    y = _as_rhs(y, check_finite)
     _check_rows_shape(A.shape, y)
     m, n = A.shape
     k = 1 if y.ndim == 1 else y.shape[1]
-    gram = n <= GRAM_MAX_FEATURES and (m >= n or k * 16 >= n)
+    gram = n <= GRAM_MAX_FEATURES and (m >= n or k * 16 >= n or m * n * n <= GRAM_AUTO_FLOPS)
     key = (method, bool(positive), tol, max_iter, rho, gram)
     solver = _cached_solver(A, key, check_finite, method=method, positive=positive, tol=tol,
                             max_iter=max_iter, rho=rho, gram=gram)

@@ -133,7 +133,9 @@ def _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, count):
     """One pass of exact coordinate minimisation over idx[:count] (all j if count < 0).
 
     Residual form: M = At, r = y - A x kept current. Gram form: M = A^T A, q = A^T r
-    kept current. Returns sum_j (||a_j||^2 + l2) dx_j^2 (twice the objective decrease).
+    kept current on idx[:count] only (the other entries go stale until the next gap
+    check recomputes q in full). Returns sum_j (||a_j||^2 + l2) dx_j^2 (twice the
+    objective decrease).
     """
     n = x.size
     total = n if count < 0 else count
@@ -155,9 +157,14 @@ def _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, count):
         delta = new - old
         if delta != 0.0:
             x[j] = new
-            if gram:
-                for i in range(n):
-                    q[i] -= delta * M[j, i]
+            if gram:  # written out: a helper call per coordinate costs refcounting
+                if count < 0:
+                    for i in range(n):
+                        q[i] -= delta * M[j, i]
+                else:
+                    for u in range(count):
+                        i = idx[u]
+                        q[i] -= delta * M[j, i]
             else:
                 for i in range(r.size):
                     r[i] -= delta * M[j, i]
@@ -213,8 +220,11 @@ def _working_set(x, q, inrm, l1, pos, idx, score, size):
 
 
 @kernel
-def _newton(M, l1, l2, pos, gram, x, r, q, cap):
+def _newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count):
     """Exact minimisation on the current support and signs (an active-set Newton step).
+
+    The support must lie in idx[:count] (the working set; count < 0: all features);
+    in Gram form q is kept current there only.
 
     On the face {sign(x_S) fixed, x_rest = 0} the objective is quadratic: solve
     (A_S^T A_S + l2 I) d = A_S^T r - l2 x_S - l1 sign(x_S), then step to the minimiser
@@ -294,8 +304,13 @@ def _newton(M, l1, l2, pos, gram, x, r, q, cap):
             if a == hit:
                 x[ja] = 0.0
             if gram:
-                for i in range(n):
-                    q[i] -= delta * M[ja, i]
+                if count < 0:
+                    for i in range(n):
+                        q[i] -= delta * M[ja, i]
+                else:
+                    for u in range(count):
+                        i = idx[u]
+                        q[i] -= delta * M[ja, i]
             else:
                 for i in range(r.size):
                     r[i] -= delta * M[ja, i]
@@ -334,7 +349,7 @@ def _cd_col(M, y, b, yy, nrm2, inrm, l1, l2, pos, gram, x, r, q, idx, score, tst
             if not dsum > target:
                 break
         if nnz == last_nnz or gram:
-            _newton(M, l1, l2, pos, gram, x, r, q, newton_cap)
+            _newton(M, l1, l2, pos, gram, x, r, q, newton_cap, idx, count)
         last_nnz = nnz
         obj, gap = _gap_cd(M, y, b, yy, x, r, q, l1, l2, pos, gram)
         nh = _record(hist, nh, it, gap)
@@ -346,11 +361,14 @@ def _cd_col(M, y, b, yy, nrm2, inrm, l1, l2, pos, gram, x, r, q, idx, score, tst
 
 
 @kernel
-def cd(At, G, Yt, nrm2, inrm, l1, l2, pos, gram, Xt, stats, tol, max_iter, max_checks, r,
-       q, b, idx, score, tstate, resume, hist):
+def cd(At, G, A, Yt, nrm2, inrm, l1, l2, pos, gram, Xt, stats, tol, max_iter, max_checks,
+       r, q, b, idx, score, tstate, resume, hist):
     """Coordinate descent over the rows of Xt: residual form on At, or Gram form on
-    G = A^T A (then b = A^T y and ||y||^2 are formed here, one row at a time, so that a
-    batch gives bit-for-bit the results of single solves)."""
+    G = A^T A. In Gram form b = A^T y and ||y||^2 are formed here, one row at a time,
+    as b = sum_i y_i A[i, :] from ``A`` (m, n) C order: the sum runs over i in the same
+    order for every row and vectorises across features without horizontal reductions,
+    so a batch gives bit-for-bit the results of single solves (``A`` is unused in
+    residual form)."""
     n, m = At.shape
     for c in range(Xt.shape[0]):
         y = Yt[c]
@@ -359,10 +377,12 @@ def cd(At, G, Yt, nrm2, inrm, l1, l2, pos, gram, Xt, stats, tol, max_iter, max_c
             for i in range(m):
                 yy += y[i] * y[i]
             for j in range(n):
-                s = 0.0
-                for i in range(m):
-                    s += At[j, i] * y[i]
-                b[j] = s
+                b[j] = 0.0
+            for i in range(m):
+                yi = y[i]
+                if yi != 0.0:
+                    for j in range(n):
+                        b[j] += yi * A[i, j]
         it, obj, gap, nh = _cd_col(G if gram else At, y, b, yy, nrm2, inrm, l1, l2, pos,
                                    gram, Xt[c], r, q, idx, score, tstate, resume, tol,
                                    max_iter, max_checks, hist[:, :] if c == 0 else hist[:0])
@@ -370,6 +390,21 @@ def cd(At, G, Yt, nrm2, inrm, l1, l2, pos, gram, Xt, stats, tol, max_iter, max_c
         stats[c, 1] = obj
         stats[c, 2] = gap
         stats[c, 3] = nh
+
+
+@kernel
+def equal(a, b):
+    """True if the 2-D arrays a and b (same shape, same layout) hold the same values
+    (NaN never compares equal). Counts differences per row (a loop that vectorises;
+    an early exit per entry would not) and stops at the first row that differs."""
+    p, s = a.shape
+    for i in range(p):
+        diff = 0
+        for j in range(s):
+            diff += a[i, j] != b[i, j]
+        if diff:
+            return False
+    return True
 
 
 # ---------------------------------------------------------------- (F)ISTA
