@@ -443,7 +443,8 @@ def cmd_decompose(args) -> int:
                       "display_range": list(src.display_range)},
             **solver_summary(dec, tol, np.dtype(args.dtype)),
             "frames": [{"index": i, "source": s, "anomaly_fraction": float(f)}
-                       for i, (s, f) in enumerate(zip(src.sources, dec.anomaly_fraction))],
+                       for i, (s, f) in enumerate(zip(src.sources, dec.anomaly_fraction,
+                                                      strict=True))],
             "warnings": notes,
         }
         summary["files"] = fio.write_outputs(tmp, src.frames, dec,

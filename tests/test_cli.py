@@ -122,6 +122,18 @@ def test_json_output_and_json_progress(tmp_path, png_folder, capsys):
     assert not (out / "decomposition.npz").exists()
 
 
+def test_not_converged_is_reported_but_written(tmp_path, png_folder, capsys):
+    out = tmp_path / "short"
+    code, stdout, err = run(["decompose", png_folder, "--out", out, "--max-iter", "3"],
+                            capsys)
+    assert code == 0
+    assert "did NOT converge in 3 iterations" in stdout
+    assert "fastrpca: warning: not converged" in err
+    s = json.loads((out / "summary.json").read_text())
+    assert not s["rpca"]["converged"] and s["rpca"]["n_iter"] == 3
+    assert s["warnings"] and "max_iter=3" in s["warnings"][0]
+
+
 def test_quiet_prints_nothing(tmp_path, png_folder, capsys):
     code, stdout, err = run(["decompose", png_folder, "--out", tmp_path / "q", "-q"], capsys)
     assert code == 0 and stdout == "" and err == ""
