@@ -391,14 +391,33 @@ def _read_array(path: Path, key, max_frames, step, downsample) -> FrameSource:
 # --------------------------------------------------------------------------- pictures
 
 def to_uint8(image, lo: float = 0.0, hi: float = 1.0) -> np.ndarray:
-    """Map ``[lo, hi]`` to 0..255 (clipped), rounding to the nearest level."""
+    """Map ``[lo, hi]`` to 0..255 (clipped), rounding to the nearest level.
+
+    Parameters
+    ----------
+    image : array_like
+        Any shape, real values.
+    lo, hi : float
+        Values shown as black (0) and white (255).
+
+    Returns
+    -------
+    ndarray of uint8, same shape.
+    """
     image = np.asarray(image, dtype=np.float64)
     scaled = (image - lo) / (hi - lo) if hi > lo else image - lo
     return np.clip(np.rint(scaled * 255.0), 0, 255).astype(np.uint8)
 
 
 def write_image(path, image: np.ndarray) -> None:
-    """Write a uint8 (h, w) or (h, w, 3) image; the format follows the suffix."""
+    """Write an image with imageio; the format follows the file's suffix.
+
+    Parameters
+    ----------
+    path : path
+    image : ndarray of uint8, shape (h, w) or (h, w, 3)
+        See :func:`to_uint8` for floating data.
+    """
     _imageio().imwrite(path, image)
 
 
@@ -469,7 +488,27 @@ def contact_sheet_array(originals, background, score, mask, indices, *, display_
 def save_contact_sheet(path, originals, background, score, mask, indices, *,
                        display_range=(0, 1), score_max: float = 1.0,
                        dpi: int = 100) -> tuple[int, int]:
-    """Write the labelled contact sheet (PNG); returns its (height, width) in pixels."""
+    """Write the labelled contact sheet (PNG).
+
+    Parameters
+    ----------
+    path : path
+    originals, background : ndarray, shape (n, h, w) or (n, h, w, 3)
+    score : ndarray, shape (n, h, w)
+    mask : ndarray of bool, shape (n, h, w)
+    indices : list of int
+        The frames shown, one row each (see :func:`sample_frames`).
+    display_range : (float, float)
+        Values shown as black and white in the original and background columns.
+    score_max : float
+        Score shown at the top of the colour map.
+    dpi : int
+
+    Returns
+    -------
+    (int, int) : the picture's height and width in pixels (column labels on top, frame
+        numbers on the left, tiles as in :func:`contact_sheet_array`).
+    """
     _, Figure, FigureCanvasAgg = _matplotlib()
     tiles = contact_sheet_array(originals, background, score, mask, indices,
                                 display_range=display_range, score_max=score_max)
@@ -497,7 +536,18 @@ def save_contact_sheet(path, originals, background, score, mask, indices, *,
 
 def save_convergence_plot(path, history: dict, *, tol: float | None = None,
                           dpi: int = 100) -> None:
-    """Residual (log scale, with the tolerance) and rank of L per iteration (PNG)."""
+    """Write the convergence plot (PNG): residual (log scale) and rank of L per iteration.
+
+    Parameters
+    ----------
+    path : path
+    history : dict
+        ``RPCAResult.history``, with ``residual`` and ``rank`` per iteration.
+    tol : float, optional
+        Drawn as a dashed line on the residual panel.
+    dpi : int
+        The figure is 8 x 3.2 inches, i.e. 800 x 320 pixels at the default 100.
+    """
     _, Figure, FigureCanvasAgg = _matplotlib()
     residual = np.asarray(history["residual"], dtype=float)
     rank = np.asarray(history["rank"])
@@ -611,7 +661,21 @@ def json_safe(value):
 # --------------------------------------------------------------------------- output folder
 
 def check_output_dir(out, *, force: bool = False) -> Path:
-    """Refuse an output path that is a file, or a non-empty folder unless ``force``."""
+    """Refuse an output path that is a file, or a non-empty folder unless ``force``.
+
+    Parameters
+    ----------
+    out : path
+    force : bool
+
+    Returns
+    -------
+    Path : ``out``.
+
+    Raises
+    ------
+    OutputExistsError
+    """
     out = Path(out)
     if out.exists():
         if not out.is_dir():
