@@ -68,6 +68,7 @@ class Progress:
         self.first = None
         self.last_emit = -math.inf
         self.drawn = False
+        self.width = 0
 
     def fraction(self, residual: float) -> float:
         """Progress on a log scale from the first residual down to the tolerance."""
@@ -100,8 +101,10 @@ class Progress:
         filled = int(round(self.fraction(residual) * width))
         line = (f"RPCA [{'#' * filled}{'.' * (width - filled)}] iteration {n_iter:4d}  "
                 f"residual {residual:.2e} (tol {self.tol:.0e})  rank {rank}")
-        if self.tty:
-            self.stream.write("\r" + line + ("\n" if final else ""))
+        if self.tty:  # redraw in place, blanking what a longer previous line left
+            padded = line.ljust(self.width)
+            self.width = len(line)
+            self.stream.write("\r" + padded + ("\n" if final else ""))
             self.drawn = not final
         else:
             self.stream.write(line + "\n")

@@ -483,3 +483,22 @@ def test_read_frames_formats(tmp_path):
     small = read_frames(tmp_path / "u16", downsample=4, max_frames=3).frames
     assert small.shape == (3, 5, 6)
     np.testing.assert_allclose(small[0, 0, 0], src.frames[0, :4, :4].mean(), atol=1e-6)
+
+
+def test_progress_bar_redraws_in_place_on_a_terminal():
+    class Terminal(_io.StringIO):
+        def isatty(self):
+            return True
+
+    class FakeResult:
+        n_iter, residual, rank = 12, 1e-7, 3
+        history = {"mu": [2.0]}
+
+    stream = Terminal()
+    bar = cli.Progress("bar", tol=1e-6, stream=stream)
+    bar(1, 1e-1, 1, 1.0)
+    bar(2, 1e-2, 100, 1.0)  # within the redraw interval: skipped
+    bar.close(FakeResult())
+    text = stream.getvalue()
+    assert text.count("\r") == 2 and text.endswith("\n") and "\n" not in text[:-1]
+    assert "iteration   12" in text and "rank 100" not in text
