@@ -495,7 +495,7 @@ def test_progress_bar_redraws_in_place_on_a_terminal():
         history = {"mu": [2.0]}
 
     stream = Terminal()
-    bar = cli.Progress("bar", tol=1e-6, stream=stream)
+    bar = cli.Progress("bar", tol=1e-6, stream=stream, interval=60.0)
     bar(1, 1e-1, 1, 1.0)
     bar(2, 1e-2, 100, 1.0)  # within the redraw interval: skipped
     bar.close(FakeResult())
