@@ -264,25 +264,28 @@ def _newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count):
                     h += M[ja, i] * M[jc, i]
             H[a, c] = h
         H[a, a] += l2
-    # Cholesky in place (lower), then two triangular solves
+    # Cholesky in place (lower), keeping 1 / diagonal (multiplies instead of a chain of
+    # divisions), then two triangular solves
+    inv = np.empty(nnz)
     for a in range(nnz):
-        for c in range(a + 1):
+        for c in range(a):
             s = H[a, c]
             for e in range(c):
                 s -= H[a, e] * H[c, e]
-            if c == a:
-                if not s > 1e-10 * (H[a, a] + 1e-300):
-                    return False
-                H[a, a] = np.sqrt(s)
-            else:
-                H[a, c] = s / H[c, c]
+            H[a, c] = s * inv[c]
+        s = H[a, a]
+        for e in range(a):
+            s -= H[a, e] * H[a, e]
+        if not s > 1e-10 * (H[a, a] + 1e-300):
+            return False
+        inv[a] = 1.0 / np.sqrt(s)
     for a in range(nnz):
         s = d[a]
         for e in range(a):
             s -= H[a, e] * d[e]
-        d[a] = s / H[a, a]
+        d[a] = s * inv[a]
     for a in range(nnz - 1, -1, -1):
-        d[a] /= H[a, a]
+        d[a] *= inv[a]
         for e in range(a):
             d[e] -= H[a, e] * d[a]
     step = 1.0
@@ -348,7 +351,7 @@ def _cd_col(M, y, b, yy, nrm2, inrm, l1, l2, pos, gram, x, r, q, idx, score, tst
             it += 1
             if not dsum > target:
                 break
-        if nnz == last_nnz or gram:
+        if nnz == last_nnz or (gram and checks > 1):
             _newton(M, l1, l2, pos, gram, x, r, q, newton_cap, idx, count)
         last_nnz = nnz
         obj, gap = _gap_cd(M, y, b, yy, x, r, q, l1, l2, pos, gram)
