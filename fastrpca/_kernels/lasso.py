@@ -381,11 +381,16 @@ def cd(At, G, A, Yt, nrm2, inrm, l1, l2, pos, gram, Xt, stats, tol, max_iter, ma
                 yy += y[i] * y[i]
             for j in range(n):
                 b[j] = 0.0
-            for i in range(m):
+            m4 = m - m % 4
+            for i in range(0, m4, 4):  # four rows per pass over b
+                y0, y1, y2, y3 = y[i], y[i + 1], y[i + 2], y[i + 3]
+                for j in range(n):
+                    b[j] = (b[j] + y0 * A[i, j] + y1 * A[i + 1, j] + y2 * A[i + 2, j]
+                            + y3 * A[i + 3, j])
+            for i in range(m4, m):
                 yi = y[i]
-                if yi != 0.0:
-                    for j in range(n):
-                        b[j] += yi * A[i, j]
+                for j in range(n):
+                    b[j] += yi * A[i, j]
         it, obj, gap, nh = _cd_col(G if gram else At, y, b, yy, nrm2, inrm, l1, l2, pos,
                                    gram, Xt[c], r, q, idx, score, tstate, resume, tol,
                                    max_iter, max_checks, hist[:, :] if c == 0 else hist[:0])
