@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from ._config import PARALLEL_MIN_SIZE
+from ._config import PARALLEL_MIN_SIZE, blas_threads
 from ._kernels.ialm import fused_pass, fused_pass_parallel, norm_and_max
 from ._result import Result, warn_not_converged
 from ._validation import NUMERIC, as_array, check_all_finite, positive
@@ -34,7 +34,7 @@ class RPCAResult(Result):
     residual : float. ``||M - L - S||_F / ||M||_F`` over observed entries.
     message : str.
     history : dict of ndarrays ``residual``, ``rank``, ``mu`` per iteration.
-    lam, mu : float. The sparsity weight used and the final penalty.
+    lam, mu, tol : float. The sparsity weight, the final penalty, the tolerance used.
     svd : str. SVD engine used.
     time : float. Wall-clock seconds.
     """
@@ -117,6 +117,14 @@ def rpca(M, lam: float | None = None, *, tol: float | None = None, max_iter: int
         allocation in steady state). The returned L, S and Y are then views of the
         workspace, overwritten by the next call: copy them to keep them.
 
+    Notes
+    -----
+    BLAS is held to one thread during the solve (set ``FASTRPCA_BLAS_THREADS`` to change
+    it, 0 to leave BLAS alone): its calls here are thin products and small
+    factorisations, and extra BLAS threads fighting for the cores made it many times
+    slower. Matrices of at least ``FASTRPCA_PARALLEL_MIN_SIZE`` entries (1e6) run the
+    fused pass on numba's threads instead.
+
     Returns
     -------
     RPCAResult : with ``L``, ``S``, ``rank``, ``n_iter``, ``converged``, ``residual``,
@@ -132,6 +140,13 @@ def rpca(M, lam: float | None = None, *, tol: float | None = None, max_iter: int
     >>> bool(np.allclose(L, L0, atol=1e-5))
     True
     """
+    with blas_threads():
+        return _solve(M, lam, tol, max_iter, mu, rho, svd, mask, random_state, callback,
+                      check_finite, init, workspace)
+
+
+def _solve(M, lam, tol, max_iter, mu, rho, svd, mask, random_state, callback,
+           check_finite, init, workspace):
     start = time.perf_counter()
     M, lam, tol, mask = _validate(M, lam, tol, max_iter, mu, rho, svd, mask, check_finite)
     # Work on a C-ordered matrix; a Fortran-ordered M is solved as its transpose (RPCA and
@@ -159,7 +174,7 @@ def rpca(M, lam: float | None = None, *, tol: float | None = None, max_iter: int
         for a in (X, S_cur, Y):
             a.fill(0)
         return _finish(X, S_cur, Y, 0, 0, True, 0.0, "M is zero: L = S = 0",
-                       {"residual": [], "rank": [], "mu": []}, lam, mu or 0.0, svd,
+                       {"residual": [], "rank": [], "mu": []}, lam, mu or 0.0, tol, svd,
                        start, transposed)
 
     norm_two = spectral_norm(D, random_state)
@@ -210,7 +225,7 @@ def rpca(M, lam: float | None = None, *, tol: float | None = None, max_iter: int
                    f"max_iter={max_iter} iterations; raise max_iter or tol")
         warn_not_converged(message)
     return _finish(X, S_cur, Y, rank, n_iter, converged, residual, message, history,
-                   lam, mu, engine.name, start, transposed)
+                   lam, mu, tol, engine.name, start, transposed)
 
 
 class RPCAWorkspace:
@@ -272,14 +287,14 @@ def _low_rank_into(factors, out):
         np.matmul(A, B, out=out)
 
 
-def _finish(L, S, Y, rank, n_iter, converged, residual, message, history, lam, mu, svd,
-            start, transposed):
+def _finish(L, S, Y, rank, n_iter, converged, residual, message, history, lam, mu, tol,
+            svd, start, transposed):
     if transposed:
         L, S, Y = L.T, S.T, Y.T
     history = {k: np.asarray(v) for k, v in history.items()}
     return RPCAResult(L=L, S=S, Y=Y, rank=int(rank), n_iter=n_iter, converged=converged,
                       residual=float(residual), message=message, history=history,
-                      lam=float(lam), mu=float(mu), svd=svd,
+                      lam=float(lam), mu=float(mu), tol=float(tol), svd=svd,
                       time=time.perf_counter() - start)
 
 
