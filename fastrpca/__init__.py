@@ -10,9 +10,14 @@ Families:
   ``elastic_net_prox``), :func:`lasso`, :func:`elastic_net`, :func:`ridge`,
   :class:`LassoSolver`, :class:`LISTA`.
 * Semidefinite relaxation: :func:`phasecut` and the :mod:`fastrpca.holography` pipeline.
+* Frames: :func:`decompose_frames` and helpers from image stacks to matrices and anomaly
+  masks; the ``fastrpca`` command line (:mod:`fastrpca.cli`).
 """
 from . import holography
 from ._result import ConvergenceWarning
+from .frames import (FrameDecomposition, anomaly_score, auto_threshold, decompose_frames,
+                     frames_to_matrix, matrix_to_frames, noise_scale, precision_recall,
+                     roc_auc, to_grey)
 from .phasecut import PhaseCutResult, phasecut
 from .prox import elastic_net_prox, ridge_shrink, soft_threshold, svt
 from .rpca import RPCAResult, RPCAWorkspace, rpca
@@ -29,6 +34,9 @@ __all__ = [
     "lasso", "elastic_net", "ridge", "LassoSolver", "LassoResult", "RidgeResult", "LISTA",
     "lam_max", "lam_from_sklearn", "sklearn_alpha", "enet_from_sklearn",
     "phasecut", "PhaseCutResult", "holography",
+    "frames_to_matrix", "matrix_to_frames", "to_grey", "decompose_frames",
+    "FrameDecomposition", "anomaly_score", "noise_scale", "auto_threshold",
+    "precision_recall", "roc_auc",
 ]
 
 #: Modules whose ``_warmup()`` compiles (or loads) their kernels.
