@@ -248,8 +248,15 @@ class LassoSolver:
         """The Gram matrix A^T A (built on first use)."""
         if self._G is None:
             self._G = np.ascontiguousarray(self.At @ self.At.T)
-            self._Ac = np.ascontiguousarray(self.At.T)  # b = A^T y in the Gram form
         return self._G
+
+    @property
+    def Ac(self) -> np.ndarray:
+        """A in row-major order (built on first use; the Gram form reads it to form
+        A^T y, and :func:`lasso` compares C-ordered dictionaries against it)."""
+        if self._Ac is None:
+            self._Ac = np.ascontiguousarray(self.At.T)
+        return self._Ac
 
     @property
     def lipschitz(self) -> float:
@@ -309,7 +316,7 @@ class LassoSolver:
     # -- the solve
     def solve(self, y, lam: float, *, l2: float = 0.0, x0=None, out: np.ndarray | None = None,
               callback: Callable | None = None, history: bool = False,
-              check_finite: bool = True) -> LassoResult:
+              check_finite: bool = True, _y_checked: bool = False) -> LassoResult:
         """Solve ``min 1/2||Ax - y||^2 + lam ||x||_1 + l2/2 ||x||^2`` for each column of y.
 
         Parameters
@@ -331,13 +338,18 @@ class LassoSolver:
         LassoResult
         """
         m, n = self.shape
-        y = _as_rhs(y, check_finite)
+        if not _y_checked:
+            y = _as_rhs(y, check_finite)
         _check_rows_shape(self.shape, y)
         l1 = _nonneg(lam, "lam")
         l2 = _nonneg(l2, "l2")
         k = 1 if y.ndim == 1 else y.shape[1]
         if l1 == 0.0 and l2 == 0.0:
             return self._least_squares(y, x0, out)
+        if (y.ndim == 1 and x0 is None and callback is None and not history
+                and self.method in ("auto", "cd") and y.dtype == self.dtype
+                and y.flags.c_contiguous):
+            return self._solve_one_cd(y, l1, l2, out)
         # right-hand sides as rows (views when the layout allows)
         if y.dtype != self.dtype:
             y = y.astype(self.dtype)
@@ -369,7 +381,7 @@ class LassoSolver:
             raise ValueError("callback is supported for a single signal (1-D y); loop "
                              "over the columns to monitor each")
         G = self.G if gram else self.At
-        Ac = self._Ac if gram else self.At
+        Ac = self.Ac if gram else self.At
         if method == "admm":
             rho = self._rho(l1)
             Lf, wood = self._factor(rho + l2)
@@ -433,6 +445,24 @@ class LassoSolver:
         if out is not None:
             x = out
         return self._result(x, stats, y.ndim, tol, max_iter, method, gram, hist_out, stopped)
+
+    def _solve_one_cd(self, y, l1, l2, out):
+        """One signal by coordinate descent, no warm start, callback or history: the
+        path of the per-call benchmarks, with nothing but the kernel call."""
+        Xt = self._out(out, 1, 1)
+        Xt[...] = 0
+        stats = self._stats[:1]
+        sc = self._scratch[0] if self._scratch else self._scratches(1)[0]
+        if self.gram:
+            G, Ac = self.G, self.Ac
+        else:
+            G = Ac = self.At
+        max_iter = self.max_iter or DEFAULT_MAX_ITER["cd"]
+        _k.cd(self.At, G, Ac, y.reshape(1, -1), self.nrm2, self.inrm, l1, l2,
+              self.positive, self.gram, Xt, stats, self.tol, max_iter, -1, sc.r, sc.q,
+              sc.c, sc.idx, sc.v, sc.tstate, False, sc.hist0)
+        return self._result(Xt[0] if out is None else out, stats, 1, self.tol, max_iter,
+                            "cd", self.gram, None)
 
     def _n_threads(self, k):
         if self.n_jobs is not None:
@@ -550,36 +580,39 @@ def _as_rhs(y, check_finite):
 
 
 # ---------------------------------------------------------------- solver cache
-_CACHE: list[tuple[np.ndarray, tuple, LassoSolver]] = []
+_CACHE: list[tuple[tuple, tuple, LassoSolver]] = []
 _CACHE_SIZE = 4
 _CACHE_LOCK = threading.Lock()
 
 
-def _same_values(A, copy) -> bool:
-    """A (validated) holds the values of ``copy`` (made from A's predecessor in its
-    own memory order). One early-exit pass in compiled code for contiguous A."""
-    if A.shape != copy.shape or A.dtype != copy.dtype:
+def _same_values(A, solver) -> bool:
+    """A (validated) holds the values of the dictionary ``solver`` was built from.
+
+    Compared in full, in compiled code with one early exit per row, against the
+    solver's own copy in A's memory order (the row-major copy the Gram form reads
+    anyway, or ``At`` for Fortran-ordered A), so no further copy is kept or read."""
+    if A.shape != solver.shape or A.dtype != solver.dtype:
         return False
-    if A.flags.c_contiguous and copy.flags.c_contiguous:
-        return _k.equal(A, copy)
-    if A.flags.f_contiguous and copy.flags.f_contiguous:
-        return _k.equal(A.T, copy.T)
-    return bool(np.array_equal(A, copy))
+    if A.flags.c_contiguous:
+        return _k.equal(A, solver.Ac)
+    if A.flags.f_contiguous:
+        return _k.equal(A.T, solver.At)
+    return bool(np.array_equal(A, solver.At.T))
 
 
 def _cached_solver(A, key, check_finite, **options) -> LassoSolver:
     """A solver for A, reused across calls while A's values are unchanged: A is
-    compared in full against a private copy (so a caller that edits A in place gets a
-    new solver, and, NaN never comparing equal, a hit also proves A finite)."""
+    compared in full against the solver's copy (so a caller that edits A in place gets
+    a new solver, and, NaN never comparing equal, a hit also proves A finite)."""
     with _CACHE_LOCK:
-        for i, (A_copy, k, solver) in enumerate(_CACHE):
-            if k == key and _same_values(A, A_copy):
+        for i, (_, k, solver) in enumerate(_CACHE):
+            if k == key and _same_values(A, solver):
                 if i != len(_CACHE) - 1:
                     _CACHE.append(_CACHE.pop(i))
                 return solver
     solver = LassoSolver(A, check_finite=check_finite, **options)
     with _CACHE_LOCK:
-        _CACHE.append((np.array(A, order="K", copy=True), key, solver))
+        _CACHE.append((A.shape, key, solver))
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.pop(0)
     return solver
@@ -644,7 +677,7 @@ def lasso(A, y, lam: float, *, method: str = "auto", x0=None, tol: float | None 
     solver = _cached_solver(A, key, check_finite, method=method, positive=positive, tol=tol,
                             max_iter=max_iter, rho=rho, gram=gram)
     return solver.solve(y, lam, l2=_l2, x0=x0, callback=callback, history=history,
-                        check_finite=check_finite)
+                        check_finite=check_finite, _y_checked=True)
 
 
 def elastic_net(A, y, l1: float, l2: float, **options) -> LassoResult:
