@@ -263,6 +263,34 @@ def test_admm_factorisation_is_cached():
     assert sp._CACHE[-1][2] is not solver
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_cache_sees_in_place_edits_and_keeps_inputs(order):
+    A, Y = problem(k=3, seed=12)
+    A = np.array(A, order=order)
+    lam = 0.1 * np.median(sp.lam_max(A, Y))
+    sp.clear_cache()
+    first = sp.lasso(A, Y[:, 0], lam)
+    solver = sp._CACHE[-1][2]
+    assert sp.lasso(A, Y[:, 1], lam).converged and sp._CACHE[-1][2] is solver
+    j = int(np.argmax(np.abs(first.x)))
+    A[3, j] += 0.5  # the caller edits A in place: the cached solver must not be used
+    edited = sp.lasso(A, Y[:, 0], lam)
+    assert sp._CACHE[-1][2] is not solver
+    np.testing.assert_allclose(edited.x, naive.cd(A, Y[:, 0], lam), atol=1e-6)
+    assert not np.allclose(edited.x, first.x)
+    A[3, j] = np.nan  # and an edit to NaN is caught although A was seen before
+    with pytest.raises(ValueError, match="A contains 1 NaN"):
+        sp.lasso(A, Y[:, 0], lam)
+    # the other memory order and a strided view with the original values reuse it
+    A0 = problem(k=3, seed=12)[0]
+    B = np.asfortranarray(A0) if order == "C" else np.ascontiguousarray(A0)
+    big = np.zeros((A0.shape[0], 2 * A0.shape[1]))
+    big[:, ::2] = A0
+    for same in (B, big[:, ::2]):
+        np.testing.assert_array_equal(sp.lasso(same, Y[:, 0], lam).x, first.x)
+        assert sp._CACHE[-1][2] is solver
+
+
 def test_history_callback_and_non_convergence(ref):
     A, y, lam, _ = ref
     res = sp.lasso(A, y, lam, method="fista", history=True)
