@@ -76,7 +76,7 @@ class LassoBatch:
 
 class LassoGaussian:
     """Gaussian design at lam = 0.05 lam_max (coordinate descent, working sets)."""
-    params = [(500, 2000), (1000, 5000)]
+    params = [[(500, 2000), (1000, 5000)]]
     param_names = ["shape"]
     timeout = 300
 
@@ -104,7 +104,7 @@ class LassoGaussian:
 
 
 class Ridge:
-    params = [(64, 256), (1000, 200)]
+    params = [[(64, 256), (1000, 200)]]
     param_names = ["shape"]
 
     def setup(self, shape):
