@@ -589,11 +589,13 @@ def _same_values(A, solver) -> bool:
     """A (validated) holds the values of the dictionary ``solver`` was built from.
 
     Compared in full, in compiled code with one early exit per row, against the
-    solver's own copy in A's memory order (the row-major copy the Gram form reads
-    anyway, or ``At`` for Fortran-ordered A), so no further copy is kept or read."""
+    solver's own copy: the row-major copy the Gram form reads anyway, else ``At``
+    (tile by tile for C-ordered A), so no further copy of A is kept."""
     if A.shape != solver.shape or A.dtype != solver.dtype:
         return False
     if A.flags.c_contiguous:
+        if solver._Ac is None:  # residual form: no row-major copy, compare with At
+            return _k.equal_t(A, solver.At)
         return _k.equal(A, solver.Ac)
     if A.flags.f_contiguous:
         return _k.equal(A.T, solver.At)

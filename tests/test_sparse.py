@@ -289,6 +289,17 @@ def test_cache_sees_in_place_edits_and_keeps_inputs(order):
     for same in (B, big[:, ::2]):
         np.testing.assert_array_equal(sp.lasso(same, Y[:, 0], lam).x, first.x)
         assert sp._CACHE[-1][2] is solver
+    # residual form (no row-major copy): the compare reads At tile by tile
+    R, yr = problem(20, 700, seed=13)
+    R = np.array(R, order=order)
+    lam = 0.1 * sp.lam_max(R, yr)
+    assert sp.lasso(R, yr, lam).method == "cd"
+    solver = sp._CACHE[-1][2]
+    sp.lasso(R.copy(order="K"), yr, lam)
+    assert sp._CACHE[-1][2] is solver
+    R[19, 699] += 1.0
+    sp.lasso(R, yr, lam)
+    assert sp._CACHE[-1][2] is not solver
 
 
 def test_history_callback_and_non_convergence(ref):

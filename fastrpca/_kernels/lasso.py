@@ -401,6 +401,22 @@ def cd(At, G, A, Yt, nrm2, inrm, l1, l2, pos, gram, Xt, stats, tol, max_iter, ma
 
 
 @kernel
+def equal_t(a, bt):
+    """True if a (p, s) equals bt.T (bt is (s, p), C order), compared in 32 x 32 tiles
+    so that both arrays are read along cache lines."""
+    p, s = a.shape
+    for i0 in range(0, p, 32):
+        for j0 in range(0, s, 32):
+            diff = 0
+            for j in range(j0, min(j0 + 32, s)):
+                for i in range(i0, min(i0 + 32, p)):
+                    diff += a[i, j] != bt[j, i]
+            if diff:
+                return False
+    return True
+
+
+@kernel
 def equal(a, b):
     """True if the 2-D arrays a and b (same shape, same layout) hold the same values
     (NaN never compares equal). Counts differences per row (a loop that vectorises;
