@@ -1,0 +1,94 @@
+"""Solvers running in several Python threads at once give exactly their serial results,
+and every kernel is compiled to release the GIL (so such threads run in parallel)."""
+import importlib
+import pkgutil
+import random
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from numba.core.dispatcher import Dispatcher
+
+import fastrpca._kernels
+from fastrpca import holography as H
+from fastrpca import rpca
+from fastrpca.sparse import LassoSolver, lasso
+from fastrpca.stream import StreamingRPCA
+from naive.rpca import planted
+from naive.stream import drifting
+
+
+def all_kernels():
+    for info in pkgutil.iter_modules(fastrpca._kernels.__path__):
+        module = importlib.import_module(f"fastrpca._kernels.{info.name}")
+        for name, obj in vars(module).items():
+            if isinstance(obj, Dispatcher) and obj.__module__ == module.__name__:
+                yield f"{info.name}.{name}", obj
+
+
+def test_every_kernel_releases_the_gil():
+    kernels = dict(all_kernels())
+    assert len(kernels) >= 20 and "stream.process_frames" in kernels
+    assert "ialm.fused_pass" in kernels and any(k.startswith("lasso.") for k in kernels)
+    holding = sorted(name for name, k in kernels.items() if not k.targetoptions.get("nogil"))
+    assert holding == []
+
+
+# ---------------------------------------------------------------- one task per solver
+# Each returns copies of its outputs; a seed picks the problem.
+
+def rpca_task(seed):
+    M, _, _ = planted(90, 70, rank=4, fraction=0.05, seed=seed)
+    res = rpca(M, svd="randomized", random_state=seed)
+    return res.L.copy(), res.S.copy(), np.array([res.n_iter])
+
+
+def stream_task(seed):
+    M, _, _ = drifting((24, 24), 60, 3, drift=0.3, seed=seed)
+    stream = StreamingRPCA(rank=3).fit(M[:20], random_state=seed)
+    B, S = stream.process(M[20:])
+    return B.copy(), S.copy(), stream.components
+
+
+def _lasso_problem(seed):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((64, 256))
+    x0 = np.zeros(256)
+    x0[rng.choice(256, 8, replace=False)] = rng.standard_normal(8)
+    return A, A @ x0 + 0.01 * rng.standard_normal(64)
+
+
+def lasso_solver_task(seed):
+    A, y = _lasso_problem(seed)
+    out = np.empty(256)
+    res = LassoSolver(A).solve(y, 0.1, out=out)
+    return out.copy(), np.array([res.n_iter])
+
+
+def lasso_function_task(seed):  # shares the module's solver cache between threads
+    A, y = _lasso_problem(seed)
+    return (lasso(A, y, 0.1).x.copy(),)
+
+
+def holography_task(seed):
+    rng = np.random.default_rng(seed)
+    foci = np.c_[rng.uniform(10, 182, 16), rng.uniform(10, 141, 16), np.full(16, 150.0)]
+    ws = H.Workspace(H.autd3(), 16, method="sdp", random_state=seed)
+    amplitude, phase = ws.solve(foci, np.full(16, 5e3))
+    return amplitude.copy(), phase.copy()
+
+
+TASKS = [rpca_task, stream_task, lasso_solver_task, lasso_function_task, holography_task]
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_concurrent_solvers_match_serial(workers):
+    jobs = [(task, seed) for task in TASKS for seed in (1, 2)]
+    serial = {(t.__name__, s): t(s) for t, s in jobs}
+    order = jobs * 2  # every job twice, interleaved across kinds
+    random.Random(workers).shuffle(order)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [(t.__name__, s, pool.submit(t, s)) for t, s in order]
+        for name, seed, future in futures:
+            for got, want in zip(future.result(), serial[(name, seed)]):
+                np.testing.assert_array_equal(got, want, err_msg=f"{name}({seed})")
