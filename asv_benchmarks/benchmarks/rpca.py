@@ -1,0 +1,267 @@
+"""asv benchmarks for fastrpca.rpca (Robust PCA by IALM) and the kernels under it.
+
+Problems are the planted ones of Lin, Chen & Ma (2010) (ANCHORS section 1): L0 = A B^T
+with Gaussian factors, S0 on a uniformly random support with values uniform in
+[-500, 500]; a tall rank-2 "video"-shaped matrix, 20000 x 200. Accuracy is tracked against the planted truth, so a change that speeds a
+solve up by stopping early, or that splits M wrongly, shows up in ``track_`` as well as
+in ``time_``.
+
+Every kernel is compiled (or loaded from numba's cache) in ``setup()``.
+"""
+import importlib
+import warnings
+
+import numpy as np
+
+import fastrpca
+from fastrpca import prox as fprox
+from fastrpca import svd as fsvd
+from fastrpca._kernels import ialm as kialm
+
+# ``fastrpca.rpca`` is the function (re-exported); the module is reached by name.
+frpca = importlib.import_module("fastrpca.rpca")
+
+# name: (m, n, rank, fraction of entries corrupted)
+PROBLEMS = {
+    "64x64 r3 5%": (64, 64, 3, 0.05),
+    "200 r10 5%": (200, 200, 10, 0.05),
+    "500 r25 5%": (500, 500, 25, 0.05),
+    "1000 r50 5%": (1000, 1000, 50, 0.05),
+    "video 20000x200 r2 3%": (20000, 200, 2, 0.03),
+}
+
+
+def planted(m, n, rank, fraction, magnitude=500.0, dtype=np.float64, seed=0):
+    """Lin et al. (2010) test problem (the same generator as ``tests/naive/rpca.py``)."""
+    rng = np.random.default_rng(seed)
+    L0 = rng.standard_normal((m, rank)) @ rng.standard_normal((n, rank)).T
+    S0 = np.zeros((m, n))
+    support = rng.random((m, n)) < fraction
+    S0[support] = rng.uniform(-magnitude, magnitude, support.sum())
+    return (L0 + S0).astype(dtype), L0.astype(dtype), S0.astype(dtype)
+
+
+def _problem(name, dtype=np.float64):
+    return planted(*PROBLEMS[name], dtype=dtype, seed=0)
+
+
+def _warm():
+    """Compile / load every rpca kernel and run the Python path once."""
+    frpca._warmup()
+    fprox._warmup()
+    M, _, _ = planted(40, 40, 2, 0.05)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for engine in ("full", "partial", "randomized"):
+            fastrpca.rpca(M, svd=engine, random_state=0)
+
+
+def _accuracy(res, L0, S0):
+    return {
+        "err_L": float(np.linalg.norm(res.L - L0) / np.linalg.norm(L0)),
+        "err_S": float(np.linalg.norm(res.S - S0) / np.linalg.norm(S0)),
+        "n_iter": int(res.n_iter),
+        "rank": int(res.rank),
+        "converged": bool(res.converged),
+    }
+
+
+class RPCA:
+    """``fastrpca.rpca(M)`` with its defaults (``svd="auto"``) at several sizes."""
+
+    params = [list(PROBLEMS)]
+    param_names = ["problem"]
+    timeout = 600
+
+    def setup_cache(self):
+        # One solve per problem for the accuracy tracks (shared by all benchmarks here).
+        _warm()
+        out = {}
+        for name in PROBLEMS:
+            M, L0, S0 = _problem(name)
+            out[name] = _accuracy(fastrpca.rpca(M, random_state=0), L0, S0)
+        return out
+
+    def setup(self, cache, problem):
+        _warm()
+        self.M = _problem(problem)[0]
+
+    def time_rpca(self, cache, problem):
+        fastrpca.rpca(self.M, random_state=0)
+
+    def peakmem_rpca(self, cache, problem):
+        fastrpca.rpca(self.M, random_state=0)
+
+    def track_rel_error_L(self, cache, problem):
+        return cache[problem]["err_L"]
+
+    def track_rel_error_S(self, cache, problem):
+        return cache[problem]["err_S"]
+
+    def track_n_iter(self, cache, problem):
+        return cache[problem]["n_iter"]
+
+    def track_rank(self, cache, problem):
+        return cache[problem]["rank"]
+
+    track_rel_error_L.unit = "||L - L0|| / ||L0||"
+    track_rel_error_S.unit = "||S - S0|| / ||S0||"
+    track_n_iter.unit = "iterations"
+    track_rank.unit = "rank"
+
+
+class RPCAEngines:
+    """Each SVD engine on the same matrix (``full`` = the reference's full SVD,
+    ``partial`` = its PROPACK rank-prediction rule, ``randomized`` = warm-started
+    subspace iteration)."""
+
+    params = (["200 r10 5%", "500 r25 5%"], ["full", "partial", "randomized"])
+    param_names = ["problem", "svd"]
+    timeout = 600
+
+    def setup(self, problem, svd):
+        _warm()
+        self.M, self.L0, self.S0 = _problem(problem)
+
+    def time_rpca(self, problem, svd):
+        fastrpca.rpca(self.M, svd=svd, random_state=0)
+
+    def track_rel_error_L(self, problem, svd):
+        res = fastrpca.rpca(self.M, svd=svd, random_state=0)
+        return _accuracy(res, self.L0, self.S0)["err_L"]
+
+    def track_n_iter(self, problem, svd):
+        return fastrpca.rpca(self.M, svd=svd, random_state=0).n_iter
+
+    track_rel_error_L.unit = "||L - L0|| / ||L0||"
+    track_n_iter.unit = "iterations"
+
+
+class RPCAVariants:
+    """500 x 500: float32, missing entries (mask), and the real-time path (reused
+    workspace, no finiteness check, warm start from the previous solution)."""
+
+    timeout = 300
+
+    def setup(self):
+        _warm()
+        self.M, self.L0, self.S0 = _problem("500 r25 5%")
+        self.M32 = self.M.astype(np.float32)
+        rng = np.random.default_rng(1)
+        self.mask = rng.random(self.M.shape) >= 0.1  # 10% missing
+        self.ws = fastrpca.RPCAWorkspace()
+        fastrpca.rpca(self.M, workspace=self.ws, random_state=0)
+        # The next "frame": the same scene with fresh sparse noise.
+        M2, _, _ = planted(500, 500, 25, 0.05, seed=0)
+        self.M_next = M2 + np.where(rng.random(M2.shape) < 0.01, 100.0, 0.0)
+        self.init = fastrpca.rpca(self.M, random_state=0)
+
+    def time_float32(self):
+        fastrpca.rpca(self.M32, random_state=0)
+
+    def time_masked(self):
+        fastrpca.rpca(self.M, mask=self.mask, random_state=0)
+
+    def time_workspace(self):
+        fastrpca.rpca(self.M, workspace=self.ws, check_finite=False, random_state=0)
+
+    def time_warm_start(self):
+        fastrpca.rpca(self.M_next, init=self.init, random_state=0)
+
+    def peakmem_workspace(self):
+        fastrpca.rpca(self.M, workspace=self.ws, check_finite=False, random_state=0)
+
+    def track_rel_error_L_float32(self):
+        res = fastrpca.rpca(self.M32, random_state=0)
+        return _accuracy(res, self.L0, self.S0)["err_L"]
+
+    def track_rel_error_L_masked(self):
+        res = fastrpca.rpca(self.M, mask=self.mask, random_state=0)
+        return _accuracy(res, self.L0, self.S0)["err_L"]
+
+    def track_n_iter_warm_start(self):
+        return fastrpca.rpca(self.M_next, init=self.init, random_state=0).n_iter
+
+    track_rel_error_L_float32.unit = "||L - L0|| / ||L0||"
+    track_rel_error_L_masked.unit = "||L - L0|| / ||L0|| (all entries)"
+    track_n_iter_warm_start.unit = "iterations"
+
+
+class FusedPass:
+    """The fused elementwise IALM pass (residual, dual, shrink, next SVT input): one
+    sweep over memory per iteration, serial and ``parallel=True`` variants."""
+
+    params = ([(500, 500), (1000, 1000), (20000, 200)], ["serial", "parallel"])
+    param_names = ["shape", "variant"]
+
+    def setup(self, shape, variant):
+        frpca._warmup()
+        self.kernel = kialm.fused_pass if variant == "serial" else kialm.fused_pass_parallel
+        rng = np.random.default_rng(0)
+        self.D = rng.standard_normal(shape)
+        self.X = np.zeros(shape)
+        self.S0 = np.zeros(shape)
+        self.S1 = np.empty(shape)
+        self.Y = self.D / 10.0
+        self.lam = 1.0 / np.sqrt(max(shape))
+        self.kernel(self.D, self.X, self.S0, self.S1, self.Y, 1.0, 1.0, self.lam, None)
+
+    def time_fused_pass(self, shape, variant):
+        self.kernel(self.D, self.X, self.S0, self.S1, self.Y, 1.0, 1.0, self.lam, None)
+
+    def time_norm_and_max(self, shape, variant):
+        kialm.norm_and_max(self.D)
+
+
+class ProxOps:
+    """``soft_threshold`` (the elementwise kernel, real and complex, through the public
+    wrapper with ``out=``) and ``svt`` (full SVD + shrink)."""
+
+    params = ([10_000, 1_000_000], ["float64", "complex128"])
+    param_names = ["size", "dtype"]
+
+    def setup(self, size, dtype):
+        fprox._warmup()
+        rng = np.random.default_rng(0)
+        x = rng.standard_normal(size)
+        if dtype == "complex128":
+            x = x + 1j * rng.standard_normal(size)
+        self.x = x
+        self.out = np.empty_like(x)
+        fastrpca.soft_threshold(self.x, 0.5, out=self.out)
+
+    def time_soft_threshold(self, size, dtype):
+        fastrpca.soft_threshold(self.x, 0.5, out=self.out, check_finite=False)
+
+    def time_soft_threshold_alloc(self, size, dtype):
+        fastrpca.soft_threshold(self.x, 0.5)
+
+
+class SVT:
+    """Singular value thresholding (public ``svt``, full SVD) and the truncated SVD
+    engines rpca uses instead, on a rank-r matrix plus small noise."""
+
+    params = [["200 r10", "500 r25", "1000 r50"]]
+    param_names = ["n_rank"]
+    timeout = 300
+
+    def setup(self, n_rank):
+        n, r = (int(v) for v in n_rank.replace("r", "").split())
+        rng = np.random.default_rng(0)
+        self.X = (rng.standard_normal((n, r)) @ rng.standard_normal((r, n))
+                  + 1e-3 * rng.standard_normal((n, n)))
+        self.tau = 1.0  # between the noise (~0.06) and the signal (~n) singular values
+        self.engine = fsvd.RandomizedSVD(self.X.shape, self.X.dtype, random_state=0)
+        self.engine(self.X.copy(), self.tau)  # cold start: the next calls are warm steps
+        fastrpca.svt(self.X[:10, :10], self.tau)
+
+    def time_svt_full(self, n_rank):
+        fastrpca.svt(self.X, self.tau, check_finite=False)
+
+    def time_randomized_engine_step(self, n_rank):
+        self.engine(self.X, self.tau)
+
+    def track_randomized_rank(self, n_rank):
+        return int(self.engine(self.X, self.tau)[1].size)
+
+    track_randomized_rank.unit = "rank"
