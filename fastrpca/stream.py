@@ -169,11 +169,14 @@ class StreamingRPCA:
         self.frame_shape, self.dtype, self.rank_ = tuple(frame_shape), dtype, k
         self.threshold_ = 0.05 * float(scale) if self.threshold is None else self.threshold
         self.tol_ = (1e-6 if dtype == np.float64 else 1e-4) if self.tol is None else self.tol
-        self._U = np.ascontiguousarray(U[:, :k], dtype=dtype)
+        self._Ut = np.ascontiguousarray(U[:, :k].T, dtype=dtype)  # (k, m)
         self._sv = np.ascontiguousarray(s[:k])
+        # r, p, K, V, s_new, G, x
         self._scratch = (np.zeros(k), np.zeros(k), np.zeros((k + 1, k + 1)),
-                         np.zeros((k + 1, k + 1)), np.zeros(k + 1), np.zeros(k),
-                         np.zeros((k, k)))
+                         np.zeros((k + 1, k + 1)), np.zeros(k + 1), np.zeros((k, k)),
+                         np.empty(m, dtype))
+        self._Ut_next = np.empty_like(self._Ut)
+        self._params = np.array([self.threshold_, self.forget, self.tol_, self.reject])
         self._capacity = 0
         self._grow(1)
         self.init_result: RPCAResult = result
@@ -184,7 +187,7 @@ class StreamingRPCA:
         """Frame buffers for batches of up to ``b`` frames (allocated only when b grows)."""
         if b <= self._capacity:
             return
-        m = self._U.shape[0]
+        m = self._Ut.shape[1]
         self._Z = np.empty((b, m), self.dtype)
         self._B = np.empty((b, m), self.dtype)
         self._S = np.empty((b, m), self.dtype)
@@ -249,8 +252,8 @@ class StreamingRPCA:
             B, S = (self._out(o, frames.shape, b, name) for o, name in
                     zip(out, ("background", "sparse")))
         info = self._info[:b]
-        process_frames(Z, self._U, self._sv, B, S, info, *self._scratch, self.threshold_,
-                       self.forget, self.tol_, self.max_inner, bool(update), self.reject)
+        process_frames(Z, self._Ut, self._Ut_next, self._sv, B, S, info, *self._scratch,
+                       self._params, self.max_inner, bool(update))
         self.n_inner, self.n_sparse = info[:, 0], info[:, 1]
         if update:
             self.n_frames += b
@@ -272,7 +275,7 @@ class StreamingRPCA:
     def components(self) -> np.ndarray:
         """The background basis as ``rank`` orthonormal images, shape (rank, *frame_shape)."""
         self._check_fitted()
-        return self._U.T.reshape((self.rank_,) + self.frame_shape).copy()
+        return self._Ut.reshape((self.rank_,) + self.frame_shape).copy()
 
     @property
     def singular_values(self) -> np.ndarray:
@@ -297,10 +300,10 @@ def _warmup(dtypes) -> None:
     for dtype in dtypes:
         if np.dtype(dtype).kind != "f":
             continue  # frames are real; complex streams are not supported
-        U = np.eye(4, 2, dtype=dtype)
+        Ut = np.eye(2, 4, dtype=dtype)
         Z = np.ones((1, 4), dtype)
         scratch = (np.zeros(2), np.zeros(2), np.zeros((3, 3)), np.zeros((3, 3)),
-                   np.zeros(3), np.zeros(2), np.zeros((2, 2)))
+                   np.zeros(3), np.zeros((2, 2)), np.empty(4, dtype))
         count_nonfinite(Z)
-        process_frames(Z, U, np.ones(2), Z.copy(), Z.copy(), np.zeros((1, 2), np.int64),
-                       *scratch, 0.1, 0.9, 1e-6, 5, True, 4.0)
+        process_frames(Z, Ut, Ut.copy(), np.ones(2), Z.copy(), Z.copy(),
+                       np.zeros((1, 2), np.int64), *scratch, np.array([0.1, 0.9, 1e-6, 4.0]), 5, True)

@@ -1,9 +1,10 @@
 """Per-frame kernels of streaming Robust PCA (:mod:`fastrpca.stream`).
 
-A frame ``z`` (m,) is split against an orthonormal basis ``U`` (m, k) in three row passes
-plus one pass per inner iteration, then the basis is updated by a rank-one incremental SVD
-with forgetting and re-orthonormalised. Small quantities (k-vectors, (k+1)^2 matrices)
-are float64 whatever the frame dtype; nothing is allocated: scratch comes from the caller.
+A frame ``z`` (m,) is split against an orthonormal basis held as ``Ut`` (k, m), each
+basis vector contiguous so that every pass is a vectorised axpy or dot product over the
+pixels; then the basis is updated by a rank-one incremental SVD with forgetting and
+re-orthonormalised. Small quantities (k-vectors, (k+1)^2 matrices) are float64 whatever
+the frame dtype; nothing is allocated: scratch comes from the caller.
 
 * Projection (the per-sample problem of Feng, Xu & Yan 2013, without the ridge, U being
   orthonormal): ``min_r,e 1/2 ||z - U r - e||^2 + t ||e||_1`` by alternating
@@ -129,60 +130,69 @@ def _clip(d, t):
 
 
 @kernel
-def _clean(d, cut):
-    """What an entry with residual d contributes to the basis: d if |d| <= cut, else 0."""
-    return d if abs(d) <= cut else d - d
+def _combine(Ut, r, out):
+    """``out = Ut^T r`` (a background from coefficients), one axpy per basis vector."""
+    out[:] = 0
+    for j in range(Ut.shape[0]):
+        rj = r[j]
+        u = Ut[j]
+        for i in range(out.size):
+            out[i] += rj * u[i]
 
 
 @kernel
-def _dot_row(U, i, r):
-    b = 0.0
-    for j in range(r.size):
-        b += U[i, j] * r[j]
-    return b
+def _dots(Ut, v, out):
+    """``out = Ut v`` in float64, one dot product per basis vector."""
+    for j in range(Ut.shape[0]):
+        u = Ut[j]
+        total = 0.0
+        for i in range(v.size):
+            total += u[i] * v[i]
+        out[j] = total
 
 
 @kernel
-def split_frame(z, U, r, acc, G, threshold, tol, max_inner):
+def split_frame(z, Ut, r, acc, G, b, c, threshold, tol, max_inner):
     """Background coefficients ``r`` of frame ``z``; returns the inner iterations done.
 
-    ``acc`` (k,) and ``G`` (k, k) are float64 scratch.
+    ``acc`` (k,), ``G`` (k, k) are float64 scratch; ``b``, ``c`` (m,) frame-sized scratch.
     """
-    m, k = U.shape
-    r[:] = 0.0
+    k = Ut.shape[0]
+    _dots(Ut, z, r)
     z_norm = 0.0
-    for i in range(m):
-        zi = z[i]
-        z_norm += zi * zi
-        for j in range(k):
-            r[j] += U[i, j] * zi
+    for i in range(z.size):
+        z_norm += z[i] * z[i]
     stop = tol * np.sqrt(z_norm)
     n_inner = 0
     while n_inner < max_inner:
         n_inner += 1
-        acc[:] = 0.0
-        for i in range(m):
-            c = _clip(z[i] - _dot_row(U, i, r), threshold)
-            for j in range(k):
-                acc[j] += U[i, j] * c
+        _combine(Ut, r, b)
+        for i in range(z.size):
+            c[i] = _clip(z[i] - b[i], threshold)
+        _dots(Ut, c, acc)
         step = 0.0
         for j in range(k):
             r[j] += acc[j]
             step += acc[j] * acc[j]
         if np.sqrt(step) <= stop:
             break
-    # Refit on the rows within the threshold: G = I - U_T^T U_T, acc = U^T z - U_T^T z_T.
-    G[:] = 0.0
-    acc[:] = 0.0
-    for i in range(m):
-        zi = z[i]
-        inside = abs(zi - _dot_row(U, i, r)) <= threshold
-        for j in range(k):
-            u = U[i, j]
-            if inside:
-                acc[j] += u * zi
-                for l in range(j + 1):
-                    G[j, l] += u * U[i, l]
+    # Refit on the entries within the threshold (c = 1 there, else 0):
+    # (U_in^T U_in) r = U_in^T z_in.
+    _combine(Ut, r, b)
+    for i in range(z.size):
+        c[i] = 1.0 if abs(z[i] - b[i]) <= threshold else 0.0
+    for j in range(k):
+        u = Ut[j]
+        total = 0.0
+        for i in range(z.size):
+            total += u[i] * c[i] * z[i]
+        acc[j] = total
+        for l in range(j + 1):
+            v = Ut[l]
+            total = 0.0
+            for i in range(z.size):
+                total += u[i] * c[i] * v[i]
+            G[j, l] = total
     if cholesky(G):
         chol_solve(G, acc)
         r[:] = acc
@@ -190,14 +200,13 @@ def split_frame(z, U, r, acc, G, threshold, tol, max_inner):
 
 
 @kernel
-def finish_frame(z, U, r, B, S, threshold):
+def finish_frame(z, Ut, r, B, S, threshold):
     """Write background ``B = U r`` and sparse ``S`` (the residual where it exceeds the
     threshold, else 0); return the number of sparse entries."""
+    _combine(Ut, r, B)
     n_sparse = 0
     for i in range(z.size):
-        b = _dot_row(U, i, r)
-        d = z[i] - b
-        B[i] = b
+        d = z[i] - B[i]
         if abs(d) > threshold:
             S[i] = d
             n_sparse += 1
@@ -207,21 +216,22 @@ def finish_frame(z, U, r, B, S, threshold):
 
 
 @kernel
-def update_basis(z, B, U, sv, r, p, K, V, s_new, row, G, cut, forget):
+def update_basis(z, B, Ut, Ut_next, sv, p, K, V, s_new, G, x, cut, forget):
     """Fold the clean frame ``x = B + clean(z - B)`` into ``U, sv`` (rank-one incremental
     SVD with forgetting), then re-orthonormalise U by Cholesky QR."""
-    m, k = U.shape
-    # p = U^T x = r + U^T clean(z - B)
-    p[:] = r
-    for i in range(m):
-        c = _clean(z[i] - B[i], cut)
-        for j in range(k):
-            p[j] += U[i, j] * c
+    k = Ut.shape[0]
+    for i in range(z.size):
+        d = z[i] - B[i]
+        x[i] = z[i] if abs(d) <= cut else B[i]
+    _dots(Ut, x, p)
+    for j in range(k):  # x <- x - U p, the part of x outside the subspace
+        pj = p[j]
+        u = Ut[j]
+        for i in range(x.size):
+            x[i] -= pj * u[i]
     rn = 0.0
-    for i in range(m):
-        x = B[i] + _clean(z[i] - B[i], cut)
-        d = x - _dot_row(U, i, p)
-        rn += d * d
+    for i in range(x.size):
+        rn += x[i] * x[i]
     rn = np.sqrt(rn)
     # K = [[sqrt(forget) diag(sv), p], [0, rn]]; its left singular vectors are the right
     # singular vectors of K^T, which jacobi_svd returns in V.
@@ -234,40 +244,56 @@ def update_basis(z, B, U, sv, r, p, K, V, s_new, row, G, cut, forget):
     jacobi_svd(K, V, s_new)
     for j in range(k):
         sv[j] = s_new[j]
-    inv_rn = 1.0 / rn if rn > 0 else 0.0
-    # U <- [U, q] V[:, :k] row by row in place, q = (x - U p) / rn; accumulate G = U^T U.
-    G[:] = 0.0
-    for i in range(m):
-        x = B[i] + _clean(z[i] - B[i], cut)
-        q = (x - _dot_row(U, i, p)) * inv_rn
+    # U_next = [U, q] V[:, :k] with q = x / rn
+    q_scale = 1.0 / rn if rn > 0 else 0.0
+    for j in range(k):
+        out = Ut_next[j]
+        a = V[k, j] * q_scale
+        for i in range(x.size):
+            out[i] = a * x[i]
+        for l in range(k):
+            a = V[l, j]
+            u = Ut[l]
+            for i in range(x.size):
+                out[i] += a * u[i]
+    # Cholesky QR: G = U_next^T U_next = L L^T, U <- U_next L^-T (row j of Ut_next).
+    for j in range(k):
+        for l in range(j + 1):
+            u, v = Ut_next[j], Ut_next[l]
+            total = 0.0
+            for i in range(x.size):
+                total += u[i] * v[i]
+            G[j, l] = total
+    if not cholesky(G):  # cannot happen for an orthonormal [U, q]; keep the rotation
+        G[:] = 0.0
         for j in range(k):
-            v = q * V[k, j]
-            for l in range(k):
-                v += U[i, l] * V[l, j]
-            row[j] = v
-        for j in range(k):
-            U[i, j] = row[j]
-            for l in range(j + 1):
-                G[j, l] += row[j] * row[l]
-    if not cholesky(G):  # cannot happen for an orthonormal [U, q]; keep U as it is
-        return
-    for i in range(m):  # U <- U L^-T (forward substitution per row)
-        for j in range(k):
-            v = U[i, j]
-            for l in range(j):
-                v -= G[j, l] * U[i, l]
-            U[i, j] = v / G[j, j]
+            G[j, j] = 1.0
+    for j in range(k):
+        out = Ut[j]
+        for i in range(x.size):
+            out[i] = Ut_next[j, i]
+        for l in range(j):
+            a = G[j, l]
+            u = Ut[l]
+            for i in range(x.size):
+                out[i] -= a * u[i]
+        a = 1.0 / G[j, j]
+        for i in range(x.size):
+            out[i] *= a
 
 
 @kernel
-def process_frames(Z, U, sv, B, S, info, r, p, K, V, s_new, row, G, threshold, forget,
-                   tol, max_inner, update, reject):
-    """Split each row of ``Z`` (b, m) into ``B`` + ``S``; update the basis after each if
-    ``update``. ``info[f] = (inner iterations, sparse entries)`` per frame."""
+def process_frames(Z, Ut, Ut_next, sv, B, S, info, r, p, K, V, s_new, G, x, params,
+                   max_inner, update):
+    """Split each row of ``Z`` (b, m) into ``B`` + ``S`` against the basis ``Ut`` (k, m);
+    update the basis after each frame if ``update``. ``info[f] = (inner iterations,
+    sparse entries)`` per frame. ``Ut_next`` and ``x`` are scratch. ``params`` holds
+    ``threshold, forget, tol, reject``."""
+    threshold, forget, tol, reject = params[0], params[1], params[2], params[3]
     for f in range(Z.shape[0]):
         z, b, s = Z[f], B[f], S[f]
-        info[f, 0] = split_frame(z, U, r, p, G, threshold, tol, max_inner)
-        info[f, 1] = finish_frame(z, U, r, b, s, threshold)
+        info[f, 0] = split_frame(z, Ut, r, p, G, b, s, threshold, tol, max_inner)
+        info[f, 1] = finish_frame(z, Ut, r, b, s, threshold)
         if update:
-            update_basis(z, b, U, sv, r, p, K, V, s_new, row, G, reject * threshold,
-                         forget)
+            update_basis(z, b, Ut, Ut_next, sv, p, K, V, s_new, G, x,
+                         reject * threshold, forget)
