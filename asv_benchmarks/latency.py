@@ -58,10 +58,11 @@ def percentiles(fn, calls: int, warmup: int) -> tuple[float, float, float, int]:
 
 
 def stream_case(side: int, n_frames: int = 120, rank: int = 3):
-    """A fitted stream and a cycle of planted frames of side x side pixels."""
+    """A fitted stream and planted frames of side x side pixels, played forwards then
+    backwards (so that consecutive frames are always neighbours: no scene jump)."""
     M, _, _ = drifting((side, side), n_frames, rank, drift=0.3, seed=0)
     stream = StreamingRPCA(rank=rank).fit(M[:30], random_state=0)
-    frames = M[30:]
+    frames = np.concatenate([M[30:], M[-2:30:-1]])
     return stream, frames
 
 
