@@ -263,7 +263,7 @@ def main(argv=None):
     with threadpool_limits(1):
         fastrpca.warmup()
         from fastrpca.stream import _warmup
-        _warmup((np.float32, np.float64))
+        _warmup()
         print("## Latency per call after warm-up\n")
         print("| case | p50 | p99 | max | calls |\n|---|---:|---:|---:|---:|")
         for name, r in latency_cases(args.calls, args.warmup):

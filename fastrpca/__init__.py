@@ -5,7 +5,7 @@ cache) every kernel before a real-time loop.
 
 Families:
 
-* Robust PCA: :func:`rpca` (IALM), :class:`RPCAWorkspace`.
+* Robust PCA: :func:`rpca` (IALM), :class:`RPCAWorkspace`, :class:`StreamingRPCA`.
 * L1 / L2: :mod:`fastrpca.prox` (:func:`soft_threshold`, :func:`svt`, ``ridge_shrink``,
   ``elastic_net_prox``), :func:`lasso`, :func:`elastic_net`, :func:`ridge`,
   :class:`LassoSolver`, :class:`LISTA`.
@@ -21,6 +21,7 @@ from .frames import (FrameDecomposition, anomaly_score, auto_threshold, decompos
 from .phasecut import PhaseCutResult, phasecut
 from .prox import elastic_net_prox, ridge_shrink, soft_threshold, svt
 from .rpca import RPCAResult, RPCAWorkspace, rpca
+from .stream import StreamingRPCA
 from .sparse import (LISTA, LassoResult, LassoSolver, RidgeResult, elastic_net,
                      enet_from_sklearn, lam_from_sklearn, lam_max, lasso, ridge,
                      sklearn_alpha)
@@ -29,7 +30,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ConvergenceWarning", "warmup",
-    "rpca", "RPCAResult", "RPCAWorkspace",
+    "rpca", "RPCAResult", "RPCAWorkspace", "StreamingRPCA",
     "soft_threshold", "svt", "ridge_shrink", "elastic_net_prox",
     "lasso", "elastic_net", "ridge", "LassoSolver", "LassoResult", "RidgeResult", "LISTA",
     "lam_max", "lam_from_sklearn", "sklearn_alpha", "enet_from_sklearn",
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 #: Modules whose ``_warmup()`` compiles (or loads) their kernels.
-_WARMUP_MODULES = ("prox", "rpca", "sparse", "phasecut", "holography")
+_WARMUP_MODULES = ("prox", "rpca", "stream", "sparse", "phasecut", "holography")
 
 
 def warmup() -> None:

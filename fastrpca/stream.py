@@ -295,11 +295,9 @@ class StreamingRPCA:
                 f"dtype={np.dtype(self.dtype).name}, n_frames={self.n_frames})")
 
 
-def _warmup(dtypes) -> None:
-    """Compile (or load) the streaming kernels for the real dtypes among ``dtypes``."""
-    for dtype in dtypes:
-        if np.dtype(dtype).kind != "f":
-            continue  # frames are real; complex streams are not supported
+def _warmup() -> None:
+    """Compile (or load) the streaming kernels (real frames: float32 and float64)."""
+    for dtype in (np.float32, np.float64):
         Ut = np.eye(2, 4, dtype=dtype)
         Z = np.ones((1, 4), dtype)
         scratch = (np.zeros(2), np.zeros(2), np.zeros((3, 3)), np.zeros((3, 3)),

@@ -36,7 +36,7 @@ class ProcessFrame:
     param_names = ["side"]
 
     def setup(self, side):
-        _warmup((np.float64,))
+        _warmup()
         M, _, _ = _sequence(side)
         self.frames = M[N0:]
         self.stream = StreamingRPCA(rank=3).fit(M[:N0], random_state=0)
@@ -64,7 +64,7 @@ class Fit:
     timeout = 300
 
     def setup(self, side):
-        _warmup((np.float64,))
+        _warmup()
         self.M = _sequence(side, n_frames=N0)[0]
 
     def time_fit(self, side):
