@@ -580,9 +580,18 @@ def _as_rhs(y, check_finite):
 
 
 # ---------------------------------------------------------------- solver cache
-_CACHE: list[tuple[tuple, tuple, LassoSolver]] = []
+# One cache per thread: a solver's work buffers must never be shared by two concurrent
+# solves (that race gave results differing in the last bits under threads).
+_LOCAL = threading.local()
 _CACHE_SIZE = 4
-_CACHE_LOCK = threading.Lock()
+
+
+def _cache() -> list:
+    """This thread's cache entries ``(shape, key, solver)``, most recently used last."""
+    entries = getattr(_LOCAL, "entries", None)
+    if entries is None:
+        entries = _LOCAL.entries = []
+    return entries
 
 
 def _same_values(A, solver) -> bool:
@@ -606,24 +615,22 @@ def _cached_solver(A, key, check_finite, **options) -> LassoSolver:
     """A solver for A, reused across calls while A's values are unchanged: A is
     compared in full against the solver's copy (so a caller that edits A in place gets
     a new solver, and, NaN never comparing equal, a hit also proves A finite)."""
-    with _CACHE_LOCK:
-        for i, (_, k, solver) in enumerate(_CACHE):
-            if k == key and _same_values(A, solver):
-                if i != len(_CACHE) - 1:
-                    _CACHE.append(_CACHE.pop(i))
-                return solver
+    cache = _cache()
+    for i, (_, k, solver) in enumerate(cache):
+        if k == key and _same_values(A, solver):
+            if i != len(cache) - 1:
+                cache.append(cache.pop(i))
+            return solver
     solver = LassoSolver(A, check_finite=check_finite, **options)
-    with _CACHE_LOCK:
-        _CACHE.append((A.shape, key, solver))
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.pop(0)
+    cache.append((A.shape, key, solver))
+    while len(cache) > _CACHE_SIZE:
+        cache.pop(0)
     return solver
 
 
 def clear_cache() -> None:
-    """Forget the factorisations :func:`lasso` keeps for recently seen dictionaries."""
-    with _CACHE_LOCK:
-        _CACHE.clear()
+    """Forget the solvers :func:`lasso` keeps (per thread) for recent dictionaries."""
+    _cache().clear()
 
 
 # ---------------------------------------------------------------- public functions
@@ -662,7 +669,8 @@ def lasso(A, y, lam: float, *, method: str = "auto", x0=None, tol: float | None 
     Notes
     -----
     The solver built for ``A`` (Gram matrix, factorisations, work buffers) is kept for
-    the last few dictionaries and reused while ``A`` holds the same values: each call
+    the last few dictionaries (one cache per thread, so concurrent calls never share work
+    buffers) and reused while ``A`` holds the same values: each call
     compares ``A`` in full against the solver's copy (a few microseconds for 64 x 256;
     an in-place edit of ``A`` is always seen). For repeated solves with one dictionary,
     :class:`LassoSolver` skips that compare and, with ``out=``, every per-call

@@ -253,14 +253,14 @@ def test_admm_factorisation_is_cached():
     A, y = problem(seed=9)
     sp.clear_cache()
     sp.lasso(A, y, 1.0, method="admm")
-    solver = sp._CACHE[-1][2]
+    solver = sp._cache()[-1][2]
     factors = dict(solver._factors)
     sp.lasso(A.copy(), 2 * y, 1.0, method="admm")
-    assert sp._CACHE[-1][2] is solver and solver._factors.keys() == factors.keys()
+    assert sp._cache()[-1][2] is solver and solver._factors.keys() == factors.keys()
     A2 = A.copy()
     A2[0, 0] += 1
     sp.lasso(A2, y, 1.0, method="admm")
-    assert sp._CACHE[-1][2] is not solver
+    assert sp._cache()[-1][2] is not solver
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
@@ -270,12 +270,12 @@ def test_cache_sees_in_place_edits_and_keeps_inputs(order):
     lam = 0.1 * np.median(sp.lam_max(A, Y))
     sp.clear_cache()
     first = sp.lasso(A, Y[:, 0], lam)
-    solver = sp._CACHE[-1][2]
-    assert sp.lasso(A, Y[:, 1], lam).converged and sp._CACHE[-1][2] is solver
+    solver = sp._cache()[-1][2]
+    assert sp.lasso(A, Y[:, 1], lam).converged and sp._cache()[-1][2] is solver
     j = int(np.argmax(np.abs(first.x)))
     A[3, j] += 0.5  # the caller edits A in place: the cached solver must not be used
     edited = sp.lasso(A, Y[:, 0], lam)
-    assert sp._CACHE[-1][2] is not solver
+    assert sp._cache()[-1][2] is not solver
     np.testing.assert_allclose(edited.x, naive.cd(A, Y[:, 0], lam), atol=1e-6)
     assert not np.allclose(edited.x, first.x)
     A[3, j] = np.nan  # and an edit to NaN is caught although A was seen before
@@ -288,18 +288,18 @@ def test_cache_sees_in_place_edits_and_keeps_inputs(order):
     big[:, ::2] = A0
     for same in (B, big[:, ::2]):
         np.testing.assert_array_equal(sp.lasso(same, Y[:, 0], lam).x, first.x)
-        assert sp._CACHE[-1][2] is solver
+        assert sp._cache()[-1][2] is solver
     # residual form (no row-major copy): the compare reads At tile by tile
     R, yr = problem(20, 700, seed=13)
     R = np.array(R, order=order)
     lam = 0.1 * sp.lam_max(R, yr)
     assert sp.lasso(R, yr, lam).method == "cd"
-    solver = sp._CACHE[-1][2]
+    solver = sp._cache()[-1][2]
     sp.lasso(R.copy(order="K"), yr, lam)
-    assert sp._CACHE[-1][2] is solver
+    assert sp._cache()[-1][2] is solver
     R[19, 699] += 1.0
     sp.lasso(R, yr, lam)
-    assert sp._CACHE[-1][2] is not solver
+    assert sp._cache()[-1][2] is not solver
 
 
 def test_history_callback_and_non_convergence(ref):
