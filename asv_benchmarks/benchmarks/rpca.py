@@ -265,3 +265,52 @@ class SVT:
         return int(self.engine(self.X, self.tau)[1].size)
 
     track_randomized_rank.unit = "rank"
+
+
+def _video(n_frames, h, w, rank=3, seed=0):
+    """Frames of a rank-``rank`` background with a moving bright square (the truth)."""
+    rng = np.random.default_rng(seed)
+    basis = rng.standard_normal((rank, h, w))
+    background = np.einsum("tk,khw->thw", 3 + rng.standard_normal((n_frames, rank)), basis)
+    sparse = np.zeros_like(background)
+    for t in range(n_frames):
+        r, c = (3 * t) % (h - 8), (5 * t) % (w - 8)
+        sparse[t, r:r + 8, c:c + 8] = 20.0
+    return background + sparse, background, sparse
+
+
+class Streaming:
+    """``StreamingRPCA``: per-frame latency after ``fit`` on 30 frames (the real-time
+    path), and the background error against the planted truth."""
+
+    params = [["60x80", "120x160"]]
+    param_names = ["frame"]
+    timeout = 300
+
+    def setup(self, frame):
+        fastrpca.warmup()
+        h, w = map(int, frame.split("x"))
+        self.frames, self.bg, _ = _video(130, h, w)
+        self.stream = fastrpca.StreamingRPCA(rank=3).fit(self.frames[:30], random_state=0)
+        self.i = 30
+        self.stream.process(self.frames[30])
+
+    def time_process_frame(self, frame):
+        self.i = 30 + (self.i - 29) % 100
+        self.stream.process(self.frames[self.i])
+
+    def track_background_rel_error(self, frame):
+        stream = fastrpca.StreamingRPCA(rank=3).fit(self.frames[:30], random_state=0)
+        err = []
+        for t in range(30, 130):
+            background, _ = stream.process(self.frames[t])
+            err.append(np.linalg.norm(background - self.bg[t]) / np.linalg.norm(self.bg[t]))
+        return float(np.median(err))
+
+    def track_mean_inner_iterations(self, frame):
+        stream = fastrpca.StreamingRPCA(rank=3).fit(self.frames[:30], random_state=0)
+        stream.process(self.frames[30:130])
+        return float(np.mean(stream.n_inner))
+
+    track_background_rel_error.unit = "median ||B - B0|| / ||B0|| per frame"
+    track_mean_inner_iterations.unit = "inner iterations per frame"
