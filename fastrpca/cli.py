@@ -418,6 +418,10 @@ def cmd_decompose(args) -> int:
     for p in args.inputs:
         if not Path(p).exists():
             raise UsageError(f"input {p} does not exist")
+        inp, target = Path(p).resolve(), out.resolve()
+        if inp == target or target in inp.parents:
+            raise UsageError(f"--out {out} holds the input {p}, which --force would delete; "
+                             f"choose another --out")
     is_video = (len(args.inputs) == 1 and Path(args.inputs[0]).suffix.lower()
                 in fio.VIDEO_SUFFIXES and Path(args.inputs[0]).suffix.lower() != ".gif")
     fio.check_dependencies(video=is_video)

@@ -281,6 +281,17 @@ def test_existing_output_is_refused_then_replaced_with_force(tmp_path, png_folde
     assert code == 0, err
 
 
+def test_output_holding_the_input_is_refused(tmp_path, png_folder, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("a.png", "b.png"):
+        (src / name).write_bytes((png_folder / "img1.png").read_bytes())
+    for argv in ([src], [src / "a.png", src / "b.png"]):  # the folder, or files inside it
+        code, _, err = run(["decompose", *argv, "--out", src, "-q", "--force"], capsys)
+        assert code == 2 and "holds the input" in err
+        assert sorted(p.name for p in src.iterdir()) == ["a.png", "b.png"]
+
+
 def test_failure_while_writing_leaves_nothing(tmp_path, png_folder, capsys, monkeypatch):
     import fastrpca.io as fio
 
