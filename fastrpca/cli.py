@@ -612,6 +612,14 @@ def main(argv: list[str] | None = None) -> int:
                        "--downsample) or --dtype float32")
         code = EXIT_USAGE if isinstance(exc, fio.OutputExistsError) else EXIT_FAILURE
         return _fail(args, parser, message, code)
+    except BrokenPipeError:  # stdout closed early (piped into head): stop quietly; this
+        # must come before OSError, its base class
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return EXIT_FAILURE
     except ValueError as exc:  # validation by the library (e.g. lam, frames)
         return _fail(args, parser, str(exc), EXIT_FAILURE)
     except OSError as exc:  # permission denied, disk full... (the staged output is removed)
@@ -621,13 +629,6 @@ def main(argv: list[str] | None = None) -> int:
         print("\nfastrpca: interrupted; nothing was written under the output name",
               file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:  # stdout closed early (e.g. piped into head): stop quietly
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
-        return EXIT_FAILURE
 
 
 def _fail(args, parser, message: str, code: int) -> int:

@@ -513,3 +513,15 @@ def test_progress_bar_redraws_in_place_on_a_terminal():
     text = stream.getvalue()
     assert text.count("\r") == 2 and text.endswith("\n") and "\n" not in text[:-1]
     assert "iteration   12" in text and "rank 100" not in text
+
+
+def test_closed_stdout_stops_quietly(tmp_path, png_folder, capsys, monkeypatch):
+    def closed(*args):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "_emit_json", closed)  # as when piped into `head`
+    code, stdout, err = run(["decompose", png_folder, "--out", tmp_path / "r", "--json"],
+                            capsys)
+    assert code == 1 and stdout == ""
+    assert "error" not in err and "nothing was written" not in err
+    assert (tmp_path / "r" / "summary.json").exists()
