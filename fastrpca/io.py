@@ -371,6 +371,8 @@ def _read_array(path: Path, key, max_frames, step, downsample) -> FrameSource:
         raise InputError(f"{path} holds an array of shape {arr.shape}; expected frames of "
                          f"shape (n, height, width) or (n, height, width, channels) with 1, "
                          f"3 or 4 channels")
+    if min(arr.shape[1:]) == 0:
+        raise InputError(f"{path} holds frames of shape {arr.shape[1:]}, which have no pixels")
     arr = arr[::step]
     if max_frames is not None:
         arr = arr[: int(max_frames)]

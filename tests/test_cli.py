@@ -220,6 +220,7 @@ def bad_inputs(tmp_path):
     iio.imwrite(tmp_path / "broken" / "a.png", np.zeros((20, 30), np.uint8))
     (tmp_path / "broken" / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
     np.save(tmp_path / "flat.npy", np.zeros((4, 5)))
+    np.save(tmp_path / "no_pixels.npy", np.zeros((4, 0, 5)))
     (tmp_path / "data.csv").write_text("1,2\n")
     return tmp_path
 
@@ -230,6 +231,7 @@ def bad_inputs(tmp_path):
     (["mixed"], 1, "frames differ in size: a.png is 20x30 but b.png is 22x30"),
     (["broken"], 1, "cannot read"),
     (["flat.npy"], 1, "expected frames of shape"),
+    (["no_pixels.npy"], 1, "which have no pixels"),
     (["data.csv"], 1, "unknown file type"),
     (["missing"], 2, "missing does not exist"),
     (["mixed/a.png", "empty"], 1, "not several folders"),
