@@ -222,6 +222,19 @@ def test_sdp_not_converged_warns(dev):
     assert not r.converged and "not converged" in r.message
 
 
+def test_not_converged_warns_once_at_the_callers_line(dev):
+    foci, amps = scattered(8), np.full(8, 5e3)
+    G = H.transfer_matrix(dev, foci)
+    ws = H.Workspace(dev, 8, max_sweeps=1, tol=0.0)
+    calls = (lambda: H.sdp(G, amps, max_sweeps=1, tol=0.0),
+             lambda: H.compute(dev, foci, amps, max_sweeps=1, tol=0.0),
+             lambda: ws.solve(foci, amps) and ws.result())
+    for call in calls:
+        with pytest.warns(ConvergenceWarning) as record:
+            call()
+        assert len(record) == 1 and record[0].filename == __file__
+
+
 @pytest.mark.parametrize("G, amps, match", [
     (np.full((2, 3), np.nan + 0j), [1.0, 1.0], "NaN"),
     (np.ones((2, 3), complex), [1.0, 1.0, 1.0], "2 foci"),

@@ -138,10 +138,16 @@ def _converged(opts: _Options, b: _Buffers) -> tuple[bool, str]:
     sweeps, rel = int(b.info[0]), b.info[2]
     if rel <= opts.tol:
         return True, f"converged: relative objective change {rel:.2e} after {sweeps} sweeps"
-    msg = (f"not converged: relative objective change {rel:.2e} > tol = {opts.tol:.1e} "
-           f"after max_sweeps = {opts.max_sweeps}; raise max_sweeps or tol")
-    warn_not_converged(f"holography sdp: {msg}", stacklevel=4)
-    return False, msg
+    return False, (f"not converged: relative objective change {rel:.2e} > tol = "
+                   f"{opts.tol:.1e} after max_sweeps = {opts.max_sweeps}; raise max_sweeps "
+                   f"or tol")
+
+
+def _warn_if_not_converged(opts: _Options, b: _Buffers) -> None:
+    """Warn once per hologram; called by _from_G and Workspace._solve, whose public callers
+    (sdp... / solve, compute) sit two frames up: the warning points at the user's line."""
+    if opts.code == _k.SDP and not b.info[2] <= opts.tol:  # no string work in steady state
+        warn_not_converged(f"holography sdp: {_converged(opts, b)[1]}", stacklevel=5)
 
 
 def _result(opts: _Options, b: _Buffers, copy: bool = True) -> HoloResult:
@@ -179,6 +185,7 @@ def _from_G(method, G, amplitudes, *, alpha=1e-3, constraint="normalize", max_sw
     b = _Buffers(m, n, k, opts.max_sweeps)
     b.G[...] = G  # a copy: the caller's G is never touched
     raise_status(_run(opts, b, amps))
+    _warn_if_not_converged(opts, b)
     return _result(opts, b, copy=False)
 
 
@@ -278,6 +285,9 @@ class Workspace:
         Returns the workspace's own ``(amplitude, phase)`` arrays (overwritten by the
         next call; copy them to keep them). Raises ValueError on bad input.
         """
+        return self._solve(foci, amplitudes)
+
+    def _solve(self, foci, amplitudes) -> tuple[np.ndarray, np.ndarray]:
         b, t = self._b, self.transducers
         f = np.ascontiguousarray(foci, dtype=np.float64)
         a = np.ascontiguousarray(amplitudes, dtype=np.float64)
@@ -292,8 +302,7 @@ class Workspace:
             status = _run(self.options, b, a)
         if status != _k.OK:
             raise_status(status, t, f)
-        if self.options.code == _k.SDP and not b.info[2] <= self.options.tol:
-            _converged(self.options, b)
+        _warn_if_not_converged(self.options, b)
         return b.amplitude, b.phase
 
     def result(self) -> HoloResult:
@@ -309,5 +318,5 @@ def compute(transducers, foci, amplitudes, *, method: str = "sdp",
     """
     f = as_foci(foci)
     ws = Workspace(transducers, f.shape[0], method=method, **options)
-    ws.solve(f, _as_amplitudes(amplitudes, f.shape[0]))
+    ws._solve(f, _as_amplitudes(amplitudes, f.shape[0]))
     return ws.result()
