@@ -194,13 +194,6 @@ def tikhonov_pinv_svd(G, alpha):
     return Vh.conj().T @ np.diag(s / (s * s + alpha * alpha)) @ U.conj().T
 
 
-def sdp_matrix_svd(G, amplitudes, alpha):
-    """M = P (I - G G+) P with G+ by SVD (suffers from cancellation for small alpha)."""
-    P = np.diag(amplitudes).astype(complex)
-    Gp = tikhonov_pinv_svd(G, alpha)
-    return P @ (np.eye(len(amplitudes)) - G @ Gp) @ P, Gp
-
-
 def sdp_matrix_exact(G, amplitudes, alpha):
     """M = alpha^2 P (G G^H + alpha^2 I)^-1 P by dense inversion (no cancellation)."""
     m = G.shape[0]
@@ -259,13 +252,3 @@ def gspat_drive(G, amplitudes, iterations=100):
         g = R @ p
     p = amplitudes ** 2 * g / np.abs(g) ** 2
     return B @ p
-
-
-def sdp_drive(G, amplitudes, alpha, *, sweeps, nu, seed):
-    """The whole SDP pipeline, the slow way; returns (q, u, X, M)."""
-    M, Gp = sdp_matrix_svd(G, amplitudes, alpha)
-    Mx = sdp_matrix_exact(G, amplitudes, alpha)
-    X = phasecut_bcd(Mx, sweeps=sweeps, nu=nu, seed=seed)
-    u = round_unit(X)
-    q = Gp @ (amplitudes * u)
-    return q, u, X, Mx
