@@ -31,15 +31,16 @@ def run(out_path, *, x0: float = 1.5, lr: float = 0.1, lam: float = 0.2,
         iterations: int = 50) -> dict[str, np.ndarray]:
     """Run the experiment, write the convergence plot (PNG) to ``out_path``.
 
-    Returns the trajectories ``{"l1": ..., "l2": ...}``. Needs matplotlib (imported here).
+    Returns the trajectories ``{"l1": ..., "l2": ...}``. Needs matplotlib (drawn on its
+    own Agg canvas: no pyplot, the caller's backend is left alone).
     """
-    import matplotlib
+    from .io import _matplotlib
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
+    _, Figure, FigureCanvasAgg = _matplotlib()
     traj = trajectories(x0, lr, lam, iterations)
-    fig, ax = plt.subplots(figsize=(10, 5))
+    fig = Figure(figsize=(10, 5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
     ax.plot(traj["l1"], "o-", color="tab:red", ms=4,
             label=rf"L1 (lasso): soft threshold, $\lambda$={lam}")
     ax.plot(traj["l2"], "s-", color="tab:blue", ms=4,
@@ -56,5 +57,4 @@ def run(out_path, *, x0: float = 1.5, lr: float = 0.1, lam: float = 0.2,
     inset.axhline(0, color="black", lw=1, ls="--")
     inset.set_title("near zero (last 20)", fontsize=9)
     fig.savefig(out_path, dpi=100)
-    plt.close(fig)
     return traj

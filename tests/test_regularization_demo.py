@@ -1,4 +1,7 @@
 """The seed's L1-versus-L2 experiment."""
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -27,3 +30,14 @@ def test_run_writes_png(tmp_path):
     t = demo.run(out, iterations=30)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(t["l1"]) == 31 and t["l1"][-1] == 0.0 and t["l2"][-1] > 0
+
+
+def test_run_leaves_the_callers_matplotlib_backend_alone(tmp_path):
+    pytest.importorskip("matplotlib")
+    code = ("import matplotlib; matplotlib.use('svg')\n"
+            "from fastrpca.regularization_demo import run\n"
+            f"run({str(tmp_path / 'r.png')!r})\n"
+            "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
