@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
                "  a list of image files (in the order given), a video (mp4, avi, mov, mkv, "
                "webm, gif),\n"
                "  or a .npy / .npz array of shape (frames, height, width[, channels]).\n"
-               "  8/16-bit images are scaled to 0..1; float arrays are used as they are.\n\n"
+               "  8/16-bit unsigned images are scaled to 0..1; other integer and float\n  arrays are used as they are.\n\n"
                "output folder (written under a temporary name, renamed when complete):\n"
                "  background/ foreground/ mask/   one PNG per frame (frame_00000.png ...);\n"
                "                                  foreground shows S around mid-grey\n"

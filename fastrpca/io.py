@@ -115,8 +115,10 @@ def _natural_key(path: Path):
 def _scale_to_float(img: np.ndarray, what: str) -> np.ndarray:
     if img.dtype == bool:
         return img.astype(np.float32)
-    if img.dtype.kind in "ui":
+    if img.dtype in (np.uint8, np.uint16):  # image bit depths: scale to 0..1
         return img.astype(np.float32) / np.float32(np.iinfo(img.dtype).max)
+    if img.dtype.kind in "ui":  # other integers (counts, labels): raw values
+        return img.astype(np.float32)
     if img.dtype.kind == "f":
         out = img.astype(np.float32)
         if not np.isfinite(out).all():

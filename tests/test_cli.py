@@ -527,3 +527,15 @@ def test_closed_stdout_stops_quietly(tmp_path, png_folder, capsys, monkeypatch):
     assert code == 1 and stdout == ""
     assert "error" not in err and "nothing was written" not in err
     assert (tmp_path / "r" / "summary.json").exists()
+
+
+def test_integer_count_arrays_keep_their_values(tmp_path, line, capsys):
+    # int32 counts are data, not pixels of some bit depth: not divided by 2**31 - 1.
+    counts = np.round(line.frames[:8] * 1000).astype(np.int32)
+    np.save(tmp_path / "counts.npy", counts)
+    code, _, err = run(["decompose", tmp_path / "counts.npy", "--out", tmp_path / "o", "-q"],
+                       capsys)
+    assert code == 0, err
+    s = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert s["input"]["display_range"] == [pytest.approx(counts.min()),
+                                           pytest.approx(counts.max())]
