@@ -379,11 +379,11 @@ def _read_array(path: Path, key, max_frames, step, downsample) -> FrameSource:
     if max_frames is not None:
         arr = arr[: int(max_frames)]
     _check_count(arr.shape[0], str(path))
-    is_float = arr.dtype.kind == "f"
+    raw_values = arr.dtype not in (np.uint8, np.uint16, bool)  # not scaled to 0..1
     frames = _scale_to_float(arr, str(path))
     if downsample > 1:
         frames = np.stack([_downsample(f, downsample) for f in frames]).astype(np.float32)
-    if is_float:
+    if raw_values:
         lo, hi = float(frames.min()), float(frames.max())
         display = (lo, hi if hi > lo else lo + 1.0)
     else:
