@@ -170,6 +170,11 @@ def _solve(M, lam, tol, max_iter, mu, rho, svd, mask, random_state, callback,
 
     sum_sq, max_abs = norm_and_max(D)
     d_norm = float(np.sqrt(sum_sq))
+    if not np.isfinite(d_norm) or (d_norm == 0 and D.any()):
+        # |M|^2 overflowed or underflowed: every residual would be 0 or NaN
+        raise ValueError(f"M's entries are too {'large' if d_norm else 'small'} for "
+                         f"{dtype} (their squares over- or underflow); rescale M, e.g. "
+                         "c = np.abs(M).max(), rpca(M / c), then multiply L and S by c")
     if d_norm == 0:
         for a in (X, S_cur, Y):
             a.fill(0)

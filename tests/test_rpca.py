@@ -297,3 +297,14 @@ def test_peak_memory_is_a_few_copies_of_the_input(shape, rank):
         tracemalloc.stop()
     # X, two S buffers, Y and the engine's thin factors: under 5 more copies of M.
     assert peak < 5 * M.nbytes
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 1e160), (np.float32, 1e20),
+                                          (np.complex64, 1e20), (np.float64, 1e-170),
+                                          (np.float32, 1e-30)])
+def test_entries_whose_squares_overflow_or_underflow_are_reported(dtype, scale):
+    # Before: ||M||_F = inf gave residual 0 and "converged" with a wrong L, and an
+    # underflowed ||M||_F = 0 returned L = S = 0 for a nonzero M.
+    M, _, _ = planted(30, 20, rank=2, fraction=0.05, seed=26)
+    with pytest.raises(ValueError, match="too (large|small).*rescale M"):
+        rpca((M * scale).astype(dtype))
