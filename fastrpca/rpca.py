@@ -149,6 +149,8 @@ def _solve(M, lam, tol, max_iter, mu, rho, svd, mask, random_state, callback,
            check_finite, init, workspace):
     start = time.perf_counter()
     M, lam, tol, mask = _validate(M, lam, tol, max_iter, mu, rho, svd, mask, check_finite)
+    if workspace is not None and workspace._holds(M):
+        M = M.copy()  # e.g. rpca(previous.S, workspace=ws): the solve overwrites those buffers
     # Work on a C-ordered matrix; a Fortran-ordered M is solved as its transpose (RPCA and
     # every default are symmetric under transposition), so no copy is made.
     transposed = M.flags.f_contiguous and not M.flags.c_contiguous
@@ -244,6 +246,10 @@ class RPCAWorkspace:
     def __init__(self):
         self.key = None
         self._buffers = {}
+
+    def _holds(self, a: np.ndarray) -> bool:
+        """Whether ``a`` may share memory with one of the buffers."""
+        return any(np.may_share_memory(a, b) for b in self._buffers.values())
 
     def buffers(self, shape, dtype, *extra: str) -> dict:
         """Buffers ``X, S0, S1, Y`` and any ``extra`` (``"D"``, ``"mask"``) for a shape."""

@@ -308,3 +308,13 @@ def test_entries_whose_squares_overflow_or_underflow_are_reported(dtype, scale):
     M, _, _ = planted(30, 20, rank=2, fraction=0.05, seed=26)
     with pytest.raises(ValueError, match="too (large|small).*rescale M"):
         rpca((M * scale).astype(dtype))
+
+
+def test_an_input_that_is_a_workspace_result_is_not_overwritten_mid_solve():
+    # Before: M was a view of the buffers the solve writes into, so the answer was wrong.
+    ws = fastrpca.RPCAWorkspace()
+    M, _, _ = planted(60, 50, rank=3, fraction=0.05, seed=27)
+    first = rpca(M, workspace=ws, random_state=0)
+    expected = rpca(first.L.copy(), random_state=0)
+    again = rpca(first.L, workspace=ws, random_state=0)
+    assert rel(again.L, expected.L) < 1e-12 and np.abs(again.S - expected.S).max() < 1e-12
