@@ -827,6 +827,7 @@ class LISTA:
     def predict(self, Y) -> np.ndarray:
         """Codes for the columns of ``Y`` (m, k) or one signal (m,)."""
         Y = as_array(Y, "Y", ndim=(1, 2), allow_complex=False)
+        _check_rows_shape(self.A.shape, Y)
         out = self._forward(Y.reshape(self.A.shape[0], -1))[2][-1]
         return out[:, 0] if Y.ndim == 1 else out
 
@@ -855,8 +856,17 @@ class LISTA:
         from ._validation import rng_from
 
         Y = as_array(Y, "Y", ndim=2, allow_complex=False).astype(np.float64)
+        _check_rows_shape(self.A.shape, Y)
+        n_epochs = _positive(n_epochs, "n_epochs", integer=True)
+        batch_size = _positive(batch_size, "batch_size", integer=True)
+        learning_rate = _positive(learning_rate, "learning_rate")
         if X is None:
             X = lasso(self.A, Y, self.lam, tol=1e-10).x
+        else:
+            X = as_array(X, "X", ndim=2, allow_complex=False)
+            if X.shape != (self.A.shape[1], Y.shape[1]):
+                raise ValueError(f"X has shape {X.shape}; the targets of Y {Y.shape} need "
+                                 f"shape ({self.A.shape[1]}, {Y.shape[1]})")
         rng = rng_from(random_state)
         params = [self.We, self.S, self.theta]
         m1 = [np.zeros_like(p) for p in params]

@@ -409,3 +409,18 @@ def test_lista_beats_fista_at_equal_layer_count():
         fista6 = sp.lasso(A, Yte, lam, method="fista", max_iter=6, tol=1e-15).x
     err = lambda X: np.sum((X - X_ref) ** 2)  # noqa: E731
     assert err(net.predict(Yte)) < 0.5 * err(fista6)
+
+
+def test_lista_rejects_signals_and_settings_that_do_not_fit():
+    # Before: predict reshaped a wrong-sized signal silently, (24,) -> (12, 2), and
+    # batch_size=0 failed inside range().
+    A, Y = _lista_data(10, 12)
+    net = sp.LISTA(A, 0.1, n_layers=2)
+    for bad in (np.ones(24), np.ones((6, 4))):
+        with pytest.raises(ValueError, match="y has .* rows but A has 12"):
+            net.predict(bad)
+    with pytest.raises(ValueError, match="batch_size must be > 0"):
+        net.fit(Y, batch_size=0)
+    with pytest.raises(ValueError, match="X has shape"):
+        net.fit(Y, np.zeros((24, 3)))
+    assert net.predict(Y[:, 0]).shape == (24,)
