@@ -52,7 +52,7 @@ def lam_max(A, y, *, positive: bool = False) -> float | np.ndarray:
     """
     A = as_array(A, "A", ndim=2, allow_complex=False)
     y = as_array(y, "y", ndim=(1, 2), allow_complex=False, min_size=0)
-    _check_rows(A, y)
+    _check_rows_shape(A.shape, y)
     c = A.T @ y
     v = np.maximum(c.max(axis=0), 0.0) if positive else np.abs(c).max(axis=0)
     return float(v) if y.ndim == 1 else v
@@ -162,12 +162,6 @@ def _pool() -> ThreadPoolExecutor:
             _POOL = ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
                                        thread_name_prefix="fastrpca-sparse")
         return _POOL
-
-
-def _check_rows(A, y):
-    if y.shape[0] != A.shape[0]:
-        raise ValueError(f"y has {y.shape[0]} rows but A has {A.shape[0]} (A is {A.shape}); "
-                         f"y must have shape ({A.shape[0]},) or ({A.shape[0]}, k)")
 
 
 class _Scratch:

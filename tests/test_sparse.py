@@ -424,3 +424,8 @@ def test_lista_rejects_signals_and_settings_that_do_not_fit():
     with pytest.raises(ValueError, match="X has shape"):
         net.fit(Y, np.zeros((24, 3)))
     assert net.predict(Y[:, 0]).shape == (24,)
+
+
+def test_lam_max_checks_the_rows():
+    with pytest.raises(ValueError, match="y has 4 rows but A has 5"):
+        sp.lam_max(np.ones((5, 3)), np.ones(4))
