@@ -751,7 +751,7 @@ def ridge(A, y, alpha: float, *, method: str = "auto", check_finite: bool = True
         U, s, Vt = scipy.linalg.svd(A, full_matrices=False, check_finite=False,
                                     lapack_driver="gesdd")
         cut = s.max() * max(m, n) * np.finfo(s.dtype).eps
-        d = np.where(s > cut, s / (s * s + alpha), 0.0)
+        d = np.divide(s, s * s + alpha, out=np.zeros_like(s), where=s > cut)
         x = Vt.T @ (d[:, None] * (U.T @ y) if y.ndim == 2 else d * (U.T @ y))
     x = np.asarray(x, dtype=dtype)
     R = A @ x - y

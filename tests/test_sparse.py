@@ -429,3 +429,11 @@ def test_lista_rejects_signals_and_settings_that_do_not_fit():
 def test_lam_max_checks_the_rows():
     with pytest.raises(ValueError, match="y has 4 rows but A has 5"):
         sp.lam_max(np.ones((5, 3)), np.ones(4))
+
+
+def test_ridge_of_a_zero_matrix_is_zero_without_warnings():
+    # Before: alpha = 0 divided 0 / 0 for the discarded singular values (RuntimeWarning).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = sp.ridge(np.zeros((5, 3)), np.ones(5), 0.0)
+    np.testing.assert_array_equal(res.x, 0.0)
