@@ -104,7 +104,8 @@ def rpca(M, lam: float | None = None, *, tol: float | None = None, max_iter: int
     mask : ndarray of bool, optional. True where M is observed. Unobserved entries carry
         no constraint: L is imputed there and S is 0 (Robust PCA with missing data).
     random_state : None, int or Generator. Seeds the randomized SVD's start block;
-        a fixed seed gives bit-identical results.
+        a fixed seed gives bit-identical results, and None means seed 0, so repeated
+        calls on the same M agree bit for bit (pass a Generator for fresh draws).
     callback : callable, optional. Called as ``callback(n_iter, residual, rank, mu)``
         after each iteration; returning True stops the solver.
     check_finite : bool. Reject NaN / Inf (at observed entries). Skip in trusted loops.
@@ -148,6 +149,7 @@ def rpca(M, lam: float | None = None, *, tol: float | None = None, max_iter: int
 def _solve(M, lam, tol, max_iter, mu, rho, svd, mask, random_state, callback,
            check_finite, init, workspace):
     start = time.perf_counter()
+    random_state = 0 if random_state is None else random_state
     M, lam, tol, mask = _validate(M, lam, tol, max_iter, mu, rho, svd, mask, check_finite)
     if workspace is not None and workspace._holds(M):
         M = M.copy()  # e.g. rpca(previous.S, workspace=ws): the solve overwrites those buffers

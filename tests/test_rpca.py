@@ -320,3 +320,10 @@ def test_an_input_that_is_a_workspace_result_is_not_overwritten_mid_solve():
     expected = rpca(first.L.copy(), random_state=0)
     again = rpca(first.L, workspace=ws, random_state=0)
     assert rel(again.L, expected.L) < 1e-12 and np.abs(again.S - expected.S).max() < 1e-12
+
+
+def test_default_seed_makes_repeated_calls_identical():
+    M, _, _ = planted(150, 120, rank=6, fraction=0.05, seed=26)
+    a, b = rpca(M), rpca(M)
+    np.testing.assert_array_equal(a.L, b.L)
+    np.testing.assert_array_equal(a.S, b.S)
