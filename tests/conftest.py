@@ -7,3 +7,18 @@ from threadpoolctl import threadpool_limits
 def _one_blas_thread():
     with threadpool_limits(1):
         yield
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "requires_jit: needs compiled kernels (skipped under NUMBA_DISABLE_JIT=1)")
+
+
+def pytest_collection_modifyitems(config, items):
+    from numba.core import config as numba_config
+    if not numba_config.DISABLE_JIT:
+        return
+    skip = pytest.mark.skip(reason="inspects compiled kernels; NUMBA_DISABLE_JIT=1 is set")
+    for item in items:
+        if "requires_jit" in item.keywords:
+            item.add_marker(skip)

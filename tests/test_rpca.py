@@ -232,6 +232,7 @@ def test_nan_and_inf_are_reported_with_the_fix():
     assert np.isfinite(res.L).all() and np.isfinite(res.S).all()
 
 
+@pytest.mark.requires_jit
 def test_warmup_compiles_without_error():
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -192,6 +192,7 @@ def test_inputs_are_not_modified_and_any_layout_or_integer_dtype_works(drifting_
     np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.requires_jit
 def test_buffers_are_reused_and_steady_state_allocates_nothing():
     M, _, _ = drifting((64, 64), 60, 3, drift=0.3, seed=8)
     stream = StreamingRPCA(rank=3).fit(M[:N0], random_state=0)

@@ -26,6 +26,7 @@ def all_kernels():
                 yield f"{info.name}.{name}", obj
 
 
+@pytest.mark.requires_jit
 def test_every_kernel_releases_the_gil():
     kernels = dict(all_kernels())
     assert len(kernels) >= 20 and "stream.process_frames" in kernels
