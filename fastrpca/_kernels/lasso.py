@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._config import kernel
+from .linalg import chol_solve
 from .prox import shrink
 
 
@@ -499,22 +500,6 @@ def fista(At, Yt, lip, l1, l2, pos, momentum, Xt, stats, tol, max_iter, max_chec
 
 # ---------------------------------------------------------------- ADMM
 @kernel
-def _chol_solve(Lf, v, out):
-    """Solve (Lf Lf^T) out = v; Lf lower triangular, C order (row-oriented passes)."""
-    p = v.size
-    for i in range(p):
-        s = v[i]
-        for j in range(i):
-            s -= Lf[i, j] * out[j]
-        out[i] = s / Lf[i, i]
-    for i in range(p - 1, -1, -1):
-        out[i] /= Lf[i, i]
-        oi = out[i]
-        for j in range(i):
-            out[j] -= Lf[i, j] * oi
-
-
-@kernel
 def _admm_col(At, y, Lf, wood, rho, l1, l2, pos, z, xs, u, c, v, w, w2, r, q, resume,
               tol, max_iter, max_checks, check, hist):
     """Scaled-form ADMM for the lasso (Boyd et al. 2011, section 6.4), one signal.
@@ -549,14 +534,14 @@ def _admm_col(At, y, Lf, wood, rho, l1, l2, pos, z, xs, u, c, v, w, w2, r, q, re
                     vj = v[j]
                     for i in range(m):
                         w[i] += vj * At[j, i]
-                _chol_solve(Lf, w, w2)
+                chol_solve(Lf, w, w2)
                 for j in range(n):
                     s = 0.0
                     for i in range(m):
                         s += At[j, i] * w2[i]
                     xs[j] = (v[j] - s) / cc
             else:
-                _chol_solve(Lf, v, xs)
+                chol_solve(Lf, v, xs)
             for j in range(n):
                 zj = _prox(xs[j] + u[j], l1 / rho, pos)
                 z[j] = zj

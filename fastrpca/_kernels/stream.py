@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._config import kernel
+from .linalg import chol_solve
 
 
 @kernel
@@ -51,22 +52,6 @@ def cholesky(G):
                 v -= G[i, l] * G[j, l]
             G[i, j] = v / d
     return True
-
-
-@kernel
-def chol_solve(Lc, b):
-    """Solve ``Lc Lc^T x = b`` in place of ``b``."""
-    k = b.size
-    for i in range(k):
-        v = b[i]
-        for l in range(i):
-            v -= Lc[i, l] * b[l]
-        b[i] = v / Lc[i, i]
-    for i in range(k - 1, -1, -1):
-        v = b[i]
-        for l in range(i + 1, k):
-            v -= Lc[l, i] * b[l]
-        b[i] = v / Lc[i, i]
 
 
 @kernel
@@ -194,7 +179,7 @@ def split_frame(z, Ut, r, acc, G, b, c, threshold, tol, max_inner):
                 total += u[i] * c[i] * v[i]
             G[j, l] = total
     if cholesky(G):
-        chol_solve(G, acc)
+        chol_solve(G, acc, acc)
         r[:] = acc
     return n_inner
 
