@@ -175,6 +175,9 @@ def _solve(M, lam, tol, max_iter, mu, rho, svd, mask, random_state, callback,
     sum_sq, max_abs = norm_and_max(D)
     d_norm = float(np.sqrt(sum_sq))
     if not np.isfinite(d_norm) or (d_norm == 0 and D.any()):
+        if not np.isfinite(D).all():
+            raise ValueError("M holds NaN or Inf (check_finite=False skipped the check); "
+                             "pass mask=np.isfinite(M) to treat them as missing")
         # |M|^2 overflowed or underflowed: every residual would be 0 or NaN
         raise ValueError(f"M's entries are too {'large' if d_norm else 'small'} for "
                          f"{dtype} (their squares over- or underflow); rescale M, e.g. "
@@ -217,6 +220,8 @@ def _solve(M, lam, tol, max_iter, mu, rho, svd, mask, random_state, callback,
         history["rank"].append(rank)
         history["mu"].append(mu)
         converged = bool(residual < tol)
+        if not np.isfinite(residual):  # NaN / Inf got in (check_finite=False on bad data)
+            break
         if callback is not None and not converged:
             stopped = bool(callback(n_iter, residual, rank, mu))
         if converged or stopped or n_iter == max_iter:
@@ -229,6 +234,10 @@ def _solve(M, lam, tol, max_iter, mu, rho, svd, mask, random_state, callback,
         message = f"converged: residual {residual:.2e} < tol {tol:.0e} in {n_iter} iterations"
     elif stopped:
         message = f"stopped by callback after {n_iter} iterations (residual {residual:.2e})"
+    elif not np.isfinite(residual):
+        message = (f"stopped at iteration {n_iter}: the residual became {residual} "
+                   "(numerical breakdown)")
+        warn_not_converged(message)
     else:
         message = (f"not converged: residual {residual:.2e} >= tol {tol:.0e} after "
                    f"max_iter={max_iter} iterations; raise max_iter or tol")

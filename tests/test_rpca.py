@@ -328,3 +328,11 @@ def test_default_seed_makes_repeated_calls_identical():
     a, b = rpca(M), rpca(M)
     np.testing.assert_array_equal(a.L, b.L)
     np.testing.assert_array_equal(a.S, b.S)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_data_behind_check_finite_false_is_still_caught(bad):
+    M, _, _ = planted(40, 30, rank=2, fraction=0.05, seed=27)
+    M[3, 4] = bad
+    with pytest.raises(ValueError, match="NaN or Inf.*mask=np.isfinite"):
+        rpca(M, check_finite=False)
