@@ -20,6 +20,7 @@ Run from the repository root or from ``asv_benchmarks/``::
 
 Exit status 1 if any benchmark failed, with the tracebacks printed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,16 +56,18 @@ def _params(obj):
 def _run_timeraw(result, timeout):
     stmt, setup = result if isinstance(result, tuple) else (result, "")
     code = textwrap.dedent(setup) + "\n" + textwrap.dedent(stmt) + "\n"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout
+    )
     if proc.returncode:
         raise RuntimeError(f"timeraw subprocess failed:\n{proc.stderr}")
 
 
 def _check_track(value, name):
     if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{name} returned {value!r} ({type(value).__name__}); asv "
-                        f"tracks numbers only")
+        raise TypeError(
+            f"{name} returned {value!r} ({type(value).__name__}); asv tracks numbers only"
+        )
 
 
 class Runner:
@@ -94,8 +97,9 @@ class Runner:
             try:
                 cache_args = (cls().setup_cache(),)
             except Exception:  # noqa: BLE001
-                self.failures.append((f"{modname}.{cls.__name__}.setup_cache",
-                                      traceback.format_exc()))
+                self.failures.append(
+                    (f"{modname}.{cls.__name__}.setup_cache", traceback.format_exc())
+                )
                 return
         for combo in _params(cls):
             label = f"{modname}.{cls.__name__}{list(combo) if combo else ''}"
@@ -161,20 +165,29 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-b", "--bench", help="only benchmarks whose name matches this regex")
     ap.add_argument("--skip", help="leave out benchmarks whose name matches this regex")
-    ap.add_argument("--skip-cold", action="store_true",
-                    help="leave out the empty-numba-cache benchmarks (coldstart.ColdCache), "
-                         "which compile every kernel (about a minute)")
-    ap.add_argument("--asv-check", action="store_true",
-                    help="run `asv check --python=same` first (needs asv)")
+    ap.add_argument(
+        "--skip-cold",
+        action="store_true",
+        help="leave out the empty-numba-cache benchmarks (coldstart.ColdCache), "
+        "which compile every kernel (about a minute)",
+    )
+    ap.add_argument(
+        "--asv-check", action="store_true", help="run `asv check --python=same` first (needs asv)"
+    )
     ap.add_argument("-v", "--verbose", action="store_true", help="time of every class")
-    ap.add_argument("--timeout", type=float, default=600.0,
-                    help="seconds allowed to each timeraw subprocess")
+    ap.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds allowed to each timeraw subprocess"
+    )
     args = ap.parse_args(argv)
 
     start = time.perf_counter()
     if args.asv_check:
-        proc = subprocess.run([sys.executable, "-m", "asv", "check", "--python=same"],
-                              cwd=HERE, capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, "-m", "asv", "check", "--python=same"],
+            cwd=HERE,
+            capture_output=True,
+            text=True,
+        )
         print(proc.stdout + proc.stderr, end="")
         if proc.returncode or "failed" in proc.stdout + proc.stderr:
             print("asv check failed", file=sys.stderr)
@@ -197,8 +210,10 @@ def main(argv=None) -> int:
 
     total = time.perf_counter() - start
     slowest = ", ".join(f"{n} {t:.0f} s" for t, n in sorted(runner.durations)[::-1][:5])
-    print(f"check_quick: {runner.count} benchmark calls, {runner.skipped} skipped, "
-          f"{len(runner.failures)} failed, {total:.0f} s (slowest: {slowest})")
+    print(
+        f"check_quick: {runner.count} benchmark calls, {runner.skipped} skipped, "
+        f"{len(runner.failures)} failed, {total:.0f} s (slowest: {slowest})"
+    )
     if args.verbose:
         for t, n in runner.durations:
             print(f"  {t:7.1f} s  {n}")

@@ -21,6 +21,7 @@ Run from the repository root::
     python asv_benchmarks/compare_peers.py --output docs/performance.md   # the full run
     python asv_benchmarks/compare_peers.py --only rpca --rpca-problems "500 r25 5%"
 """
+
 from __future__ import annotations
 
 import os
@@ -47,8 +48,18 @@ SECTIONS = {
     "sparse": "L1: lasso",
     "holography": "Acoustic holography",
 }
-PEERS = ("pyrpca", "tensorly", "sporco", "rpca", "scikit-learn", "skglm", "celer",
-         "spams-bin", "spams", "pyproximal")
+PEERS = (
+    "pyrpca",
+    "tensorly",
+    "sporco",
+    "rpca",
+    "scikit-learn",
+    "skglm",
+    "celer",
+    "spams-bin",
+    "spams",
+    "pyproximal",
+)
 
 
 def _version(dist):
@@ -70,10 +81,19 @@ def _cpu_model():
 
 def _git_commit():
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
-                              capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         return head + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -92,11 +112,28 @@ def machine_info() -> str:
         usable = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         usable = os.cpu_count()
-    blas = sorted({f"{i.get('internal_api')} {i.get('version')}" for i in threadpool_info()
-                   if i.get("user_api") == "blas"})
+    blas = sorted(
+        {
+            f"{i.get('internal_api')} {i.get('version')}"
+            for i in threadpool_info()
+            if i.get("user_api") == "blas"
+        }
+    )
     peers = [f"{p} {_version(p)}" for p in PEERS if _version(p)]
-    missing = [p for p in ("pyrpca", "tensorly", "sporco", "rpca", "scikit-learn", "skglm",
-                           "celer", "pyproximal") if not _version(p)]
+    missing = [
+        p
+        for p in (
+            "pyrpca",
+            "tensorly",
+            "sporco",
+            "rpca",
+            "scikit-learn",
+            "skglm",
+            "celer",
+            "pyproximal",
+        )
+        if not _version(p)
+    ]
     if not (_version("spams-bin") or _version("spams")):
         missing.append("spams")
     lines = [
@@ -123,32 +160,51 @@ def run_section(name: str, argv: list[str]) -> str:
     with contextlib.redirect_stdout(buf):
         returned = module.main(argv)
     text = returned if isinstance(returned, str) and returned.strip() else buf.getvalue()
-    print(f"[compare_peers] {name} done in {time.perf_counter() - start:.0f} s",
-          file=sys.stderr, flush=True)
+    print(
+        f"[compare_peers] {name} done in {time.perf_counter() - start:.0f} s",
+        file=sys.stderr,
+        flush=True,
+    )
     return text.strip()
 
 
 def main(argv=None) -> str:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true",
-                    help="small problems and few rounds in every section (a smoke run)")
-    ap.add_argument("--only", choices=sorted(SECTIONS), action="append",
-                    help="run only this section (repeatable)")
-    ap.add_argument("--rounds", type=int, help="interleaved rounds (default: each "
-                    "module's own: rpca 3, sparse 5, holography 7; 3 with --quick)")
-    ap.add_argument("--rpca-problems", nargs="+", metavar="NAME",
-                    help="Robust PCA problems by name (see compare/rpca.py PROBLEMS)")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="small problems and few rounds in every section (a smoke run)",
+    )
+    ap.add_argument(
+        "--only",
+        choices=sorted(SECTIONS),
+        action="append",
+        help="run only this section (repeatable)",
+    )
+    ap.add_argument(
+        "--rounds",
+        type=int,
+        help="interleaved rounds (default: each "
+        "module's own: rpca 3, sparse 5, holography 7; 3 with --quick)",
+    )
+    ap.add_argument(
+        "--rpca-problems",
+        nargs="+",
+        metavar="NAME",
+        help="Robust PCA problems by name (see compare/rpca.py PROBLEMS)",
+    )
     ap.add_argument("--large", action="store_true", help="add the n = 3000 RPCA problem")
     ap.add_argument("--autd3-python", help="python of the pyautd3 venv")
     ap.add_argument("--output", type=Path, help="also write the report to this file")
     args = ap.parse_args(argv)
 
     names = args.only or list(SECTIONS)
-    common = (["--quick"] if args.quick else []) + \
-        (["--rounds", str(args.rounds)] if args.rounds else [])
+    common = (["--quick"] if args.quick else []) + (
+        ["--rounds", str(args.rounds)] if args.rounds else []
+    )
     extra = {
-        "rpca": (["--large"] if args.large else []) +
-                (["--problems", *args.rpca_problems] if args.rpca_problems else []),
+        "rpca": (["--large"] if args.large else [])
+        + (["--problems", *args.rpca_problems] if args.rpca_problems else []),
         "sparse": [],
         "holography": ["--autd3-python", args.autd3_python] if args.autd3_python else [],
     }
@@ -156,14 +212,20 @@ def main(argv=None) -> str:
     parts = []
     for name in names:
         parts.append(f"## {SECTIONS[name]}\n\n" + run_section(name, common + extra[name]))
-    head = ["# Performance: fastrpca side by side with its peers", "",
-            "Produced by `python asv_benchmarks/compare_peers.py"
-            + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
-            + "`" + f" in {(time.perf_counter() - start) / 60:.0f} min.", "",
-            machine_info(), "",
-            "Medians of interleaved rounds (A B C A B C ...) on a shared 2-core machine: "
-            "absolute times are noisy, the ratios within one table are what count. "
-            "Accuracy columns are each contender's own result on the same input."]
+    head = [
+        "# Performance: fastrpca side by side with its peers",
+        "",
+        "Produced by `python asv_benchmarks/compare_peers.py"
+        + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
+        + "`"
+        + f" in {(time.perf_counter() - start) / 60:.0f} min.",
+        "",
+        machine_info(),
+        "",
+        "Medians of interleaved rounds (A B C A B C ...) on a shared 2-core machine: "
+        "absolute times are noisy, the ratios within one table are what count. "
+        "Accuracy columns are each contender's own result on the same input.",
+    ]
     text = "\n".join(head) + "\n\n" + "\n\n".join(parts) + "\n"
     print(text)
     if args.output:

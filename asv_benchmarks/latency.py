@@ -15,6 +15,7 @@ Run as ``python asv_benchmarks/latency.py`` (``--help`` for options). Prints Mar
 
 Timings on a shared machine are noisy: compare figures from one run, not across runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,6 @@ import platform
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 import warnings
 from pathlib import Path
@@ -37,8 +37,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # planted sequences (tests/naive/stream
 from naive.stream import drifting  # noqa: E402
 
 import fastrpca  # noqa: E402
-from fastrpca.stream import StreamingRPCA  # noqa: E402
-
+from fastrpca.robust_pca.stream import StreamingRPCA  # noqa: E402
 
 # ---------------------------------------------------------------- measurement
 
@@ -70,13 +69,22 @@ def latency_cases(calls: int, warmup: int):
     rows = []
     for side in (64, 256):
         stream, frames = stream_case(side)
-        rows.append((f"streaming RPCA, {side} x {side} frame, rank 3, `process(frame)`",
-                     percentiles(lambda i: stream.process(frames[i % len(frames)]),
-                                 calls, warmup)))
-        rows.append((f"streaming RPCA, {side} x {side}, `check_finite=False`",
-                     percentiles(lambda i: stream.process(frames[i % len(frames)],
-                                                          check_finite=False),
-                                 calls, warmup)))
+        rows.append(
+            (
+                f"streaming RPCA, {side} x {side} frame, rank 3, `process(frame)`",
+                percentiles(lambda i: stream.process(frames[i % len(frames)]), calls, warmup),
+            )
+        )
+        rows.append(
+            (
+                f"streaming RPCA, {side} x {side}, `check_finite=False`",
+                percentiles(
+                    lambda i: stream.process(frames[i % len(frames)], check_finite=False),
+                    calls,
+                    warmup,
+                ),
+            )
+        )
     try:
         from fastrpca.sparse import LassoSolver, lam_max
     except ImportError:
@@ -92,37 +100,49 @@ def latency_cases(calls: int, warmup: int):
         lam = 0.1 * float(np.median([lam_max(A, y) for y in Y]))
         solver = LassoSolver(A)
         out = np.empty(256)
-        rows.append(("lasso 64 x 256, one signal, `LassoSolver.solve(y, lam, out=out)`",
-                     percentiles(lambda i: solver.solve(Y[i % 64], lam, out=out,
-                                                        check_finite=False),
-                                 calls, warmup)))
+        rows.append(
+            (
+                "lasso 64 x 256, one signal, `LassoSolver.solve(y, lam, out=out)`",
+                percentiles(
+                    lambda i: solver.solve(Y[i % 64], lam, out=out, check_finite=False),
+                    calls,
+                    warmup,
+                ),
+            )
+        )
     try:
         from fastrpca import holography as H
     except ImportError:
         rows.append(("holography: skipped (fastrpca.holography not present)", None))
     else:
-        origins = [[0.0, 0.0, 0.0], [192.0, 0.0, 0.0], [0.0, 151.4, 0.0],
-                   [192.0, 151.4, 0.0]]
+        origins = [[0.0, 0.0, 0.0], [192.0, 0.0, 0.0], [0.0, 151.4, 0.0], [192.0, 151.4, 0.0]]
         for ndev, m in ((1, 16), (4, 64)):
             arr = H.autd3(origins[:ndev])
             w, h = (384.0, 302.8) if ndev == 4 else (192.0, 151.4)
             rng = np.random.default_rng(m)
-            base = np.c_[rng.uniform(10, w - 10, m), rng.uniform(10, h - 10, m),
-                         np.full(m, 150.0)]
+            base = np.c_[rng.uniform(10, w - 10, m), rng.uniform(10, h - 10, m), np.full(m, 150.0)]
             # foci moving along small circles: a new target every call
             phase = np.linspace(0, 2 * np.pi, 64, endpoint=False)
-            path = base[None] + 2.0 * np.stack([np.cos(phase), np.sin(phase),
-                                                0 * phase], 1)[:, None, :]
+            path = (
+                base[None]
+                + 2.0 * np.stack([np.cos(phase), np.sin(phase), 0 * phase], 1)[:, None, :]
+            )
             path = np.ascontiguousarray(path)
             amps = np.full(m, 5e3)
             ws = H.Workspace(arr, m, method="sdp", random_state=0)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                rows.append((f"holography update, {ndev} device(s) x {m} foci, "
-                             "`Workspace.solve(foci, amps)` (SDP)",
-                             percentiles(lambda i: ws.solve(path[i % 64], amps),
-                                         max(calls // (10 if m > 16 else 1), 200),
-                                         warmup)))
+                rows.append(
+                    (
+                        f"holography update, {ndev} device(s) x {m} foci, "
+                        "`Workspace.solve(foci, amps)` (SDP)",
+                        percentiles(
+                            lambda i: ws.solve(path[i % 64], amps),
+                            max(calls // (10 if m > 16 else 1), 200),
+                            warmup,
+                        ),
+                    )
+                )
     return rows
 
 
@@ -153,9 +173,12 @@ def stream_vs_batch(side: int, n_frames: int, n0: int = 30, window: int = 30):
     # previous window shifted by one frame (the causal batch alternative).
     prev, w_times, S_win = None, [], []
     for t in range(n0, min(n0 + 20, n_frames)):
-        W = flat[t - window + 1:t + 1].T
-        init = None if prev is None else (np.c_[prev.L[:, 1:], prev.L[:, -1:]],
-                                          np.c_[prev.S[:, 1:], np.zeros(W.shape[0])])
+        W = flat[t - window + 1 : t + 1].T
+        init = (
+            None
+            if prev is None
+            else (np.c_[prev.L[:, 1:], prev.L[:, -1:]], np.c_[prev.S[:, 1:], np.zeros(W.shape[0])])
+        )
         start = time.perf_counter()
         prev = fastrpca.rpca(W, init=init, random_state=0)
         w_times.append(time.perf_counter() - start)
@@ -165,10 +188,13 @@ def stream_vs_batch(side: int, n_frames: int, n0: int = 30, window: int = 30):
     return {
         "size": f"{side} x {side}, {n_frames} frames",
         "batch_rank": batch.rank,
-        "t_stream": t_stream, "t_batch": t_batch, "t_window": float(np.median(w_times)),
-        "S_stream_batch": rel(S, S_batch), "S_stream_truth": rel(S, S0[n0:]),
+        "t_stream": t_stream,
+        "t_batch": t_batch,
+        "t_window": float(np.median(w_times)),
+        "S_stream_batch": rel(S, S_batch),
+        "S_stream_truth": rel(S, S0[n0:]),
         "S_batch_truth": rel(S_batch, S0[n0:]),
-        "S_window_truth": rel(S_win, S0[n0:n0 + k].reshape(k, -1)),
+        "S_window_truth": rel(S_win, S0[n0 : n0 + k].reshape(k, -1)),
     }
 
 
@@ -181,7 +207,7 @@ frames[:, :] += np.outer(np.linspace(1, 2, 31), np.linspace(-1, 1, 64 * 64)) * 1
 frame = frames[-1].copy()
 start = time.perf_counter()
 import fastrpca
-from fastrpca.stream import StreamingRPCA
+from fastrpca.robust_pca.stream import StreamingRPCA
 t_import = time.perf_counter() - start
 stream = StreamingRPCA(rank=1).fit(frames[:30], random_state=0)
 t_fit = time.perf_counter() - start
@@ -215,22 +241,23 @@ print(*out)
 
 
 def fresh(code: str, cache_dir: str | None = None) -> list[float]:
-    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-               MKL_NUM_THREADS="1")
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     if cache_dir is not None:
         env["NUMBA_CACHE_DIR"] = cache_dir
-    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                         text=True, check=True)
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     return [float(x) for x in run.stdout.split()]
 
 
 def cold_start(samples: int, cold: bool):
     fresh(_FIRST_CALL)  # prime the on-disk cache for the warm measurement
     warm = np.array([fresh(_FIRST_CALL) for _ in range(samples)])
-    rows = [("`import fastrpca` (warm cache)", np.median(warm[:, 0])),
-             ("import + `StreamingRPCA.fit` on 30 frames 64 x 64 (warm cache)",
-              np.median(warm[:, 1])),
-             ("import + fit + first `process(frame)` (warm cache)", np.median(warm[:, 2]))]
+    rows = [
+        ("`import fastrpca` (warm cache)", np.median(warm[:, 0])),
+        ("import + `StreamingRPCA.fit` on 30 frames 64 x 64 (warm cache)", np.median(warm[:, 1])),
+        ("import + fit + first `process(frame)` (warm cache)", np.median(warm[:, 2])),
+    ]
     warm_w = np.array([fresh(_WARMUP) for _ in range(samples)])
     rows.append(("import + `fastrpca.warmup()` (warm cache)", np.median(warm_w[:, 1])))
     if cold:
@@ -258,11 +285,14 @@ def main(argv=None):
     p.add_argument("--no-batch", action="store_true", help="skip stream vs batch IALM")
     args = p.parse_args(argv)
 
-    print(f"# fastrpca {fastrpca.__version__} latency ({platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, Python {platform.python_version()}, BLAS 1 thread)\n")
+    print(
+        f"# fastrpca {fastrpca.__version__} latency ({platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, BLAS 1 thread)\n"
+    )
     with threadpool_limits(1):
         fastrpca.warmup()
-        from fastrpca.stream import _warmup
+        from fastrpca.robust_pca.stream import _warmup
+
         _warmup()
         print("## Latency per call after warm-up\n")
         print("| case | p50 | p99 | max | calls |\n|---|---:|---:|---:|---:|")
@@ -274,24 +304,29 @@ def main(argv=None):
         sys.stdout.flush()
         if not args.no_batch:
             print("\n## Streaming RPCA vs batch IALM on the same planted drifting sequence\n")
-            print("Rank-3 background turning by 0.3 rad over the sequence, 5% sparse "
-                  "anomalies; stream fitted on the first 30 frames, defaults otherwise. "
-                  "Batch IALM: one `rpca` on all frames (not causal; time / frames). "
-                  "Windowed IALM: `rpca` on the last 30 frames for each new frame, "
-                  "warm-started from the previous window (20 frames timed).\n")
-            print("| sequence | stream per frame (p50) | batch IALM per frame | windowed IALM "
-                  "per frame | rel. diff. S stream vs batch | S stream vs truth | S batch vs "
-                  "truth | S windowed vs truth |\n|---|---:|---:|---:|---:|---:|---:|---:|")
+            print(
+                "Rank-3 background turning by 0.3 rad over the sequence, 5% sparse "
+                "anomalies; stream fitted on the first 30 frames, defaults otherwise. "
+                "Batch IALM: one `rpca` on all frames (not causal; time / frames). "
+                "Windowed IALM: `rpca` on the last 30 frames for each new frame, "
+                "warm-started from the previous window (20 frames timed).\n"
+            )
+            print(
+                "| sequence | stream per frame (p50) | batch IALM per frame | windowed IALM "
+                "per frame | rel. diff. S stream vs batch | S stream vs truth | S batch vs "
+                "truth | S windowed vs truth |\n|---|---:|---:|---:|---:|---:|---:|---:|"
+            )
             for side, n in ((64, 200), (256, 100)):
                 r = stream_vs_batch(side, n)
-                print(f"| {r['size']} | {fmt_us(r['t_stream'] * 1e6)} | "
-                      f"{fmt_us(r['t_batch'] * 1e6)} ({r['t_batch'] / r['t_stream']:.0f}x) | "
-                      f"{fmt_us(r['t_window'] * 1e6)} ({r['t_window'] / r['t_stream']:.0f}x) | "
-                      f"{r['S_stream_batch']:.1e} | {r['S_stream_truth']:.1e} | "
-                      f"{r['S_batch_truth']:.1e} | {r['S_window_truth']:.1e} |")
+                print(
+                    f"| {r['size']} | {fmt_us(r['t_stream'] * 1e6)} | "
+                    f"{fmt_us(r['t_batch'] * 1e6)} ({r['t_batch'] / r['t_stream']:.0f}x) | "
+                    f"{fmt_us(r['t_window'] * 1e6)} ({r['t_window'] / r['t_stream']:.0f}x) | "
+                    f"{r['S_stream_batch']:.1e} | {r['S_stream_truth']:.1e} | "
+                    f"{r['S_batch_truth']:.1e} | {r['S_window_truth']:.1e} |"
+                )
                 sys.stdout.flush()
-    print("\n## Cold start (fresh processes, median of "
-          f"{args.samples}; empty-cache run once)\n")
+    print(f"\n## Cold start (fresh processes, median of {args.samples}; empty-cache run once)\n")
     print("| what | seconds |\n|---|---:|")
     for name, t in cold_start(args.samples, not args.no_cold):
         print(f"| {name} | {t:.2f} |")

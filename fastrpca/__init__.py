@@ -3,53 +3,121 @@
 Importing compiles nothing; call :func:`warmup` to compile (or load from numba's on-disk
 cache) every kernel before a real-time loop.
 
-Families:
+Three families, one package each, over a shared core (:mod:`fastrpca._core`):
 
-* Robust PCA: :func:`rpca` (IALM), :class:`RPCAWorkspace`, :class:`StreamingRPCA`.
-* L1 / L2: :mod:`fastrpca.prox` (:func:`soft_threshold`, :func:`svt`, ``ridge_shrink``,
-  ``elastic_net_prox``), :func:`lasso`, :func:`elastic_net`, :func:`ridge`,
-  :class:`LassoSolver`, :class:`LISTA`.
-* Semidefinite relaxation: :func:`phasecut` and the :mod:`fastrpca.holography` pipeline.
-* Frames: :func:`decompose_frames` and helpers from image stacks to matrices and anomaly
-  masks; the ``fastrpca`` command line (:mod:`fastrpca.cli`).
+* :mod:`fastrpca.robust_pca`: :func:`rpca` (IALM), :class:`RPCAWorkspace`,
+  :class:`StreamingRPCA`, :func:`decompose_frames` and the frame helpers.
+* :mod:`fastrpca.sparse`: :func:`soft_threshold`, :func:`svt`, :func:`lasso`,
+  :func:`elastic_net`, :func:`ridge`, :class:`LassoSolver`, :class:`LISTA`.
+* :mod:`fastrpca.holography`: :func:`phasecut` (the complex MaxCut SDP) and the AUTD3
+  holography pipeline.
+
+The application layer, :mod:`fastrpca.app`, holds the ``fastrpca`` command line, image and
+video reading, pictures and the demos; no solver imports it.
 """
-from . import holography
-from ._result import ConvergenceWarning
-from .frames import (FrameDecomposition, anomaly_score, auto_threshold, decompose_frames,
-                     frames_to_matrix, matrix_to_frames, noise_scale, precision_recall,
-                     roc_auc, to_grey)
-from .phasecut import PhaseCutResult, phasecut
-from .prox import elastic_net_prox, ridge_shrink, soft_threshold, svt
-from .rpca import RPCAResult, RPCAWorkspace, rpca
-from .stream import StreamingRPCA
-from .sparse import (LISTA, LassoResult, LassoSolver, RidgeResult, elastic_net,
-                     enet_from_sklearn, lam_from_sklearn, lam_max, lasso, ridge,
-                     sklearn_alpha)
 
-__version__ = "0.1.0"
+from __future__ import annotations
+
+from . import holography, robust_pca, sparse
+from ._core.result import ConvergenceWarning
+from .holography import PhaseCutResult, phasecut
+from .robust_pca import (
+    FrameDecomposition,
+    RPCAResult,
+    RPCAWorkspace,
+    StreamingRPCA,
+    anomaly_score,
+    auto_threshold,
+    decompose_frames,
+    frames_to_matrix,
+    matrix_to_frames,
+    noise_scale,
+    precision_recall,
+    roc_auc,
+    rpca,
+    to_grey,
+)
+from .sparse import (
+    LISTA,
+    LassoResult,
+    LassoSolver,
+    RidgeResult,
+    elastic_net,
+    elastic_net_prox,
+    enet_from_sklearn,
+    lam_from_sklearn,
+    lam_max,
+    lasso,
+    ridge,
+    ridge_shrink,
+    sklearn_alpha,
+    soft_threshold,
+    svt,
+)
+
+__version__ = "0.2.0"
 
 __all__ = [
-    "ConvergenceWarning", "warmup",
-    "rpca", "RPCAResult", "RPCAWorkspace", "StreamingRPCA",
-    "soft_threshold", "svt", "ridge_shrink", "elastic_net_prox",
-    "lasso", "elastic_net", "ridge", "LassoSolver", "LassoResult", "RidgeResult", "LISTA",
-    "lam_max", "lam_from_sklearn", "sklearn_alpha", "enet_from_sklearn",
-    "phasecut", "PhaseCutResult", "holography",
-    "frames_to_matrix", "matrix_to_frames", "to_grey", "decompose_frames",
-    "FrameDecomposition", "anomaly_score", "noise_scale", "auto_threshold",
-    "precision_recall", "roc_auc",
+    "ConvergenceWarning",
+    "warmup",
+    "robust_pca",
+    "sparse",
+    "holography",
+    "rpca",
+    "RPCAResult",
+    "RPCAWorkspace",
+    "StreamingRPCA",
+    "soft_threshold",
+    "svt",
+    "ridge_shrink",
+    "elastic_net_prox",
+    "lasso",
+    "elastic_net",
+    "ridge",
+    "LassoSolver",
+    "LassoResult",
+    "RidgeResult",
+    "LISTA",
+    "lam_max",
+    "lam_from_sklearn",
+    "sklearn_alpha",
+    "enet_from_sklearn",
+    "phasecut",
+    "PhaseCutResult",
+    "frames_to_matrix",
+    "matrix_to_frames",
+    "to_grey",
+    "decompose_frames",
+    "FrameDecomposition",
+    "anomaly_score",
+    "noise_scale",
+    "auto_threshold",
+    "precision_recall",
+    "roc_auc",
 ]
 
-#: Modules whose ``_warmup()`` compiles (or loads) their kernels.
-_WARMUP_MODULES = ("prox", "rpca", "stream", "sparse", "phasecut", "holography")
+#: The families whose ``_warmup()`` compiles (or loads) their kernels, in order.
+_FAMILIES = (sparse, robust_pca, holography)
 
 
-def warmup() -> None:
+def warmup(progress: bool = False) -> None:
     """Compile, or load from numba's on-disk cache, every kernel for every supported dtype.
 
-    Call it once at start-up so that nothing compiles inside a real-time loop.
-    """
-    import importlib
+    Call it once at start-up so that nothing compiles inside a real-time loop. A cold
+    cache takes tens of seconds; a warm one about a second.
 
-    for name in _WARMUP_MODULES:
-        importlib.import_module(f"{__name__}.{name}")._warmup()
+    Parameters
+    ----------
+    progress : bool
+        Print one line per family as it is compiled (to standard error), with its time.
+    """
+    import sys
+    import time
+
+    for family in _FAMILIES:
+        start = time.perf_counter()
+        if progress:
+            print(f"fastrpca.warmup: {family.__name__} ...", end="", file=sys.stderr, flush=True)
+        family._warmup()
+        if progress:
+            print(f" {time.perf_counter() - start:.1f} s", file=sys.stderr, flush=True)

@@ -1,7 +1,8 @@
-"""``python -m fastrpca``: the command line (see :mod:`fastrpca.cli`)."""
+"""``python -m fastrpca``: the command line (see :mod:`fastrpca.app.cli`)."""
+
 import sys
 
-from .cli import main
+from .app.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,4 +1,5 @@
 """Shared test settings: BLAS held to one thread so numba and BLAS do not fight."""
+
 import pytest
 from threadpoolctl import threadpool_limits
 
@@ -11,11 +12,13 @@ def _one_blas_thread():
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "requires_jit: needs compiled kernels (skipped under NUMBA_DISABLE_JIT=1)")
+        "markers", "requires_jit: needs compiled kernels (skipped under NUMBA_DISABLE_JIT=1)"
+    )
 
 
 def pytest_collection_modifyitems(config, items):
     from numba.core import config as numba_config
+
     if not numba_config.DISABLE_JIT:
         return
     skip = pytest.mark.skip(reason="inspects compiled kernels; NUMBA_DISABLE_JIT=1 is set")

@@ -1,4 +1,5 @@
 """End to end: the ``fastrpca`` command on small generated image folders, arrays and video."""
+
 import io as _io
 import json
 import subprocess
@@ -8,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fastrpca import cli
-from fastrpca.demo import make_factory_line
-from fastrpca.frames import precision_recall
+from fastrpca import precision_recall
+from fastrpca.app import cli
+from fastrpca.app.demo import make_factory_line
 
 iio = pytest.importorskip("imageio.v3")
 pytest.importorskip("matplotlib")
@@ -50,14 +51,15 @@ def sheet_size(rows, h, w):
 
 
 def test_contact_sheet_of_large_frames_is_reduced(tmp_path):
-    from fastrpca.io import save_contact_sheet
+    from fastrpca.app.pictures import save_contact_sheet
 
     n, h, w = 3, 600, 800
     frames = np.zeros((n, h, w), np.float32)
     mask = np.zeros((n, h, w), bool)
     mask[1, 300, 400] = True  # a one-pixel anomaly must stay visible after reduction
-    size = save_contact_sheet(tmp_path / "s.png", frames, frames, mask.astype(np.float32),
-                              mask, [0, 1])
+    size = save_contact_sheet(
+        tmp_path / "s.png", frames, frames, mask.astype(np.float32), mask, [0, 1]
+    )
     sheet = iio.imread(tmp_path / "s.png")
     # shrink 3: tiles 200 x 266
     assert sheet.shape[:2] == size == (2 * 200 + 3 * 4 + 28, 4 * 266 + 5 * 4 + 56)
@@ -66,6 +68,7 @@ def test_contact_sheet_of_large_frames_is_reduced(tmp_path):
 
 
 # --------------------------------------------------------------------------- decompose
+
 
 def test_png_folder_round_trip(tmp_path, png_folder, line, capsys):
     out = tmp_path / "result"
@@ -106,15 +109,20 @@ def test_png_folder_round_trip(tmp_path, png_folder, line, capsys):
 
 def test_json_output_and_json_progress(tmp_path, png_folder, capsys):
     out = tmp_path / "r"
-    code, stdout, err = run(["decompose", png_folder, "--out", out, "--json",
-                             "--no-arrays", "--threshold", "0.1"], capsys)
+    code, stdout, err = run(
+        ["decompose", png_folder, "--out", out, "--json", "--no-arrays", "--threshold", "0.1"],
+        capsys,
+    )
     assert code == 0, err
     summary = json.loads(stdout)
-    assert summary["threshold"] == {"value": 0.1, "automatic": False,
-                                    "noise_scale": pytest.approx(summary["threshold"]
-                                                                 ["noise_scale"]),
-                                    "rule": "fixed by the user", "k": None,
-                                    "min_contrast": None}
+    assert summary["threshold"] == {
+        "value": 0.1,
+        "automatic": False,
+        "noise_scale": pytest.approx(summary["threshold"]["noise_scale"]),
+        "rule": "fixed by the user",
+        "k": None,
+        "min_contrast": None,
+    }
     assert summary["out_dir"] == str(out)
     events = [json.loads(line) for line in err.splitlines()]
     assert events[-1]["event"] == "done"
@@ -124,8 +132,7 @@ def test_json_output_and_json_progress(tmp_path, png_folder, capsys):
 
 def test_not_converged_is_reported_but_written(tmp_path, png_folder, capsys):
     out = tmp_path / "short"
-    code, stdout, err = run(["decompose", png_folder, "--out", out, "--max-iter", "3"],
-                            capsys)
+    code, stdout, err = run(["decompose", png_folder, "--out", out, "--max-iter", "3"], capsys)
     assert code == 0
     assert "did NOT converge in 3 iterations" in stdout
     assert "fastrpca: warning: not converged" in err
@@ -151,8 +158,20 @@ def test_image_list_colour_and_grey_mode(tmp_path, capsys):
     assert iio.imread(tmp_path / "stack" / "background" / "frame_00000.png").shape == (24, 32, 3)
     s = json.loads((tmp_path / "stack" / "summary.json").read_text())
     assert s["matrix_shape"] == [24 * 32 * 3, 12] and s["color"] == "stack"
-    code, _, err = run(["decompose", *files, "--out", tmp_path / "grey", "-q",
-                        "--color", "grey", "--sheet-frames", "3"], capsys)
+    code, _, err = run(
+        [
+            "decompose",
+            *files,
+            "--out",
+            tmp_path / "grey",
+            "-q",
+            "--color",
+            "grey",
+            "--sheet-frames",
+            "3",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert iio.imread(tmp_path / "grey" / "foreground" / "frame_00011.png").shape == (24, 32)
     s = json.loads((tmp_path / "grey" / "summary.json").read_text())
@@ -163,30 +182,55 @@ def test_image_list_colour_and_grey_mode(tmp_path, capsys):
 def test_npy_and_npz_arrays(tmp_path, line, capsys):
     frames = (line.frames * 1000.0).astype(np.float32)  # arbitrary float units
     np.save(tmp_path / "f.npy", frames)
-    code, _, err = run(["decompose", tmp_path / "f.npy", "--out", tmp_path / "a", "-q",
-                        "--step", "2", "--max-frames", "10"], capsys)
+    code, _, err = run(
+        [
+            "decompose",
+            tmp_path / "f.npy",
+            "--out",
+            tmp_path / "a",
+            "-q",
+            "--step",
+            "2",
+            "--max-frames",
+            "10",
+        ],
+        capsys,
+    )
     assert code == 0, err
     s = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert s["input"]["frames"] == 10 and s["input"]["kind"] == "array"
     assert s["frames"][1]["source"] == "f.npy[2]"
-    assert s["input"]["display_range"] == [pytest.approx(frames[::2][:10].min()),
-                                           pytest.approx(frames[::2][:10].max())]
+    assert s["input"]["display_range"] == [
+        pytest.approx(frames[::2][:10].min()),
+        pytest.approx(frames[::2][:10].max()),
+    ]
     arr = np.load(tmp_path / "a" / "decomposition.npz")
-    np.testing.assert_allclose(arr["background"] + arr["foreground"], frames[::2][:10],
-                               rtol=1e-4, atol=1e-2)
+    np.testing.assert_allclose(
+        arr["background"] + arr["foreground"], frames[::2][:10], rtol=1e-4, atol=1e-2
+    )
     # in data units the threshold scales with the data
     assert s["threshold"]["value"] > 1.0
 
     np.savez(tmp_path / "two.npz", frames=frames[:6], other=np.zeros(3))
-    code, _, err = run(["decompose", tmp_path / "two.npz", "--out", tmp_path / "b", "-q"],
-                       capsys)
+    code, _, err = run(["decompose", tmp_path / "two.npz", "--out", tmp_path / "b", "-q"], capsys)
     assert code == 0, err
     np.savez(tmp_path / "amb.npz", a=frames[:6], b=frames[:6])
-    code, _, err = run(["decompose", tmp_path / "amb.npz", "--out", tmp_path / "c", "-q"],
-                       capsys)
+    code, _, err = run(["decompose", tmp_path / "amb.npz", "--out", tmp_path / "c", "-q"], capsys)
     assert code == 1 and "--key" in err
-    code, _, err = run(["decompose", tmp_path / "amb.npz", "--out", tmp_path / "c", "-q",
-                        "--key", "b", "--downsample", "2"], capsys)
+    code, _, err = run(
+        [
+            "decompose",
+            tmp_path / "amb.npz",
+            "--out",
+            tmp_path / "c",
+            "-q",
+            "--key",
+            "b",
+            "--downsample",
+            "2",
+        ],
+        capsys,
+    )
     assert code == 0, err
     assert iio.imread(tmp_path / "c" / "mask" / "frame_00000.png").shape == (H // 2, W // 2)
 
@@ -195,10 +239,12 @@ def test_video(tmp_path, capsys):
     pytest.importorskip("av")
     clip = make_factory_line(12, 32, 48, color=True, random_state=4)
     video = tmp_path / "line.mp4"
-    iio.imwrite(video, np.rint(clip.frames * 255).astype(np.uint8), plugin="pyav",
-                codec="libx264", fps=10)
-    code, _, err = run(["decompose", video, "--out", tmp_path / "v", "-q", "--max-frames",
-                        "10"], capsys)
+    iio.imwrite(
+        video, np.rint(clip.frames * 255).astype(np.uint8), plugin="pyav", codec="libx264", fps=10
+    )
+    code, _, err = run(
+        ["decompose", video, "--out", tmp_path / "v", "-q", "--max-frames", "10"], capsys
+    )
     assert code == 0, err
     s = json.loads((tmp_path / "v" / "summary.json").read_text())
     assert s["input"]["kind"] == "video" and s["input"]["frames"] == 10
@@ -207,6 +253,7 @@ def test_video(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- errors
+
 
 @pytest.fixture
 def bad_inputs(tmp_path):
@@ -225,21 +272,23 @@ def bad_inputs(tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize("argv, code, message", [
-    (["empty"], 1, "no images in folder"),
-    (["one"], 1, "only one frame"),
-    (["mixed"], 1, "frames differ in size: a.png is 20x30 but b.png is 22x30"),
-    (["broken"], 1, "cannot read"),
-    (["flat.npy"], 1, "expected frames of shape"),
-    (["no_pixels.npy"], 1, "which have no pixels"),
-    (["data.csv"], 1, "unknown file type"),
-    (["missing"], 2, "missing does not exist"),
-    (["mixed/a.png", "empty"], 1, "not several folders"),
-])
+@pytest.mark.parametrize(
+    "argv, code, message",
+    [
+        (["empty"], 1, "no images in folder"),
+        (["one"], 1, "only one frame"),
+        (["mixed"], 1, "frames differ in size: a.png is 20x30 but b.png is 22x30"),
+        (["broken"], 1, "cannot read"),
+        (["flat.npy"], 1, "expected frames of shape"),
+        (["no_pixels.npy"], 1, "which have no pixels"),
+        (["data.csv"], 1, "unknown file type"),
+        (["missing"], 2, "missing does not exist"),
+        (["mixed/a.png", "empty"], 1, "not several folders"),
+    ],
+)
 def test_input_errors(bad_inputs, argv, code, message, capsys):
     out = bad_inputs / "out"
-    got, stdout, err = run(["decompose", *[bad_inputs / a for a in argv], "--out", out],
-                           capsys)
+    got, stdout, err = run(["decompose", *[bad_inputs / a for a in argv], "--out", out], capsys)
     assert got == code
     assert message in err and err.startswith("fastrpca: error: ")
     assert "Traceback" not in err
@@ -247,8 +296,7 @@ def test_input_errors(bad_inputs, argv, code, message, capsys):
 
 
 def test_usage_errors(tmp_path, png_folder, capsys):
-    code, _, err = run(["decompose", png_folder, "--out", tmp_path / "o", "--lam", "-1"],
-                       capsys)
+    code, _, err = run(["decompose", png_folder, "--out", tmp_path / "o", "--lam", "-1"], capsys)
     assert code == 2 and "--lam" in err
     code, _, err = run(["decompose", png_folder], capsys)
     assert code == 2 and "--out" in err
@@ -278,8 +326,7 @@ def test_existing_output_is_refused_then_replaced_with_force(tmp_path, png_folde
     code, _, err = run(["decompose", png_folder, "--out", afile, "-q"], capsys)
     assert code == 2 and "not a folder" in err
     (tmp_path / "empty_out").mkdir()  # an empty folder is fine
-    code, _, err = run(["decompose", png_folder, "--out", tmp_path / "empty_out", "-q"],
-                       capsys)
+    code, _, err = run(["decompose", png_folder, "--out", tmp_path / "empty_out", "-q"], capsys)
     assert code == 0, err
 
 
@@ -295,7 +342,7 @@ def test_output_holding_the_input_is_refused(tmp_path, png_folder, capsys):
 
 
 def test_failure_while_writing_leaves_nothing(tmp_path, png_folder, capsys, monkeypatch):
-    import fastrpca.io as fio
+    import fastrpca.app.outputs as fio
 
     def boom(*args, **kwargs):
         raise OSError("disk full")
@@ -314,7 +361,7 @@ def test_failure_while_writing_leaves_nothing(tmp_path, png_folder, capsys, monk
 
 
 def test_too_large_for_memory_is_refused(tmp_path, png_folder, capsys, monkeypatch):
-    import fastrpca.io as fio
+    import fastrpca.app.reading as fio
 
     monkeypatch.setattr(fio, "physical_memory", lambda: 100_000)
     code, _, err = run(["decompose", png_folder, "--out", tmp_path / "r"], capsys)
@@ -332,8 +379,7 @@ def test_interrupt_leaves_nothing(tmp_path, png_folder, capsys, monkeypatch):
     assert not (tmp_path / "r").exists() and leftovers(tmp_path) == []
 
 
-def test_missing_io_extra_names_the_install_command(tmp_path, png_folder, capsys,
-                                                    monkeypatch):
+def test_missing_io_extra_names_the_install_command(tmp_path, png_folder, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "imageio", None)
     monkeypatch.setitem(sys.modules, "imageio.v3", None)
     code, _, err = run(["decompose", png_folder, "--out", tmp_path / "r"], capsys)
@@ -352,29 +398,46 @@ def test_missing_video_backend_names_it(tmp_path, capsys, monkeypatch):
 
 
 def test_core_imports_without_io_extra():
-    code = ("import sys; sys.modules['imageio'] = None; sys.modules['matplotlib'] = None\n"
-            "import fastrpca, fastrpca.frames, fastrpca.cli, fastrpca.io, fastrpca.demo\n"
-            "import numpy as np\n"
-            "d = fastrpca.frames.decompose_frames(np.random.default_rng(0).random((4, 8, 8)))\n"
-            "print(d.background.shape)")
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
+    code = (
+        "import sys; sys.modules['imageio'] = None; sys.modules['matplotlib'] = None\n"
+        "import fastrpca, fastrpca.app.cli, fastrpca.app.reading, fastrpca.app.demo\n"
+        "import numpy as np\n"
+        "d = fastrpca.decompose_frames(np.random.default_rng(0).random((4, 8, 8)))\n"
+        "print(d.background.shape)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "(4, 8, 8)"
 
 
 def test_python_dash_m(tmp_path):
-    res = subprocess.run([sys.executable, "-m", "fastrpca", "demo", "--help"],
-                         capture_output=True, text=True, timeout=120)
+    res = subprocess.run(
+        [sys.executable, "-m", "fastrpca", "demo", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 0 and "factory" in res.stdout and "regularization" in res.stdout
-    res = subprocess.run([sys.executable, "-m", "fastrpca", "decompose", str(tmp_path / "x"),
-                          "--out", str(tmp_path / "o")], capture_output=True, text=True,
-                         timeout=120)
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fastrpca",
+            "decompose",
+            str(tmp_path / "x"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert res.returncode == 2 and "does not exist" in res.stderr
     assert "Traceback" not in res.stderr
 
 
 # --------------------------------------------------------------------------- demo
+
 
 def test_demo_default_finds_the_defects(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -397,16 +460,44 @@ def test_demo_default_finds_the_defects(tmp_path, capsys, monkeypatch):
 
 
 def test_demo_colour_json_and_threshold_sensitivity(tmp_path, capsys):
-    code, stdout, err = run(["demo", "--out", tmp_path / "c", "--color", "--frames", "30",
-                             "--size", "32x48", "--json", "-q", "--no-arrays"], capsys)
+    code, stdout, err = run(
+        [
+            "demo",
+            "--out",
+            tmp_path / "c",
+            "--color",
+            "--frames",
+            "30",
+            "--size",
+            "32x48",
+            "--json",
+            "-q",
+            "--no-arrays",
+        ],
+        capsys,
+    )
     assert code == 0, err
     s = json.loads(stdout)
     assert s["detection"]["roc_auc"] > 0.95
     assert s["matrix_shape"] == [32 * 48 * 3, 30]
     assert iio.imread(tmp_path / "c" / "background" / "frame_00000.png").shape == (32, 48, 3)
     # a threshold far above every defect finds nothing; the AUC does not depend on it
-    code, stdout, err = run(["demo", "--out", tmp_path / "t", "--frames", "30", "--size",
-                             "32x48", "--json", "-q", "--threshold", "5"], capsys)
+    code, stdout, err = run(
+        [
+            "demo",
+            "--out",
+            tmp_path / "t",
+            "--frames",
+            "30",
+            "--size",
+            "32x48",
+            "--json",
+            "-q",
+            "--threshold",
+            "5",
+        ],
+        capsys,
+    )
     s2 = json.loads(stdout)
     assert s2["detection"]["recall"] == 0.0 and s2["detection"]["precision"] is None
     assert s2["detection"]["roc_auc"] > 0.95
@@ -420,8 +511,7 @@ def test_demo_regularization(tmp_path, capsys):
     assert "reaches exactly 0" in stdout
     code, _, err = run(["demo", "regularization", "--out", png], capsys)
     assert code == 2 and "--force" in err
-    code, stdout, _ = run(["demo", "regularization", "--out", png, "--force", "--json"],
-                          capsys)
+    code, stdout, _ = run(["demo", "regularization", "--out", png, "--force", "--json"], capsys)
     s = json.loads(stdout)
     assert code == 0 and s["l1_final"] == 0.0 and s["l2_final"] > 0
     code, _, err = run(["demo", "regularization", "--out", tmp_path / "reg.txt"], capsys)
@@ -430,6 +520,7 @@ def test_demo_regularization(tmp_path, capsys):
 
 
 # --------------------------------------------------------------------------- progress
+
 
 def test_progress_bar_and_json_lines():
     class FakeResult:
@@ -452,10 +543,10 @@ def test_progress_bar_and_json_lines():
     js(1, 0.5, 1, 1.0)
     js.close(FakeResult())
     events = [json.loads(x) for x in stream.getvalue().splitlines()]
-    assert events == [{"event": "iteration", "n_iter": 1, "residual": 0.5, "rank": 1,
-                       "mu": 1.0},
-                      {"event": "done", "n_iter": 3, "residual": 1e-7, "rank": 2,
-                       "mu": 2.25}]
+    assert events == [
+        {"event": "iteration", "n_iter": 1, "residual": 0.5, "rank": 1, "mu": 1.0},
+        {"event": "done", "n_iter": 3, "residual": 1e-7, "rank": 2, "mu": 2.25},
+    ]
 
     stream = _io.StringIO()
     off = cli.Progress("off", tol=1e-6, stream=stream)
@@ -466,8 +557,9 @@ def test_progress_bar_and_json_lines():
 
 # --------------------------------------------------------------------------- reading
 
+
 def test_read_frames_formats(tmp_path):
-    from fastrpca.io import read_frames
+    from fastrpca.app.reading import read_frames
 
     clip = make_factory_line(6, 20, 24, random_state=8)
     u8 = np.rint(clip.frames * 255).astype(np.uint8)
@@ -475,10 +567,11 @@ def test_read_frames_formats(tmp_path):
         (tmp_path / name).mkdir()
     for i, f in enumerate(clip.frames):
         iio.imwrite(tmp_path / "u16" / f"f{i}.png", np.rint(f * 65535).astype(np.uint16))
-        iio.imwrite(tmp_path / "rgba" / f"f{i}.png",
-                    np.dstack([u8[i], u8[i], u8[i], np.full_like(u8[i], 9)]))
-        iio.imwrite(tmp_path / "mixed" / f"f{i}.png",
-                    u8[i] if i % 2 else np.dstack([u8[i]] * 3))
+        iio.imwrite(
+            tmp_path / "rgba" / f"f{i}.png",
+            np.dstack([u8[i], u8[i], u8[i], np.full_like(u8[i], 9)]),
+        )
+        iio.imwrite(tmp_path / "mixed" / f"f{i}.png", u8[i] if i % 2 else np.dstack([u8[i]] * 3))
     iio.imwrite(tmp_path / "stack.tif", u8)
 
     src = read_frames(tmp_path / "u16")
@@ -522,8 +615,7 @@ def test_closed_stdout_stops_quietly(tmp_path, png_folder, capsys, monkeypatch):
         raise BrokenPipeError(32, "Broken pipe")
 
     monkeypatch.setattr(cli, "_emit_json", closed)  # as when piped into `head`
-    code, stdout, err = run(["decompose", png_folder, "--out", tmp_path / "r", "--json"],
-                            capsys)
+    code, stdout, err = run(["decompose", png_folder, "--out", tmp_path / "r", "--json"], capsys)
     assert code == 1 and stdout == ""
     assert "error" not in err and "nothing was written" not in err
     assert (tmp_path / "r" / "summary.json").exists()
@@ -533,9 +625,9 @@ def test_integer_count_arrays_keep_their_values(tmp_path, line, capsys):
     # int32 counts are data, not pixels of some bit depth: not divided by 2**31 - 1.
     counts = np.round(line.frames[:8] * 1000).astype(np.int32)
     np.save(tmp_path / "counts.npy", counts)
-    code, _, err = run(["decompose", tmp_path / "counts.npy", "--out", tmp_path / "o", "-q"],
-                       capsys)
+    code, _, err = run(
+        ["decompose", tmp_path / "counts.npy", "--out", tmp_path / "o", "-q"], capsys
+    )
     assert code == 0, err
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
-    assert s["input"]["display_range"] == [pytest.approx(counts.min()),
-                                           pytest.approx(counts.max())]
+    assert s["input"]["display_range"] == [pytest.approx(counts.min()), pytest.approx(counts.max())]

@@ -1,8 +1,9 @@
 """Compile-flag configuration."""
+
 import numba
 import pytest
 
-from fastrpca import _config
+from fastrpca._core import config as _config
 
 
 def test_kernels_fall_back_to_no_cache_when_nothing_is_writable(monkeypatch):

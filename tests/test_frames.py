@@ -1,15 +1,16 @@
 """Frame stacks <-> matrices, anomaly scores, the automatic threshold, detection metrics,
 and the synthetic factory line."""
+
 import itertools
 
 import numpy as np
 import pytest
 
-from fastrpca import frames as fr
-from fastrpca.demo import make_factory_line
-
+from fastrpca import robust_pca as fr
+from fastrpca.app.demo import make_factory_line
 
 # --------------------------------------------------------------------------- reshaping
+
 
 @pytest.mark.parametrize("shape", [(5, 4, 6), (5, 4, 6, 3)])
 def test_frames_to_matrix_columns_are_frames_and_round_trip(shape):
@@ -42,11 +43,14 @@ def test_frames_to_matrix_dtype_and_integers():
         fr.frames_to_matrix(frames, dtype=np.int32)
 
 
-@pytest.mark.parametrize("bad, match", [
-    (np.zeros((1, 4, 4)), "at least 2 frames"),
-    (np.zeros((4, 4)), "3-D or 4-D"),
-    (np.zeros((3, 0, 4)), "entries"),
-])
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.zeros((1, 4, 4)), "at least 2 frames"),
+        (np.zeros((4, 4)), "3-D or 4-D"),
+        (np.zeros((3, 0, 4)), "entries"),
+    ],
+)
 def test_frames_to_matrix_rejects(bad, match):
     with pytest.raises(ValueError, match=match):
         fr.frames_to_matrix(bad)
@@ -76,6 +80,7 @@ def test_to_grey_uses_luma_weights_and_ignores_alpha():
 
 
 # --------------------------------------------------------------------------- scores
+
 
 def test_anomaly_score_grey_and_colour():
     S = np.array([[[-2.0, 0.0], [1.0, -0.5]]] * 2)
@@ -124,6 +129,7 @@ def test_auto_threshold_false_alarm_rate_on_pure_noise():
 
 # --------------------------------------------------------------------------- metrics
 
+
 def test_precision_recall_by_hand():
     truth = np.array([1, 1, 1, 0, 0, 0, 0, 0], bool)
     pred = np.array([1, 1, 0, 1, 0, 0, 0, 0], bool)
@@ -141,8 +147,7 @@ def test_precision_recall_by_hand():
 
 def _auc_pairs(truth, score):
     pos, neg = score[truth], score[~truth]
-    total = sum(1.0 if a > b else 0.5 if a == b else 0.0
-                for a, b in itertools.product(pos, neg))
+    total = sum(1.0 if a > b else 0.5 if a == b else 0.0 for a, b in itertools.product(pos, neg))
     return total / (pos.size * neg.size)
 
 
@@ -167,11 +172,11 @@ def test_roc_auc_extremes_and_sklearn():
     rng = np.random.default_rng(9)
     t = rng.random((20, 30)) < 0.1
     s = rng.random((20, 30)) + t * 0.3
-    assert fr.roc_auc(t, s) == pytest.approx(sklearn_metrics.roc_auc_score(t.ravel(),
-                                                                          s.ravel()))
+    assert fr.roc_auc(t, s) == pytest.approx(sklearn_metrics.roc_auc_score(t.ravel(), s.ravel()))
 
 
 # --------------------------------------------------------------------------- factory line
+
 
 def test_factory_line_ground_truth_and_low_rank_background():
     line = make_factory_line(30, 32, 48, random_state=5)
@@ -179,8 +184,7 @@ def test_factory_line_ground_truth_and_low_rank_background():
     assert 0.0 <= line.frames.min() and line.frames.max() <= 1.0
     defective = {d["frame"] for d in line.defects}
     assert len(defective) == 9  # 30 % of 30 frames
-    np.testing.assert_array_equal(np.flatnonzero(line.truth.any(axis=(1, 2))),
-                                  sorted(defective))
+    np.testing.assert_array_equal(np.flatnonzero(line.truth.any(axis=(1, 2))), sorted(defective))
     # the clean frames span a rank-3 space (surface x smooth light)
     s = np.linalg.svd(fr.frames_to_matrix(line.clean), compute_uv=False)
     assert s[3] < 1e-10 * s[0] and s[2] > 1e-3 * s[0]
@@ -202,6 +206,7 @@ def test_factory_line_is_reproducible_and_colour():
 
 
 # --------------------------------------------------------------------------- decompose
+
 
 @pytest.fixture(scope="module")
 def small_line():

@@ -1,13 +1,14 @@
 """Holography: geometry, transfer matrix physics, SDP pipeline, baselines, real-time path."""
+
 import math
 import tracemalloc
 
 import numpy as np
 import pytest
+from naive import holography as nv
 
 from fastrpca import holography as H
-from fastrpca._result import ConvergenceWarning
-from naive import holography as nv
+from fastrpca._core.result import ConvergenceWarning
 
 K = 2 * math.pi * 40e3 / 340e3
 CENTER = np.array([86.36, 66.04, 150.0])
@@ -15,8 +16,7 @@ CENTER = np.array([86.36, 66.04, 150.0])
 
 def ring(m, radius=40.0, z=150.0):
     a = 2 * np.pi * np.arange(m) / m
-    return np.c_[CENTER[0] + radius * np.cos(a), CENTER[1] + radius * np.sin(a),
-                 np.full(m, z)]
+    return np.c_[CENTER[0] + radius * np.cos(a), CENTER[1] + radius * np.sin(a), np.full(m, z)]
 
 
 def scattered(m, seed=0):
@@ -31,12 +31,13 @@ def dev():
 
 # ----------------------------------------------------------------------------- geometry
 
+
 def test_autd3_layout(dev):
     assert len(dev) == H.AUTD3_NUM_TRANSDUCERS == 249
     np.testing.assert_array_equal(dev.positions, nv.autd3_local_positions())
     assert np.array_equal(dev.positions[0], [0, 0, 0])
-    assert np.allclose(dev.positions[1], [10.16, 0, 0])     # row-major: x first
-    assert np.allclose(dev.positions[18], [0, 10.16, 0])    # then y
+    assert np.allclose(dev.positions[1], [10.16, 0, 0])  # row-major: x first
+    assert np.allclose(dev.positions[18], [0, 10.16, 0])  # then y
     assert np.allclose(dev.positions[19], [30.48, 10.16, 0])  # (1, 1), (2, 1) absent
     assert np.allclose(dev.directions, [0, 0, 1])
     assert np.isclose(dev.positions[:, 0].max() + 10.16 + (192 - 18 * 10.16), 192.0)
@@ -67,12 +68,12 @@ def test_custom_array():
 
 # ----------------------------------------------------------------------- transfer matrix
 
+
 @pytest.mark.parametrize("directivity", ["t4010a1", "sphere"])
 def test_transfer_matches_loops(dev, directivity):
     foci = np.vstack([scattered(5), [[-50.0, 200.0, 30.0], [86.0, 66.0, -120.0]]])
     G = H.transfer_matrix(dev, foci, directivity=directivity)
-    ref = nv.transfer_matrix_loops(dev.positions, dev.directions, foci,
-                                   directivity=directivity)
+    ref = nv.transfer_matrix_loops(dev.positions, dev.directions, foci, directivity=directivity)
     np.testing.assert_allclose(G, ref, rtol=1e-12, atol=0)
 
 
@@ -82,14 +83,19 @@ def test_transfer_physics():
     g = H.transfer_matrix(one, z)[:, 0]
     np.testing.assert_allclose(np.abs(g) * z[:, 2], H.P0, rtol=1e-14)  # 1/r, D(0) = 1
     np.testing.assert_allclose(g * np.exp(1j * K * z[:, 2]), H.P0 / z[:, 2], rtol=1e-12)
-    assert np.isclose(H.P0, 4385.9, rtol=1e-4) and np.isclose(H.wavenumber(), 0.739198,
-                                                                 rtol=1e-6)
+    assert np.isclose(H.P0, 4385.9, rtol=1e-4) and np.isclose(H.wavenumber(), 0.739198, rtol=1e-6)
     # directivity: 45 degrees falls in bin 4 with x = 5 (table of ANCHORS section 2)
-    d45 = ((2.31910931569e-5 * 5 - 2.18348633296e-4) * 5 - 0.0208114779827) * 5 \
-        + 0.707945784
-    for theta, want in [(0.0, 1.0), (10.0, 1.0), (45.0, d45), (135.0, d45),
-                        (90.0, ((-4.79372835035e-6 * 10 + 1.43850511e-4) * 10
-                                - .00312857467007) * 10 + .199526231)]:
+    d45 = ((2.31910931569e-5 * 5 - 2.18348633296e-4) * 5 - 0.0208114779827) * 5 + 0.707945784
+    for theta, want in [
+        (0.0, 1.0),
+        (10.0, 1.0),
+        (45.0, d45),
+        (135.0, d45),
+        (
+            90.0,
+            ((-4.79372835035e-6 * 10 + 1.43850511e-4) * 10 - 0.00312857467007) * 10 + 0.199526231,
+        ),
+    ]:
         t = math.radians(theta)
         f = np.array([[100 * math.sin(t), 0.0, 100 * math.cos(t)]])
         got = abs(H.transfer_matrix(one, f)[0, 0]) * 100 / H.P0
@@ -100,8 +106,9 @@ def test_transfer_physics():
         assert abs(lo - hi) < 2e-4
     # sphere directivity ignores the angle
     f = np.array([[100.0, 0, 0.0]])
-    assert np.isclose(abs(H.transfer_matrix(one, f, directivity="sphere")[0, 0]),
-                      H.P0 / 100, rtol=1e-14)
+    assert np.isclose(
+        abs(H.transfer_matrix(one, f, directivity="sphere")[0, 0]), H.P0 / 100, rtol=1e-14
+    )
 
 
 def test_one_device_focus_is_about_7_kpa(dev):
@@ -127,16 +134,21 @@ def test_transfer_out_and_bad_input(dev):
 
 # ------------------------------------------------------------------------ SDP pipeline
 
+
 def test_exact_identities(dev):
     G = H.transfer_matrix(dev, scattered(6, seed=3))
     m = G.shape[0]
     for alpha in (1e3, 1e2):  # large alpha: the SVD route has no cancellation
-        A = G @ G.conj().T + alpha ** 2 * np.eye(m)
+        A = G @ G.conj().T + alpha**2 * np.eye(m)
         Gp = nv.tikhonov_pinv_svd(G, alpha)
-        np.testing.assert_allclose(G.conj().T @ np.linalg.inv(A), Gp, rtol=1e-9,
-                                   atol=1e-12 * np.abs(Gp).max())
-        np.testing.assert_allclose(alpha ** 2 * np.linalg.inv(A), np.eye(m) - G @ Gp,
-                                   atol=1e-8 * np.abs(np.eye(m) - G @ Gp).max())
+        np.testing.assert_allclose(
+            G.conj().T @ np.linalg.inv(A), Gp, rtol=1e-9, atol=1e-12 * np.abs(Gp).max()
+        )
+        np.testing.assert_allclose(
+            alpha**2 * np.linalg.inv(A),
+            np.eye(m) - G @ Gp,
+            atol=1e-8 * np.abs(np.eye(m) - G @ Gp).max(),
+        )
 
 
 @pytest.mark.parametrize("m", [2, 4, 8, 16, 32])
@@ -167,8 +179,7 @@ def test_sdp_against_slow_pipeline(dev):
     np.testing.assert_allclose(r.drive, a * np.exp(1j * ph), atol=1e-6)
     np.testing.assert_allclose(r.phase, np.mod(ph, 2 * np.pi), atol=1e-6)
     # unconstrained q nearly reproduces P u: the foci get the asked ratios
-    np.testing.assert_allclose(r.focal_pressure / r.focal_pressure[0], amps / amps[0],
-                               rtol=1e-6)
+    np.testing.assert_allclose(r.focal_pressure / r.focal_pressure[0], amps / amps[0], rtol=1e-6)
 
 
 def test_sdp_objective_vs_interior_point(dev):
@@ -182,8 +193,9 @@ def test_sdp_objective_vs_interior_point(dev):
     assert abs(r.objective - opt) <= 1e-4 * opt
 
 
-@pytest.mark.parametrize("constraint", ["normalize", ("uniform", 0.7), ("multiply", 0.5),
-                                        ("clamp", 0.2, 0.6), "clamp"])
+@pytest.mark.parametrize(
+    "constraint", ["normalize", ("uniform", 0.7), ("multiply", 0.5), ("clamp", 0.2, 0.6), "clamp"]
+)
 @pytest.mark.parametrize("method", ["naive", "gs", "gspat"])
 def test_baselines_match_reference(dev, method, constraint):
     G = H.transfer_matrix(dev, scattered(6, seed=7))
@@ -226,22 +238,27 @@ def test_not_converged_warns_once_at_the_callers_line(dev):
     foci, amps = scattered(8), np.full(8, 5e3)
     G = H.transfer_matrix(dev, foci)
     ws = H.Workspace(dev, 8, max_sweeps=1, tol=0.0)
-    calls = (lambda: H.sdp(G, amps, max_sweeps=1, tol=0.0),
-             lambda: H.compute(dev, foci, amps, max_sweeps=1, tol=0.0),
-             lambda: ws.solve(foci, amps) and ws.result())
+    calls = (
+        lambda: H.sdp(G, amps, max_sweeps=1, tol=0.0),
+        lambda: H.compute(dev, foci, amps, max_sweeps=1, tol=0.0),
+        lambda: ws.solve(foci, amps) and ws.result(),
+    )
     for call in calls:
         with pytest.warns(ConvergenceWarning) as record:
             call()
         assert len(record) == 1 and record[0].filename == __file__
 
 
-@pytest.mark.parametrize("G, amps, match", [
-    (np.full((2, 3), np.nan + 0j), [1.0, 1.0], "NaN"),
-    (np.ones((2, 3), complex), [1.0, 1.0, 1.0], "2 foci"),
-    (np.ones((2, 3), complex), [1.0, -1.0], "negative"),
-    (np.ones((2, 3), complex), [1.0, np.inf], "infinite"),
-    (np.ones((0, 3), complex), [], "zero foci"),
-])
+@pytest.mark.parametrize(
+    "G, amps, match",
+    [
+        (np.full((2, 3), np.nan + 0j), [1.0, 1.0], "NaN"),
+        (np.ones((2, 3), complex), [1.0, 1.0, 1.0], "2 foci"),
+        (np.ones((2, 3), complex), [1.0, -1.0], "negative"),
+        (np.ones((2, 3), complex), [1.0, np.inf], "infinite"),
+        (np.ones((0, 3), complex), [], "zero foci"),
+    ],
+)
 def test_bad_input(G, amps, match):
     for fn in (H.sdp, H.naive, H.gs, H.gspat):
         with pytest.raises(ValueError, match=match):
@@ -264,6 +281,7 @@ def test_inputs_not_modified(dev):
 
 # ----------------------------------------------------------------------- real-time path
 
+
 @pytest.mark.parametrize("method", ["sdp", "naive", "gs", "gspat"])
 def test_workspace_reuses_buffers_and_matches(dev, method):
     ws = H.Workspace(dev, 6, method=method, random_state=3)
@@ -274,12 +292,12 @@ def test_workspace_reuses_buffers_and_matches(dev, method):
     a2, p2 = ws.solve(scattered(6), amps)
     a3, p3 = ws.solve(foci, amps)
     assert a1 is a2 is a3 and p1 is p2 is p3
-    assert ids == [id(x) for x in (ws.G, ws.amplitude, ws.phase, ws.drive,
-                                   ws.focal_pressure)]
+    assert ids == [id(x) for x in (ws.G, ws.amplitude, ws.phase, ws.drive, ws.focal_pressure)]
     # deterministic: the same inputs give bit-identical drives whatever came before
     assert np.array_equal(a3, kept[0]) and np.array_equal(p3, kept[1])
-    ref = getattr(H, method)(H.transfer_matrix(dev, foci), amps,
-                             **({"random_state": 3} if method == "sdp" else {}))
+    ref = getattr(H, method)(
+        H.transfer_matrix(dev, foci), amps, **({"random_state": 3} if method == "sdp" else {})
+    )
     np.testing.assert_array_equal(ws.result().drive, ref.drive)
     one = H.compute(dev, foci, amps, method=method, random_state=3)
     np.testing.assert_array_equal(one.drive, ref.drive)

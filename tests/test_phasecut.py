@@ -1,12 +1,13 @@
 """PhaseCut: against an interior-point SDP solution, the slow NumPy BCD, and math facts."""
+
 import numpy as np
 import pytest
-
-pytestmark = pytest.mark.filterwarnings("ignore::fastrpca._result.ConvergenceWarning")
-
-from fastrpca._result import ConvergenceWarning
-from fastrpca.phasecut import phasecut
 from naive import holography as nv
+
+from fastrpca._core.result import ConvergenceWarning
+from fastrpca.holography.maxcut import phasecut
+
+pytestmark = pytest.mark.filterwarnings("ignore::fastrpca._core.result.ConvergenceWarning")
 
 
 def holo_matrix(m, seed=0):
@@ -68,8 +69,7 @@ def test_bcd_kernel_matches_slicing_reference(nu):
     M = holo_matrix(8, seed=2)
     seed = int(np.random.default_rng(11).integers(0, 2**63 - 1))
     X_ref = nv.phasecut_bcd(M, sweeps=6, nu=nu, seed=seed)
-    r = phasecut(M, method="bcd", nu=nu, max_sweeps=6, tol=0.0, random_state=11,
-                 certificate=False)
+    r = phasecut(M, method="bcd", nu=nu, max_sweeps=6, tol=0.0, random_state=11, certificate=False)
     np.testing.assert_allclose(r.X, X_ref, rtol=0, atol=1e-11)
     assert r.sweeps == 6 and not r.converged
 
@@ -81,8 +81,16 @@ def test_lowrank_kernel_matches_reference():
     V0 = rng.standard_normal((9, k)) + 1j * rng.standard_normal((9, k))
     V0 /= np.linalg.norm(V0, axis=1, keepdims=True)
     V = nv.phasecut_lowrank(M, V0, sweeps=5, omega=0.6)
-    r = phasecut(M, method="lowrank", rank=k, omega=0.6, X0=V0 @ V0.conj().T,
-                 max_sweeps=5, tol=0.0, certificate=False)
+    r = phasecut(
+        M,
+        method="lowrank",
+        rank=k,
+        omega=0.6,
+        X0=V0 @ V0.conj().T,
+        max_sweeps=5,
+        tol=0.0,
+        certificate=False,
+    )
     # the start is refactored from X0 (V0 up to a unitary), the iterates of X are the same
     np.testing.assert_allclose(r.X, V @ V.conj().T, atol=1e-10)
     np.testing.assert_allclose(r.V @ r.V.conj().T, r.X, atol=1e-12)
@@ -156,24 +164,34 @@ def test_input_not_modified():
     assert np.array_equal(M, Mc) and np.array_equal(X0, X0c)
 
 
-@pytest.mark.parametrize("M, match", [
-    (np.array([[1.0, 2.0], [0.0, 1.0]]), "not Hermitian"),
-    (np.array([[1.0, np.nan], [np.nan, 1.0]]), "NaN"),
-    (np.ones((2, 3)), "square"),
-    (np.zeros((0, 0)), "empty"),
-    (np.ones(3), "2-D"),
-])
+@pytest.mark.parametrize(
+    "M, match",
+    [
+        (np.array([[1.0, 2.0], [0.0, 1.0]]), "not Hermitian"),
+        (np.array([[1.0, np.nan], [np.nan, 1.0]]), "NaN"),
+        (np.ones((2, 3)), "square"),
+        (np.zeros((0, 0)), "empty"),
+        (np.ones(3), "2-D"),
+    ],
+)
 def test_bad_matrix(M, match):
     with pytest.raises(ValueError, match=match):
         phasecut(M)
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(nu=1.0), "nu"), (dict(omega=1.0), "omega"), (dict(method="sdp"), "method"),
-    (dict(max_sweeps=0), "max_sweeps"), (dict(tol=-1.0), "tol"),
-    (dict(X0=2 * np.eye(3)), "unit diagonal"), (dict(X0=np.eye(2)), "shape"),
-    (dict(X0=np.array([[1, 2, 0], [2, 1, 0], [0, 0, 1.0]])), "semidefinite"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(nu=1.0), "nu"),
+        (dict(omega=1.0), "omega"),
+        (dict(method="sdp"), "method"),
+        (dict(max_sweeps=0), "max_sweeps"),
+        (dict(tol=-1.0), "tol"),
+        (dict(X0=2 * np.eye(3)), "unit diagonal"),
+        (dict(X0=np.eye(2)), "shape"),
+        (dict(X0=np.array([[1, 2, 0], [2, 1, 0], [0, 0, 1.0]])), "semidefinite"),
+    ],
+)
 def test_bad_options(kw, match):
     with pytest.raises(ValueError, match=match):
         phasecut(np.eye(3), **kw)

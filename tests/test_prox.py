@@ -1,13 +1,14 @@
 """Soft thresholding and singular value thresholding: optimality conditions and identities."""
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
-
-from fastrpca import soft_threshold, svt
 from naive.rpca import soft_threshold as naive_soft_threshold
 from naive.rpca import svt as naive_svt
+
+from fastrpca import soft_threshold, svt
 
 finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
 taus = st.floats(0, 50, allow_nan=False)
@@ -15,8 +16,11 @@ shapes = st.tuples(st.integers(1, 7), st.integers(1, 7))
 
 
 def complex_arrays(shape):
-    return st.builds(lambda a, b: a + 1j * b, arrays(np.float64, shape, elements=finite),
-                     arrays(np.float64, shape, elements=finite))
+    return st.builds(
+        lambda a, b: a + 1j * b,
+        arrays(np.float64, shape, elements=finite),
+        arrays(np.float64, shape, elements=finite),
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -48,8 +52,7 @@ def test_soft_threshold_complex_shrinks_modulus_keeps_phase(data, shape, tau):
 def test_moreau_identity(x, tau):
     # prox_{tau f}(x) + tau prox_{f*/tau}(x / tau) = x, with f* the indicator of the
     # unit L-inf ball, whose prox is the clip to [-1, 1].
-    np.testing.assert_allclose(soft_threshold(x, tau) + tau * np.clip(x / tau, -1, 1), x,
-                               atol=1e-9)
+    np.testing.assert_allclose(soft_threshold(x, tau) + tau * np.clip(x / tau, -1, 1), x, atol=1e-9)
 
 
 def test_soft_threshold_out_and_in_place():
@@ -78,8 +81,11 @@ def test_soft_threshold_non_contiguous_input():
 @settings(max_examples=30, deadline=None)
 @given(data=st.data(), shape=shapes, tau=st.floats(0, 20), cplx=st.booleans())
 def test_svt_optimality(data, shape, tau, cplx):
-    X = data.draw(complex_arrays(shape)) if cplx else data.draw(
-        arrays(np.float64, shape, elements=finite))
+    X = (
+        data.draw(complex_arrays(shape))
+        if cplx
+        else data.draw(arrays(np.float64, shape, elements=finite))
+    )
     L = svt(X, tau)
     assert L.shape == X.shape and L.dtype == X.dtype
     scale = 1 + np.linalg.norm(X)
@@ -89,7 +95,7 @@ def test_svt_optimality(data, shape, tau, cplx):
     G = X - L
     assert np.linalg.norm(G, 2) <= tau + 1e-9 * scale
     nuclear = np.linalg.svd(L, compute_uv=False).sum()
-    assert abs(np.vdot(G, L).real - tau * nuclear) <= 1e-8 * scale ** 2
+    assert abs(np.vdot(G, L).real - tau * nuclear) <= 1e-8 * scale**2
 
 
 def test_svt_bad_input():

@@ -1,11 +1,12 @@
 """The seed's L1-versus-L2 experiment."""
+
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 
-from fastrpca import regularization_demo as demo
+from fastrpca.app import regularization_demo as demo
 
 
 def test_l1_hits_zero_l2_only_approaches():
@@ -34,10 +35,12 @@ def test_run_writes_png(tmp_path):
 
 def test_run_leaves_the_callers_matplotlib_backend_alone(tmp_path):
     pytest.importorskip("matplotlib")
-    code = ("import matplotlib; matplotlib.use('svg')\n"
-            "from fastrpca.regularization_demo import run\n"
-            f"run({str(tmp_path / 'r.png')!r})\n"
-            "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n")
+    code = (
+        "import matplotlib; matplotlib.use('svg')\n"
+        "from fastrpca.app.regularization_demo import run\n"
+        f"run({str(tmp_path / 'r.png')!r})\n"
+        "assert matplotlib.get_backend() == 'svg', matplotlib.get_backend()\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "r.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,12 +1,13 @@
 """Robust PCA: the reference loop, planted recovery, every engine and dtype, bad input."""
+
 import warnings
 
 import numpy as np
 import pytest
+from naive.rpca import ialm, planted
 
 import fastrpca
 from fastrpca import ConvergenceWarning, rpca
-from naive.rpca import ialm, planted
 
 ENGINES = ["full", "partial", "randomized", "auto"]
 
@@ -16,6 +17,7 @@ def rel(a, b):
 
 
 # ---------------------------------------------------------------- the reference loop
+
 
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128])
 @pytest.mark.parametrize("shape", [(64, 64), (90, 40), (30, 70)])
@@ -54,6 +56,7 @@ def test_residual_and_result_fields():
 
 
 # ---------------------------------------------------------------- planted recovery
+
 
 @pytest.mark.parametrize("svd", ENGINES)
 @pytest.mark.parametrize("fraction", [0.05, 0.10])
@@ -129,6 +132,7 @@ def test_randomized_engine_grows_its_block_when_rank_exceeds_prediction():
 
 # ---------------------------------------------------------------- memory layouts
 
+
 def test_layouts_and_read_only_input_give_the_same_answer():
     M, _, _ = planted(70, 50, rank=3, fraction=0.05, seed=14)
     base = rpca(M, svd="full")
@@ -167,6 +171,7 @@ def test_deterministic_for_a_seed():
 
 # ---------------------------------------------------------------- control and edge cases
 
+
 def test_zero_matrix_returns_zeros_at_once():
     res = rpca(np.zeros((5, 4)))
     assert res.converged and res.n_iter == 0 and res.rank == 0
@@ -195,28 +200,31 @@ def test_callback_sees_every_iteration_and_can_stop():
 
 def test_lam_large_gives_all_low_rank_and_small_gives_sparse():
     M, _, _ = planted(40, 40, rank=2, fraction=0.05, seed=19)
-    assert not rpca(M, lam=1e3).S.any()       # S costs too much: L = M
-    assert rpca(M, lam=1e-4).rank == 0        # L costs too much: S = M
+    assert not rpca(M, lam=1e3).S.any()  # S costs too much: L = M
+    assert rpca(M, lam=1e-4).rank == 0  # L costs too much: S = M
 
 
-@pytest.mark.parametrize("bad, kwargs, error, match", [
-    (np.ones(5), {}, ValueError, "2-D"),
-    (np.ones((2, 2, 2)), {}, ValueError, "2-D"),
-    (np.ones((0, 4)), {}, ValueError, "at least 2"),
-    (np.ones((1, 1)), {}, ValueError, "at least 2"),
-    (np.array([["a", "b"], ["c", "d"]]), {}, TypeError, "numeric"),
-    (np.ones((3, 3)), {"lam": 0}, ValueError, "lam must be > 0"),
-    (np.ones((3, 3)), {"lam": -1}, ValueError, "lam"),
-    (np.ones((3, 3)), {"tol": 0}, ValueError, "tol"),
-    (np.ones((3, 3)), {"max_iter": 0}, ValueError, "max_iter"),
-    (np.ones((3, 3)), {"max_iter": 2.5}, TypeError, "integer"),
-    (np.ones((3, 3)), {"rho": 0.5}, ValueError, "rho"),
-    (np.ones((3, 3)), {"mu": float("nan")}, ValueError, "finite"),
-    (np.ones((3, 3)), {"svd": "lanczos"}, ValueError, "svd must be one of"),
-    (np.ones((3, 3)), {"mask": np.ones((3, 3))}, TypeError, "boolean"),
-    (np.ones((3, 3)), {"mask": np.ones((2, 3), bool)}, ValueError, "shape"),
-    (np.ones((3, 3)), {"mask": np.zeros((3, 3), bool)}, ValueError, "no observed"),
-])
+@pytest.mark.parametrize(
+    "bad, kwargs, error, match",
+    [
+        (np.ones(5), {}, ValueError, "2-D"),
+        (np.ones((2, 2, 2)), {}, ValueError, "2-D"),
+        (np.ones((0, 4)), {}, ValueError, "at least 2"),
+        (np.ones((1, 1)), {}, ValueError, "at least 2"),
+        (np.array([["a", "b"], ["c", "d"]]), {}, TypeError, "numeric"),
+        (np.ones((3, 3)), {"lam": 0}, ValueError, "lam must be > 0"),
+        (np.ones((3, 3)), {"lam": -1}, ValueError, "lam"),
+        (np.ones((3, 3)), {"tol": 0}, ValueError, "tol"),
+        (np.ones((3, 3)), {"max_iter": 0}, ValueError, "max_iter"),
+        (np.ones((3, 3)), {"max_iter": 2.5}, TypeError, "integer"),
+        (np.ones((3, 3)), {"rho": 0.5}, ValueError, "rho"),
+        (np.ones((3, 3)), {"mu": float("nan")}, ValueError, "finite"),
+        (np.ones((3, 3)), {"svd": "lanczos"}, ValueError, "svd must be one of"),
+        (np.ones((3, 3)), {"mask": np.ones((3, 3))}, TypeError, "boolean"),
+        (np.ones((3, 3)), {"mask": np.ones((2, 3), bool)}, ValueError, "shape"),
+        (np.ones((3, 3)), {"mask": np.zeros((3, 3), bool)}, ValueError, "no observed"),
+    ],
+)
 def test_bad_input_is_explained(bad, kwargs, error, match):
     with pytest.raises(error, match=match):
         rpca(bad, **kwargs)
@@ -240,6 +248,7 @@ def test_warmup_compiles_without_error():
 
 
 # ---------------------------------------------------------------- warm starts and workspaces
+
 
 def test_warm_start_from_the_solution_saves_iterations():
     # The penalty schedule restarts from mu0, so IALM still walks it, but from the answer.
@@ -290,6 +299,7 @@ def test_workspace_buffers_are_reused_across_calls():
 @pytest.mark.parametrize("shape, rank", [((300, 300), 15), ((3000, 80), 2)])
 def test_peak_memory_is_a_few_copies_of_the_input(shape, rank):
     import tracemalloc
+
     M, _, _ = planted(*shape, rank=rank, fraction=0.05, seed=25)
     rpca(M)  # compile and warm caches first
     tracemalloc.start()
@@ -302,9 +312,16 @@ def test_peak_memory_is_a_few_copies_of_the_input(shape, rank):
     assert peak < 5 * M.nbytes
 
 
-@pytest.mark.parametrize("dtype, scale", [(np.float64, 1e160), (np.float32, 1e20),
-                                          (np.complex64, 1e20), (np.float64, 1e-170),
-                                          (np.float32, 1e-30)])
+@pytest.mark.parametrize(
+    "dtype, scale",
+    [
+        (np.float64, 1e160),
+        (np.float32, 1e20),
+        (np.complex64, 1e20),
+        (np.float64, 1e-170),
+        (np.float32, 1e-30),
+    ],
+)
 def test_entries_whose_squares_overflow_or_underflow_are_reported(dtype, scale):
     # Before: ||M||_F = inf gave residual 0 and "converged" with a wrong L, and an
     # underflowed ||M||_F = 0 returned L = S = 0 for a nonzero M.

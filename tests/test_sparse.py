@@ -1,14 +1,16 @@
 """Lasso / elastic net / ridge: KKT, duality gap, naive references, scikit-learn."""
+
 from __future__ import annotations
 
 import warnings
 
 import numpy as np
 import pytest
+from naive import sparse as naive
 
 import fastrpca.sparse as sp
-from fastrpca._result import ConvergenceWarning
-from naive import sparse as naive
+from fastrpca._core.result import ConvergenceWarning
+from fastrpca.sparse import l1
 
 METHODS = ["cd", "fista", "ista", "admm"]
 
@@ -126,15 +128,17 @@ def test_sklearn_lasso_enet_ridge_on_diabetes():
     ours = sp.lasso(X, y, sp.lam_from_sklearn(alpha, m), tol=1e-12)
     np.testing.assert_allclose(ours.x, sk.coef_, rtol=1e-6, atol=1e-6 * np.abs(sk.coef_).max())
     assert sp.sklearn_alpha(sp.lam_from_sklearn(alpha, m), m) == pytest.approx(alpha)
-    sk = lm.ElasticNet(alpha=alpha, l1_ratio=0.7, fit_intercept=False, tol=1e-12,
-                       max_iter=100_000).fit(X, y)
+    sk = lm.ElasticNet(
+        alpha=alpha, l1_ratio=0.7, fit_intercept=False, tol=1e-12, max_iter=100_000
+    ).fit(X, y)
     l1, l2 = sp.enet_from_sklearn(alpha, 0.7, m)
     ours = sp.elastic_net(X, y, l1, l2, tol=1e-12)
     np.testing.assert_allclose(ours.x, sk.coef_, rtol=1e-6, atol=1e-6 * np.abs(sk.coef_).max())
     for a in (0.0, 0.1, 10.0):
         sk = lm.Ridge(alpha=a, fit_intercept=False, solver="svd").fit(X, y)
-        np.testing.assert_allclose(sp.ridge(X, y, a).x, sk.coef_, rtol=1e-7,
-                                   atol=1e-8 * np.abs(sk.coef_).max())
+        np.testing.assert_allclose(
+            sp.ridge(X, y, a).x, sk.coef_, rtol=1e-7, atol=1e-8 * np.abs(sk.coef_).max()
+        )
 
 
 @pytest.mark.parametrize("shape", [(40, 100), (100, 40)])
@@ -143,13 +147,18 @@ def test_sklearn_random_problems(shape):
     A, y = problem(*shape, seed=4)
     m = shape[0]
     lam = 0.05 * sp.lam_max(A, y)
-    sk = lm.Lasso(alpha=sp.sklearn_alpha(lam, m), fit_intercept=False, tol=1e-14,
-                  max_iter=200_000).fit(A, y)
+    sk = lm.Lasso(
+        alpha=sp.sklearn_alpha(lam, m), fit_intercept=False, tol=1e-14, max_iter=200_000
+    ).fit(A, y)
     np.testing.assert_allclose(sp.lasso(A, y, lam, tol=1e-12).x, sk.coef_, atol=1e-6)
-    sk = lm.Lasso(alpha=sp.sklearn_alpha(lam, m), fit_intercept=False, tol=1e-14,
-                  max_iter=200_000, positive=True).fit(A, y)
-    np.testing.assert_allclose(sp.lasso(A, y, lam, tol=1e-12, positive=True).x, sk.coef_,
-                               atol=1e-6)
+    sk = lm.Lasso(
+        alpha=sp.sklearn_alpha(lam, m),
+        fit_intercept=False,
+        tol=1e-14,
+        max_iter=200_000,
+        positive=True,
+    ).fit(A, y)
+    np.testing.assert_allclose(sp.lasso(A, y, lam, tol=1e-12, positive=True).x, sk.coef_, atol=1e-6)
     for alpha in (0.5, 5.0):
         sk = lm.Ridge(alpha=alpha, fit_intercept=False).fit(A, y)
         for method in ("cholesky", "svd"):
@@ -175,8 +184,9 @@ def test_moreau_identity_ridge_shrink_and_elastic_net_prox():
 
     p = sp.elastic_net_prox(v, l1, l2)
     for vi, pi in zip(v, p):
-        star = minimize_scalar(lambda u: conj(u) + 0.5 * (u - vi) ** 2,
-                               bracket=(vi - 5, vi + 5), tol=1e-12).x
+        star = minimize_scalar(
+            lambda u: conj(u) + 0.5 * (u - vi) ** 2, bracket=(vi - 5, vi + 5), tol=1e-12
+        ).x
         assert pi + star == pytest.approx(vi, abs=1e-6)
     # complex input keeps the phase; out= writes in place
     z = v[:20] + 1j * v[20:]
@@ -253,14 +263,14 @@ def test_admm_factorisation_is_cached():
     A, y = problem(seed=9)
     sp.clear_cache()
     sp.lasso(A, y, 1.0, method="admm")
-    solver = sp._cache()[-1][2]
+    solver = l1._cache()[-1][2]
     factors = dict(solver._factors)
     sp.lasso(A.copy(), 2 * y, 1.0, method="admm")
-    assert sp._cache()[-1][2] is solver and solver._factors.keys() == factors.keys()
+    assert l1._cache()[-1][2] is solver and solver._factors.keys() == factors.keys()
     A2 = A.copy()
     A2[0, 0] += 1
     sp.lasso(A2, y, 1.0, method="admm")
-    assert sp._cache()[-1][2] is not solver
+    assert l1._cache()[-1][2] is not solver
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
@@ -270,12 +280,12 @@ def test_cache_sees_in_place_edits_and_keeps_inputs(order):
     lam = 0.1 * np.median(sp.lam_max(A, Y))
     sp.clear_cache()
     first = sp.lasso(A, Y[:, 0], lam)
-    solver = sp._cache()[-1][2]
-    assert sp.lasso(A, Y[:, 1], lam).converged and sp._cache()[-1][2] is solver
+    solver = l1._cache()[-1][2]
+    assert sp.lasso(A, Y[:, 1], lam).converged and l1._cache()[-1][2] is solver
     j = int(np.argmax(np.abs(first.x)))
     A[3, j] += 0.5  # the caller edits A in place: the cached solver must not be used
     edited = sp.lasso(A, Y[:, 0], lam)
-    assert sp._cache()[-1][2] is not solver
+    assert l1._cache()[-1][2] is not solver
     np.testing.assert_allclose(edited.x, naive.cd(A, Y[:, 0], lam), atol=1e-6)
     assert not np.allclose(edited.x, first.x)
     A[3, j] = np.nan  # and an edit to NaN is caught although A was seen before
@@ -288,18 +298,18 @@ def test_cache_sees_in_place_edits_and_keeps_inputs(order):
     big[:, ::2] = A0
     for same in (B, big[:, ::2]):
         np.testing.assert_array_equal(sp.lasso(same, Y[:, 0], lam).x, first.x)
-        assert sp._cache()[-1][2] is solver
+        assert l1._cache()[-1][2] is solver
     # residual form (no row-major copy): the compare reads At tile by tile
     R, yr = problem(20, 700, seed=13)
     R = np.array(R, order=order)
     lam = 0.1 * sp.lam_max(R, yr)
     assert sp.lasso(R, yr, lam).method == "cd"
-    solver = sp._cache()[-1][2]
+    solver = l1._cache()[-1][2]
     sp.lasso(R.copy(order="K"), yr, lam)
-    assert sp._cache()[-1][2] is solver
+    assert l1._cache()[-1][2] is solver
     R[19, 699] += 1.0
     sp.lasso(R, yr, lam)
-    assert sp._cache()[-1][2] is not solver
+    assert l1._cache()[-1][2] is not solver
 
 
 def test_history_callback_and_non_convergence(ref):
@@ -309,8 +319,14 @@ def test_history_callback_and_non_convergence(ref):
     assert h["n_iter"][0] == 0 and h["n_iter"][-1] == res.n_iter
     assert h["dual_gap"][-1] == res.dual_gap and h["dual_gap"][0] > h["dual_gap"][-1]
     seen = []
-    res = sp.lasso(A, y, lam, method="ista", callback=lambda x, info: seen.append(
-        info["dual_gap"]) or len(seen) == 3, history=True)
+    res = sp.lasso(
+        A,
+        y,
+        lam,
+        method="ista",
+        callback=lambda x, info: seen.append(info["dual_gap"]) or len(seen) == 3,
+        history=True,
+    )
     assert len(seen) == 3 and not res.converged and res.n_iter == 30
     np.testing.assert_array_equal(res.history["dual_gap"], seen)
     with pytest.warns(ConvergenceWarning, match="max_iter=5"):

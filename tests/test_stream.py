@@ -1,15 +1,17 @@
 """Streaming Robust PCA: the NumPy reference, planted truth, batch IALM, drift, anomalies,
 buffers and bad input."""
+
 import tracemalloc
 
+import numba
 import numpy as np
 import pytest
-import numba
-from numba.core.runtime import _nrt_python as nrt, rtsys
+from naive.stream import NaiveStream, drifting
+from numba.core.runtime import _nrt_python as nrt
+from numba.core.runtime import rtsys
 
 from fastrpca import rpca
-from fastrpca.stream import StreamingRPCA, _warmup
-from naive.stream import NaiveStream, drifting
+from fastrpca.robust_pca.stream import StreamingRPCA, _warmup
 
 N0 = 30  # frames given to fit
 
@@ -35,9 +37,9 @@ def drifting_scene():
 # ---------------------------------------------------------------- the reference
 
 
-@pytest.mark.parametrize("shape, forget, reject", [((16, 24), 0.8, 4.0),
-                                                    ((300,), 0.95, 1.0),
-                                                    ((8, 6, 5), 1.0, 2.0)])
+@pytest.mark.parametrize(
+    "shape, forget, reject", [((16, 24), 0.8, 4.0), ((300,), 0.95, 1.0), ((8, 6, 5), 1.0, 2.0)]
+)
 def test_follows_the_numpy_reference_frame_by_frame(shape, forget, reject):
     M, _, _ = drifting(shape, 70, 3, drift=0.5, seed=2)
     stream = StreamingRPCA(rank=3, forget=forget, reject=reject).fit(M[:20], random_state=0)
@@ -57,8 +59,9 @@ def test_follows_the_numpy_reference_frame_by_frame(shape, forget, reject):
 def test_float32_stream_computes_in_float32_and_agrees_with_float64():
     M, _, _ = drifting((24, 24), 80, 3, drift=0.3, seed=3)
     s64 = StreamingRPCA(rank=3).fit(M[:N0], random_state=0)
-    s32 = StreamingRPCA(rank=3, threshold=s64.threshold_).fit(M[:N0].astype(np.float32),
-                                                               random_state=0)
+    s32 = StreamingRPCA(rank=3, threshold=s64.threshold_).fit(
+        M[:N0].astype(np.float32), random_state=0
+    )
     assert s32.dtype == np.float32
     B64, S64 = run(s64, M[N0:])
     B32, S32 = run(s32, M[N0:].astype(np.float32))
@@ -135,7 +138,7 @@ def test_an_anomalous_frame_is_flagged():
     stream = StreamingRPCA(rank=3).fit(M[:N0], random_state=0)
     counts = [int(stream.process(f) and stream.n_sparse[0]) for f in M[N0:]]
     assert np.argmax(counts) == 50 - N0
-    assert counts[50 - N0] >= 400 and max(counts[:50 - N0]) < 40
+    assert counts[50 - N0] >= 400 and max(counts[: 50 - N0]) < 40
 
 
 # ---------------------------------------------------------------- API behaviour
@@ -146,9 +149,9 @@ def test_a_batch_call_equals_single_calls(drifting_scene):
     a = StreamingRPCA(rank=3).fit(M[:N0], random_state=0)
     b = StreamingRPCA(rank=3).fit(M[:N0], random_state=0)
     B1, S1 = run(a, M[N0:])
-    B2, S2 = b.process(M[N0:N0 + 10])
+    B2, S2 = b.process(M[N0 : N0 + 10])
     B2, S2 = B2.copy(), S2.copy()
-    B3, S3 = b.process(M[N0 + 10:])
+    B3, S3 = b.process(M[N0 + 10 :])
     np.testing.assert_array_equal(np.concatenate([B2, B3]), B1)
     np.testing.assert_array_equal(np.concatenate([S2, S3]), S1)
     assert b.n_inner.shape == (20,) and b.n_frames == a.n_frames == 30
@@ -215,12 +218,12 @@ def test_buffers_are_reused_and_steady_state_allocates_nothing():
         assert rtsys.get_allocation_stats().alloc - start == 2  # argument + created array
         before = rtsys.get_allocation_stats().alloc
         tracemalloc.start()
-        for frame in M[N0 + 3:]:
+        for frame in M[N0 + 3 :]:
             stream.process(frame)
             stream.process(frame, out=out, update=False)
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        calls = 2 * len(M[N0 + 3:])
+        calls = 2 * len(M[N0 + 3 :])
         assert rtsys.get_allocation_stats().alloc - before == 16 * calls
         before = rtsys.get_allocation_stats().alloc
         stream.process(frame, check_finite=False)
@@ -238,27 +241,33 @@ def test_warmup_compiles_the_stream_kernels_for_real_dtypes():
 # ---------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"rank": 0}, ValueError, "rank must be > 0"),
-    ({"rank": 2.5}, TypeError, "rank must be an integer"),
-    ({"forget": 0.0}, ValueError, "forget"),
-    ({"forget": 1.5}, ValueError, "forget must be <= 1"),
-    ({"reject": 0.5}, ValueError, "reject must be >= 1"),
-    ({"threshold": -1.0}, ValueError, "threshold"),
-    ({"max_inner": 0}, ValueError, "max_inner"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"rank": 0}, ValueError, "rank must be > 0"),
+        ({"rank": 2.5}, TypeError, "rank must be an integer"),
+        ({"forget": 0.0}, ValueError, "forget"),
+        ({"forget": 1.5}, ValueError, "forget must be <= 1"),
+        ({"reject": 0.5}, ValueError, "reject must be >= 1"),
+        ({"threshold": -1.0}, ValueError, "threshold"),
+        ({"max_inner": 0}, ValueError, "max_inner"),
+    ],
+)
 def test_bad_parameters_are_explained(kwargs, error, match):
     with pytest.raises(error, match=match):
         StreamingRPCA(**kwargs)
 
 
-@pytest.mark.parametrize("frames, kwargs, error, match", [
-    (np.ones((1, 8, 8)), {}, ValueError, "at least 2 frames"),
-    (np.ones(8), {}, ValueError, "at least 2 frames"),
-    (np.ones((5, 8), complex), {}, TypeError, "real data"),
-    (np.ones((5, 8)), {"rank": 6}, ValueError, "rank=6 exceeds"),
-    (np.zeros((5, 8)), {}, ValueError, "no low-rank background"),
-])
+@pytest.mark.parametrize(
+    "frames, kwargs, error, match",
+    [
+        (np.ones((1, 8, 8)), {}, ValueError, "at least 2 frames"),
+        (np.ones(8), {}, ValueError, "at least 2 frames"),
+        (np.ones((5, 8), complex), {}, TypeError, "real data"),
+        (np.ones((5, 8)), {"rank": 6}, ValueError, "rank=6 exceeds"),
+        (np.zeros((5, 8)), {}, ValueError, "no low-rank background"),
+    ],
+)
 def test_bad_fit_input_is_explained(frames, kwargs, error, match):
     with pytest.raises(error, match=match):
         StreamingRPCA(**kwargs).fit(frames)
@@ -285,8 +294,11 @@ def test_bad_frames_are_explained(drifting_scene):
     with pytest.raises(RuntimeError, match=r"call fit\(first_frames\)"):
         StreamingRPCA().process(M[0])
     stream = StreamingRPCA(rank=3).fit(M[:N0], random_state=0)
-    with pytest.raises(ValueError, match=r"shape \(32, 31\) but this stream was fitted "
-                                         r"on frames of shape \(32, 32\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"shape \(32, 31\) but this stream was fitted "
+        r"on frames of shape \(32, 32\)",
+    ):
         stream.process(M[0, :, :31])
     with pytest.raises(ValueError, match="batch of shape"):
         stream.process(M[:0])

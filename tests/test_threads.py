@@ -1,5 +1,6 @@
 """Solvers running in several Python threads at once give exactly their serial results,
 and every kernel is compiled to release the GIL (so such threads run in parallel)."""
+
 import importlib
 import pkgutil
 import random
@@ -7,23 +8,25 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from numba.core.dispatcher import Dispatcher
-
-import fastrpca._kernels
-from fastrpca import holography as H
-from fastrpca import rpca
-from fastrpca.sparse import LassoSolver, lasso
-from fastrpca.stream import StreamingRPCA
 from naive.rpca import planted
 from naive.stream import drifting
+from numba.core.dispatcher import Dispatcher
+
+import fastrpca
+from fastrpca import holography as H
+from fastrpca import rpca
+from fastrpca.robust_pca.stream import StreamingRPCA
+from fastrpca.sparse import LassoSolver, lasso
 
 
 def all_kernels():
-    for info in pkgutil.iter_modules(fastrpca._kernels.__path__):
-        module = importlib.import_module(f"fastrpca._kernels.{info.name}")
+    for info in pkgutil.walk_packages(fastrpca.__path__, "fastrpca."):
+        if "._kernels." not in info.name:
+            continue
+        module = importlib.import_module(info.name)
         for name, obj in vars(module).items():
             if isinstance(obj, Dispatcher) and obj.__module__ == module.__name__:
-                yield f"{info.name}.{name}", obj
+                yield f"{info.name.rsplit('.', 1)[1]}.{name}", obj
 
 
 @pytest.mark.requires_jit
@@ -37,6 +40,7 @@ def test_every_kernel_releases_the_gil():
 
 # ---------------------------------------------------------------- one task per solver
 # Each returns copies of its outputs; a seed picks the problem.
+
 
 def rpca_task(seed):
     M, _, _ = planted(90, 70, rank=4, fraction=0.05, seed=seed)

@@ -12,6 +12,7 @@ BLAS is held at one thread in every benchmark process (``FASTRPCA_BENCH_BLAS_THR
 overrides it), as in the side-by-side scripts: on a shared machine an oversubscribed
 BLAS is the largest source of noise, and numba's parallel kernels need the cores.
 """
+
 import os
 
 _THREADS = os.environ.get("FASTRPCA_BENCH_BLAS_THREADS", "1")

@@ -13,6 +13,7 @@ importing NumPy happen in the untimed setup of that process; the timed statement
 fastrpca import and the call. The cold variants create a new empty cache directory for
 every sample, so no sample can profit from the previous one's compilation.
 """
+
 import shutil
 import tempfile
 
@@ -86,4 +87,3 @@ class ColdCache:
         return _WARMUP, self._cold_setup()
 
     timeraw_import_and_warmup.repeat = (1, 2, 60.0)
-

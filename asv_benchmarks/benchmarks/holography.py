@@ -4,14 +4,15 @@ Sizes follow ANCHORS section 2: one AUTD3 device with 4, 16, 32 foci and four de
 with 64 foci, foci at z = 150 mm. Stages: transfer matrix, Tikhonov SDP matrix (Gram +
 Cholesky inverse), PhaseCut (low-rank and full BCD), rounding, end-to-end per method.
 """
+
 import warnings
 
 import numpy as np
 
 from fastrpca import holography as H
-from fastrpca._kernels import acoustics as ak
-from fastrpca._kernels import phasecut as pk
-from fastrpca.phasecut import default_rank, phasecut
+from fastrpca.holography._kernels import acoustics as ak
+from fastrpca.holography._kernels import phasecut as pk
+from fastrpca.holography.maxcut import default_rank, phasecut
 
 CASES = ["1x4", "1x16", "1x32", "4x64"]
 ORIGINS = [[0.0, 0.0, 0.0], [192.0, 0.0, 0.0], [0.0, 151.4, 0.0], [192.0, 151.4, 0.0]]
@@ -28,13 +29,14 @@ def _case(case, seed=0):
 
 def _sdp_matrix(G, amps, alpha=1e-3):
     m = G.shape[0]
-    A = np.linalg.inv(G @ G.conj().T + alpha ** 2 * np.eye(m))
-    M = alpha ** 2 * amps[:, None] * A * amps[None, :]
+    A = np.linalg.inv(G @ G.conj().T + alpha**2 * np.eye(m))
+    M = alpha**2 * amps[:, None] * A * amps[None, :]
     return (M + M.conj().T) / 2
 
 
 class Stages:
     """Each stage of the SDP pipeline on its own."""
+
     params = CASES
     param_names = ["devices_x_foci"]
 
@@ -51,8 +53,9 @@ class Stages:
         self.W0 = np.empty((k, m), complex)
         pk.random_rows(self.W0, np.array([1], np.uint64))
         self.W = self.W0.copy()
-        self.bufs = [np.empty(m, complex) for _ in range(2)] + \
-            [np.empty(k, complex) for _ in range(2)]
+        self.bufs = [np.empty(m, complex) for _ in range(2)] + [
+            np.empty(k, complex) for _ in range(2)
+        ]
         self.hist = np.zeros(1000)
         self.X = phasecut(self.M, random_state=0).X
         self.u = np.empty(m, complex)
@@ -68,8 +71,9 @@ class Stages:
     def time_phasecut_sweeps(self, case):
         self.W[...] = self.W0
         m, h = self.bufs[0], self.bufs[2]
-        pk.lowrank_sweeps(self.M, self.W, 0.8, 1000, 1e-6, self.floor, m, h, self.bufs[3],
-                          self.hist)
+        pk.lowrank_sweeps(
+            self.M, self.W, 0.8, 1000, 1e-6, self.floor, m, h, self.bufs[3], self.hist
+        )
 
     def time_rounding(self, case):
         pk.round_unit(self.X, self.M, self.bufs[0], self.bufs[1], self.u, 1000, 1e-12)
@@ -77,6 +81,7 @@ class Stages:
 
 class PhaseCut:
     """The general solver on holography matrices: low-rank (default) vs full BCD."""
+
     params = (CASES, ["lowrank", "bcd"])
     param_names = ["devices_x_foci", "method"]
     timeout = 120
@@ -87,8 +92,7 @@ class PhaseCut:
         self.M = _sdp_matrix(H.transfer_matrix(arr, foci), amps)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.fstar = phasecut(self.M, tol=1e-13, max_sweeps=20000,
-                                  random_state=0).objective
+            self.fstar = phasecut(self.M, tol=1e-13, max_sweeps=20000, random_state=0).objective
 
     def time_phasecut(self, case, method):
         phasecut(self.M, method=method, random_state=0, certificate=False)
@@ -106,6 +110,7 @@ class PhaseCut:
 
 class EndToEnd:
     """Foci + amplitudes -> drives through a reused Workspace (the real-time path)."""
+
     params = (CASES, ["sdp", "gspat", "naive", "gs"])
     param_names = ["devices_x_foci", "method"]
 
@@ -134,6 +139,7 @@ class EndToEnd:
 
 class ColdStart:
     """Compile or cache-load of every holography kernel in a fresh process."""
+
     timeout = 600
 
     def timeraw_warmup(self):

@@ -1,25 +1,23 @@
 """asv benchmarks for fastrpca.rpca (Robust PCA by IALM) and the kernels under it.
 
-Problems are the planted ones of Lin, Chen & Ma (2010) (ANCHORS section 1): L0 = A B^T
-with Gaussian factors, S0 on a uniformly random support with values uniform in
-[-500, 500]; a tall rank-2 "video"-shaped matrix, 20000 x 200. Accuracy is tracked against the planted truth, so a change that speeds a
-solve up by stopping early, or that splits M wrongly, shows up in ``track_`` as well as
-in ``time_``.
+Problems are the planted ones of Lin, Chen & Ma (2010): L0 = A B^T with Gaussian factors,
+S0 on a uniformly random support with values uniform in [-500, 500]; a tall rank-2
+"video"-shaped matrix, 20000 x 200. Accuracy is tracked against the planted truth, so a
+change that speeds a solve up by stopping early, or that splits M wrongly, shows up in
+``track_`` as well as in ``time_``.
 
 Every kernel is compiled (or loaded from numba's cache) in ``setup()``.
 """
-import importlib
+
 import warnings
 
 import numpy as np
 
 import fastrpca
-from fastrpca import prox as fprox
-from fastrpca import svd as fsvd
-from fastrpca._kernels import ialm as kialm
-
-# ``fastrpca.rpca`` is the function (re-exported); the module is reached by name.
-frpca = importlib.import_module("fastrpca.rpca")
+from fastrpca.robust_pca import ialm as frpca
+from fastrpca.robust_pca import svd as fsvd
+from fastrpca.robust_pca._kernels import ialm as kialm
+from fastrpca.sparse import prox as fprox
 
 # name: (m, n, rank, fraction of entries corrupted)
 PROBLEMS = {
@@ -248,8 +246,9 @@ class SVT:
     def setup(self, n_rank):
         n, r = (int(v) for v in n_rank.replace("r", "").split())
         rng = np.random.default_rng(0)
-        self.X = (rng.standard_normal((n, r)) @ rng.standard_normal((r, n))
-                  + 1e-3 * rng.standard_normal((n, n)))
+        self.X = rng.standard_normal((n, r)) @ rng.standard_normal(
+            (r, n)
+        ) + 1e-3 * rng.standard_normal((n, n))
         self.tau = 1.0  # between the noise (~0.06) and the signal (~n) singular values
         self.engine = fsvd.RandomizedSVD(self.X.shape, self.X.dtype, random_state=0)
         self.engine(self.X.copy(), self.tau)  # cold start: the next calls are warm steps
@@ -275,7 +274,7 @@ def _video(n_frames, h, w, rank=3, seed=0):
     sparse = np.zeros_like(background)
     for t in range(n_frames):
         r, c = (3 * t) % (h - 8), (5 * t) % (w - 8)
-        sparse[t, r:r + 8, c:c + 8] = 20.0
+        sparse[t, r : r + 8, c : c + 8] = 20.0
     return background + sparse, background, sparse
 
 

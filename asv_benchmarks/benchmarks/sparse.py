@@ -1,4 +1,5 @@
 """asv benchmarks for fastrpca.sparse (JIT warmed in setup)."""
+
 import warnings
 
 import numpy as np
@@ -27,6 +28,7 @@ def _gaussian(m, n, seed=0):
 
 class LassoSingle:
     """One signal, dictionary m x n (the real-time case), each method."""
+
     params = ([(64, 256), (128, 512)], ["cd", "fista", "admm"])
     param_names = ["shape", "method"]
 
@@ -53,6 +55,7 @@ class LassoSingle:
 
 class LassoBatch:
     """k signals, one 64 x 256 dictionary."""
+
     params = [100, 1000]
     param_names = ["k"]
 
@@ -76,6 +79,7 @@ class LassoBatch:
 
 class LassoGaussian:
     """Gaussian design at lam = 0.05 lam_max (coordinate descent, working sets)."""
+
     params = [[(500, 2000), (1000, 5000)]]
     param_names = ["shape"]
     timeout = 300

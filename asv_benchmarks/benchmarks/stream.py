@@ -6,13 +6,14 @@ accuracy of the streaming split against the truth and against batch IALM on the 
 frames, for the default method and for the basis-update variants the choice was made
 against (see ``fastrpca/stream.py``).
 """
+
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from fastrpca import rpca
-from fastrpca.stream import StreamingRPCA, _warmup
+from fastrpca.robust_pca.stream import StreamingRPCA, _warmup
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
 from naive.stream import drifting  # noqa: E402
@@ -32,6 +33,7 @@ def _rel(a, b):
 class ProcessFrame:
     """One ``process(frame)`` call on a fitted stream (the real-time step); frames cycle
     through 50 planted ones."""
+
     params = SIDES
     param_names = ["side"]
 
@@ -48,8 +50,7 @@ class ProcessFrame:
         self.i += 1
 
     def time_process_no_update(self, side):
-        self.stream.process(self.frames[self.i % len(self.frames)], out=self.out,
-                            update=False)
+        self.stream.process(self.frames[self.i % len(self.frames)], out=self.out, update=False)
         self.i += 1
 
     def peakmem_process_50_frames(self, side):
@@ -59,6 +60,7 @@ class ProcessFrame:
 
 class Fit:
     """Initialisation: batch rpca on 30 frames + weighted SVD."""
+
     params = SIDES
     param_names = ["side"]
     timeout = 300
@@ -74,6 +76,7 @@ class Fit:
 class Accuracy:
     """Relative error of S (frames 31-200) against the truth and against batch IALM;
     ``drift`` in radians over the sequence; ``forget`` the stream's forgetting factor."""
+
     params = ([0.0, 0.3, 1.0], [0.8, 0.95])
     param_names = ["drift", "forget"]
     timeout = 300

@@ -3,15 +3,17 @@
 Contenders run in rounds (A B C A B C ...), so that a slow phase of a shared, noisy
 machine hits every contender alike; medians and ratios are reported, never single runs.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from statistics import median
-from typing import Callable
 
 
-def interleaved(contenders: dict[str, Callable[[], object]], rounds: int = 5,
-                min_time: float = 0.0) -> dict[str, list[float]]:
+def interleaved(
+    contenders: dict[str, Callable[[], object]], rounds: int = 5, min_time: float = 0.0
+) -> dict[str, list[float]]:
     """Time each contender ``rounds`` times, round-robin; return seconds per call.
 
     Each contender is called once untimed first (JIT compilation, caches). When one

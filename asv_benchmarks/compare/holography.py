@@ -21,6 +21,7 @@ updates) on the exact M.
 
 Run: ``python -m asv_benchmarks.compare.holography [--rounds 7] [--quick]``.
 """
+
 from __future__ import annotations
 
 import os
@@ -45,7 +46,7 @@ except ImportError:  # run as a script
     from _timing import fmt_seconds, markdown_table  # noqa: E402
 
 from fastrpca import holography as H  # noqa: E402
-from fastrpca.phasecut import phasecut  # noqa: E402
+from fastrpca.holography.maxcut import phasecut  # noqa: E402
 
 METHODS = ("sdp", "gspat", "naive", "gs")
 AUTD3_NAMES = {"sdp": "SDP", "gspat": "GSPAT", "naive": "Naive", "gs": "GS"}
@@ -53,7 +54,7 @@ ORIGINS = [[0.0, 0.0, 0.0], [192.0, 0.0, 0.0], [0.0, 151.4, 0.0], [192.0, 151.4,
 CASES = [(1, 2), (1, 4), (1, 8), (1, 16), (1, 32), (4, 64)]
 AMPLITUDE = 5e3
 
-WORKER = r'''
+WORKER = r"""
 import json, sys, time, ctypes
 import numpy as np
 from pyautd3 import AUTD3, Controller
@@ -97,23 +98,32 @@ for line in sys.stdin:
     d = np.concatenate(d)
     print(json.dumps({"time": dt, "intensity": d["intensity"].tolist(),
                       "phase": d["phase"].tolist()}), flush=True)
-'''
+"""
 
 
 class Autd3Worker:
     """pyautd3 in its own interpreter, one JSON request per line."""
 
     def __init__(self, python: str):
-        self.proc = subprocess.Popen([python, "-c", WORKER], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True,
-                                     env={**os.environ, "PYTHONPATH": ""})
+        self.proc = subprocess.Popen(
+            [python, "-c", WORKER],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONPATH": ""},
+        )
         first = self.proc.stdout.readline()
         if not first or not json.loads(first).get("ready"):
             raise RuntimeError("pyautd3 worker did not start")
 
     def run(self, method, origins, foci, amps, repeat):
-        req = dict(method=AUTD3_NAMES[method], origins=origins, foci=foci.tolist(),
-                   amps=list(map(float, amps)), repeat=repeat)
+        req = dict(
+            method=AUTD3_NAMES[method],
+            origins=origins,
+            foci=foci.tolist(),
+            amps=list(map(float, amps)),
+            repeat=repeat,
+        )
         self.proc.stdin.write(json.dumps(req) + "\n")
         self.proc.stdin.flush()
         line = self.proc.stdout.readline()
@@ -151,6 +161,7 @@ def time_ours(ws, foci, amps, repeat):
 def sdp_gaps(arr, foci, amps, sweeps_seed=0):
     """(fastrpca gap, sweeps, certificate, AUTD3-style gap) for one case."""
     import importlib.util
+
     G = H.transfer_matrix(arr, foci)
     m = G.shape[0]
     M = 1e-6 * np.diag(amps) @ np.linalg.inv(G @ G.conj().T + 1e-6 * np.eye(m)) @ np.diag(amps)
@@ -165,6 +176,7 @@ def sdp_gaps(arr, foci, amps, sweeps_seed=0):
     if spec is None:
         sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests"))
     from naive.holography import autd3_style_bcd
+
     gaps = []
     for seed in range(5):
         X = autd3_style_bcd(M, seed=seed)
@@ -189,8 +201,10 @@ def main(argv=None) -> str:
         except Exception as exc:  # pragma: no cover - depends on the machine
             note = f"pyautd3 worker failed to start ({exc}); its columns are empty."
     else:
-        note = (f"pyautd3 not found at {args.autd3_python}; its columns are empty "
-                f"(see the module docstring to install it).")
+        note = (
+            f"pyautd3 not found at {args.autd3_python}; its columns are empty "
+            f"(see the module docstring to install it)."
+        )
 
     rows, gap_rows = [], []
     for ndev, m in cases:
@@ -198,7 +212,7 @@ def main(argv=None) -> str:
         arr = H.autd3(origins)
         foci = foci_for(ndev, m)
         amps = np.full(m, AMPLITUDE)
-        ours, theirs, drives_theirs, cv_ours = {}, {}, {}, {}
+        ours, theirs, drives_theirs = {}, {}, {}
         wss = {meth: H.Workspace(arr, m, method=meth, random_state=0) for meth in METHODS}
         reps = {}
         for meth in METHODS:
@@ -209,8 +223,9 @@ def main(argv=None) -> str:
                 ours.setdefault(meth, []).append(time_ours(wss[meth], foci, amps, reps[meth]))
                 if worker is not None:
                     rep = theirs.get(meth, [None])[0]
-                    out = worker.run(meth, origins, foci, amps,
-                                     repeat_for(rep) if rep is not None else 3)
+                    out = worker.run(
+                        meth, origins, foci, amps, repeat_for(rep) if rep is not None else 3
+                    )
                     theirs.setdefault(meth, []).append(out["time"])
                     drives_theirs[meth] = out
         G = H.transfer_matrix(arr, foci)
@@ -220,27 +235,71 @@ def main(argv=None) -> str:
             t_o = median(ours[meth])
             if worker is not None:
                 d = drives_theirs[meth]
-                q = np.array(d["intensity"]) / 255 * np.exp(
-                    1j * 2 * np.pi * np.array(d["phase"]) / 256)
+                q = (
+                    np.array(d["intensity"])
+                    / 255
+                    * np.exp(1j * 2 * np.pi * np.array(d["phase"]) / 256)
+                )
                 p_th = np.abs(G @ q)
                 t_t = median(theirs[meth])
-                rows.append([f"{ndev} x {m}", meth, fmt_seconds(t_o), fmt_seconds(t_t),
-                             f"{t_o / t_t:.2f}", f"{cv(p_ours):.1e}", f"{cv(p_th):.2f}",
-                             f"{p_ours.mean():.0f}", f"{p_th.mean():.0f}"])
+                rows.append(
+                    [
+                        f"{ndev} x {m}",
+                        meth,
+                        fmt_seconds(t_o),
+                        fmt_seconds(t_t),
+                        f"{t_o / t_t:.2f}",
+                        f"{cv(p_ours):.1e}",
+                        f"{cv(p_th):.2f}",
+                        f"{p_ours.mean():.0f}",
+                        f"{p_th.mean():.0f}",
+                    ]
+                )
             else:
-                rows.append([f"{ndev} x {m}", meth, fmt_seconds(t_o), "-", "-",
-                             f"{cv(p_ours):.1e}", "-", f"{p_ours.mean():.0f}", "-"])
+                rows.append(
+                    [
+                        f"{ndev} x {m}",
+                        meth,
+                        fmt_seconds(t_o),
+                        "-",
+                        "-",
+                        f"{cv(p_ours):.1e}",
+                        "-",
+                        f"{p_ours.mean():.0f}",
+                        "-",
+                    ]
+                )
         gap, sweeps, cert, gap_a = sdp_gaps(arr, foci, amps)
         gap_rows.append([f"{ndev} x {m}", f"{gap:.1e}", sweeps, f"{cert:.1e}", f"{gap_a:.1e}"])
     if worker is not None:
         worker.close()
-    out = [markdown_table(
-        ["devices x foci", "method", "fastrpca", "pyautd3 26.0.0.1", "ratio",
-         "CV fastrpca", "CV pyautd3", "mean Pa fastrpca", "mean Pa pyautd3"], rows),
+    out = [
+        markdown_table(
+            [
+                "devices x foci",
+                "method",
+                "fastrpca",
+                "pyautd3 26.0.0.1",
+                "ratio",
+                "CV fastrpca",
+                "CV pyautd3",
+                "mean Pa fastrpca",
+                "mean Pa pyautd3",
+            ],
+            rows,
+        ),
         "",
-        markdown_table(["devices x foci", "SDP gap fastrpca (default tol)", "sweeps",
-                        "reference dual certificate", "AUTD3-style BCD gap (NumPy)"],
-                       gap_rows)]
+        markdown_table(
+            [
+                "devices x foci",
+                "SDP gap fastrpca (default tol)",
+                "sweeps",
+                "reference dual certificate",
+                "AUTD3-style BCD gap (NumPy)",
+            ],
+            gap_rows,
+        ),
+    ]
     if note:
         out += ["", note]
     text = "\n".join(out)

@@ -20,6 +20,7 @@ iteration count.
 
 Run: ``python -m asv_benchmarks.compare.rpca [--rounds 3] [--quick] [--large]``.
 """
+
 from __future__ import annotations
 
 import os
@@ -65,10 +66,12 @@ SMALL_ONLY = {"tensorly", "sporco"}
 
 def _quiet(fn):
     """Run a peer with its prints swallowed."""
+
     def run():
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return fn()
+
     return run
 
 
@@ -83,33 +86,41 @@ def contenders(M, rank):
     }
     try:
         from pyrpca import rpca_pcp_ialm
+
         out["pyrpca"] = _quiet(lambda: (*rpca_pcp_ialm(M, lam, tol=1e-7, verbose=False), None))
     except ImportError:
         pass
     if max(m, n) <= 500:
         try:
             from tensorly.decomposition import robust_pca
-            out["tensorly"] = _quiet(lambda: (*robust_pca(M, reg_E=lam, tol=1e-7,
-                                                          n_iter_max=1000), None))
+
+            out["tensorly"] = _quiet(
+                lambda: (*robust_pca(M, reg_E=lam, tol=1e-7, n_iter_max=1000), None)
+            )
         except ImportError:
             pass
         try:
             from sporco.admm.rpca import RobustPCA
+
             def sporco_run():
-                opt = RobustPCA.Options({"Verbose": False, "MaxMainIter": 2000,
-                                         "RelStopTol": 1e-7, "AbsStopTol": 0})
+                opt = RobustPCA.Options(
+                    {"Verbose": False, "MaxMainIter": 2000, "RelStopTol": 1e-7, "AbsStopTol": 0}
+                )
                 solver = RobustPCA(M, lam, opt)
                 L, S = solver.solve()
                 return L, S, solver.k
+
             out["sporco"] = _quiet(sporco_run)
         except ImportError:
             pass
     try:
         from rpca import RobustPCA as AccAltProj
+
         def accaltproj():
             est = AccAltProj(n_components=rank, max_iter=200, tol=1e-7, verbose=False)
             L = est.fit(M).low_rank_
             return L, M - L, None
+
         out["rpca (AccAltProj)"] = _quiet(accaltproj)
     except ImportError:
         pass
@@ -142,12 +153,20 @@ def run_problem(name, rounds):
     for k in runs:
         L, S, n_iter = answers[k]
         t = median(times[k])
-        rows.append([name if not rows else "", k, fmt_seconds(t), f"{t / ref:.3g}",
-                     f"{ref / t:.3g}x", n_iter if n_iter is not None else "-",
-                     f"{np.linalg.norm(L - L0) / np.linalg.norm(L0):.1e}",
-                     f"{np.linalg.norm(S - S0) / np.linalg.norm(S0):.1e}",
-                     np.linalg.matrix_rank(L) if min(m, n) <= 1000 else "-",
-                     f"{fmt_seconds(floor)} ({floor / t:.2f})" if k == "fastrpca" else ""])
+        rows.append(
+            [
+                name if not rows else "",
+                k,
+                fmt_seconds(t),
+                f"{t / ref:.3g}",
+                f"{ref / t:.3g}x",
+                n_iter if n_iter is not None else "-",
+                f"{np.linalg.norm(L - L0) / np.linalg.norm(L0):.1e}",
+                f"{np.linalg.norm(S - S0) / np.linalg.norm(S0):.1e}",
+                np.linalg.matrix_rank(L) if min(m, n) <= 1000 else "-",
+                f"{fmt_seconds(floor)} ({floor / t:.2f})" if k == "fastrpca" else "",
+            ]
+        )
     return rows
 
 
@@ -159,20 +178,37 @@ def main(argv=None):
     parser.add_argument("--problems", nargs="*", help="names from PROBLEMS")
     args = parser.parse_args(argv)
     from threadpoolctl import threadpool_limits
-    names = args.problems or (QUICK if args.quick else
-                              [p for p in PROBLEMS if args.large or not p.startswith("3000")])
-    missing = [p for p in ("pyrpca", "tensorly", "sporco", "rpca")
-               if __import__("importlib").util.find_spec(p) is None]
+
+    names = args.problems or (
+        QUICK if args.quick else [p for p in PROBLEMS if args.large or not p.startswith("3000")]
+    )
+    missing = [
+        p
+        for p in ("pyrpca", "tensorly", "sporco", "rpca")
+        if __import__("importlib").util.find_spec(p) is None
+    ]
     fastrpca.warmup()
     rows = []
     with threadpool_limits(1):
         for name in names:
             rows += run_problem(name, args.rounds)
             print(f"done {name}", file=sys.stderr, flush=True)
-    header = ["problem", "contender", "median", "time ratio", "speed-up", "iters",
-              "rel err L", "rel err S", "rank L", "SVD floor (floor / time)"]
-    print(f"Robust PCA, median of {args.rounds} interleaved rounds, one BLAS thread, "
-          f"{time.strftime('%Y-%m-%d')}; ratios are to the NumPy IALM with full SVD.\n")
+    header = [
+        "problem",
+        "contender",
+        "median",
+        "time ratio",
+        "speed-up",
+        "iters",
+        "rel err L",
+        "rel err S",
+        "rank L",
+        "SVD floor (floor / time)",
+    ]
+    print(
+        f"Robust PCA, median of {args.rounds} interleaved rounds, one BLAS thread, "
+        f"{time.strftime('%Y-%m-%d')}; ratios are to the NumPy IALM with full SVD.\n"
+    )
     print(markdown_table(header, rows))
     if missing:
         print(f"\nNot installed, skipped: {', '.join(missing)}.")

@@ -10,6 +10,7 @@ not installed are skipped with a note.
 
 Run: ``python -m asv_benchmarks.compare.sparse [--quick]``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,7 +29,7 @@ except ImportError:  # run as a script
 import fastrpca.sparse as sp
 
 TARGET = 1e-6
-TOLS = [10.0 ** -e for e in range(3, 15)]
+TOLS = [10.0**-e for e in range(3, 15)]
 
 
 def dictionary_problem(k, seed=0):
@@ -72,10 +73,13 @@ def peer_makers(A, Y, lam):
     Af = np.asfortranarray(A)
     lm = have("sklearn.linear_model")
     if lm is not None:
+
         def sk(tol):
-            est = lm.Lasso(alpha=lam / m, fit_intercept=False, tol=tol, max_iter=100_000,
-                           precompute=False)
+            est = lm.Lasso(
+                alpha=lam / m, fit_intercept=False, tol=tol, max_iter=100_000, precompute=False
+            )
             return lambda: est.fit(Af, Y).coef_.T
+
         makers["scikit-learn Lasso"] = sk
     for mod, cls, label in (("skglm", "Lasso", "skglm"), ("celer", "Lasso", "celer")):
         lib = have(mod)
@@ -83,15 +87,17 @@ def peer_makers(A, Y, lam):
             continue
 
         def make(tol, lib=lib, cls=cls):
-            est = getattr(lib, cls)(alpha=lam / m, fit_intercept=False, tol=tol,
-                                    max_iter=1000)
+            est = getattr(lib, cls)(alpha=lam / m, fit_intercept=False, tol=tol, max_iter=1000)
 
             def run():
                 if not batch:
                     return est.fit(Af, Y).coef_
-                return np.column_stack([est.fit(Af, Y[:, c]).coef_.copy()
-                                        for c in range(Y.shape[1])])
+                return np.column_stack(
+                    [est.fit(Af, Y[:, c]).coef_.copy() for c in range(Y.shape[1])]
+                )
+
             return run
+
         makers[label] = make
     spams = have("spams")
     if spams is not None:
@@ -99,13 +105,19 @@ def peer_makers(A, Y, lam):
 
         def sp_lars(tol):
             # LARS is exact up to rounding: tol is not used
-            return lambda: spams.lasso(Yf, D=Af, lambda1=lam, mode=2, numThreads=1
-                                       ).toarray().reshape(A.shape[1], -1).squeeze()
+            return lambda: (
+                spams.lasso(Yf, D=Af, lambda1=lam, mode=2, numThreads=1)
+                .toarray()
+                .reshape(A.shape[1], -1)
+                .squeeze()
+            )
+
         makers["SPAMS LARS"] = sp_lars
     if not batch and A.shape[1] <= 256:
         pyprox = have("pyproximal")
         pylops = have("pylops")
         if pyprox is not None and pylops is not None:
+
             def pp(tol):
                 op = pylops.MatrixMult(A)
                 l2 = pyprox.L2(Op=op, b=Y)
@@ -113,8 +125,15 @@ def peer_makers(A, Y, lam):
                 step = 1.0 / np.linalg.norm(A, 2) ** 2
                 n = int(np.ceil(1 / tol))
                 return lambda: pyprox.optimization.primal.ProximalGradient(
-                    l2, l1, x0=np.zeros(A.shape[1]), tau=step, niter=n,
-                    acceleration="fista", show=False)
+                    l2,
+                    l1,
+                    x0=np.zeros(A.shape[1]),
+                    tau=step,
+                    niter=n,
+                    acceleration="fista",
+                    show=False,
+                )
+
             makers["pyproximal FISTA"] = pp
     return makers, notes
 
@@ -142,12 +161,14 @@ def run_problem(name, A, Y, lam, rounds, per_signal, notes_out, quick):
     ours = {"fastrpca.lasso": lambda: sp.lasso(A, Y, lam).x}  # batches: threads on
     if k == 1:
         out = np.empty(A.shape[1])
-        ours["fastrpca LassoSolver (out=, check_finite=False)"] = \
-            lambda: solver1.solve(Y, lam, out=out, check_finite=False).x
+        ours["fastrpca LassoSolver (out=, check_finite=False)"] = lambda: (
+            solver1.solve(Y, lam, out=out, check_finite=False).x
+        )
 
         def cold():  # a dictionary never seen before: the solver is built in the call
             sp.clear_cache()
             return sp.lasso(A, Y, lam).x
+
         ours["fastrpca.lasso, cache cleared each call"] = cold
     else:
         out = np.empty((A.shape[1], k), order="F")
@@ -156,8 +177,7 @@ def run_problem(name, A, Y, lam, rounds, per_signal, notes_out, quick):
         ours["fastrpca LassoSolver, 2 threads"] = lambda: solver2.solve(Y, lam, out=out).x
     for label, fn in ours.items():
         X = np.asarray(fn()).reshape(A.shape[1], -1)
-        acc[label] = np.max((objective(A, Y.reshape(A.shape[0], -1), X, lam) - p_star)
-                            / p_star)
+        acc[label] = np.max((objective(A, Y.reshape(A.shape[0], -1), X, lam) - p_star) / p_star)
         contenders[label] = fn
     makers, notes = peer_makers(A, Y, lam)
     notes_out += [f"{name}: {n}" for n in notes]
@@ -165,12 +185,16 @@ def run_problem(name, A, Y, lam, rounds, per_signal, notes_out, quick):
         if quick and label.startswith(("skglm", "celer")) and k > 1:
             notes_out.append(f"{name}: {label} skipped in --quick")
             continue
-        tols = [1e-3] if label == "SPAMS LARS" else (
-            [1e-2, 1e-3] if label.startswith("pyproximal") else TOLS)
+        tols = (
+            [1e-3]
+            if label == "SPAMS LARS"
+            else ([1e-2, 1e-3] if label.startswith("pyproximal") else TOLS)
+        )
         fn, rel, tol = calibrate(make, A, Y, lam, p_star, tols)
         if fn is None:
-            notes_out.append(f"{name}: {label} did not reach relative gap {TARGET:g} "
-                             f"(best {rel:.1e}); left out")
+            notes_out.append(
+                f"{name}: {label} did not reach relative gap {TARGET:g} (best {rel:.1e}); left out"
+            )
             continue
         contenders[label] = fn
         acc[label] = (rel, tol)
@@ -181,12 +205,26 @@ def run_problem(name, A, Y, lam, rounds, per_signal, notes_out, quick):
     for label in contenders:
         a = acc[label]
         rel, tol = (a, "-") if not isinstance(a, tuple) else a
-        rows.append([label, fmt_seconds(med[label]), f"{med[label] / base:.2f}",
-                     f"{max(rel, 0):.1e}", tol if tol == "-" else f"{tol:g}"])
+        rows.append(
+            [
+                label,
+                fmt_seconds(med[label]),
+                f"{med[label] / base:.2f}",
+                f"{max(rel, 0):.1e}",
+                tol if tol == "-" else f"{tol:g}",
+            ]
+        )
     unit = "per signal" if per_signal else "per call"
-    return (f"### {name}\n\n" + markdown_table(
-        ["solver", f"median time {unit}", "time / fastrpca.lasso", "rel. objective gap",
-         "peer tol"], rows))
+    return f"### {name}\n\n" + markdown_table(
+        [
+            "solver",
+            f"median time {unit}",
+            "time / fastrpca.lasso",
+            "rel. objective gap",
+            "peer tol",
+        ],
+        rows,
+    )
 
 
 def methods_table(problems):
@@ -198,14 +236,20 @@ def methods_table(problems):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 res = solver.solve(Y, lam)
-                times = interleaved({"m": lambda: solver.solve(Y, lam)}, rounds=3,
-                                    min_time=0.02)["m"]
+                times = interleaved({"m": lambda: solver.solve(Y, lam)}, rounds=3, min_time=0.02)[
+                    "m"
+                ]
             k = 1 if Y.ndim == 1 else Y.shape[1]
-            rows.append([name, res.method, f"{np.mean(res.n_iter):.1f}",
-                         fmt_seconds(median(times) / k) + (" / signal" if k > 1 else ""),
-                         "yes" if np.all(res.converged) else "no"])
-    return markdown_table(["problem", "method", "iterations (mean)", "time", "converged"],
-                          rows)
+            rows.append(
+                [
+                    name,
+                    res.method,
+                    f"{np.mean(res.n_iter):.1f}",
+                    fmt_seconds(median(times) / k) + (" / signal" if k > 1 else ""),
+                    "yes" if np.all(res.converged) else "no",
+                ]
+            )
+    return markdown_table(["problem", "method", "iterations (mean)", "time", "converged"], rows)
 
 
 def main(argv=None) -> str:
@@ -223,15 +267,44 @@ def main(argv=None) -> str:
         Ag, yg = gaussian_problem()
         lamg = 0.05 * sp.lam_max(Ag, yg)
         parts = [
-            run_problem("One signal, dictionary 64 x 256, lam = 0.1 lam_max", A1, y1, lam1,
-                        rounds, False, notes, args.quick),
-            run_problem(f"{Yb.shape[1]} signals, one 64 x 256 dictionary", Ab, Yb, lamb,
-                        rounds, True, notes, args.quick),
-            run_problem("Gaussian 1000 x 5000, lam = 0.05 lam_max", Ag, yg, lamg, rounds,
-                        False, notes, args.quick),
-            "### fastrpca methods\n\n" + methods_table(
-                [("64 x 256", A1, y1, lam1), ("64 x 256 batch", Ab, Yb[:, :100], lamb),
-                 ("1000 x 5000", Ag, yg, lamg)]),
+            run_problem(
+                "One signal, dictionary 64 x 256, lam = 0.1 lam_max",
+                A1,
+                y1,
+                lam1,
+                rounds,
+                False,
+                notes,
+                args.quick,
+            ),
+            run_problem(
+                f"{Yb.shape[1]} signals, one 64 x 256 dictionary",
+                Ab,
+                Yb,
+                lamb,
+                rounds,
+                True,
+                notes,
+                args.quick,
+            ),
+            run_problem(
+                "Gaussian 1000 x 5000, lam = 0.05 lam_max",
+                Ag,
+                yg,
+                lamg,
+                rounds,
+                False,
+                notes,
+                args.quick,
+            ),
+            "### fastrpca methods\n\n"
+            + methods_table(
+                [
+                    ("64 x 256", A1, y1, lam1),
+                    ("64 x 256 batch", Ab, Yb[:, :100], lamb),
+                    ("1000 x 5000", Ag, yg, lamg),
+                ]
+            ),
         ]
     text = "\n\n".join(parts)
     if notes:

@@ -1,28 +1,63 @@
-"""Acoustic holography: AUTD3 geometry, transfer matrix, SDP and baseline holograms.
+"""Acoustic holography: PhaseCut (the complex MaxCut SDP), AUTD3 geometry, transfer matrix,
+SDP and baseline holograms.
+
+:mod:`fastrpca.holography.maxcut` holds :func:`phasecut`, the solver of the semidefinite
+relaxation (Waldspurger, d'Aspremont & Mallat 2015); the hologram methods build on it.
 
 See :mod:`fastrpca.holography.methods` for the method and its citations and
 :mod:`fastrpca.holography.transfer` for the propagation model and its sign convention.
 """
+
 from __future__ import annotations
 
-from .geometry import (AUTD3_HEIGHT, AUTD3_NUM_TRANSDUCERS, AUTD3_PITCH, AUTD3_WIDTH,
-                       TransducerArray, autd3, rotation_matrix, transducer_array)
+from .geometry import (
+    AUTD3_HEIGHT,
+    AUTD3_NUM_TRANSDUCERS,
+    AUTD3_PITCH,
+    AUTD3_WIDTH,
+    TransducerArray,
+    autd3,
+    rotation_matrix,
+    transducer_array,
+)
+from .maxcut import PhaseCutResult, phasecut
 from .methods import HoloResult, Workspace, compute, gs, gspat, naive, sdp
 from .transfer import FREQUENCY, P0, SOUND_SPEED, transfer_matrix, wavenumber
 
-__all__ = ["TransducerArray", "autd3", "transducer_array", "rotation_matrix",
-           "transfer_matrix", "wavenumber", "P0", "FREQUENCY", "SOUND_SPEED",
-           "HoloResult", "Workspace", "compute", "sdp", "naive", "gs", "gspat",
-           "AUTD3_PITCH", "AUTD3_NUM_TRANSDUCERS", "AUTD3_WIDTH", "AUTD3_HEIGHT"]
+__all__ = [
+    "phasecut",
+    "PhaseCutResult",
+    "TransducerArray",
+    "autd3",
+    "transducer_array",
+    "rotation_matrix",
+    "transfer_matrix",
+    "wavenumber",
+    "P0",
+    "FREQUENCY",
+    "SOUND_SPEED",
+    "HoloResult",
+    "Workspace",
+    "compute",
+    "sdp",
+    "naive",
+    "gs",
+    "gspat",
+    "AUTD3_PITCH",
+    "AUTD3_NUM_TRANSDUCERS",
+    "AUTD3_WIDTH",
+    "AUTD3_HEIGHT",
+]
 
 
 def _warmup() -> None:
     """Compile (or load from the cache) every holography kernel (complex128)."""
-    from ..phasecut import _warmup as _pc
+    from .maxcut import _warmup as _pc
 
     _pc()
     arr = autd3()
     foci = [[90.0, 70.0, 150.0], [60.0, 50.0, 150.0]]
     for method in ("sdp", "naive", "gs", "gspat"):
-        Workspace(arr, 2, method=method, iterations=2, max_sweeps=3, tol=1.0,
-                  random_state=0).solve(foci, [5e3, 5e3])
+        Workspace(arr, 2, method=method, iterations=2, max_sweeps=3, tol=1.0, random_state=0).solve(
+            foci, [5e3, 5e3]
+        )

@@ -5,14 +5,23 @@ T4010A1 transducers on an 18 x 14 grid of pitch 10.16 mm with grid points (1, 1)
 and (16, 1) left out (screw holes); transducer 0 sits at the device origin, the order is
 row-major in y then x, and every transducer points along the device's +z axis.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_array
+from .._core.validation import as_array
 
-__all__ = ["TransducerArray", "autd3", "transducer_array", "rotation_matrix",
-           "AUTD3_PITCH", "AUTD3_NUM_TRANSDUCERS", "AUTD3_WIDTH", "AUTD3_HEIGHT"]
+__all__ = [
+    "TransducerArray",
+    "autd3",
+    "transducer_array",
+    "rotation_matrix",
+    "AUTD3_PITCH",
+    "AUTD3_NUM_TRANSDUCERS",
+    "AUTD3_WIDTH",
+    "AUTD3_HEIGHT",
+]
 
 AUTD3_PITCH = 10.16
 AUTD3_NUM_X, AUTD3_NUM_Y = 18, 14
@@ -39,8 +48,12 @@ class TransducerArray:
 
 
 def _autd3_local() -> np.ndarray:
-    pts = [(x * AUTD3_PITCH, y * AUTD3_PITCH, 0.0) for y in range(AUTD3_NUM_Y)
-           for x in range(AUTD3_NUM_X) if (x, y) not in AUTD3_MISSING]
+    pts = [
+        (x * AUTD3_PITCH, y * AUTD3_PITCH, 0.0)
+        for y in range(AUTD3_NUM_Y)
+        for x in range(AUTD3_NUM_X)
+        if (x, y) not in AUTD3_MISSING
+    ]
     return np.array(pts, dtype=np.float64)
 
 
@@ -52,19 +65,24 @@ def rotation_matrix(rotation) -> np.ndarray:
     if R.shape == (4,):
         nrm = np.linalg.norm(R)
         if nrm == 0:
-            raise ValueError("rotation quaternion is zero; pass (w, x, y, z) = (1, 0, 0, 0) "
-                             "for no rotation")
+            raise ValueError(
+                "rotation quaternion is zero; pass (w, x, y, z) = (1, 0, 0, 0) for no rotation"
+            )
         w, x, y, z = R / nrm
-        return np.array([
-            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]])
+        return np.array(
+            [
+                [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+                [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+                [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+            ]
+        )
     if R.shape == (3, 3):
         if not (np.allclose(R @ R.T, np.eye(3), atol=1e-6) and np.linalg.det(R) > 0):
             raise ValueError("rotation matrix must be orthonormal with determinant +1")
         return R.copy()
-    raise ValueError(f"rotation must be a quaternion (w, x, y, z) or a 3 x 3 matrix, got "
-                     f"shape {R.shape}")
+    raise ValueError(
+        f"rotation must be a quaternion (w, x, y, z) or a 3 x 3 matrix, got shape {R.shape}"
+    )
 
 
 def autd3(origins=((0.0, 0.0, 0.0),), rotations=None) -> TransducerArray:
@@ -91,8 +109,9 @@ def autd3(origins=((0.0, 0.0, 0.0),), rotations=None) -> TransducerArray:
         rots = [np.eye(3)] * D
     else:
         if len(rotations) != D:
-            raise ValueError(f"{len(rotations)} rotations for {D} devices; pass one per "
-                             f"device (or None)")
+            raise ValueError(
+                f"{len(rotations)} rotations for {D} devices; pass one per device (or None)"
+            )
         rots = [rotation_matrix(r) for r in rotations]
     local = _autd3_local()
     pos = np.concatenate([o[d] + local @ rots[d].T for d in range(D)])
@@ -107,12 +126,18 @@ def transducer_array(positions, directions=(0.0, 0.0, 1.0)) -> TransducerArray:
     if pos.shape[1] != 3:
         raise ValueError(f"positions must have shape (N, 3), got {pos.shape}")
     d = as_array(directions, "directions", ndim=(1, 2), allow_complex=False)
-    d = np.broadcast_to(np.atleast_2d(d).astype(np.float64), pos.shape) if d.ndim == 1 or \
-        d.shape[0] == 1 else d.astype(np.float64)
+    d = (
+        np.broadcast_to(np.atleast_2d(d).astype(np.float64), pos.shape)
+        if d.ndim == 1 or d.shape[0] == 1
+        else d.astype(np.float64)
+    )
     if d.shape != pos.shape:
         raise ValueError(f"directions must have shape (3,) or {pos.shape}, got {d.shape}")
     nrm = np.linalg.norm(d, axis=1)
     if (nrm == 0).any():
         raise ValueError(f"{int((nrm == 0).sum())} transducer directions are zero vectors")
-    return TransducerArray(np.ascontiguousarray(pos), np.ascontiguousarray(d / nrm[:, None]),
-                           np.zeros(len(pos), dtype=np.int64))
+    return TransducerArray(
+        np.ascontiguousarray(pos),
+        np.ascontiguousarray(d / nrm[:, None]),
+        np.zeros(len(pos), dtype=np.int64),
+    )

@@ -16,18 +16,25 @@ Emission constraints (AUTD3's names), amplitudes in [0, 1] of full emission:
 ``"normalize"`` |q| / max|q|; ``("multiply", v)`` v |q| / max|q|; ``("uniform", v)`` v;
 ``("clamp", lo, hi)`` clip(|q|, lo, hi). Phases are arg(q) in [0, 2 pi).
 """
-from __future__ import annotations
 
-import math
+from __future__ import annotations
 
 import numpy as np
 
-from .._kernels import acoustics as _k
-from .._result import Result, warn_not_converged
-from .._validation import as_array, positive, rng_from
-from ..phasecut import default_rank
-from .transfer import (FREQUENCY, P0, SOUND_SPEED, as_foci, as_transducers,
-                       directivity_code, raise_status, wavenumber)
+from .._core.result import Result, warn_not_converged
+from .._core.validation import as_array, positive, rng_from
+from ._kernels import acoustics as _k
+from .maxcut import default_rank
+from .transfer import (
+    FREQUENCY,
+    P0,
+    SOUND_SPEED,
+    as_foci,
+    as_transducers,
+    directivity_code,
+    raise_status,
+    wavenumber,
+)
 
 __all__ = ["HoloResult", "Workspace", "sdp", "naive", "gs", "gspat", "compute"]
 
@@ -53,16 +60,25 @@ def parse_constraint(constraint) -> tuple[int, float, float]:
         name, *vals = constraint
         name = name.lower()
     except (TypeError, ValueError, AttributeError):
-        raise ValueError(f"constraint must be 'normalize', ('uniform', v), ('multiply', v) "
-                         f"or ('clamp', lo, hi), got {constraint!r}") from None
+        raise ValueError(
+            f"constraint must be 'normalize', ('uniform', v), ('multiply', v) "
+            f"or ('clamp', lo, hi), got {constraint!r}"
+        ) from None
     defaults = {"normalize": (), "uniform": (1.0,), "multiply": (1.0,), "clamp": (0.0, 1.0)}
     if name not in defaults or len(vals) not in (0, len(defaults[name])):
-        raise ValueError(f"constraint must be 'normalize', ('uniform', v), ('multiply', v) "
-                         f"or ('clamp', lo, hi), got {constraint!r}")
-    vals = [positive(v, f"{name} value", allow_zero=True, upper=1.0)
-            for v in (vals or defaults[name])]
-    code = {"normalize": _k.NORMALIZE, "uniform": _k.UNIFORM, "multiply": _k.MULTIPLY,
-            "clamp": _k.CLAMP}[name]
+        raise ValueError(
+            f"constraint must be 'normalize', ('uniform', v), ('multiply', v) "
+            f"or ('clamp', lo, hi), got {constraint!r}"
+        )
+    vals = [
+        positive(v, f"{name} value", allow_zero=True, upper=1.0) for v in (vals or defaults[name])
+    ]
+    code = {
+        "normalize": _k.NORMALIZE,
+        "uniform": _k.UNIFORM,
+        "multiply": _k.MULTIPLY,
+        "clamp": _k.CLAMP,
+    }[name]
     a = vals[0] if vals else 0.0
     b = vals[1] if len(vals) > 1 else 0.0
     if name == "clamp" and a > b:
@@ -93,8 +109,7 @@ class _Buffers:
 
 
 class _Options:
-    def __init__(self, method, alpha, constraint, max_sweeps, tol, omega, iterations,
-                 random_state):
+    def __init__(self, method, alpha, constraint, max_sweeps, tol, omega, iterations, random_state):
         if method not in METHODS:
             raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
         self.method = method
@@ -112,23 +127,56 @@ class _Options:
 
 def _run(opts: _Options, b: _Buffers, amps: np.ndarray) -> int:
     code, ca, cb = opts.constraint
-    return _k.holo_solve(opts.code, b.G, amps, opts.alpha, code, ca, cb, opts.max_sweeps,
-                         opts.tol, opts.omega, opts.iterations, opts.seed, b.A, b.L, b.M,
-                         b.X, b.W, b.vecs, b.q, b.state, b.hist, b.amplitude, b.phase,
-                         b.drive, b.focal_pressure, b.info)
+    return _k.holo_solve(
+        opts.code,
+        b.G,
+        amps,
+        opts.alpha,
+        code,
+        ca,
+        cb,
+        opts.max_sweeps,
+        opts.tol,
+        opts.omega,
+        opts.iterations,
+        opts.seed,
+        b.A,
+        b.L,
+        b.M,
+        b.X,
+        b.W,
+        b.vecs,
+        b.q,
+        b.state,
+        b.hist,
+        b.amplitude,
+        b.phase,
+        b.drive,
+        b.focal_pressure,
+        b.info,
+    )
 
 
 def _as_amplitudes(amplitudes, m: int, check_finite: bool = True) -> np.ndarray:
-    a = as_array(amplitudes, "amplitudes", ndim=(0, 1), allow_complex=False, min_size=0,
-                 check_finite=check_finite)
-    a = np.ascontiguousarray(np.broadcast_to(a, (m,)) if a.ndim == 0 else a,
-                             dtype=np.float64)
+    a = as_array(
+        amplitudes,
+        "amplitudes",
+        ndim=(0, 1),
+        allow_complex=False,
+        min_size=0,
+        check_finite=check_finite,
+    )
+    a = np.ascontiguousarray(np.broadcast_to(a, (m,)) if a.ndim == 0 else a, dtype=np.float64)
     if a.shape != (m,):
-        raise ValueError(f"amplitudes has {a.shape[0]} entries for {m} foci; pass one "
-                         f"(non-negative, Pa) per focus")
+        raise ValueError(
+            f"amplitudes has {a.shape[0]} entries for {m} foci; pass one "
+            f"(non-negative, Pa) per focus"
+        )
     if (a < 0).any():
-        raise ValueError(f"amplitudes must be >= 0 (pressure magnitudes in Pa); entries "
-                         f"{np.flatnonzero(a < 0).tolist()} are negative")
+        raise ValueError(
+            f"amplitudes must be >= 0 (pressure magnitudes in Pa); entries "
+            f"{np.flatnonzero(a < 0).tolist()} are negative"
+        )
     return a
 
 
@@ -138,9 +186,11 @@ def _converged(opts: _Options, b: _Buffers) -> tuple[bool, str]:
     sweeps, rel = int(b.info[0]), b.info[2]
     if rel <= opts.tol:
         return True, f"converged: relative objective change {rel:.2e} after {sweeps} sweeps"
-    return False, (f"not converged: relative objective change {rel:.2e} > tol = "
-                   f"{opts.tol:.1e} after max_sweeps = {opts.max_sweeps}; raise max_sweeps "
-                   f"or tol")
+    return False, (
+        f"not converged: relative objective change {rel:.2e} > tol = "
+        f"{opts.tol:.1e} after max_sweeps = {opts.max_sweeps}; raise max_sweeps "
+        f"or tol"
+    )
 
 
 def _warn_if_not_converged(opts: _Options, b: _Buffers) -> None:
@@ -158,20 +208,38 @@ def _result(opts: _Options, b: _Buffers, copy: bool = True) -> HoloResult:
     else:
         focal_phase = np.angle(b.G @ b.drive) % (2 * np.pi)
     sdp_ = opts.code == _k.SDP
-    return HoloResult(drive=cp(b.drive), amplitude=cp(b.amplitude), phase=cp(b.phase),
-                      focal_pressure=cp(b.focal_pressure), focal_phase=focal_phase,
-                      objective=float(b.info[1]) if sdp_ else np.nan,
-                      rounded_objective=float(b.info[3]) if sdp_ else np.nan,
-                      sweeps=int(b.info[0]), converged=converged,
-                      rel_change=float(b.info[2]) if sdp_ else np.nan,
-                      method=opts.method, message=message)
+    return HoloResult(
+        drive=cp(b.drive),
+        amplitude=cp(b.amplitude),
+        phase=cp(b.phase),
+        focal_pressure=cp(b.focal_pressure),
+        focal_phase=focal_phase,
+        objective=float(b.info[1]) if sdp_ else np.nan,
+        rounded_objective=float(b.info[3]) if sdp_ else np.nan,
+        sweeps=int(b.info[0]),
+        converged=converged,
+        rel_change=float(b.info[2]) if sdp_ else np.nan,
+        method=opts.method,
+        message=message,
+    )
 
 
-def _from_G(method, G, amplitudes, *, alpha=1e-3, constraint="normalize", max_sweeps=1000,
-            tol=1e-6, omega=0.8, rank=None, iterations=100, random_state=None,
-            check_finite=True) -> HoloResult:
-    opts = _Options(method, alpha, constraint, max_sweeps, tol, omega, iterations,
-                    random_state)
+def _from_G(
+    method,
+    G,
+    amplitudes,
+    *,
+    alpha=1e-3,
+    constraint="normalize",
+    max_sweeps=1000,
+    tol=1e-6,
+    omega=0.8,
+    rank=None,
+    iterations=100,
+    random_state=None,
+    check_finite=True,
+) -> HoloResult:
+    opts = _Options(method, alpha, constraint, max_sweeps, tol, omega, iterations, random_state)
     G = as_array(G, "G", ndim=2, min_size=0, check_finite=check_finite)
     m, n = G.shape
     if m == 0:
@@ -189,9 +257,19 @@ def _from_G(method, G, amplitudes, *, alpha=1e-3, constraint="normalize", max_sw
     return _result(opts, b, copy=False)
 
 
-def sdp(G, amplitudes, *, alpha: float = 1e-3, constraint="normalize",
-        max_sweeps: int = 1000, tol: float = 1e-6, omega: float = 0.8,
-        rank: int | None = None, random_state=None, check_finite: bool = True) -> HoloResult:
+def sdp(
+    G,
+    amplitudes,
+    *,
+    alpha: float = 1e-3,
+    constraint="normalize",
+    max_sweeps: int = 1000,
+    tol: float = 1e-6,
+    omega: float = 0.8,
+    rank: int | None = None,
+    random_state=None,
+    check_finite: bool = True,
+) -> HoloResult:
     """Semidefinite-relaxation hologram (Inoue et al.) from a transfer matrix.
 
     Parameters
@@ -211,9 +289,19 @@ def sdp(G, amplitudes, *, alpha: float = 1e-3, constraint="normalize",
     -------
     HoloResult
     """
-    return _from_G("sdp", G, amplitudes, alpha=alpha, constraint=constraint,
-                   max_sweeps=max_sweeps, tol=tol, omega=omega, rank=rank,
-                   random_state=random_state, check_finite=check_finite)
+    return _from_G(
+        "sdp",
+        G,
+        amplitudes,
+        alpha=alpha,
+        constraint=constraint,
+        max_sweeps=max_sweeps,
+        tol=tol,
+        omega=omega,
+        rank=rank,
+        random_state=random_state,
+        check_finite=check_finite,
+    )
 
 
 def naive(G, amplitudes, *, constraint="normalize", check_finite: bool = True) -> HoloResult:
@@ -221,18 +309,27 @@ def naive(G, amplitudes, *, constraint="normalize", check_finite: bool = True) -
     return _from_G("naive", G, amplitudes, constraint=constraint, check_finite=check_finite)
 
 
-def gs(G, amplitudes, *, iterations: int = 100, constraint="normalize",
-       check_finite: bool = True) -> HoloResult:
+def gs(
+    G, amplitudes, *, iterations: int = 100, constraint="normalize", check_finite: bool = True
+) -> HoloResult:
     """Gerchberg-Saxton (``iterations`` round trips), then the emission constraint."""
-    return _from_G("gs", G, amplitudes, iterations=iterations, constraint=constraint,
-                   check_finite=check_finite)
+    return _from_G(
+        "gs", G, amplitudes, iterations=iterations, constraint=constraint, check_finite=check_finite
+    )
 
 
-def gspat(G, amplitudes, *, iterations: int = 100, constraint="normalize",
-          check_finite: bool = True) -> HoloResult:
+def gspat(
+    G, amplitudes, *, iterations: int = 100, constraint="normalize", check_finite: bool = True
+) -> HoloResult:
     """GS-PAT (Plasencia et al. 2020) on R = G B, then the emission constraint."""
-    return _from_G("gspat", G, amplitudes, iterations=iterations, constraint=constraint,
-                   check_finite=check_finite)
+    return _from_G(
+        "gspat",
+        G,
+        amplitudes,
+        iterations=iterations,
+        constraint=constraint,
+        check_finite=check_finite,
+    )
 
 
 class Workspace:
@@ -255,17 +352,30 @@ class Workspace:
         As in :func:`transfer_matrix`.
     """
 
-    def __init__(self, transducers, n_foci: int, *, method: str = "sdp",
-                 alpha: float = 1e-3, constraint="normalize", max_sweeps: int = 1000,
-                 tol: float = 1e-6, omega: float = 0.8, rank: int | None = None,
-                 iterations: int = 100, random_state=None, frequency: float = FREQUENCY,
-                 sound_speed: float = SOUND_SPEED, directivity: str = "t4010a1"):
+    def __init__(
+        self,
+        transducers,
+        n_foci: int,
+        *,
+        method: str = "sdp",
+        alpha: float = 1e-3,
+        constraint="normalize",
+        max_sweeps: int = 1000,
+        tol: float = 1e-6,
+        omega: float = 0.8,
+        rank: int | None = None,
+        iterations: int = 100,
+        random_state=None,
+        frequency: float = FREQUENCY,
+        sound_speed: float = SOUND_SPEED,
+        directivity: str = "t4010a1",
+    ):
         self.transducers = as_transducers(transducers)
         m = positive(n_foci, "n_foci", integer=True)
-        self.options = _Options(method, alpha, constraint, max_sweeps, tol, omega,
-                                iterations, random_state)
-        self.k = wavenumber(positive(frequency, "frequency"),
-                            positive(sound_speed, "sound_speed"))
+        self.options = _Options(
+            method, alpha, constraint, max_sweeps, tol, omega, iterations, random_state
+        )
+        self.k = wavenumber(positive(frequency, "frequency"), positive(sound_speed, "sound_speed"))
         self.directivity = directivity_code(directivity)
         k = default_rank(m) if rank is None else min(positive(rank, "rank", integer=True), m)
         self._b = _Buffers(m, len(self.transducers), k, self.options.max_sweeps)
@@ -294,9 +404,11 @@ class Workspace:
         if f.shape != (self.n_foci, 3) or a.shape != (self.n_foci,):
             if f.shape == (0, 3) or f.size == 0:
                 raise ValueError("no foci given; pass at least one focus")
-            raise ValueError(f"this workspace takes foci of shape ({self.n_foci}, 3) and "
-                             f"amplitudes of shape ({self.n_foci},), got {f.shape} and "
-                             f"{a.shape}; make a Workspace for another number of foci")
+            raise ValueError(
+                f"this workspace takes foci of shape ({self.n_foci}, 3) and "
+                f"amplitudes of shape ({self.n_foci},), got {f.shape} and "
+                f"{a.shape}; make a Workspace for another number of foci"
+            )
         status = _k.transfer(t.positions, t.directions, f, self.k, P0, self.directivity, b.G)
         if status == _k.OK:
             status = _run(self.options, b, a)
@@ -310,8 +422,7 @@ class Workspace:
         return _result(self.options, self._b)
 
 
-def compute(transducers, foci, amplitudes, *, method: str = "sdp",
-            **options) -> HoloResult:
+def compute(transducers, foci, amplitudes, *, method: str = "sdp", **options) -> HoloResult:
     """Geometry + foci + amplitudes -> hologram in one call (allocates a Workspace).
 
     ``options`` are those of :class:`Workspace`. For loops, keep a Workspace instead.

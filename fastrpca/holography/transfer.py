@@ -7,14 +7,15 @@ focuses at j (pyautd3 <= 26 uses this convention; AUTD3 flipped it to exp(+i k r
 which conjugates every phase). P0 = 275.57425 * 200 / (4 pi) Pa mm is the T4010A1 output at
 full emission (amplitude 1).
 """
+
 from __future__ import annotations
 
 import math
 
 import numpy as np
 
-from .._kernels import acoustics as _k
-from .._validation import as_array, positive
+from .._core.validation import as_array, positive
+from ._kernels import acoustics as _k
 from .geometry import TransducerArray, transducer_array
 
 __all__ = ["transfer_matrix", "P0", "FREQUENCY", "SOUND_SPEED", "wavenumber"]
@@ -39,8 +40,9 @@ def as_transducers(transducers) -> TransducerArray:
 
 def as_foci(foci, check_finite: bool = True) -> np.ndarray:
     """Foci as a float64 (m, 3) array, m >= 1."""
-    f = as_array(foci, "foci", ndim=(1, 2), allow_complex=False, min_size=0,
-                 check_finite=check_finite)
+    f = as_array(
+        foci, "foci", ndim=(1, 2), allow_complex=False, min_size=0, check_finite=check_finite
+    )
     f = np.atleast_2d(f)
     if f.shape[1] != 3:
         raise ValueError(f"foci must have shape (m, 3), got {f.shape}")
@@ -53,8 +55,9 @@ def directivity_code(directivity: str) -> int:
     try:
         return _DIRECTIVITY[directivity.lower()]
     except (KeyError, AttributeError):
-        raise ValueError(f"directivity must be one of {sorted(_DIRECTIVITY)}, got "
-                         f"{directivity!r}") from None
+        raise ValueError(
+            f"directivity must be one of {sorted(_DIRECTIVITY)}, got {directivity!r}"
+        ) from None
 
 
 def raise_status(status: int, trans: TransducerArray | None = None, foci=None) -> None:
@@ -62,20 +65,30 @@ def raise_status(status: int, trans: TransducerArray | None = None, foci=None) -
     if status == _k.ZERO_DISTANCE:
         d = np.linalg.norm(foci[:, None, :] - trans.positions[None, :, :], axis=2)
         j, i = np.argwhere(d == 0)[0]
-        raise ValueError(f"focus {j} coincides with transducer {i} (r = 0, the field is "
-                         f"singular there); move the focus off the transducer")
+        raise ValueError(
+            f"focus {j} coincides with transducer {i} (r = 0, the field is "
+            f"singular there); move the focus off the transducer"
+        )
     if status == _k.BAD_FOCUS:
         raise ValueError("foci contain NaN or infinite coordinates")
     if status == _k.BAD_AMPLITUDE:
         raise ValueError("amplitudes must be finite and >= 0 (pressure magnitudes in Pa)")
     if status == _k.NOT_PD:
-        raise ValueError("G G^H + alpha^2 I is not positive definite in floating point; "
-                         "increase alpha or check G")
+        raise ValueError(
+            "G G^H + alpha^2 I is not positive definite in floating point; "
+            "increase alpha or check G"
+        )
 
 
-def transfer_matrix(transducers, foci, *, frequency: float = FREQUENCY,
-                    sound_speed: float = SOUND_SPEED, directivity: str = "t4010a1",
-                    out: np.ndarray | None = None) -> np.ndarray:
+def transfer_matrix(
+    transducers,
+    foci,
+    *,
+    frequency: float = FREQUENCY,
+    sound_speed: float = SOUND_SPEED,
+    directivity: str = "t4010a1",
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """Transfer matrix G (m foci x N transducers), complex128, Pa per unit amplitude.
 
     Parameters

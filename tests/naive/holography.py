@@ -6,6 +6,7 @@ column i, the Tikhonov pseudo-inverse by SVD, the transfer matrix by plain Pytho
 and the AUTD3 baselines (naive back-propagation, GS, GS-PAT) as written in their papers.
 Sign convention (same as the library): G[j, i] = P0 / r * D(theta) * exp(-i k r).
 """
+
 from __future__ import annotations
 
 import math
@@ -139,20 +140,57 @@ PITCH = 10.16
 NX, NY = 18, 14
 MISSING = {(1, 1), (2, 1), (16, 1)}
 P0 = 275.57425 * 200.0 / (4.0 * math.pi)
-DIR_A = [1.0, 1.0, 1.0, 0.891250938, 0.707945784, 0.501187234, 0.354813389, 0.251188643,
-         0.199526231]
-DIR_B = [0.0, 0.0, -0.00459648054721, -0.0155520765675, -0.0208114779827, -0.0182211227016,
-         -0.0122437497109, -0.00780345575475, -0.00312857467007]
-DIR_C = [0.0, 0.0, -7.87968093807e-4, -3.07591508224e-4, -2.18348633296e-4, 4.7738416141e-4,
-         1.20353137658e-4, 3.23676257958e-4, 1.43850511e-4]
-DIR_D = [0.0, 0.0, 1.60125528528e-5, 2.9747624976e-6, 2.31910931569e-5, -1.1901034125e-5,
-         6.77743734332e-6, -5.99548024824e-6, -4.79372835035e-6]
+DIR_A = [
+    1.0,
+    1.0,
+    1.0,
+    0.891250938,
+    0.707945784,
+    0.501187234,
+    0.354813389,
+    0.251188643,
+    0.199526231,
+]
+DIR_B = [
+    0.0,
+    0.0,
+    -0.00459648054721,
+    -0.0155520765675,
+    -0.0208114779827,
+    -0.0182211227016,
+    -0.0122437497109,
+    -0.00780345575475,
+    -0.00312857467007,
+]
+DIR_C = [
+    0.0,
+    0.0,
+    -7.87968093807e-4,
+    -3.07591508224e-4,
+    -2.18348633296e-4,
+    4.7738416141e-4,
+    1.20353137658e-4,
+    3.23676257958e-4,
+    1.43850511e-4,
+]
+DIR_D = [
+    0.0,
+    0.0,
+    1.60125528528e-5,
+    2.9747624976e-6,
+    2.31910931569e-5,
+    -1.1901034125e-5,
+    6.77743734332e-6,
+    -5.99548024824e-6,
+    -4.79372835035e-6,
+]
 
 
 def autd3_local_positions():
     """The 249 transducer centres of one AUTD3 device, row-major in y then x."""
-    return np.array([[x * PITCH, y * PITCH, 0.0] for y in range(NY) for x in range(NX)
-                     if (x, y) not in MISSING])
+    return np.array(
+        [[x * PITCH, y * PITCH, 0.0] for y in range(NY) for x in range(NX) if (x, y) not in MISSING]
+    )
 
 
 def t4010a1(theta_deg):
@@ -168,8 +206,9 @@ def t4010a1(theta_deg):
     return ((DIR_D[b] * x + DIR_C[b]) * x + DIR_B[b]) * x + DIR_A[b]
 
 
-def transfer_matrix_loops(positions, directions, foci, *, frequency=40e3, sound_speed=340e3,
-                          directivity="t4010a1"):
+def transfer_matrix_loops(
+    positions, directions, foci, *, frequency=40e3, sound_speed=340e3, directivity="t4010a1"
+):
     """G[j, i] = P0 / r D(theta) exp(-i k r), one entry at a time."""
     k = 2 * math.pi * frequency / sound_speed
     m, n = len(foci), len(positions)
@@ -250,5 +289,5 @@ def gspat_drive(G, amplitudes, iterations=100):
     for _ in range(iterations):
         p = amplitudes * g / np.abs(g)
         g = R @ p
-    p = amplitudes ** 2 * g / np.abs(g) ** 2
+    p = amplitudes**2 * g / np.abs(g) ** 2
     return B @ p

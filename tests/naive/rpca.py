@@ -3,6 +3,7 @@
 Full SVD every iteration, fresh temporaries everywhere, no fusion: the reference the
 kernels are checked against, iteration for iteration.
 """
+
 import numpy as np
 
 
@@ -21,6 +22,7 @@ def svt(X, tau, k=None):
     U = None
     if k is not None:
         from scipy.sparse.linalg import svds
+
         try:
             U, s, Vh = svds(X, k=k, solver="propack", random_state=0)
             order = np.argsort(s)[::-1]
@@ -36,8 +38,10 @@ def svt(X, tau, k=None):
 def predicted_rank_rule(sv, svp, n):
     """The original's next prediction, and whether it asks for a partial SVD."""
     sv = min(svp + 1, n) if svp < sv else min(svp + round(0.05 * n), n)
-    limit = next((r for b, r in ((100, .02), (200, .06), (300, .26), (400, .28), (500, .34))
-                  if n <= b), 0.38)
+    limit = next(
+        (r for b, r in ((100, 0.02), (200, 0.06), (300, 0.26), (400, 0.28), (500, 0.34)) if n <= b),
+        0.38,
+    )
     return sv, sv / n <= limit
 
 

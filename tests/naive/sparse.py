@@ -3,6 +3,7 @@
 Objective: 1/2 ||Ax - y||^2 + l1 ||x||_1 + l2/2 ||x||^2 (x >= 0 if positive). Written
 from the papers' update rules, with no active sets, caching or fused loops.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,9 +1,10 @@
 """Slow NumPy streaming Robust PCA and planted drifting sequences.
 
-The reference for :mod:`fastrpca.stream`: the same per-frame algorithm written with
+The reference for :mod:`fastrpca.robust_pca.stream`: the same per-frame algorithm written with
 whole-array NumPy operations, LAPACK SVD / QR and least squares instead of fused row
 passes, Jacobi rotations and Cholesky QR.
 """
+
 import numpy as np
 
 
@@ -56,13 +57,15 @@ class NaiveStream:
         B = self.U @ r
         S = np.where(np.abs(z - B) > self.t, z - B, 0.0)
         if update_basis:
-            self.U, self.sv = update(self.U, self.sv, B + clean(z - B, self.reject * self.t),
-                                     self.forget)
+            self.U, self.sv = update(
+                self.U, self.sv, B + clean(z - B, self.reject * self.t), self.forget
+            )
         return B, S, n_inner, int(np.count_nonzero(S))
 
 
-def drifting(shape, n_frames, rank, *, fraction=0.05, magnitude=10.0, low=0.0, drift=0.3,
-             noise=0.0, seed=0):
+def drifting(
+    shape, n_frames, rank, *, fraction=0.05, magnitude=10.0, low=0.0, drift=0.3, noise=0.0, seed=0
+):
     """A planted video: slowly rotating rank-``rank`` background plus sparse anomalies.
 
     Background frame t is ``U(t) c_t`` with ``U(t)`` the orthonormalised

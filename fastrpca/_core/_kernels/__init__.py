@@ -1,0 +1,1 @@
+"""``@njit`` kernels shared by several families: scalar proximal steps, small dense solves."""

@@ -1,0 +1,76 @@
+"""Compile flags shared by every kernel.
+
+Every ``@njit`` in fastrpca goes through :func:`kernel`, so the flags live in one place:
+
+* ``cache=True``: compiled machine code is stored on disk (``__pycache__`` beside the
+  source, or ``NUMBA_CACHE_DIR``) and loaded by later processes instead of recompiled.
+* ``nogil=True``: kernels release the GIL, so callers can run solvers in their own threads.
+* ``fastmath``: a safe subset. ``nnan`` and ``ninf`` are left out so that NaN / Inf
+  checks inside kernels keep working; ``reassoc`` lets LLVM vectorise reductions.
+* ``error_model="numpy"``: division follows IEEE rules instead of raising, which removes
+  a branch from every division in the hot loops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import warnings
+
+import numba
+
+FASTMATH = set({"nsz", "arcp", "contract", "afn", "reassoc"})
+
+#: Elementwise kernels switch to their ``parallel=True`` variant above this many entries
+#: (below it the thread start costs more than it saves; see ANCHORS section 4).
+PARALLEL_MIN_SIZE = int(os.environ.get("FASTRPCA_PARALLEL_MIN_SIZE", 1_000_000))
+
+
+def kernel(fn=None, *, parallel: bool = False, **extra):
+    """Decorate ``fn`` with the project's compile flags (usable with or without arguments)."""
+    options = dict(cache=True, nogil=True, fastmath=set(FASTMATH), error_model="numpy")
+    options.update(extra)
+    if parallel:
+        options["parallel"] = True
+
+    def wrap(f):
+        try:
+            return numba.njit(**options)(f)
+        except RuntimeError as exc:  # no writable cache location: compile every process
+            if "cannot cache" not in str(exc):
+                raise
+            warnings.warn(
+                f"numba cannot cache fastrpca's kernels ({exc}); set "
+                "NUMBA_CACHE_DIR to a writable folder to avoid recompiling in "
+                "every process",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return numba.njit(**{**options, "cache": False})(f)
+
+    return wrap if fn is None else wrap(fn)
+
+
+#: BLAS threads inside fastrpca's solvers. One by default: the BLAS calls there are thin
+#: (m x k products, small QR / SVD) and a second BLAS thread competing with numba's
+#: threads or another process on the core made rpca 20-60x slower in our measurements.
+BLAS_THREADS = int(os.environ.get("FASTRPCA_BLAS_THREADS", 1))
+
+_controller = None
+
+
+def blas_threads(n: int | None = None):
+    """Context manager holding BLAS to ``n`` threads (default :data:`BLAS_THREADS`).
+
+    ``FASTRPCA_BLAS_THREADS=0`` leaves BLAS as it is. The threadpoolctl controller is
+    built on first use (a few ms), then each entry costs about 10 us.
+    """
+    global _controller
+    n = BLAS_THREADS if n is None else n
+    if n <= 0:
+        return contextlib.nullcontext()
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=n, user_api="blas")

@@ -1,0 +1,94 @@
+"""Checks done once at the public boundary; kernels trust what passes them."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+REAL = (np.float32, np.float64)
+NUMERIC = (np.float32, np.float64, np.complex64, np.complex128)
+
+
+def as_array(
+    x,
+    name: str,
+    *,
+    ndim: int | tuple[int, ...] | None = None,
+    allow_complex: bool = True,
+    min_size: int = 1,
+    check_finite: bool = True,
+    dtype=None,
+) -> np.ndarray:
+    """Return ``x`` as a float32/float64/complex64/complex128 array, validated.
+
+    Integer and boolean inputs are promoted to float64; object, string and other
+    dtypes raise ``TypeError``. The input is never modified (a view may be returned;
+    callers that write must copy).
+    """
+    arr = np.asarray(x)
+    if arr.dtype.kind in "OUSVMm":
+        raise TypeError(
+            f"{name} has dtype {arr.dtype}; pass a numeric array (float32, float64, "
+            f"complex64 or complex128)"
+        )
+    if arr.dtype.kind == "c" and not allow_complex:
+        raise TypeError(f"{name} is complex ({arr.dtype}); this solver takes real data")
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    elif arr.dtype.kind in "biu" or arr.dtype == np.float16:
+        arr = arr.astype(np.float64)
+    elif arr.dtype == np.longdouble:
+        arr = arr.astype(np.float64)
+    elif arr.dtype == np.clongdouble:
+        arr = arr.astype(np.complex128)
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else ndim
+        if arr.ndim not in allowed:
+            want = " or ".join(f"{d}-D" for d in allowed)
+            raise ValueError(f"{name} must be {want}, got an array of shape {arr.shape}")
+    if arr.size < min_size:
+        raise ValueError(
+            f"{name} has shape {arr.shape} with {arr.size} entries; at least {min_size} are needed"
+        )
+    if check_finite:
+        check_all_finite(arr, name)
+    return arr
+
+
+def check_all_finite(arr: np.ndarray, name: str, hint: str = "") -> None:
+    """Raise ``ValueError`` naming how many NaN / Inf entries ``arr`` holds."""
+    if np.isfinite(arr).all():
+        return
+    n_nan = int(np.isnan(arr).sum())
+    n_inf = int(arr.size - n_nan - np.isfinite(arr).sum())
+    parts = [f"{n} {what}" for n, what in ((n_nan, "NaN"), (n_inf, "infinite")) if n]
+    raise ValueError(f"{name} contains {' and '.join(parts)} entries{hint}")
+
+
+def positive(value, name: str, *, allow_zero: bool = False, upper=None, integer: bool = False):
+    """Validate a positive (or non-negative) finite scalar and return it."""
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, kind):
+        want = "an integer" if integer else "a real number"
+        raise TypeError(f"{name} must be {want}, got {value!r}")
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {bound}, got {value!r}")
+    if upper is not None and value > upper:
+        raise ValueError(f"{name} must be <= {upper}, got {value!r}")
+    return int(value) if integer else float(value)
+
+
+def real_dtype(dtype) -> np.dtype:
+    """The real dtype matching ``dtype`` (float32 for complex64, and so on)."""
+    return np.empty(0, dtype=dtype).real.dtype
+
+
+def rng_from(random_state) -> np.random.Generator:
+    """A ``numpy.random.Generator`` from None, an int, a SeedSequence or a Generator."""
+    if isinstance(random_state, np.random.RandomState):
+        return np.random.default_rng(random_state.randint(0, 2**31 - 1))
+    return np.random.default_rng(random_state)

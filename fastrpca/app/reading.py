@@ -1,0 +1,424 @@
+"""Reading frames (images, video, arrays), writing pictures, and staged output folders.
+
+The image side needs the optional extra ``pip install "fastrpca[io]"`` (imageio for
+reading and writing images; the PyAV package ``av`` for video; matplotlib for the contact
+sheet and the convergence plot). Nothing here is imported by ``import fastrpca``; each
+dependency is imported when first needed, and a missing one raises
+:class:`MissingDependencyError` saying what to install.
+
+Frames are returned as float32 with integer images scaled to [0, 1] by their type's
+maximum (255 for 8-bit, 65535 for 16-bit); floating images and ``.npy`` / ``.npz`` float
+arrays are taken as they are. An alpha channel is dropped; grey frames mixed with colour
+ones are repeated to three channels.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".gif")
+ARRAY_SUFFIXES = (".npy", ".npz")
+
+INSTALL_HINT = 'pip install "fastrpca[io]"'
+
+
+class MissingDependencyError(ImportError):
+    """An optional dependency of the image / video / plotting side is not installed."""
+
+
+class InputError(ValueError):
+    """The input frames cannot be used (unreadable, empty, inconsistent, too few)."""
+
+
+# --------------------------------------------------------------------------- dependencies
+
+
+def _imageio():
+    try:
+        import imageio.v3 as iio
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"reading and writing images needs imageio, which is not installed; install the "
+            f"image extra: {INSTALL_HINT}"
+        ) from exc
+    return iio
+
+
+def _matplotlib():
+    """matplotlib's Figure and Agg canvas (no pyplot, no global backend switch)."""
+    try:
+        import matplotlib
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"the contact sheet and the convergence plot need matplotlib, which is not "
+            f"installed; install the image extra: {INSTALL_HINT}"
+        ) from exc
+    return matplotlib, Figure, FigureCanvasAgg
+
+
+def _check_video_backend():
+    try:
+        import av  # noqa: F401
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"reading video needs the PyAV package (av), which is not installed; "
+            f"{INSTALL_HINT} installs it (or: pip install av)"
+        ) from exc
+
+
+def check_dependencies(*, video: bool = False) -> None:
+    """Raise :class:`MissingDependencyError` unless imageio and matplotlib (and, with
+    ``video=True``, PyAV) can be imported."""
+    _imageio()
+    _matplotlib()
+    if video:
+        _check_video_backend()
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@dataclass
+class FrameSource:
+    """Frames read from disk.
+
+    Attributes
+    ----------
+    frames : ndarray, float32, shape (n, h, w) or (n, h, w, 3)
+    sources : list of str. Where each frame came from (file name, or ``video.mp4#12``).
+    kind : str. ``"images"``, ``"video"`` or ``"array"``.
+    display_range : (float, float). Values shown as black and white in pictures.
+    """
+
+    frames: np.ndarray
+    sources: list
+    kind: str
+    display_range: tuple
+
+
+def _natural_key(path: Path):
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+
+
+def _scale_to_float(img: np.ndarray, what: str) -> np.ndarray:
+    if img.dtype == bool:
+        return img.astype(np.float32)
+    if img.dtype in (np.uint8, np.uint16):  # image bit depths: scale to 0..1
+        return img.astype(np.float32) / np.float32(np.iinfo(img.dtype).max)
+    if img.dtype.kind in "ui":  # other integers (counts, labels): raw values
+        return img.astype(np.float32)
+    if img.dtype.kind == "f":
+        out = img.astype(np.float32)
+        if not np.isfinite(out).all():
+            raise InputError(f"{what} contains NaN or infinite values")
+        return out
+    raise InputError(f"{what} has unsupported pixel type {img.dtype}")
+
+
+def _normalise_channels(img: np.ndarray, what: str) -> np.ndarray:
+    """(h, w) grey or (h, w, 3) colour; alpha dropped, single channels squeezed."""
+    if img.ndim == 2:
+        return img
+    if img.ndim == 3 and img.shape[2] in (1, 2):
+        return img[..., 0]
+    if img.ndim == 3 and img.shape[2] in (3, 4):
+        return img[..., :3]
+    raise InputError(
+        f"{what} has shape {img.shape}, which is not a grey (h, w) or colour (h, w, 3/4) image"
+    )
+
+
+def _downsample(img: np.ndarray, factor: int) -> np.ndarray:
+    if factor == 1:
+        return img
+    h, w = img.shape[0] // factor, img.shape[1] // factor
+    if h < 1 or w < 1:
+        raise InputError(
+            f"--downsample {factor} is larger than the frames ({img.shape[0]}x{img.shape[1]})"
+        )
+    img = img[: h * factor, : w * factor]
+    return img.reshape(h, factor, w, factor, *img.shape[2:]).mean(axis=(1, 3))
+
+
+def _stack(images: list, sources: list) -> np.ndarray:
+    """Stack same-size frames; grey ones are promoted to RGB when colour is present."""
+    sizes = {img.shape[:2] for img in images}
+    if len(sizes) > 1:
+        first = images[0].shape[:2]
+        bad = next(i for i, img in enumerate(images) if img.shape[:2] != first)
+        raise InputError(
+            f"frames differ in size: {sources[0]} is {first[0]}x{first[1]} but {sources[bad]} "
+            f"is {images[bad].shape[0]}x{images[bad].shape[1]} (height x width); all frames "
+            f"must have the same size, so crop or resize them first"
+        )
+    if any(img.ndim == 3 for img in images):
+        images = [img if img.ndim == 3 else np.repeat(img[..., None], 3, axis=2) for img in images]
+    return np.stack(images)
+
+
+def physical_memory() -> int | None:
+    """Bytes of physical memory, or None where the OS does not say."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_growing(images: list, where: str) -> None:
+    """Stop reading a video before its frames alone fill half of the memory."""
+    have = physical_memory()
+    if have and len(images) * images[0].nbytes > 0.5 * have:
+        raise InputError(
+            f"{where}: {len(images)} frames of {images[0].shape[0]}x"
+            f"{images[0].shape[1]} already fill half of this machine's memory; "
+            f"use fewer or smaller frames (--max-frames, --step, --downsample)"
+        )
+
+
+def _check_count(n: int, where: str) -> None:
+    if n == 0:
+        raise InputError(f"no frames found in {where}")
+    if n == 1:
+        raise InputError(
+            f"only one frame in {where}; Robust PCA separates what stays from "
+            f"what changes across frames and needs at least 2"
+        )
+
+
+def _classify(inputs: list[Path]) -> str:
+    if len(inputs) == 1:
+        p = inputs[0]
+        if p.is_dir():
+            return "folder"
+        suffix = p.suffix.lower()
+        if suffix in ARRAY_SUFFIXES:
+            return "array"
+        if suffix in VIDEO_SUFFIXES:
+            return "video"
+        if suffix in IMAGE_SUFFIXES:
+            return "image-file"  # a multi-page TIFF, or a single image (rejected later)
+        return "unknown"
+    if any(p.is_dir() for p in inputs):
+        raise InputError(
+            "give one folder, or a list of image files, not several folders "
+            "or a folder mixed with files"
+        )
+    odd = [p for p in inputs if p.suffix.lower() not in IMAGE_SUFFIXES]
+    if odd:
+        raise InputError(
+            f"{odd[0]} is not an image ({', '.join(IMAGE_SUFFIXES)}); a list of "
+            f"inputs must be images only (videos and arrays are given alone)"
+        )
+    return "images"
+
+
+def read_frames(
+    inputs,
+    *,
+    max_frames: int | None = None,
+    step: int = 1,
+    key: str | None = None,
+    downsample: int = 1,
+) -> FrameSource:
+    """Read a frame stack from a folder of images, a list of images, a video or an array.
+
+    Parameters
+    ----------
+    inputs : path or list of paths
+        One folder (its images, in natural order: ``img2`` before ``img10``), several image
+        files (in the order given), one video or multi-frame image (GIF, multi-page TIFF),
+        or one ``.npy`` / ``.npz`` array of shape (n, h, w) or (n, h, w, c).
+    max_frames : int, optional
+        Keep at most this many frames (after ``step``).
+    step : int
+        Keep every ``step``-th frame.
+    key : str, optional
+        The array to use in an ``.npz`` holding several (default: the only one, or
+        ``frames``).
+    downsample : int
+        Average ``downsample x downsample`` pixel blocks (shrinks frames, speeds up RPCA).
+
+    Returns
+    -------
+    FrameSource
+
+    Raises
+    ------
+    FileNotFoundError
+        An input does not exist.
+    InputError
+        Unreadable file, no or one frame, frames of different sizes, bad array.
+    MissingDependencyError
+        imageio (or PyAV for video) is not installed.
+    """
+    paths = [Path(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
+    if not paths:
+        raise InputError("no input given")
+    for p in paths:
+        if not p.exists():
+            raise FileNotFoundError(f"{p} does not exist")
+    step = int(step)
+    if step < 1:
+        raise InputError(f"step must be >= 1, got {step}")
+    if max_frames is not None and int(max_frames) < 2:
+        raise InputError(f"max_frames must be >= 2, got {max_frames}")
+    kind = _classify(paths)
+    if kind == "unknown":
+        raise InputError(
+            f"{paths[0]}: unknown file type {paths[0].suffix!r}; expected a folder, images "
+            f"({', '.join(IMAGE_SUFFIXES)}), a video ({', '.join(VIDEO_SUFFIXES)}) or an "
+            f"array (.npy, .npz)"
+        )
+    if kind == "array":
+        return _read_array(paths[0], key, max_frames, step, downsample)
+    if kind in ("video", "image-file"):
+        return _read_sequence(paths[0], kind, max_frames, step, downsample)
+    if kind == "folder":
+        folder = paths[0]
+        files = sorted(
+            (
+                p
+                for p in folder.iterdir()
+                if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
+            ),
+            key=_natural_key,
+        )
+        if not files:
+            others = [
+                p.name
+                for p in folder.iterdir()
+                if p.suffix.lower() in VIDEO_SUFFIXES + ARRAY_SUFFIXES
+            ]
+            hint = f" (found {others[0]}: pass that file itself)" if others else ""
+            raise InputError(
+                f"no images in folder {folder} (looked for {', '.join(IMAGE_SUFFIXES)}){hint}"
+            )
+        paths = files
+    return _read_images(paths, max_frames, step, downsample)
+
+
+def _read_images(paths, max_frames, step, downsample) -> FrameSource:
+    paths = paths[::step]
+    if max_frames is not None:
+        paths = paths[: int(max_frames)]
+    _check_count(len(paths), "the input images")
+    iio = _imageio()
+    images, sources = [], []
+    for p in paths:
+        try:
+            raw = np.asarray(iio.imread(p))
+        except Exception as exc:  # imageio raises many types for corrupt files
+            raise InputError(
+                f"cannot read {p} as an image (is it complete and really an image?): {exc}"
+            ) from exc
+        if raw.ndim == 4 or (raw.ndim == 3 and raw.shape[2] > 4):
+            raise InputError(
+                f"{p} holds several frames (an animation or a multi-page "
+                f"image); pass it alone to read all its frames"
+            )
+        img = _normalise_channels(_scale_to_float(raw, str(p)), str(p))
+        images.append(_downsample(img, downsample).astype(np.float32, copy=False))
+        sources.append(p.name)
+    return FrameSource(_stack(images, sources), sources, "images", (0.0, 1.0))
+
+
+def _read_sequence(path: Path, kind: str, max_frames, step, downsample) -> FrameSource:
+    iio = _imageio()
+    options = {}
+    if kind == "video" and path.suffix.lower() != ".gif":
+        _check_video_backend()
+        options["plugin"] = "pyav"  # so that a bad file is reported as such
+    images, sources = [], []
+
+    def frames_of(reader):
+        """Single frames, also when a reader yields a whole stack at once (TIFF pages)."""
+        for raw in reader:
+            raw = np.asarray(raw)
+            if raw.ndim == 4 or (raw.ndim == 3 and raw.shape[2] > 4):
+                yield from raw
+            else:
+                yield raw
+
+    try:
+        for i, raw in enumerate(frames_of(iio.imiter(path, **options))):
+            if i % step:
+                continue
+            what = f"{path.name} frame {i}"
+            img = _normalise_channels(_scale_to_float(raw, what), what)
+            images.append(_downsample(img, downsample).astype(np.float32, copy=False))
+            sources.append(f"{path.name}#{i}")
+            _check_growing(images, str(path))
+            if max_frames is not None and len(images) >= int(max_frames):
+                break
+    except (InputError, MissingDependencyError):
+        raise
+    except Exception as exc:
+        what = (
+            "a video (is it complete, in a format FFmpeg knows?)"
+            if kind == "video"
+            else "an image sequence (is it complete and really an image?)"
+        )
+        raise InputError(f"cannot read {path} as {what}: {exc}") from exc
+    _check_count(len(images), str(path))
+    return FrameSource(
+        _stack(images, sources), sources, "video" if kind == "video" else "images", (0.0, 1.0)
+    )
+
+
+def _read_array(path: Path, key, max_frames, step, downsample) -> FrameSource:
+    try:
+        data = np.load(path, allow_pickle=False)
+    except Exception as exc:
+        raise InputError(f"cannot read {path} as a NumPy array: {exc}") from exc
+    if isinstance(data, np.lib.npyio.NpzFile):
+        with data:
+            names = list(data.files)
+            if key is None:
+                if len(names) == 1:
+                    key = names[0]
+                elif "frames" in names:
+                    key = "frames"
+                else:
+                    raise InputError(
+                        f"{path} holds several arrays ({', '.join(names)}); choose one with --key"
+                    )
+            if key not in names:
+                raise InputError(f"{path} has no array {key!r}; it holds {', '.join(names)}")
+            arr = data[key]
+    else:
+        if key is not None:
+            raise InputError(f"--key applies to .npz files only, and {path} is a .npy")
+        arr = data
+    if arr.ndim == 4 and arr.shape[3] in (1, 2, 3, 4):
+        arr = arr[..., 0] if arr.shape[3] in (1, 2) else arr[..., :3]
+    elif arr.ndim != 3:
+        raise InputError(
+            f"{path} holds an array of shape {arr.shape}; expected frames of "
+            f"shape (n, height, width) or (n, height, width, channels) with 1, "
+            f"3 or 4 channels"
+        )
+    if min(arr.shape[1:]) == 0:
+        raise InputError(f"{path} holds frames of shape {arr.shape[1:]}, which have no pixels")
+    arr = arr[::step]
+    if max_frames is not None:
+        arr = arr[: int(max_frames)]
+    _check_count(arr.shape[0], str(path))
+    raw_values = arr.dtype not in (np.uint8, np.uint16, bool)  # not scaled to 0..1
+    frames = _scale_to_float(arr, str(path))
+    if downsample > 1:
+        frames = np.stack([_downsample(f, downsample) for f in frames]).astype(np.float32)
+    if raw_values:
+        lo, hi = float(frames.min()), float(frames.max())
+        display = (lo, hi if hi > lo else lo + 1.0)
+    else:
+        display = (0.0, 1.0)
+    sources = [f"{path.name}[{i * step}]" for i in range(frames.shape[0])]
+    return FrameSource(np.ascontiguousarray(frames), sources, "array", display)

@@ -1,0 +1,1 @@
+"""``@njit`` kernels of the holography family: the PhaseCut sweeps and the transfer matrix."""

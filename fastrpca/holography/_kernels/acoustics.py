@@ -1,0 +1,360 @@
+"""Acoustic holography kernels: transfer matrix, Tikhonov SDP matrix, drives, baselines.
+
+Sign convention: a transducer driven with complex amplitude q = a exp(i phi) puts
+p = G q at the foci with G[j, i] = P0 / r * D(theta) * exp(-i k r) (the convention of
+pyautd3 26 and earlier: its focus gain returns phi = k r). Units: mm, Pa, rad.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..._core.config import kernel
+from .phasecut import gram_of_rows, lowrank_sweeps, random_rows, round_unit
+
+# T4010A1 directivity: cubic per 10-degree bin (AUTD3 table, ANCHORS section 2)
+_DA = np.array(
+    [1.0, 1.0, 1.0, 0.891250938, 0.707945784, 0.501187234, 0.354813389, 0.251188643, 0.199526231]
+)
+_DB = np.array(
+    [
+        0.0,
+        0.0,
+        -0.00459648054721,
+        -0.0155520765675,
+        -0.0208114779827,
+        -0.0182211227016,
+        -0.0122437497109,
+        -0.00780345575475,
+        -0.00312857467007,
+    ]
+)
+_DC = np.array(
+    [
+        0.0,
+        0.0,
+        -7.87968093807e-4,
+        -3.07591508224e-4,
+        -2.18348633296e-4,
+        4.7738416141e-4,
+        1.20353137658e-4,
+        3.23676257958e-4,
+        1.43850511e-4,
+    ]
+)
+_DD = np.array(
+    [
+        0.0,
+        0.0,
+        1.60125528528e-5,
+        2.9747624976e-6,
+        2.31910931569e-5,
+        -1.1901034125e-5,
+        6.77743734332e-6,
+        -5.99548024824e-6,
+        -4.79372835035e-6,
+    ]
+)
+
+SPHERE, T4010A1 = 0, 1
+NORMALIZE, CLAMP, MULTIPLY, UNIFORM = 0, 1, 2, 3
+SDP, NAIVE, GS, GSPAT = 0, 1, 2, 3
+# status codes of holo_solve / transfer
+OK, BAD_AMPLITUDE, NOT_PD, BAD_FOCUS, ZERO_DISTANCE = 0, 1, 2, 3, 4
+
+
+@kernel
+def t4010a1(cos_theta):
+    """Directivity from the cosine of the angle to the transducer axis."""
+    c = min(1.0, max(-1.0, cos_theta))
+    t = math.degrees(math.acos(c))
+    if t > 90.0:
+        t = 180.0 - t
+    i = int(math.ceil(t / 10.0))
+    if i == 0:
+        return 1.0
+    b = i - 1
+    x = t - 10.0 * b
+    return ((_DD[b] * x + _DC[b]) * x + _DB[b]) * x + _DA[b]
+
+
+@kernel
+def transfer(pos, dirs, foci, k, p0, directivity, G):
+    """G[j, i] = p0 / r D(theta) exp(-i k r); returns OK, BAD_FOCUS or ZERO_DISTANCE."""
+    m = foci.shape[0]
+    n = pos.shape[0]
+    for j in range(m):
+        fx, fy, fz = foci[j, 0], foci[j, 1], foci[j, 2]
+        if not (math.isfinite(fx) and math.isfinite(fy) and math.isfinite(fz)):
+            return BAD_FOCUS
+        for i in range(n):
+            dx, dy, dz = fx - pos[i, 0], fy - pos[i, 1], fz - pos[i, 2]
+            r = math.sqrt(dx * dx + dy * dy + dz * dz)
+            if r == 0.0:
+                return ZERO_DISTANCE
+            a = p0 / r
+            if directivity == T4010A1:
+                a *= t4010a1((dx * dirs[i, 0] + dy * dirs[i, 1] + dz * dirs[i, 2]) / r)
+            kr = k * r
+            G[j, i] = complex(a * math.cos(kr), -a * math.sin(kr))
+    return OK
+
+
+@kernel
+def gram(G, shift, A):
+    """A = G G^H + shift I (lower triangle computed, upper mirrored)."""
+    m, n = G.shape
+    for j in range(m):
+        for l in range(j + 1):
+            ar = 0.0
+            ai = 0.0
+            for i in range(n):
+                a = G[j, i]
+                b = G[l, i]
+                ar += a.real * b.real + a.imag * b.imag
+                ai += a.imag * b.real - a.real * b.imag
+            A[j, l] = complex(ar, ai)
+            A[l, j] = complex(ar, -ai)
+        A[j, j] = A[j, j].real + shift
+
+
+@kernel
+def cholesky_inverse(A, L, Ainv):
+    """Ainv = A^-1 for Hermitian positive definite A via A = L L^H; False if not PD."""
+    m = A.shape[0]
+    for j in range(m):
+        d = A[j, j].real
+        for p in range(j):
+            d -= L[j, p].real * L[j, p].real + L[j, p].imag * L[j, p].imag
+        if not d > 0.0:
+            return False
+        d = math.sqrt(d)
+        L[j, j] = d
+        for i in range(j + 1, m):
+            s = A[i, j]
+            for p in range(j):
+                s -= L[i, p] * L[j, p].conjugate()
+            L[i, j] = s / d
+    # L <- L^-1 (lower triangular, row by row), then Ainv = L^-H L^-1
+    for i in range(m):
+        inv = 1.0 / L[i, i].real
+        for j in range(i):
+            s = 0j
+            for p in range(j, i):
+                s -= L[i, p] * L[p, j]
+            L[i, j] = s * inv
+        L[i, i] = inv
+        for j in range(i + 1, m):
+            L[i, j] = 0.0
+    for i in range(m):
+        for j in range(i + 1):
+            s = 0j
+            for p in range(i, m):
+                s += L[p, i].conjugate() * L[p, j]
+            Ainv[i, j] = s
+            Ainv[j, i] = s.conjugate()
+    return True
+
+
+@kernel
+def forward(G, q, out):
+    """out = G q."""
+    m, n = G.shape
+    for j in range(m):
+        ar = 0.0
+        ai = 0.0
+        for i in range(n):
+            a = G[j, i]
+            b = q[i]
+            ar += a.real * b.real - a.imag * b.imag
+            ai += a.real * b.imag + a.imag * b.real
+        out[j] = complex(ar, ai)
+
+
+@kernel
+def adjoint(G, w, out):
+    """out = G^H w."""
+    m, n = G.shape
+    for i in range(n):
+        out[i] = 0.0
+    for j in range(m):
+        wj = w[j]
+        for i in range(n):
+            out[i] += G[j, i].conjugate() * wj
+
+
+@kernel
+def matvec(A, x, out):
+    """out = A x for a small square matrix."""
+    m = A.shape[0]
+    for j in range(m):
+        s = 0j
+        for l in range(m):
+            s += A[j, l] * x[l]
+        out[j] = s
+
+
+@kernel
+def constrain(q, code, a, b, amp, phase, drive):
+    """AUTD3's emission constraints on q -> amplitude in [0, 1], phase in [0, 2 pi)."""
+    n = q.size
+    qmax = 0.0
+    for i in range(n):
+        qmax = max(qmax, abs(q[i]))
+    for i in range(n):
+        z = q[i]
+        r = abs(z)
+        if code == NORMALIZE:
+            v = r / qmax if qmax > 0.0 else 0.0
+        elif code == MULTIPLY:
+            v = a * r / qmax if qmax > 0.0 else 0.0
+        elif code == UNIFORM:
+            v = a
+        else:
+            v = min(max(r, a), b)
+        ph = math.atan2(z.imag, z.real)
+        if ph < 0.0:
+            ph += 2.0 * math.pi
+        amp[i] = v
+        phase[i] = ph
+        drive[i] = v * z / r if r > 0.0 else complex(v, 0.0)
+
+
+@kernel
+def holo_solve(
+    method,
+    G,
+    amps,
+    alpha,
+    code,
+    ca,
+    cb,
+    max_sweeps,
+    tol,
+    omega,
+    iters,
+    seed,
+    A,
+    L,
+    M,
+    X,
+    W,
+    vecs,
+    q,
+    state,
+    hist,
+    amp,
+    phase,
+    drive,
+    focal,
+    info,
+):
+    """One hologram from G: drives into amp / phase / drive, |G drive| into focal.
+
+    ``vecs`` is (6, m) complex scratch, ``W`` (k, m). ``info`` receives
+    [sweeps, relaxed objective, relative change, rounded objective, power iterations].
+    Returns a status code (OK, BAD_AMPLITUDE, NOT_PD).
+    """
+    m, n = G.shape
+    for j in range(m):
+        if not (amps[j] >= 0.0 and math.isfinite(amps[j])):
+            return BAD_AMPLITUDE
+    p = vecs[0]
+    g = vecs[1]
+    for j in range(m):
+        p[j] = amps[j]
+    for t in range(info.size):
+        info[t] = 0.0
+    if method == SDP:
+        gram(G, alpha * alpha, A)
+        if not cholesky_inverse(A, L, X):  # X holds (G G^H + alpha^2 I)^-1 for now
+            return NOT_PD
+        a2 = alpha * alpha
+        fro = 0.0
+        for i in range(m):
+            for j in range(m):
+                M[i, j] = a2 * amps[i] * amps[j] * X[i, j]
+                fro += abs(M[i, j]) ** 2
+        u = vecs[2]
+        state[0] = np.uint64(seed)
+        random_rows(W, state)
+        floor = max(1e-8 * m * math.sqrt(fro), 1e-300)
+        sweeps, f, rel = lowrank_sweeps(
+            M,
+            W,
+            omega,
+            max_sweeps,
+            tol,
+            floor,
+            vecs[3],
+            vecs[4][: W.shape[0]],
+            vecs[5][: W.shape[0]],
+            hist,
+        )
+        gram_of_rows(W, X)
+        it, fr = round_unit(X, M, vecs[3], vecs[4], u, 1000, 1e-12)
+        info[0] = sweeps
+        info[1] = f
+        info[2] = rel
+        info[3] = fr
+        info[4] = it
+        for j in range(m):
+            g[j] = p[j] * u[j]
+        # Ainv was overwritten: solve (G G^H + alpha^2 I) w = P u with L^-1 (still in L)
+        for i in range(m):
+            s = 0j
+            for j in range(i + 1):
+                s += L[i, j] * g[j]
+            vecs[3][i] = s
+        for i in range(m):
+            s = 0j
+            for j in range(i, m):
+                s += L[j, i].conjugate() * vecs[3][j]
+            vecs[4][i] = s
+        adjoint(G, vecs[4], q)
+    else:
+        pw = vecs[2]  # row power of G (the back-propagation weights)
+        for j in range(m):
+            s = 0.0
+            for i in range(n):
+                s += G[j, i].real ** 2 + G[j, i].imag ** 2
+            pw[j] = s
+        if method == NAIVE:
+            for j in range(m):
+                g[j] = p[j] / pw[j]
+            adjoint(G, g, q)
+        elif method == GS:
+            for i in range(n):
+                q[i] = 1.0
+            for _ in range(iters):
+                forward(G, q, g)
+                for j in range(m):
+                    r = abs(g[j])
+                    g[j] = p[j] * g[j] / r if r > 0.0 else p[j]
+                adjoint(G, g, q)
+                for i in range(n):
+                    r = abs(q[i])
+                    q[i] = q[i] / r if r > 0.0 else 1.0
+        else:  # GS-PAT on R = G B, B = G^H diag(1 / pw)
+            gram(G, 0.0, A)
+            for j in range(m):
+                for l in range(m):
+                    A[j, l] = A[j, l] / pw[l].real
+            matvec(A, p, g)
+            y = vecs[3]
+            for _ in range(iters):
+                for j in range(m):
+                    r = abs(g[j])
+                    y[j] = amps[j] * g[j] / r if r > 0.0 else amps[j]
+                matvec(A, y, g)
+            for j in range(m):
+                r2 = g[j].real ** 2 + g[j].imag ** 2
+                y[j] = amps[j] * amps[j] * g[j] / r2 / pw[j].real if r2 > 0.0 else 0.0
+            adjoint(G, y, q)
+    constrain(q, code, ca, cb, amp, phase, drive)
+    forward(G, drive, g)
+    for j in range(m):
+        focal[j] = abs(g[j])
+    return OK

@@ -1,0 +1,57 @@
+"""Robust PCA: ``M = L + S`` by the inexact ALM, its SVD engines, streaming, and frame stacks.
+
+Modules
+-------
+ialm
+    :func:`rpca` (Lin, Chen & Ma 2010) with :class:`RPCAWorkspace` and :class:`RPCAResult`.
+svd
+    The SVD engines of the singular value thresholding step, and the spectral norm.
+stream
+    :class:`StreamingRPCA`, frame-by-frame background estimation.
+frames
+    Frame stacks to matrices and back, anomaly scores and thresholds, :func:`decompose_frames`.
+metrics
+    Detection metrics of a mask or a score against a known mask.
+"""
+
+from __future__ import annotations
+
+from .frames import (
+    FrameDecomposition,
+    anomaly_score,
+    auto_threshold,
+    decompose_frames,
+    frames_to_matrix,
+    matrix_to_frames,
+    noise_scale,
+    to_grey,
+)
+from .ialm import RPCAResult, RPCAWorkspace, default_lambda, rpca
+from .metrics import precision_recall, roc_auc
+from .stream import StreamingRPCA
+
+__all__ = [
+    "rpca",
+    "RPCAResult",
+    "RPCAWorkspace",
+    "default_lambda",
+    "StreamingRPCA",
+    "frames_to_matrix",
+    "matrix_to_frames",
+    "to_grey",
+    "decompose_frames",
+    "FrameDecomposition",
+    "anomaly_score",
+    "noise_scale",
+    "auto_threshold",
+    "precision_recall",
+    "roc_auc",
+]
+
+
+def _warmup() -> None:
+    """Compile (or load) every Robust PCA kernel."""
+    from . import ialm, stream
+
+    ialm._warmup()
+    stream._warmup()

@@ -1,0 +1,1 @@
+"""``@njit`` kernels of the Robust PCA family: the fused IALM pass and the streaming updates."""

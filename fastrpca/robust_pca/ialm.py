@@ -1,0 +1,425 @@
+"""Robust PCA by the inexact augmented Lagrange multiplier method (IALM).
+
+Solves ``min ||L||_* + lam ||S||_1  s.t.  M = L + S`` (on the observed entries) following
+Lin, Chen & Ma, "The augmented Lagrange multiplier method for exact recovery of corrupted
+low-rank matrices" (2010), Algorithm 5, with the defaults of the authors'
+``inexact_alm_rpca.m``. The elementwise work of one iteration is one fused kernel pass
+(:mod:`fastrpca.robust_pca._kernels.ialm`); the SVD is delegated to an engine of
+:mod:`fastrpca.robust_pca.svd`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from .._core.config import PARALLEL_MIN_SIZE, blas_threads
+from .._core.result import Result, warn_not_converged
+from .._core.validation import NUMERIC, as_array, check_all_finite, positive
+from ._kernels.ialm import fused_pass, fused_pass_parallel, norm_and_max
+from .svd import ENGINES, make_engine, spectral_norm
+
+
+class RPCAResult(Result):
+    """Outcome of :func:`rpca`; unpacks as ``L, S = result``.
+
+    Attributes
+    ----------
+    L, S : ndarray. Low-rank and sparse parts (``M = L + S`` to ``tol`` on observed entries;
+        on unobserved entries L is the low-rank estimate and S is 0).
+    Y : ndarray. Final dual variable (Lagrange multiplier).
+    rank : int. Rank of L.
+    n_iter : int. Iterations (SVDs) done.
+    converged : bool. Whether ``residual < tol``.
+    residual : float. ``||M - L - S||_F / ||M||_F`` over observed entries.
+    message : str.
+    history : dict of ndarrays ``residual``, ``rank``, ``mu`` per iteration.
+    lam, mu, tol : float. The sparsity weight, the final penalty, the tolerance used.
+    svd : str. SVD engine used.
+    time : float. Wall-clock seconds.
+    """
+
+    def __iter__(self):
+        return iter((self.L, self.S))
+
+
+def default_lambda(shape) -> float:
+    """``1 / sqrt(max(m, n))``, the weight of Candès, Li, Ma & Wright (2011)."""
+    return 1.0 / np.sqrt(max(shape))
+
+
+def _validate(M, lam, tol, max_iter, mu, rho, svd, mask, check_finite):
+    M = as_array(M, "M", ndim=2, min_size=2, check_finite=False)
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.dtype != bool:
+            raise TypeError(
+                f"mask must be a boolean array (True = observed), got dtype "
+                f"{mask.dtype}; use mask=np.asarray(mask, bool)"
+            )
+        if mask.shape != M.shape:
+            raise ValueError(f"mask has shape {mask.shape} but M has shape {M.shape}")
+        if not mask.any():
+            raise ValueError("mask has no observed entry (all False)")
+        if check_finite:
+            check_all_finite(M[mask], "M", hint=" at observed positions (mask True)")
+        if mask.all():
+            mask = None
+    elif check_finite:
+        check_all_finite(M, "M", hint="; pass mask=np.isfinite(M) to treat them as missing")
+    lam = default_lambda(M.shape) if lam is None else positive(lam, "lam")
+    if tol is None:
+        tol = 1e-7 if M.real.dtype == np.float64 else 1e-6
+    tol = positive(tol, "tol", upper=1.0)
+    positive(max_iter, "max_iter", integer=True)
+    if mu is not None:
+        positive(mu, "mu")
+    if positive(rho, "rho") < 1:
+        raise ValueError(f"rho must be >= 1 (the penalty may not shrink), got {rho}")
+    if svd not in ENGINES:
+        raise ValueError(f"svd must be one of {ENGINES}, got {svd!r}")
+    return M, lam, tol, mask
+
+
+def rpca(
+    M,
+    lam: float | None = None,
+    *,
+    tol: float | None = None,
+    max_iter: int = 1000,
+    mu: float | None = None,
+    rho: float = 1.5,
+    svd: str = "auto",
+    mask: np.ndarray | None = None,
+    random_state=None,
+    callback: Callable | None = None,
+    check_finite: bool = True,
+    init=None,
+    workspace: RPCAWorkspace | None = None,
+) -> RPCAResult:
+    """Split ``M`` into a low-rank ``L`` and a sparse ``S`` (Robust PCA by IALM).
+
+    Parameters
+    ----------
+    M : array_like, shape (m, n). float32 / float64 / complex64 / complex128 (integers
+        are promoted to float64); computed in M's precision. Never modified.
+    lam : float, optional. Weight of ``||S||_1``; default ``1 / sqrt(max(m, n))``
+        (the theory's value; the original MATLAB code used ``1 / sqrt(m)``).
+    tol : float, optional. Stop when ``||M - L - S||_F / ||M||_F < tol``. Default 1e-7
+        (the reference's) for float64 / complex128, 1e-6 for float32 / complex64, whose
+        rounding noise (about 1.2e-7 relative) keeps 1e-7 out of reach.
+    max_iter : int. Iteration limit (one SVD per iteration).
+    mu : float, optional. Initial penalty; default ``1.25 / ||M||_2``. It grows by
+        ``rho`` per iteration up to ``1e7`` times its start.
+    rho : float. Penalty growth factor, ``>= 1``.
+    svd : {"auto", "full", "partial", "randomized"}. SVD engine (see
+        :mod:`fastrpca.robust_pca.svd`); all reach the same decomposition to the tolerance.
+    mask : ndarray of bool, optional. True where M is observed. Unobserved entries carry
+        no constraint: L is imputed there and S is 0 (Robust PCA with missing data).
+    random_state : None, int or Generator. Seeds the randomized SVD's start block;
+        a fixed seed gives bit-identical results, and None means seed 0, so repeated
+        calls on the same M agree bit for bit (pass a Generator for fresh draws).
+    callback : callable, optional. Called as ``callback(n_iter, residual, rank, mu)``
+        after each iteration; returning True stops the solver.
+    check_finite : bool. Reject NaN / Inf (at observed entries). Skip in trusted loops.
+    init : RPCAResult or (L, S) or (L, S, Y), optional. Warm start: begin from this
+        decomposition (and dual, when given) instead of zeros, e.g. the previous
+        window's result. ``mu`` restarts from its default: IALM's iteration count is set
+        mostly by the penalty schedule, and starting it high gives wrong answers, so a
+        warm start saves a quarter to a half of the iterations, not all of them.
+    workspace : RPCAWorkspace, optional. Reuse its m x n buffers across calls (no large
+        allocation in steady state). The returned L, S and Y are then views of the
+        workspace, overwritten by the next call: copy them to keep them.
+
+    Notes
+    -----
+    BLAS is held to one thread during the solve (set ``FASTRPCA_BLAS_THREADS`` to change
+    it, 0 to leave BLAS alone): its calls here are thin products and small
+    factorisations, and extra BLAS threads fighting for the cores made it many times
+    slower. Matrices of at least ``FASTRPCA_PARALLEL_MIN_SIZE`` entries (1e6) run the
+    fused pass on numba's threads instead.
+
+    Returns
+    -------
+    RPCAResult : with ``L``, ``S``, ``rank``, ``n_iter``, ``converged``, ``residual``,
+        ``message`` and ``history``; ``L, S = rpca(M)`` also works.
+
+    Examples
+    --------
+    >>> import numpy as np, fastrpca
+    >>> rng = np.random.default_rng(0)
+    >>> L0 = rng.standard_normal((100, 3)) @ rng.standard_normal((3, 80))
+    >>> S0 = np.where(rng.random((100, 80)) < 0.05, 10.0, 0.0)
+    >>> L, S = fastrpca.rpca(L0 + S0)
+    >>> bool(np.allclose(L, L0, atol=1e-5))
+    True
+    """
+    with blas_threads():
+        return _solve(
+            M,
+            lam,
+            tol,
+            max_iter,
+            mu,
+            rho,
+            svd,
+            mask,
+            random_state,
+            callback,
+            check_finite,
+            init,
+            workspace,
+        )
+
+
+def _solve(
+    M, lam, tol, max_iter, mu, rho, svd, mask, random_state, callback, check_finite, init, workspace
+):
+    start = time.perf_counter()
+    random_state = 0 if random_state is None else random_state
+    M, lam, tol, mask = _validate(M, lam, tol, max_iter, mu, rho, svd, mask, check_finite)
+    if workspace is not None and workspace._holds(M):
+        M = M.copy()  # e.g. rpca(previous.S, workspace=ws): the solve overwrites those buffers
+    # Work on a C-ordered matrix; a Fortran-ordered M is solved as its transpose (RPCA and
+    # every default are symmetric under transposition), so no copy is made.
+    transposed = M.flags.f_contiguous and not M.flags.c_contiguous
+    if transposed:
+        M = M.T
+        mask = None if mask is None else mask.T
+    shape, dtype = M.shape, M.dtype
+    copy_M = mask is not None or not M.flags.c_contiguous
+    ws = (workspace or RPCAWorkspace()).buffers(
+        shape, dtype, *(("D",) if copy_M else ()), *(("mask",) if mask is not None else ())
+    )
+    if mask is None:
+        D = M if M.flags.c_contiguous else _copy_into(ws["D"], M)
+    else:
+        D = ws["D"]
+        D.fill(0)
+        np.copyto(D, M, where=mask)
+        mask = mask if mask.flags.c_contiguous else _copy_into(ws["mask"], mask)
+    X, S_cur, S_next, Y = ws["X"], ws["S0"], ws["S1"], ws["Y"]
+
+    sum_sq, max_abs = norm_and_max(D)
+    d_norm = float(np.sqrt(sum_sq))
+    if not np.isfinite(d_norm) or (d_norm == 0 and D.any()):
+        if not np.isfinite(D).all():
+            raise ValueError(
+                "M holds NaN or Inf (check_finite=False skipped the check); "
+                "pass mask=np.isfinite(M) to treat them as missing"
+            )
+        # |M|^2 overflowed or underflowed: every residual would be 0 or NaN
+        raise ValueError(
+            f"M's entries are too {'large' if d_norm else 'small'} for "
+            f"{dtype} (their squares over- or underflow); rescale M, e.g. "
+            "c = np.abs(M).max(), rpca(M / c), then multiply L and S by c"
+        )
+    if d_norm == 0:
+        for a in (X, S_cur, Y):
+            a.fill(0)
+        return _finish(
+            X,
+            S_cur,
+            Y,
+            0,
+            0,
+            True,
+            0.0,
+            "M is zero: L = S = 0",
+            {"residual": [], "rank": [], "mu": []},
+            lam,
+            mu or 0.0,
+            tol,
+            svd,
+            start,
+            transposed,
+        )
+
+    norm_two = spectral_norm(D, random_state)
+    if mu is None:
+        mu = 1.25 / norm_two
+    mu_bar = 1e7 * mu
+    engine = make_engine(svd, shape, dtype, random_state)
+    pass_ = fused_pass_parallel if D.size >= PARALLEL_MIN_SIZE else fused_pass
+
+    # X holds the SVT input, then L; S_cur / S_next alternate so the pair (L, S) of the
+    # last completed iteration survives the pass that computes the next S.
+    if init is None:
+        X.fill(0)
+        S_cur.fill(0)
+        np.multiply(D, 1.0 / max(norm_two, max_abs / lam), out=Y)  # the original's dual start
+    else:
+        _start_from(init, X, S_cur, Y, transposed)
+    pass_(D, X, S_cur, S_next, Y, 0.0, mu, lam, mask)  # first S and SVT input, from L
+    S_cur, S_next = S_next, S_cur
+
+    history = {"residual": [], "rank": [], "mu": []}
+    converged, stopped = False, False
+    for n_iter in range(1, max_iter + 1):
+        U, s, Vh = engine(X, 1.0 / mu)
+        factors = (U * (s - 1.0 / mu).astype(U.dtype), Vh)
+        _low_rank_into(factors, X)
+        mu_next = min(rho * mu, mu_bar)
+        residual = np.sqrt(pass_(D, X, S_cur, S_next, Y, mu, mu_next, lam, mask)) / d_norm
+        rank = s.size
+        history["residual"].append(residual)
+        history["rank"].append(rank)
+        history["mu"].append(mu)
+        converged = bool(residual < tol)
+        if not np.isfinite(residual):  # NaN / Inf got in (check_finite=False on bad data)
+            break
+        if callback is not None and not converged:
+            stopped = bool(callback(n_iter, residual, rank, mu))
+        if converged or stopped or n_iter == max_iter:
+            break
+        S_cur, S_next = S_next, S_cur
+        mu = mu_next
+
+    _low_rank_into(factors, X)  # the pass overwrote L with the next SVT input
+    if converged:
+        message = f"converged: residual {residual:.2e} < tol {tol:.0e} in {n_iter} iterations"
+    elif stopped:
+        message = f"stopped by callback after {n_iter} iterations (residual {residual:.2e})"
+    elif not np.isfinite(residual):
+        message = (
+            f"stopped at iteration {n_iter}: the residual became {residual} (numerical breakdown)"
+        )
+        warn_not_converged(message)
+    else:
+        message = (
+            f"not converged: residual {residual:.2e} >= tol {tol:.0e} after "
+            f"max_iter={max_iter} iterations; raise max_iter or tol"
+        )
+        warn_not_converged(message)
+    return _finish(
+        X,
+        S_cur,
+        Y,
+        rank,
+        n_iter,
+        converged,
+        residual,
+        message,
+        history,
+        lam,
+        mu,
+        tol,
+        engine.name,
+        start,
+        transposed,
+    )
+
+
+class RPCAWorkspace:
+    """Reusable buffers for :func:`rpca`, allocated on first use for a shape and dtype.
+
+    Pass the same workspace to successive calls on same-sized matrices (a sliding window,
+    a camera's frames) and the m x n buffers are reused instead of allocated; only the SVD
+    engine's thin factors, O((m + n) k), are allocated per iteration.
+    """
+
+    def __init__(self):
+        self.key = None
+        self._buffers = {}
+
+    def _holds(self, a: np.ndarray) -> bool:
+        """Whether ``a`` may share memory with one of the buffers."""
+        return any(np.may_share_memory(a, b) for b in self._buffers.values())
+
+    def buffers(self, shape, dtype, *extra: str) -> dict:
+        """Buffers ``X, S0, S1, Y`` and any ``extra`` (``"D"``, ``"mask"``) for a shape."""
+        key = (tuple(shape), np.dtype(dtype))
+        if key != self.key:
+            self._buffers = {}
+            self.key = key
+        for name in ("X", "S0", "S1", "Y") + extra:
+            if name not in self._buffers:
+                self._buffers[name] = np.empty(shape, bool if name == "mask" else dtype)
+        return self._buffers
+
+
+def _copy_into(out, a):
+    np.copyto(out, a)
+    return out
+
+
+def _start_from(init, X, S, Y, transposed):
+    """Load a warm start (RPCAResult or tuple) into the working buffers."""
+    if isinstance(init, RPCAResult):
+        parts = (init.L, init.S, init.Y)
+    elif isinstance(init, (tuple, list)) and len(init) in (2, 3):
+        parts = tuple(init)
+    else:
+        raise TypeError(
+            f"init must be an RPCAResult or a tuple (L, S) or (L, S, Y), got {type(init).__name__}"
+        )
+    for name, part, buf in zip("LSY", parts, (X, S, Y)):
+        part = np.asarray(part)
+        part = part.T if transposed else part
+        if part.shape != buf.shape:
+            raise ValueError(
+                f"init's {name} has shape {part.T.shape if transposed else part.shape}"
+                f" but M has shape {buf.T.shape if transposed else buf.shape}"
+            )
+        check_all_finite(part, f"init's {name}")
+        np.copyto(buf, part, casting="same_kind")
+    if len(parts) == 2:
+        Y.fill(0)
+
+
+def _low_rank_into(factors, out):
+    """``out = A @ B`` for the SVT factors (zero when the rank is 0)."""
+    A, B = factors
+    if A.shape[1] == 0:
+        out.fill(0)
+    else:
+        np.matmul(A, B, out=out)
+
+
+def _finish(
+    L,
+    S,
+    Y,
+    rank,
+    n_iter,
+    converged,
+    residual,
+    message,
+    history,
+    lam,
+    mu,
+    tol,
+    svd,
+    start,
+    transposed,
+):
+    if transposed:
+        L, S, Y = L.T, S.T, Y.T
+    history = {k: np.asarray(v) for k, v in history.items()}
+    return RPCAResult(
+        L=L,
+        S=S,
+        Y=Y,
+        rank=int(rank),
+        n_iter=n_iter,
+        converged=converged,
+        residual=float(residual),
+        message=message,
+        history=history,
+        lam=float(lam),
+        mu=float(mu),
+        tol=float(tol),
+        svd=svd,
+        time=time.perf_counter() - start,
+    )
+
+
+def _warmup() -> None:
+    """Compile (or load) the fused pass, serial and parallel, with and without a mask."""
+    for dtype in NUMERIC:
+        a = np.zeros((2, 2), dtype)
+        for kernel_ in (fused_pass, fused_pass_parallel):
+            for mask in (None, np.ones((2, 2), bool)):
+                kernel_(a, a.copy(), a.copy(), a.copy(), a.copy(), 1.0, 1.0, 1.0, mask)

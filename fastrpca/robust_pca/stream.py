@@ -1,0 +1,382 @@
+"""Streaming Robust PCA: split each incoming frame into background + sparse in bounded time.
+
+A batch :func:`~fastrpca.rpca` on the first frames gives an orthonormal background basis
+``U`` (m x k, m pixels). Each new frame ``z`` is then
+
+1. projected robustly: ``min_r,e 1/2 ||z - U r - e||^2 + t ||e||_1``, the per-sample
+   problem of online Robust PCA by stochastic optimisation (Feng, Xu & Yan, NeurIPS 2013),
+   solved by alternating soft thresholding and projection, then refitted by least
+   squares on the entries within ``t`` of the background (no shrinkage bias);
+2. split: background ``B = U r``; sparse ``S = z - B`` where ``|z - B| > t``, else 0;
+3. folded into the basis: the frame, with entries deviating by more than ``reject * t``
+   treated as missing (replaced by ``B``), updates ``U`` by a rank-one incremental SVD
+   with exponential forgetting (Brand 2002). Slow changes of the scene (illumination
+   drift) stay within ``reject * t`` from frame to frame and are followed; anomalies
+   beyond it are never absorbed, however long they persist.
+
+Per frame this costs ``O(m k)`` per inner iteration (typically 4-8) plus ``O(m k^2)``
+for the update, and allocates nothing in steady state.
+
+Why these choices (measured on planted drifting sequences, ``tests/naive/stream.py``):
+an exact l1 projection (as in GRASTA, He, Balzano & Szlam, CVPR 2012, or a per-frame
+IALM) puts every out-of-subspace change into S, so the basis never sees the drift and
+loses track; the thresholded projection keeps small residuals in the background.
+OR-PCA's own basis update (a block-coordinate sweep on accumulated statistics, fed with
+``z - e``) lags more than the incremental SVD at the same forgetting factor, and feeding
+``z - e`` (clipped residuals) absorbs a persistent anomaly within tens of frames; treating
+large residuals as missing does not, and still follows fast drift when ``reject`` leaves
+room for the tracking lag.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._core.validation import as_array, check_all_finite, positive
+from ._kernels.stream import count_nonfinite, process_frames
+from .ialm import RPCAResult, rpca
+
+__all__ = ["StreamingRPCA"]
+
+
+class StreamingRPCA:
+    """Robust PCA one frame at a time: background + sparse anomalies in bounded time.
+
+    Parameters
+    ----------
+    rank : int, optional
+        Dimension k of the background subspace. Default: the rank :func:`rpca` finds on
+        the frames given to :meth:`fit`.
+    threshold : float, optional
+        Entries deviating from the background by more than this (in the frames' units)
+        are sparse; each frame moves the basis by at most this much per entry. Set it
+        above the noise level of your data. Default: 0.05 times the RMS of the
+        background found by :meth:`fit`.
+    forget : float
+        Weight in (0, 1] kept by the past at each frame: the basis remembers about
+        ``1 / (1 - forget)`` frames. Smaller follows drift faster but is noisier;
+        1 never forgets (no drift tracking).
+    reject : float
+        Entries deviating from the background by more than ``reject * threshold`` are
+        treated as missing when updating the basis (>= 1). Larger follows faster drift;
+        anomalies smaller than ``reject * threshold`` that persist become background.
+    lam : float, optional
+        Sparsity weight of the batch :func:`rpca` run by :meth:`fit`.
+    tol : float, optional
+        Inner iterations stop when the coefficient step is below ``tol * ||z||``.
+        Default 1e-6 (float64) or 1e-4 (float32).
+    max_inner : int
+        Cap on the inner iterations per frame (bounds the latency).
+    random_state : None, int or Generator
+        Seeds the batch :func:`rpca` of :meth:`fit`; streaming itself is deterministic.
+    check_finite : bool
+        Reject NaN / Inf frames (default for :meth:`fit` and :meth:`process`).
+
+    Attributes
+    ----------
+    frame_shape : tuple. Shape of one frame.
+    dtype : numpy dtype. float32 or float64, that of the frames given to :meth:`fit`.
+    rank_ : int. Dimension of the background subspace.
+    threshold_ : float. The sparse threshold in use.
+    init_result : RPCAResult. The batch :func:`rpca` of :meth:`fit` (columns = frames).
+    n_frames : int. Frames processed since :meth:`fit`.
+    n_inner : ndarray of int. Inner iterations of each frame of the last call.
+    n_sparse : ndarray of int. Sparse entries of each frame of the last call; a large
+        value flags an anomalous frame.
+
+    Notes
+    -----
+    Call :meth:`fit` on a few tens of frames, then :meth:`process` for each new frame.
+    The arrays :meth:`process` returns are the stream's own buffers, overwritten by the
+    next call (pass ``out=`` to write elsewhere). A stream is not thread-safe; run one
+    stream per thread (the kernels release the GIL).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastrpca import StreamingRPCA
+    >>> rng = np.random.default_rng(0)
+    >>> basis = rng.standard_normal((2, 24, 32))
+    >>> frames = np.einsum("tk,khw->thw", 3 + rng.standard_normal((60, 2)), basis)
+    >>> frames[40:, 5:8, 5:8] += 20.0                        # an object appears
+    >>> stream = StreamingRPCA(rank=2).fit(frames[:30], random_state=0)
+    >>> for frame in frames[30:]:
+    ...     background, sparse = stream.process(frame)
+    >>> bool(np.allclose(sparse[5:8, 5:8], 20.0, atol=1e-6)), int(stream.n_sparse[0])
+    (True, 9)
+    """
+
+    def __init__(
+        self,
+        rank: int | None = None,
+        *,
+        threshold: float | None = None,
+        forget: float = 0.8,
+        reject: float = 4.0,
+        lam: float | None = None,
+        tol: float | None = None,
+        max_inner: int = 50,
+        random_state=None,
+        check_finite: bool = True,
+    ):
+        self.rank = None if rank is None else positive(rank, "rank", integer=True)
+        self.threshold = None if threshold is None else positive(threshold, "threshold")
+        forget = positive(forget, "forget", upper=1.0)
+        self.forget = forget
+        self.reject = positive(reject, "reject")
+        if self.reject < 1:
+            raise ValueError(f"reject must be >= 1 (a multiple of threshold), got {reject}")
+        self.lam = None if lam is None else positive(lam, "lam")
+        self.tol = None if tol is None else positive(tol, "tol", upper=1.0)
+        self.max_inner = positive(max_inner, "max_inner", integer=True)
+        self.random_state = random_state
+        self.check_finite = bool(check_finite)
+        self.frame_shape = None
+
+    # ------------------------------------------------------------------ initialisation
+    def fit(self, frames, *, random_state=None) -> StreamingRPCA:
+        """Initialise the background subspace from a batch of frames.
+
+        Parameters
+        ----------
+        frames : array_like, shape (n_frames, *frame_shape)
+            At least 2 frames (a few tens is typical), real. Integers are promoted to
+            float64; float32 frames give a float32 stream. Never modified.
+        random_state : None, int or Generator, optional
+            Overrides the constructor's seed for the batch :func:`rpca`.
+
+        Returns
+        -------
+        self
+        """
+        frames = as_array(frames, "frames", allow_complex=False, check_finite=False)
+        if frames.ndim < 2 or frames.shape[0] < 2:
+            raise ValueError(
+                f"frames has shape {frames.shape}; pass a stack of at least 2 "
+                "frames, shape (n_frames, *frame_shape)"
+            )
+        if self.check_finite:
+            check_all_finite(frames, "frames", hint="; fit on frames without them")
+        n, frame_shape = frames.shape[0], frames.shape[1:]
+        m = int(np.prod(frame_shape))
+        if m < 2:
+            raise ValueError(f"frames of shape {frame_shape} have {m} entry; need at least 2")
+        seed = self.random_state if random_state is None else random_state
+        M = frames.reshape(n, m).T
+        result = rpca(M, self.lam, random_state=seed, check_finite=False)
+        k = result.rank if self.rank is None else self.rank
+        if k == 0:
+            raise ValueError(
+                "rpca found no low-rank background in these frames (rank 0); "
+                "fit on more frames, with a larger lam, or set rank"
+            )
+        if k > min(m, n):
+            raise ValueError(
+                f"rank={k} exceeds min(pixels, frames) = {min(m, n)}; fit on "
+                "more frames or lower rank"
+            )
+        # Weight the batch as the stream would have: frame j has weight forget^(n-1-j).
+        weights = self.forget ** ((n - 1 - np.arange(n)) / 2.0)
+        U, s, _ = np.linalg.svd(result.L.astype(np.float64) * weights, full_matrices=False)
+        dtype = frames.dtype
+        scale = np.sqrt(np.mean(np.square(result.L, dtype=np.float64)))
+        if scale == 0:
+            scale = np.sqrt(np.mean(np.square(M, dtype=np.float64))) or 1.0
+
+        self.frame_shape, self.dtype, self.rank_ = tuple(frame_shape), dtype, k
+        self.threshold_ = 0.05 * float(scale) if self.threshold is None else self.threshold
+        self.tol_ = (1e-6 if dtype == np.float64 else 1e-4) if self.tol is None else self.tol
+        self._Ut = np.ascontiguousarray(U[:, :k].T, dtype=dtype)  # (k, m)
+        self._sv = np.ascontiguousarray(s[:k])
+        # r, p, K, V, s_new, G, x
+        self._scratch = (
+            np.zeros(k),
+            np.zeros(k),
+            np.zeros((k + 1, k + 1)),
+            np.zeros((k + 1, k + 1)),
+            np.zeros(k + 1),
+            np.zeros((k, k)),
+            np.empty(m, dtype),
+        )
+        self._Ut_next = np.empty_like(self._Ut)
+        self._params = np.array([self.threshold_, self.forget, self.tol_, self.reject])
+        self._capacity = 0
+        self._grow(1)
+        self.init_result: RPCAResult = result
+        self.n_frames = 0
+        return self
+
+    def _grow(self, b: int) -> None:
+        """Frame buffers for batches of up to ``b`` frames (allocated only when b grows)."""
+        if b <= self._capacity:
+            return
+        m = self._Ut.shape[1]
+        self._Z = np.empty((b, m), self.dtype)
+        self._B = np.empty((b, m), self.dtype)
+        self._S = np.empty((b, m), self.dtype)
+        self._info = np.zeros((b, 2), np.int64)
+        self._capacity = b
+
+    # ------------------------------------------------------------------ streaming
+    def process(
+        self,
+        frames,
+        *,
+        out: tuple[np.ndarray, np.ndarray] | None = None,
+        update: bool = True,
+        check_finite: bool | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Split one frame (or a small batch, in order) into background and sparse parts.
+
+        Parameters
+        ----------
+        frames : array_like
+            One frame of shape ``frame_shape``, or a batch ``(b, *frame_shape)``
+            processed in order (the same result as b single calls). Real; cast to the
+            stream's dtype. Never modified.
+        out : (ndarray, ndarray), optional
+            C-contiguous arrays of the frames' shape and the stream's dtype to receive
+            background and sparse parts. Default: the stream's buffers, overwritten by
+            the next call (copy them to keep them).
+        update : bool
+            Fold the frames into the background subspace (False: split only).
+        check_finite : bool, optional
+            Reject NaN / Inf; default the constructor's setting.
+
+        Returns
+        -------
+        background, sparse : ndarray
+            ``frames = background + sparse + r`` with ``r`` within ``threshold_`` of 0
+            entrywise (``sparse`` is 0 there).
+        """
+        if self.frame_shape is None:
+            raise RuntimeError(
+                "this StreamingRPCA is not initialised; call "
+                "fit(first_frames) before process(frame)"
+            )
+        frames = np.asarray(frames)
+        if frames.dtype.kind not in "biuf":
+            kind = "complex" if frames.dtype.kind == "c" else "non-numeric"
+            raise TypeError(
+                f"frames have dtype {frames.dtype} ({kind}); pass real frames "
+                "(float32, float64 or integers)"
+            )
+        fs = self.frame_shape
+        if frames.shape == fs:
+            b = 1
+        elif frames.shape[1:] == fs and frames.ndim == len(fs) + 1 and frames.shape[0] > 0:
+            b = frames.shape[0]
+        else:
+            raise ValueError(
+                f"frames have shape {frames.shape} but this stream was fitted "
+                f"on frames of shape {fs}; pass one frame of shape {fs} or a "
+                f"batch of shape (b, {', '.join(map(str, fs))})"
+            )
+        self._grow(b)
+        Z = self._Z[:b]
+        np.copyto(Z.reshape(frames.shape), frames, casting="unsafe")
+        if self.check_finite if check_finite is None else check_finite:
+            bad = count_nonfinite(Z)
+            if bad:
+                raise ValueError(
+                    f"frames contain {bad} NaN or infinite entries; replace "
+                    "them (e.g. by the last background) before process()"
+                )
+        if out is None:
+            B, S = self._B[:b], self._S[:b]
+        else:
+            B, S = (
+                self._out(o, frames.shape, b, name)
+                for o, name in zip(out, ("background", "sparse"))
+            )
+        info = self._info[:b]
+        process_frames(
+            Z,
+            self._Ut,
+            self._Ut_next,
+            self._sv,
+            B,
+            S,
+            info,
+            *self._scratch,
+            self._params,
+            self.max_inner,
+            bool(update),
+        )
+        self.n_inner, self.n_sparse = info[:, 0], info[:, 1]
+        if update:
+            self.n_frames += b
+        if out is not None:
+            return out[0], out[1]
+        return B.reshape(frames.shape), S.reshape(frames.shape)
+
+    def _out(self, o, shape, b, name):
+        if (
+            not isinstance(o, np.ndarray)
+            or o.shape != shape
+            or o.dtype != self.dtype
+            or not o.flags.c_contiguous
+            or not o.flags.writeable
+        ):
+            got = f"{o.shape} {o.dtype}" if isinstance(o, np.ndarray) else type(o).__name__
+            raise ValueError(
+                f"out {name} must be a writeable C-contiguous {self.dtype} "
+                f"array of shape {shape}, got {got}"
+            )
+        return o.reshape(b, -1)
+
+    # ------------------------------------------------------------------ inspection
+    @property
+    def components(self) -> np.ndarray:
+        """The background basis as ``rank`` orthonormal images, shape (rank, *frame_shape)."""
+        self._check_fitted()
+        return self._Ut.reshape((self.rank_,) + self.frame_shape).copy()
+
+    @property
+    def singular_values(self) -> np.ndarray:
+        """Forgetting-weighted singular values of the background seen so far."""
+        self._check_fitted()
+        return self._sv.copy()
+
+    def _check_fitted(self):
+        if self.frame_shape is None:
+            raise RuntimeError("this StreamingRPCA is not initialised; call fit() first")
+
+    def __repr__(self) -> str:
+        if self.frame_shape is None:
+            return f"StreamingRPCA(rank={self.rank}, forget={self.forget}, not fitted)"
+        return (
+            f"StreamingRPCA(frame_shape={self.frame_shape}, rank={self.rank_}, "
+            f"threshold={self.threshold_:.3g}, forget={self.forget}, "
+            f"dtype={np.dtype(self.dtype).name}, n_frames={self.n_frames})"
+        )
+
+
+def _warmup() -> None:
+    """Compile (or load) the streaming kernels (real frames: float32 and float64)."""
+    for dtype in (np.float32, np.float64):
+        Ut = np.eye(2, 4, dtype=dtype)
+        Z = np.ones((1, 4), dtype)
+        scratch = (
+            np.zeros(2),
+            np.zeros(2),
+            np.zeros((3, 3)),
+            np.zeros((3, 3)),
+            np.zeros(3),
+            np.zeros((2, 2)),
+            np.empty(4, dtype),
+        )
+        count_nonfinite(Z)
+        process_frames(
+            Z,
+            Ut,
+            Ut.copy(),
+            np.ones(2),
+            Z.copy(),
+            Z.copy(),
+            np.zeros((1, 2), np.int64),
+            *scratch,
+            np.array([0.1, 0.9, 1e-6, 4.0]),
+            5,
+            True,
+        )

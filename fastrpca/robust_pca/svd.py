@@ -1,0 +1,211 @@
+"""SVD engines for singular value thresholding inside IALM.
+
+Each engine returns the singular triplets of ``X`` above a threshold ``tau``, largest
+first, as ``(U, s, Vh)``. They differ in how much of the spectrum they compute:
+
+``"full"``
+    LAPACK ``gesdd`` on the whole matrix (the reference IALM's ``svd(..., 'econ')``).
+``"partial"``
+    The reference's rule (Lin, Chen & Ma 2010): predict ``sv`` triplets (10 at first;
+    ``svp + 1`` after an SVD that found ``svp < sv`` above the threshold, else
+    ``svp + round(0.05 n)``), compute them with PROPACK (scipy) when ``sv / n`` is below
+    the original's size-dependent ratio, else with the full SVD.
+``"randomized"``
+    Subspace iteration warm-started from the previous call's right singular vectors
+    (Halko, Martinsson & Tropp 2011, Alg. 4.4; the IALM iterates change slowly, so one
+    step per call keeps the subspace converged). The block holds the predicted rank plus
+    an oversampling margin; when every computed singular value is above the threshold
+    the block was too small, so it grows and the step is repeated.
+``"auto"``
+    ``"full"`` for matrices whose smaller side is at most 32, else ``"randomized"``,
+    which itself switches to the full SVD when the predicted rank approaches ``min(m, n)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg as sla
+from scipy.sparse.linalg import svds
+
+from .._core.linalg import full_svd, orthonormal_basis, small_svd
+from .._core.validation import rng_from
+
+ENGINES = ("auto", "full", "partial", "randomized")
+
+#: Below this smaller-side size the full SVD is cheaper than any truncated method.
+SMALL_SIDE = 32
+
+
+def _above(U, s, Vh, tau):
+    keep = int(np.count_nonzero(s > tau))
+    return U[:, :keep], s[:keep], Vh[:keep]
+
+
+class FullSVD:
+    """Every singular triplet, by LAPACK; keeps those above the threshold."""
+
+    name = "full"
+
+    def __init__(self, shape, dtype, random_state=None):
+        self.shape = shape
+
+    def __call__(self, X, tau):
+        return _above(*full_svd(X, overwrite=True), tau)
+
+
+class PartialSVD:
+    """The reference IALM's rank-prediction rule with PROPACK (see module docstring)."""
+
+    name = "partial"
+    # (n upper bound, largest sv / n ratio for which the partial SVD is used)
+    _RATIOS = ((100, 0.02), (200, 0.06), (300, 0.26), (400, 0.28), (500, 0.34))
+
+    def __init__(self, shape, dtype, random_state=None):
+        self.n = shape[1]
+        self.shape_min = min(shape)
+        self.sv = min(10, self.shape_min)
+        self.seed = int(rng_from(random_state).integers(2**31 - 1))
+        self.fallbacks = 0
+
+    def _use_partial(self):
+        limit = next((r for bound, r in self._RATIOS if self.n <= bound), 0.38)
+        return self.sv / self.n <= limit and self.sv < self.shape_min - 1
+
+    def __call__(self, X, tau):
+        U = None
+        if self._use_partial():
+            try:
+                U, s, Vh = svds(X, k=self.sv, solver="propack", random_state=self.seed)
+                order = np.argsort(s)[::-1]
+                U, s, Vh = U[:, order], s[order], Vh[order]
+            except Exception:  # PROPACK gives up on some inputs: fall back, and count it
+                self.fallbacks += 1
+                U = None
+        if U is None:
+            U, s, Vh = full_svd(X, overwrite=True)
+        svp = int(np.count_nonzero(s > tau))
+        if svp < self.sv:
+            self.sv = min(svp + 1, self.n)
+        else:
+            self.sv = min(svp + round(0.05 * self.n), self.n)
+        return U[:, :svp], s[:svp], Vh[:svp]
+
+
+class RandomizedSVD:
+    """Warm-started subspace iteration with a growing block (see module docstring).
+
+    Parameters
+    ----------
+    shape, dtype : the matrices' shape and dtype.
+    random_state : seed for the Gaussian start block (results are deterministic).
+    oversample : extra columns beyond the predicted rank (at least this many, and
+        at least 10 % of the rank).
+    cold_power_iters : power iterations when there is no previous subspace.
+    max_fraction : above this fraction of ``min(m, n)`` the full SVD is used instead.
+    max_refine : extra subspace steps per call while the rank is changing.
+    """
+
+    name = "randomized"
+
+    def __init__(
+        self,
+        shape,
+        dtype,
+        random_state=None,
+        oversample=8,
+        cold_power_iters=2,
+        max_fraction=0.4,
+        max_refine=2,
+    ):
+        self.shape = shape
+        self.dtype = np.dtype(dtype)
+        self.rng = rng_from(random_state)
+        self.oversample = oversample
+        self.cold_power_iters = cold_power_iters
+        self.kmax = max(1, int(max_fraction * min(shape)))
+        self.k = min(10 + oversample, self.kmax)
+        self.V = None  # right singular vectors of the last call, n x k
+        self.max_refine = max_refine
+        self.last_rank = -1
+        self.full_calls = 0
+        self.grown = 0
+
+    def _start_block(self, k):
+        n = self.shape[1]
+        have = 0 if self.V is None else self.V.shape[1]
+        if have >= k:
+            return self.V[:, :k]
+        fresh = self.rng.standard_normal((n, k - have))
+        if self.dtype.kind == "c":
+            fresh = fresh + 1j * self.rng.standard_normal((n, k - have))
+        fresh = fresh.astype(self.dtype, copy=False)
+        return fresh if have == 0 else np.hstack([self.V, fresh])
+
+    _orth = staticmethod(orthonormal_basis)
+
+    def __call__(self, X, tau):
+        refine = 0  # extra subspace steps taken in this call
+        while True:
+            k = self.k
+            if k > self.kmax:
+                return self._full(X, tau)
+            # Fresh random columns (cold start, grown block) need power iterations.
+            power = self.cold_power_iters if self.V is None or self.V.shape[1] < k else 0
+            Q = self._orth(X @ self._start_block(k))
+            for _ in range(power):
+                Q = self._orth(X @ self._orth(X.conj().T @ Q))
+            B = Q.conj().T @ X
+            Ub, s, Vh = small_svd(B)
+            svp = int(np.count_nonzero(s > tau))
+            self.V = Vh.conj().T
+            margin = max(self.oversample, svp // 10)
+            if svp > k - max(2, margin // 2):
+                # Too few columns to be sure every triplet above tau is in: grow the block.
+                self.k = min(svp + 2 * margin, max(2 * k, k + margin))
+                if self.k > min(self.shape):
+                    self.k = self.kmax + 1
+                self.grown += 1
+                continue
+            if svp != self.last_rank and refine < self.max_refine:
+                # The rank moved, so the subspace is in flux: one more step from here.
+                refine += 1
+                self.last_rank = svp
+                continue
+            self.last_rank = svp
+            self.k = svp + margin
+            return Q @ Ub[:, :svp], s[:svp], Vh[:svp]
+
+    def _full(self, X, tau):
+        self.full_calls += 1
+        U, s, Vh = full_svd(X, overwrite=True)
+        svp = int(np.count_nonzero(s > tau))
+        self.V = None
+        self.last_rank = svp
+        self.k = svp + max(self.oversample, svp // 10)
+        return U[:, :svp], s[:svp], Vh[:svp]
+
+
+def make_engine(svd: str, shape, dtype, random_state=None):
+    """The engine named ``svd`` (one of :data:`ENGINES`) for matrices of ``shape``."""
+    if svd == "auto":
+        svd = "full" if min(shape) <= SMALL_SIDE else "randomized"
+    cls = {"full": FullSVD, "partial": PartialSVD, "randomized": RandomizedSVD}[svd]
+    return cls(shape, dtype, random_state)
+
+
+def spectral_norm(X: np.ndarray, random_state=None) -> float:
+    """Largest singular value ``||X||_2``, to near machine precision.
+
+    Full SVD values for small matrices; Lanczos (ARPACK, via ``svds``) otherwise.
+    """
+    if min(X.shape) <= 64:
+        return float(sla.svdvals(X, check_finite=False)[0])
+    v0 = rng_from(random_state if random_state is not None else 0).standard_normal(min(X.shape))
+    try:
+        return float(
+            svds(
+                X, k=1, return_singular_vectors=False, v0=v0.astype(X.dtype), solver="arpack", tol=0
+            )[0]
+        )
+    except Exception:  # ARPACK did not converge: pay for the exact answer
+        return float(sla.svdvals(X, check_finite=False)[0])

@@ -1,0 +1,54 @@
+r"""The L1 / L2 toolbox: proximal operators, lasso and elastic net, ridge, LISTA.
+
+Every solver minimises, per signal ``y``,
+:math:`\tfrac12\|Ax - y\|_2^2 + \lambda_1\|x\|_1 + \tfrac{\lambda_2}{2}\|x\|_2^2`
+with unscaled penalties (see :mod:`fastrpca.sparse.penalty` for scikit-learn's scaling).
+
+Modules
+-------
+prox
+    :func:`soft_threshold`, :func:`svt`, :func:`ridge_shrink`, :func:`elastic_net_prox`.
+l1
+    :func:`lasso`, :func:`elastic_net` and the reusable :class:`LassoSolver`.
+l2
+    :func:`ridge` in closed form.
+lista
+    :class:`LISTA`, ISTA unfolded into trained layers.
+penalty
+    :func:`lam_max` and the conversions from scikit-learn's ``alpha``.
+"""
+
+from __future__ import annotations
+
+from .l1 import LassoResult, LassoSolver, clear_cache, elastic_net, lasso
+from .l2 import RidgeResult, ridge
+from .lista import LISTA
+from .penalty import enet_from_sklearn, lam_from_sklearn, lam_max, sklearn_alpha
+from .prox import elastic_net_prox, ridge_shrink, soft_threshold, svt
+
+__all__ = [
+    "soft_threshold",
+    "svt",
+    "ridge_shrink",
+    "elastic_net_prox",
+    "lasso",
+    "elastic_net",
+    "LassoSolver",
+    "LassoResult",
+    "clear_cache",
+    "ridge",
+    "RidgeResult",
+    "LISTA",
+    "lam_max",
+    "lam_from_sklearn",
+    "sklearn_alpha",
+    "enet_from_sklearn",
+]
+
+
+def _warmup() -> None:
+    """Compile (or load) every kernel of the toolbox."""
+    from . import l1, prox
+
+    prox._warmup()
+    l1._warmup()

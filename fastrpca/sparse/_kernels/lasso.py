@@ -1,0 +1,760 @@
+"""Lasso / elastic-net loops: coordinate descent, (F)ISTA, ADMM.
+
+Problem, per column ``y`` of ``Y``::
+
+    min_x  1/2 ||A x - y||^2 + l1 ||x||_1 + l2/2 ||x||^2      (and x >= 0 if pos)
+
+Layout: the dictionary is passed transposed, ``At = A.T`` C-contiguous (n, m), so that
+column j of A is the contiguous row ``At[j]``; batches are rows: ``Yt`` (k, m), ``Xt``
+(k, n). Each kernel solves the k rows one after the other (the Python layer splits rows
+across threads; kernels release the GIL) and writes ``stats[c] = (iterations, objective,
+duality gap, history length)``. Every method stops on the same rule: duality gap
+<= tol * objective, the gap computed from the rescaled residual (elastic net handled as a
+lasso on [A; sqrt(l2) I]). ``hist`` (h, 2) receives (iteration, gap) for row 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..._core._kernels.linalg import chol_solve
+from ..._core._kernels.prox import shrink
+from ..._core.config import kernel
+
+
+@kernel
+def _prox(t, tau, pos):
+    if pos:
+        return max(t - tau, t - t)
+    return shrink(t, tau)
+
+
+@kernel
+def _gap(rr, ry, l1n, xx, qmax, exc, l1, l2):
+    """Primal objective and duality gap from the residual statistics.
+
+    Dual D(theta) = y.theta - ||theta||^2/2 - g*(A^T theta). Lasso view: theta = s r' with
+    r' = [r; -sqrt(l2) x] the residual of [A; sqrt(l2) I], s the best feasible scaling.
+    If l2 > 0 also theta = r with g*(v) = sum (|v| - l1)_+^2 / (2 l2) (``exc`` is the
+    sum); the better of the two bounds is used.
+    """
+    rr = max(rr, 0.0)
+    obj = 0.5 * rr + l1 * l1n + 0.5 * l2 * xx
+    den = rr + l2 * xx
+    s = ry / den if den > 0.0 else 0.0
+    if qmax > 0.0:
+        s = min(s, l1 / qmax)
+    s = max(s, 0.0)
+    dual = s * ry - 0.5 * s * s * den
+    if l2 > 0.0:
+        dual = max(dual, ry - 0.5 * rr - 0.5 * exc / l2)
+    return obj, obj - dual
+
+
+@kernel
+def _residual(At, y, x, r):
+    """r = y - A x (skips zero coefficients)."""
+    n, m = At.shape
+    for i in range(m):
+        r[i] = y[i]
+    for j in range(n):
+        xj = x[j]
+        if xj != 0.0:
+            for i in range(m):
+                r[i] -= xj * At[j, i]
+
+
+@kernel
+def _gap_resid(At, y, x, r, q, l1, l2, pos):
+    """Objective and gap at x given r = y - A x; fills q = A^T r."""
+    n, m = At.shape
+    rr = 0.0
+    ry = 0.0
+    for i in range(m):
+        rr += r[i] * r[i]
+        ry += r[i] * y[i]
+    l1n = 0.0
+    xx = 0.0
+    qmax = 0.0
+    exc = 0.0
+    for j in range(n):
+        s = 0.0
+        for i in range(m):
+            s += At[j, i] * r[i]
+        q[j] = s
+        v = s - l2 * x[j]
+        qmax = max(qmax, v if pos else abs(v))
+        e = max((s if pos else abs(s)) - l1, 0.0)
+        exc += e * e
+        l1n += abs(x[j])
+        xx += x[j] * x[j]
+    return _gap(rr, ry, l1n, xx, qmax, exc, l1, l2)
+
+
+@kernel
+def _gap_gram(G, b, yy, x, q, l1, l2, pos):
+    """Objective and gap from the Gram form; recomputes q = b - G x exactly."""
+    n = x.size
+    for j in range(n):
+        q[j] = b[j]
+    for j in range(n):
+        xj = x[j]
+        if xj != 0.0:
+            for i in range(n):
+                q[i] -= xj * G[j, i]
+    bx = 0.0
+    qx = 0.0
+    l1n = 0.0
+    xx = 0.0
+    qmax = 0.0
+    exc = 0.0
+    for j in range(n):
+        bx += b[j] * x[j]
+        qx += q[j] * x[j]
+        v = q[j] - l2 * x[j]
+        qmax = max(qmax, v if pos else abs(v))
+        e = max((q[j] if pos else abs(q[j])) - l1, 0.0)
+        exc += e * e
+        l1n += abs(x[j])
+        xx += x[j] * x[j]
+    return _gap(yy - bx - qx, yy - bx, l1n, xx, qmax, exc, l1, l2)
+
+
+@kernel
+def _record(hist, nh, it, gap):
+    if nh < hist.shape[0]:
+        hist[nh, 0] = it
+        hist[nh, 1] = gap
+        return nh + 1
+    return nh
+
+
+# ---------------------------------------------------------------- coordinate descent
+@kernel
+def _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, count):
+    """One pass of exact coordinate minimisation over idx[:count] (all j if count < 0).
+
+    Residual form: M = At, r = y - A x kept current. Gram form: M = A^T A, q = A^T r
+    kept current on idx[:count] only (the other entries go stale until the next gap
+    check recomputes q in full). Returns sum_j (||a_j||^2 + l2) dx_j^2 (twice the
+    objective decrease).
+    """
+    n = x.size
+    total = n if count < 0 else count
+    dsum = 0.0
+    for t in range(total):
+        j = t if count < 0 else idx[t]
+        d = nrm2[j]
+        if d == 0.0:
+            x[j] = 0.0
+            continue
+        if gram:
+            g = q[j]
+        else:
+            g = 0.0
+            for i in range(r.size):
+                g += M[j, i] * r[i]
+        old = x[j]
+        new = _prox(g + d * old, l1, pos) / (d + l2)
+        delta = new - old
+        if delta != 0.0:
+            x[j] = new
+            if gram:  # written out: a helper call per coordinate costs refcounting
+                if count < 0:
+                    for i in range(n):
+                        q[i] -= delta * M[j, i]
+                else:
+                    for u in range(count):
+                        i = idx[u]
+                        q[i] -= delta * M[j, i]
+            else:
+                for i in range(r.size):
+                    r[i] -= delta * M[j, i]
+            dsum += (d + l2) * delta * delta
+    return dsum
+
+
+@kernel
+def _gap_cd(M, y, b, yy, x, r, q, l1, l2, pos, gram):
+    if gram:
+        return _gap_gram(M, b, yy, x, q, l1, l2, pos)
+    return _gap_resid(M, y, x, r, q, l1, l2, pos)
+
+
+@kernel
+def _working_set(x, q, inrm, l1, pos, idx, score, size):
+    """idx[:count] = the support of x plus the largest KKT violations
+    (|q_j| - l1) / ||a_j|| at zeros, about ``size`` features in all (the cut is found
+    with a 64-bin histogram of the violations: linear time, no sort). The loops are
+    written without data-dependent branches (selects and counted stores): which
+    features violate changes from signal to signal, and mispredicted branches cost
+    more than the arithmetic here."""
+    n = x.size
+    nnz = 0
+    nviol = 0
+    smax = 0.0
+    for j in range(n):
+        a = ((q[j] if pos else abs(q[j])) - l1) * inrm[j]
+        on = x[j] != 0.0
+        a = 0.0 if on else max(a, 0.0)
+        nnz += on
+        nviol += a > 0.0
+        smax = max(smax, a)
+        score[j] = a
+    room = max(size - nnz, 1)
+    cut = 0.0
+    if nviol > room:
+        bins = np.zeros(65, np.int64)
+        scale = 64.0 / smax
+        for j in range(n):
+            bins[int(scale * score[j])] += 1  # non-violators land in bin 0
+        total = bins[64]
+        for t in range(63, 0, -1):
+            total += bins[t]
+            if total >= room:
+                cut = t / scale
+                break
+    count = 0
+    for j in range(n):
+        idx[count] = j
+        count += (x[j] != 0.0) | ((score[j] > 0.0) & (score[j] >= cut))
+    return count, nnz
+
+
+@kernel
+def _newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count):
+    """Exact minimisation on the current support and signs (an active-set Newton step).
+
+    The support must lie in idx[:count] (the working set; count < 0: all features);
+    in Gram form q is kept current there only.
+
+    On the face {sign(x_S) fixed, x_rest = 0} the objective is quadratic: solve
+    (A_S^T A_S + l2 I) d = A_S^T r - l2 x_S - l1 sign(x_S), then step to the minimiser
+    or, if a sign would flip, to the first coordinate that reaches zero (a descent step
+    either way). Skipped (returns False) above ``cap`` nonzeros or if singular.
+    """
+    n = x.size
+    nnz = 0
+    for j in range(n):
+        nnz += x[j] != 0.0
+    if nnz == 0 or nnz > cap:
+        return False
+    S = np.empty(nnz, np.int64)
+    t = 0
+    for j in range(n):
+        if x[j] != 0.0:
+            S[t] = j
+            t += 1
+    H = np.empty((nnz, nnz))
+    d = np.empty(nnz)
+    for a in range(nnz):
+        ja = S[a]
+        if gram:
+            ga = q[ja]
+        else:
+            ga = 0.0
+            for i in range(r.size):
+                ga += M[ja, i] * r[i]
+        d[a] = ga - l2 * x[ja] - (l1 if x[ja] > 0.0 else -l1)
+        for c in range(a + 1):
+            if gram:
+                h = M[ja, S[c]]
+            else:
+                h = 0.0
+                jc = S[c]
+                for i in range(r.size):
+                    h += M[ja, i] * M[jc, i]
+            H[a, c] = h
+        H[a, a] += l2
+    # Cholesky in place (lower), keeping 1 / diagonal (multiplies instead of a chain of
+    # divisions), then two triangular solves
+    inv = np.empty(nnz)
+    for a in range(nnz):
+        for c in range(a):
+            s = H[a, c]
+            for e in range(c):
+                s -= H[a, e] * H[c, e]
+            H[a, c] = s * inv[c]
+        s = H[a, a]
+        for e in range(a):
+            s -= H[a, e] * H[a, e]
+        if not s > 1e-10 * (H[a, a] + 1e-300):
+            return False
+        inv[a] = 1.0 / np.sqrt(s)
+    for a in range(nnz):
+        s = d[a]
+        for e in range(a):
+            s -= H[a, e] * d[e]
+        d[a] = s * inv[a]
+    for a in range(nnz - 1, -1, -1):
+        d[a] *= inv[a]
+        for e in range(a):
+            d[e] -= H[a, e] * d[a]
+    step = 1.0
+    hit = -1
+    for a in range(nnz):
+        xa = x[S[a]]
+        if (xa + d[a]) * xa <= 0.0 and d[a] != 0.0:
+            ta = -xa / d[a]
+            if ta < step:
+                step = ta
+                hit = a
+    for a in range(nnz):
+        ja = S[a]
+        delta = step * d[a]
+        if a == hit:
+            delta = -x[ja]
+        if delta != 0.0:
+            x[ja] += delta
+            if a == hit:
+                x[ja] = 0.0
+            if gram:
+                if count < 0:
+                    for i in range(n):
+                        q[i] -= delta * M[ja, i]
+                else:
+                    for u in range(count):
+                        i = idx[u]
+                        q[i] -= delta * M[ja, i]
+            else:
+                for i in range(r.size):
+                    r[i] -= delta * M[ja, i]
+    return True
+
+
+@kernel
+def _cd_col(
+    M,
+    y,
+    b,
+    yy,
+    nrm2,
+    inrm,
+    l1,
+    l2,
+    pos,
+    gram,
+    x,
+    r,
+    q,
+    idx,
+    score,
+    tstate,
+    resume,
+    tol,
+    max_iter,
+    max_checks,
+    hist,
+):
+    """Coordinate descent (Friedman et al. 2010) on working sets, one signal.
+
+    Each outer step: duality gap on all features (which also gives A^T r), working set
+    = support + the worst KKT violators, twice the support's size; sweeps on it until a
+    sweep decreases the objective by less than a small fraction of the target gap.
+    """
+    n = x.size
+    if not gram:
+        _residual(M, y, x, r)
+    obj, gap = _gap_cd(M, y, b, yy, x, r, q, l1, l2, pos, gram)
+    it = 0
+    nh = _record(hist, 0, 0, gap)
+    frac = tstate[0] if resume else 0.1
+    checks = 0
+    last_nnz = -1
+    newton_cap = min(r.size if not gram else n, 512)
+    while not gap <= tol * obj and it < max_iter and checks != max_checks:
+        checks += 1
+        nnz = 0
+        for j in range(n):
+            nnz += x[j] != 0.0
+        count, nnz = _working_set(x, q, inrm, l1, pos, idx, score, max(2 * nnz, 16))
+        target = frac * gap
+        while it < max_iter:
+            dsum = _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, count)
+            it += 1
+            if not dsum > target:
+                break
+        if nnz == last_nnz or (gram and checks > 1):
+            _newton(M, l1, l2, pos, gram, x, r, q, newton_cap, idx, count)
+        last_nnz = nnz
+        obj, gap = _gap_cd(M, y, b, yy, x, r, q, l1, l2, pos, gram)
+        nh = _record(hist, nh, it, gap)
+        if gap != gap:
+            break
+        frac *= 0.5
+    tstate[0] = frac
+    return it, obj, gap, nh
+
+
+@kernel
+def cd(
+    At,
+    G,
+    A,
+    Yt,
+    nrm2,
+    inrm,
+    l1,
+    l2,
+    pos,
+    gram,
+    Xt,
+    stats,
+    tol,
+    max_iter,
+    max_checks,
+    r,
+    q,
+    b,
+    idx,
+    score,
+    tstate,
+    resume,
+    hist,
+):
+    """Coordinate descent over the rows of Xt: residual form on At, or Gram form on
+    G = A^T A. In Gram form b = A^T y and ||y||^2 are formed here, one row at a time,
+    as b = sum_i y_i A[i, :] from ``A`` (m, n) C order: the sum runs over i in the same
+    order for every row and vectorises across features without horizontal reductions,
+    so a batch gives bit-for-bit the results of single solves (``A`` is unused in
+    residual form)."""
+    n, m = At.shape
+    for c in range(Xt.shape[0]):
+        y = Yt[c]
+        yy = 0.0
+        if gram:
+            for i in range(m):
+                yy += y[i] * y[i]
+            for j in range(n):
+                b[j] = 0.0
+            m4 = m - m % 4
+            for i in range(0, m4, 4):  # four rows per pass over b
+                y0, y1, y2, y3 = y[i], y[i + 1], y[i + 2], y[i + 3]
+                for j in range(n):
+                    b[j] = (
+                        b[j] + y0 * A[i, j] + y1 * A[i + 1, j] + y2 * A[i + 2, j] + y3 * A[i + 3, j]
+                    )
+            for i in range(m4, m):
+                yi = y[i]
+                for j in range(n):
+                    b[j] += yi * A[i, j]
+        it, obj, gap, nh = _cd_col(
+            G if gram else At,
+            y,
+            b,
+            yy,
+            nrm2,
+            inrm,
+            l1,
+            l2,
+            pos,
+            gram,
+            Xt[c],
+            r,
+            q,
+            idx,
+            score,
+            tstate,
+            resume,
+            tol,
+            max_iter,
+            max_checks,
+            hist[:, :] if c == 0 else hist[:0],
+        )
+        stats[c, 0] = it
+        stats[c, 1] = obj
+        stats[c, 2] = gap
+        stats[c, 3] = nh
+
+
+@kernel
+def equal_t(a, bt):
+    """True if a (p, s) equals bt.T (bt is (s, p), C order), compared in 32 x 32 tiles
+    so that both arrays are read along cache lines."""
+    p, s = a.shape
+    for i0 in range(0, p, 32):
+        for j0 in range(0, s, 32):
+            diff = 0
+            for j in range(j0, min(j0 + 32, s)):
+                for i in range(i0, min(i0 + 32, p)):
+                    diff += a[i, j] != bt[j, i]
+            if diff:
+                return False
+    return True
+
+
+@kernel
+def equal(a, b):
+    """True if the 2-D arrays a and b (same shape, same layout) hold the same values
+    (NaN never compares equal). Counts differences per row (a loop that vectorises;
+    an early exit per entry would not) and stops at the first row that differs."""
+    p, s = a.shape
+    for i in range(p):
+        diff = 0
+        for j in range(s):
+            diff += a[i, j] != b[i, j]
+        if diff:
+            return False
+    return True
+
+
+# ---------------------------------------------------------------- (F)ISTA
+@kernel
+def _fista_col(
+    At,
+    y,
+    lip,
+    l1,
+    l2,
+    pos,
+    momentum,
+    x,
+    z,
+    xold,
+    r,
+    q,
+    tstate,
+    resume,
+    tol,
+    max_iter,
+    max_checks,
+    check,
+    hist,
+):
+    """Proximal gradient (Beck & Teboulle 2009); with ``momentum`` FISTA with the
+    gradient-based adaptive restart of O'Donoghue & Candes (2015), else ISTA."""
+    n = x.size
+    if resume:
+        t = tstate[0]
+    else:
+        t = 1.0
+        for j in range(n):
+            z[j] = x[j]
+    _residual(At, y, x, r)
+    obj, gap = _gap_resid(At, y, x, r, q, l1, l2, pos)
+    nh = _record(hist, 0, 0, gap)
+    it = 0
+    step = 1.0 / lip
+    checks = 0
+    while not gap <= tol * obj and it < max_iter and checks != max_checks:
+        checks += 1
+        for _ in range(min(check, max_iter - it)):
+            _residual(At, y, z, r)
+            inner = 0.0
+            for j in range(n):
+                g = 0.0
+                for i in range(r.size):
+                    g += At[j, i] * r[i]
+                xold[j] = x[j]
+                x[j] = _prox(z[j] + step * (g - l2 * z[j]), step * l1, pos)
+                inner += (z[j] - x[j]) * (x[j] - xold[j])
+            it += 1
+            if momentum and not inner > 0.0:
+                tn = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
+                beta = (t - 1.0) / tn
+                t = tn
+                for j in range(n):
+                    z[j] = x[j] + beta * (x[j] - xold[j])
+            else:
+                t = 1.0
+                for j in range(n):
+                    z[j] = x[j]
+        _residual(At, y, x, r)
+        obj, gap = _gap_resid(At, y, x, r, q, l1, l2, pos)
+        nh = _record(hist, nh, it, gap)
+        if gap != gap:
+            break
+    tstate[0] = t
+    return it, obj, gap, nh
+
+
+@kernel
+def fista(
+    At,
+    Yt,
+    lip,
+    l1,
+    l2,
+    pos,
+    momentum,
+    Xt,
+    stats,
+    tol,
+    max_iter,
+    max_checks,
+    check,
+    z,
+    xold,
+    r,
+    q,
+    tstate,
+    resume,
+    hist,
+):
+    """ISTA / FISTA over the rows of Xt."""
+    for c in range(Xt.shape[0]):
+        it, obj, gap, nh = _fista_col(
+            At,
+            Yt[c],
+            lip,
+            l1,
+            l2,
+            pos,
+            momentum,
+            Xt[c],
+            z,
+            xold,
+            r,
+            q,
+            tstate,
+            resume,
+            tol,
+            max_iter,
+            max_checks,
+            check,
+            hist[:, :] if c == 0 else hist[:0],
+        )
+        stats[c, 0] = it
+        stats[c, 1] = obj
+        stats[c, 2] = gap
+        stats[c, 3] = nh
+
+
+# ---------------------------------------------------------------- ADMM
+@kernel
+def _admm_col(
+    At,
+    y,
+    Lf,
+    wood,
+    rho,
+    l1,
+    l2,
+    pos,
+    z,
+    xs,
+    u,
+    c,
+    v,
+    w,
+    w2,
+    r,
+    q,
+    resume,
+    tol,
+    max_iter,
+    max_checks,
+    check,
+    hist,
+):
+    """Scaled-form ADMM for the lasso (Boyd et al. 2011, section 6.4), one signal.
+
+    x-step: (A^T A + (rho + l2) I) x = A^T y + rho (z - u), with the cached Cholesky
+    factor Lf of A^T A + cI (n x n) or, if ``wood``, of A A^T + cI (m x m) and the
+    Woodbury identity. z-step: soft threshold. The reported iterate is z (sparse).
+    """
+    n, m = At.shape
+    cc = rho + l2
+    _residual(At, y, z, r)
+    obj, gap = _gap_resid(At, y, z, r, q, l1, l2, pos)
+    for j in range(n):
+        s = 0.0
+        for i in range(m):
+            s += At[j, i] * y[i]
+        c[j] = s
+        if not resume:
+            u[j] = (q[j] - l2 * z[j]) / rho
+    nh = _record(hist, 0, 0, gap)
+    it = 0
+    checks = 0
+    while not gap <= tol * obj and it < max_iter and checks != max_checks:
+        checks += 1
+        for _ in range(min(check, max_iter - it)):
+            for j in range(n):
+                v[j] = c[j] + rho * (z[j] - u[j])
+            if wood:
+                for i in range(m):
+                    w[i] = 0.0
+                for j in range(n):
+                    vj = v[j]
+                    for i in range(m):
+                        w[i] += vj * At[j, i]
+                chol_solve(Lf, w, w2)
+                for j in range(n):
+                    s = 0.0
+                    for i in range(m):
+                        s += At[j, i] * w2[i]
+                    xs[j] = (v[j] - s) / cc
+            else:
+                chol_solve(Lf, v, xs)
+            for j in range(n):
+                zj = _prox(xs[j] + u[j], l1 / rho, pos)
+                z[j] = zj
+                u[j] += xs[j] - zj
+            it += 1
+        _residual(At, y, z, r)
+        obj, gap = _gap_resid(At, y, z, r, q, l1, l2, pos)
+        nh = _record(hist, nh, it, gap)
+        if gap != gap:
+            break
+    return it, obj, gap, nh
+
+
+@kernel
+def admm(
+    At,
+    Yt,
+    Lf,
+    wood,
+    rho,
+    l1,
+    l2,
+    pos,
+    Xt,
+    stats,
+    tol,
+    max_iter,
+    max_checks,
+    check,
+    xs,
+    u,
+    c,
+    v,
+    w,
+    w2,
+    r,
+    q,
+    resume,
+    hist,
+):
+    """ADMM over the rows of Xt (z, the sparse iterate, is written to Xt)."""
+    for k in range(Xt.shape[0]):
+        it, obj, gap, nh = _admm_col(
+            At,
+            Yt[k],
+            Lf,
+            wood,
+            rho,
+            l1,
+            l2,
+            pos,
+            Xt[k],
+            xs,
+            u,
+            c,
+            v,
+            w,
+            w2,
+            r,
+            q,
+            resume,
+            tol,
+            max_iter,
+            max_checks,
+            check,
+            hist[:, :] if k == 0 else hist[:0],
+        )
+        stats[k, 0] = it
+        stats[k, 1] = obj
+        stats[k, 2] = gap
+        stats[k, 3] = nh

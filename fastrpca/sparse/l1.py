@@ -1,0 +1,833 @@
+r"""Lasso and elastic net: coordinate descent, (F)ISTA and ADMM behind one reusable solver.
+
+All solvers minimise, per column ``y`` of the right-hand side,
+
+.. math:: \tfrac12\|Ax - y\|_2^2 + \lambda_1\|x\|_1 + \tfrac{\lambda_2}{2}\|x\|_2^2
+
+with *unscaled* penalties (scikit-learn divides the data term by ``n_samples``; see
+:func:`lam_from_sklearn`). Every iterative method stops on one rule: the duality gap
+is at most ``tol`` times the objective, which certifies a relative objective error
+below ``tol / (1 - tol)``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import scipy.linalg
+
+from .._core.result import Result, warn_not_converged
+from .._core.validation import as_array, check_all_finite
+from .._core.validation import positive as _positive
+from ._kernels import lasso as _k
+from .penalty import _check_rows_shape
+
+__all__ = ["lasso", "elastic_net", "LassoSolver", "LassoResult", "clear_cache"]
+
+METHODS = ("auto", "cd", "fista", "ista", "admm")
+DEFAULT_TOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
+DEFAULT_MAX_ITER = {"cd": 1000, "fista": 20000, "ista": 100000, "admm": 20000}
+#: (F)ISTA and ADMM evaluate the duality gap every CHECK_EVERY iterations.
+CHECK_EVERY = 10
+#: The Gram form of coordinate descent keeps A^T A (n x n); never above this n.
+GRAM_MAX_FEATURES = 4096
+#: :func:`lasso` also takes the Gram form when forming A^T A costs at most this many
+#: multiply-adds (m n^2; a few hundred microseconds, repaid by the cached solver from the
+#: second call on: 64 x 256 and 128 x 256 dictionaries qualify, 64 x 512 does not).
+GRAM_AUTO_FLOPS = 2**23
+
+
+# ---------------------------------------------------------------- results
+class LassoResult(Result):
+    """Solution of :func:`lasso` / :func:`elastic_net` / :meth:`LassoSolver.solve`.
+
+    Attributes
+    ----------
+    x : ndarray (n,) or (n, k). Coefficients (one column per signal).
+    n_iter : int or ndarray (k,). Iterations (coordinate-descent sweeps, counting the
+        cheap active-set sweeps, or (F)ISTA / ADMM iterations).
+    converged : bool or ndarray (k,). Duality gap <= tol * objective.
+    objective : float or ndarray (k,). Primal objective at ``x``.
+    dual_gap : float or ndarray (k,). Duality gap at ``x`` (absolute).
+    message : str. Why the solver stopped.
+    method : str. The method used (``"auto"`` resolved).
+    history : dict or None. ``{"n_iter": ..., "dual_gap": ...}`` at each gap check (first
+        signal), when requested with ``history=True``.
+    """
+
+
+# ---------------------------------------------------------------- thread pool
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(
+                max_workers=os.cpu_count() or 1, thread_name_prefix="fastrpca-sparse"
+            )
+        return _POOL
+
+
+class _Scratch:
+    """Per-thread work vectors of one solver (allocated once, reused)."""
+
+    def __init__(self, m, n, dtype):
+        e = lambda size: np.zeros(size, dtype=dtype)  # noqa: E731
+        self.r, self.w, self.w2 = e(m), e(m), e(m)
+        self.q, self.z, self.xold, self.xs, self.u, self.c, self.v = (e(n) for _ in range(7))
+        self.idx = np.zeros(n, dtype=np.int64)
+        self.tstate = np.ones(1, dtype=np.float64)
+        self.hist0 = np.zeros((0, 2), dtype=np.float64)
+
+
+# ---------------------------------------------------------------- the workspace
+class LassoSolver:
+    """Reusable lasso / elastic-net workspace for one dictionary ``A``.
+
+    Holds ``A^T`` (C order), column norms, and lazily the Lipschitz constant, the Gram
+    matrix and ADMM factorisations, plus work buffers: repeated :meth:`solve` calls with
+    ``out=`` allocate no arrays (real-time loops).
+
+    Parameters
+    ----------
+    A : array_like (m, n), real. The dictionary; copied (later changes to the caller's
+        array are not seen).
+    method : {"auto", "cd", "fista", "ista", "admm"}. ``"auto"`` picks coordinate
+        descent, in Gram form (A^T A kept) when n <= 2048 or m >= n, else residual form.
+    positive : bool. Constrain ``x >= 0``.
+    tol : float, optional. Relative duality-gap tolerance (default 1e-6 for float64,
+        1e-4 for float32).
+    max_iter : int, optional. Iteration cap (per signal).
+    rho : float, optional. ADMM penalty (default: a spectrum-based choice).
+    gram : bool, optional. Force the Gram form of coordinate descent on or off.
+    n_jobs : int, optional. Threads for batches (default: all cores for large batches).
+    check_finite : bool. Reject NaN / Inf in ``A``.
+    """
+
+    def __init__(
+        self,
+        A,
+        *,
+        method: str = "auto",
+        positive: bool = False,
+        tol: float | None = None,
+        max_iter: int | None = None,
+        rho: float | None = None,
+        gram: bool | None = None,
+        n_jobs: int | None = None,
+        check_finite: bool = True,
+    ):
+        A = as_array(A, "A", ndim=2, allow_complex=False, min_size=0, check_finite=check_finite)
+        if A.size == 0:
+            raise ValueError(f"A has shape {A.shape}; it needs at least one row and one column")
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        self.dtype = A.dtype
+        self.shape = A.shape
+        self.At = np.array(A.T, order="C", copy=True)
+        self.nrm2 = np.einsum("ij,ij->i", self.At, self.At)
+        self._has_zero_col = not self.nrm2.all()
+        with np.errstate(divide="ignore"):
+            self.inrm = np.where(self.nrm2 > 0, 1 / np.sqrt(self.nrm2), 0).astype(self.dtype)
+        self.method = method
+        self.positive = bool(positive)
+        self.tol = DEFAULT_TOL[self.dtype] if tol is None else _positive(tol, "tol")
+        self.max_iter = None if max_iter is None else _positive(max_iter, "max_iter", integer=True)
+        self.rho = None if rho is None else _positive(rho, "rho")
+        m, n = A.shape
+        self.gram = (n <= 2048 or m >= n) and n <= GRAM_MAX_FEATURES if gram is None else bool(gram)
+        self.n_jobs = n_jobs
+        self._G = None
+        self._Ac = None
+        self._lip = None
+        self._factors: dict = {}
+        self._scratch: list[_Scratch] = []
+        self._stats = np.zeros((1, 4))
+        self._Yt = np.zeros((1, m), dtype=self.dtype)
+
+    # -- lazily built, cached pieces
+    @property
+    def G(self) -> np.ndarray:
+        """The Gram matrix A^T A (built on first use)."""
+        if self._G is None:
+            self._G = np.ascontiguousarray(self.At @ self.At.T)
+        return self._G
+
+    @property
+    def Ac(self) -> np.ndarray:
+        """A in row-major order (built on first use; the Gram form reads it to form
+        A^T y, and :func:`lasso` compares C-ordered dictionaries against it)."""
+        if self._Ac is None:
+            self._Ac = np.ascontiguousarray(self.At.T)
+        return self._Ac
+
+    @property
+    def lipschitz(self) -> float:
+        """Largest eigenvalue of A^T A (the step of (F)ISTA is 1 / (this + l2))."""
+        if self._lip is None:
+            m, n = self.shape
+            if min(m, n) <= 1024:
+                small = self.At @ self.At.T if n <= m else self.At.T @ self.At
+                lip = float(
+                    scipy.linalg.eigvalsh(
+                        small.astype(np.float64), subset_by_index=[min(m, n) - 1] * 2
+                    )[0]
+                )
+            else:
+                import scipy.sparse.linalg as spla
+
+                lip = (
+                    float(
+                        spla.svds(
+                            self.At.astype(np.float64),
+                            k=1,
+                            tol=1e-8,
+                            return_singular_vectors=False,
+                            random_state=0,
+                        )[0]
+                    )
+                    ** 2
+                )
+            self._lip = lip * (1 + 1e-6) + np.finfo(np.float64).tiny
+        return self._lip
+
+    def _rho(self, l1):
+        if self.rho is not None:
+            return self.rho
+        return max(l1, 1e-3 * self.lipschitz) if l1 > 0 else 0.1 * self.lipschitz
+
+    def _factor(self, cc):
+        key = float(cc)
+        if key not in self._factors:
+            m, n = self.shape
+            wood = m < n
+            M = self.At.T @ self.At if wood else self.At @ self.At.T
+            M = M.astype(np.float64)
+            M[np.diag_indices_from(M)] += cc
+            Lf = np.ascontiguousarray(np.linalg.cholesky(M).astype(self.dtype))
+            if len(self._factors) >= 4:
+                self._factors.pop(next(iter(self._factors)))
+            self._factors[key] = (Lf, wood)
+        return self._factors[key]
+
+    def _scratches(self, count):
+        m, n = self.shape
+        while len(self._scratch) < count:
+            self._scratch.append(_Scratch(m, n, self.dtype))
+        return self._scratch[:count]
+
+    def _buffers(self, k):
+        if self._stats.shape[0] < k:
+            m, n = self.shape
+            self._stats = np.zeros((k, 4))
+            self._Yt = np.zeros((k, m), dtype=self.dtype)
+        return self._stats[:k]
+
+    def resolve_method(self, k: int = 1) -> tuple[str, bool]:
+        """The method and (for "cd") whether the Gram form is used, for k signals."""
+        if self.method in ("auto", "cd"):
+            return "cd", self.gram
+        return self.method, False
+
+    # -- the solve
+    def solve(
+        self,
+        y,
+        lam: float,
+        *,
+        l2: float = 0.0,
+        x0=None,
+        out: np.ndarray | None = None,
+        callback: Callable | None = None,
+        history: bool = False,
+        check_finite: bool = True,
+        _y_checked: bool = False,
+    ) -> LassoResult:
+        """Solve ``min 1/2||Ax - y||^2 + lam ||x||_1 + l2/2 ||x||^2`` for each column of y.
+
+        Parameters
+        ----------
+        y : array_like (m,) or (m, k). One signal, or k signals as columns.
+        lam : float >= 0. L1 weight (unscaled).
+        l2 : float >= 0. L2 weight (elastic net).
+        x0 : array_like (n,) or (n, k), optional. Warm start (copied; may be ``out``).
+        out : ndarray, optional. Where to write x: (n,) C-contiguous, or (n, k)
+            F-contiguous, of the solver's dtype. With ``out`` no arrays are allocated.
+        callback : callable, optional. ``callback(x, info) -> bool`` after each gap check
+            (single signal only; ``info`` has ``n_iter``, ``objective``, ``dual_gap``);
+            return True to stop.
+        history : bool. Record the duality gap at each check in ``result.history``.
+        check_finite : bool. Reject NaN / Inf in ``y`` and ``x0``.
+
+        Returns
+        -------
+        LassoResult
+        """
+        m, n = self.shape
+        if not _y_checked:
+            y = _as_rhs(y, check_finite)
+        _check_rows_shape(self.shape, y)
+        l1 = _nonneg(lam, "lam")
+        l2 = _nonneg(l2, "l2")
+        k = 1 if y.ndim == 1 else y.shape[1]
+        if l1 == 0.0 and l2 == 0.0:
+            return self._least_squares(y, x0, out)
+        if (
+            y.ndim == 1
+            and x0 is None
+            and callback is None
+            and not history
+            and self.method in ("auto", "cd")
+            and y.dtype == self.dtype
+            and y.flags.c_contiguous
+        ):
+            return self._solve_one_cd(y, l1, l2, out)
+        # right-hand sides as rows (views when the layout allows)
+        if y.dtype != self.dtype:
+            y = y.astype(self.dtype)
+        stats = self._buffers(k)
+        if y.ndim == 1 and y.flags.c_contiguous:
+            Yt = y.reshape(1, m)
+        elif y.ndim == 2 and y.T.flags.c_contiguous:
+            Yt = y.T
+        else:
+            Yt = self._Yt[:k]
+            np.copyto(Yt, y.T if y.ndim == 2 else y[None, :])
+        Xt = self._out(out, y.ndim, k)
+        if x0 is None:
+            Xt[...] = 0
+        elif x0 is not out:
+            x0 = as_array(x0, "x0", ndim=(1, 2), allow_complex=False, check_finite=check_finite)
+            if x0.shape not in ((n,), (n, k)):
+                raise ValueError(f"x0 has shape {x0.shape}; expected ({n},) or ({n}, {k})")
+            np.copyto(Xt, x0.T if x0.ndim == 2 else x0[None, :], casting="unsafe")
+        if self.positive:
+            np.maximum(Xt, 0, out=Xt)
+        if self._has_zero_col:
+            Xt[:, self.nrm2 == 0] = 0
+        method, gram = self.resolve_method(k)
+        max_iter = self.max_iter or DEFAULT_MAX_ITER[method]
+        tol = self.tol
+        if callback is not None and k != 1:
+            raise ValueError(
+                "callback is supported for a single signal (1-D y); loop "
+                "over the columns to monitor each"
+            )
+        G = self.G if gram else self.At
+        Ac = self.Ac if gram else self.At
+        if method == "admm":
+            rho = self._rho(l1)
+            Lf, wood = self._factor(rho + l2)
+        lip = self.lipschitz + l2 if method in ("fista", "ista") else 0.0
+
+        def run(a, b, sc, max_it, max_checks, resume, hist):
+            if method == "cd":
+                _k.cd(
+                    self.At,
+                    G,
+                    Ac,
+                    Yt[a:b],
+                    self.nrm2,
+                    self.inrm,
+                    l1,
+                    l2,
+                    self.positive,
+                    gram,
+                    Xt[a:b],
+                    stats[a:b],
+                    tol,
+                    max_it,
+                    max_checks,
+                    sc.r,
+                    sc.q,
+                    sc.c,
+                    sc.idx,
+                    sc.v,
+                    sc.tstate,
+                    resume,
+                    hist,
+                )
+            elif method == "admm":
+                _k.admm(
+                    self.At,
+                    Yt[a:b],
+                    Lf,
+                    wood,
+                    rho,
+                    l1,
+                    l2,
+                    self.positive,
+                    Xt[a:b],
+                    stats[a:b],
+                    tol,
+                    max_it,
+                    max_checks,
+                    CHECK_EVERY,
+                    sc.xs,
+                    sc.u,
+                    sc.c,
+                    sc.v,
+                    sc.w,
+                    sc.w2,
+                    sc.r,
+                    sc.q,
+                    resume,
+                    hist,
+                )
+            else:
+                _k.fista(
+                    self.At,
+                    Yt[a:b],
+                    lip,
+                    l1,
+                    l2,
+                    self.positive,
+                    method == "fista",
+                    Xt[a:b],
+                    stats[a:b],
+                    tol,
+                    max_it,
+                    max_checks,
+                    CHECK_EVERY,
+                    sc.z,
+                    sc.xold,
+                    sc.r,
+                    sc.q,
+                    sc.tstate,
+                    resume,
+                    hist,
+                )
+
+        hist_out = None
+        stopped = False
+        if callback is not None:
+            sc = self._scratches(1)[0]
+            its, gaps, total = [], [], 0
+            resume = False
+            while True:
+                run(0, 1, sc, max_iter - total, 1, resume, sc.hist0)
+                resume = True
+                total += int(stats[0, 0])
+                its.append(total)
+                gaps.append(stats[0, 2])
+                done = stats[0, 2] <= tol * stats[0, 1] or total >= max_iter
+                info = {
+                    "n_iter": total,
+                    "objective": float(stats[0, 1]),
+                    "dual_gap": float(stats[0, 2]),
+                }
+                if not done and callback(Xt[0], info):
+                    stopped = True
+                    break
+                if done or stats[0, 0] == 0:
+                    break
+            stats[0, 0] = total
+            if history:
+                hist_out = {"n_iter": np.array(its), "dual_gap": np.array(gaps)}
+        else:
+            jobs = self._n_threads(k)
+            scs = self._scratches(jobs)
+            hist = np.zeros((max_iter + 2, 2)) if history else scs[0].hist0
+            if jobs == 1:
+                run(0, k, scs[0], max_iter, -1, False, hist)
+            else:
+                bounds = np.linspace(0, k, jobs + 1).astype(int)
+                futs = [
+                    _pool().submit(
+                        run,
+                        bounds[i],
+                        bounds[i + 1],
+                        scs[i],
+                        max_iter,
+                        -1,
+                        False,
+                        hist if i == 0 else scs[i].hist0,
+                    )
+                    for i in range(jobs)
+                ]
+                for f in futs:
+                    f.result()
+            if history:
+                nh = int(stats[0, 3])
+                hist_out = {"n_iter": hist[:nh, 0].astype(int), "dual_gap": hist[:nh, 1].copy()}
+        x = Xt[0] if y.ndim == 1 else Xt.T
+        if out is not None:
+            x = out
+        return self._result(x, stats, y.ndim, tol, max_iter, method, gram, hist_out, stopped)
+
+    def _solve_one_cd(self, y, l1, l2, out):
+        """One signal by coordinate descent, no warm start, callback or history: the
+        path of the per-call benchmarks, with nothing but the kernel call."""
+        Xt = self._out(out, 1, 1)
+        Xt[...] = 0
+        stats = self._stats[:1]
+        sc = self._scratch[0] if self._scratch else self._scratches(1)[0]
+        if self.gram:
+            G, Ac = self.G, self.Ac
+        else:
+            G = Ac = self.At
+        max_iter = self.max_iter or DEFAULT_MAX_ITER["cd"]
+        _k.cd(
+            self.At,
+            G,
+            Ac,
+            y.reshape(1, -1),
+            self.nrm2,
+            self.inrm,
+            l1,
+            l2,
+            self.positive,
+            self.gram,
+            Xt,
+            stats,
+            self.tol,
+            max_iter,
+            -1,
+            sc.r,
+            sc.q,
+            sc.c,
+            sc.idx,
+            sc.v,
+            sc.tstate,
+            False,
+            sc.hist0,
+        )
+        return self._result(
+            Xt[0] if out is None else out, stats, 1, self.tol, max_iter, "cd", self.gram, None
+        )
+
+    def _n_threads(self, k):
+        if self.n_jobs is not None:
+            return max(1, min(int(self.n_jobs), k))
+        m, n = self.shape
+        if k < 8 or m * n * k < 2_000_000:
+            return 1
+        return max(1, min(os.cpu_count() or 1, k // 4))
+
+    def _out(self, out, ndim, k):
+        n = self.shape[1]
+        if out is None:
+            return np.zeros((k, n), dtype=self.dtype)
+        want = (n,) if ndim == 1 else (n, k)
+        ok = (
+            isinstance(out, np.ndarray)
+            and out.shape == want
+            and out.dtype == self.dtype
+            and out.flags.writeable
+            and (out.flags.c_contiguous if ndim == 1 else out.T.flags.c_contiguous)
+        )
+        if not ok:
+            order = "C-contiguous" if ndim == 1 else "Fortran-ordered (np.empty(..., order='F'))"
+            raise ValueError(
+                f"out must be a writeable {order} array of shape {want} and "
+                f"dtype {self.dtype}; got {getattr(out, 'shape', None)} "
+                f"{getattr(out, 'dtype', type(out))}"
+            )
+        return out.reshape(1, n) if ndim == 1 else out.T
+
+    def _result(self, x, stats, ndim, tol, max_iter, method, gram, hist, stopped=False):
+        name = "cd (gram)" if method == "cd" and gram else method
+        if ndim == 1:
+            it, obj, gap = stats[0, :3].tolist()
+            if gap <= tol * obj:  # the common case, without array operations
+                return LassoResult(
+                    x=x,
+                    n_iter=int(it),
+                    converged=True,
+                    objective=obj,
+                    dual_gap=gap,
+                    message=_CONVERGED[tol],
+                    method=name,
+                    history=hist,
+                )
+        it = stats[:, 0].astype(np.int64)
+        obj = stats[:, 1].copy()
+        gap = stats[:, 2].copy()
+        conv = gap <= tol * obj
+        if conv.all():
+            msg = _CONVERGED[tol]
+        elif stopped:
+            msg = "stopped by the callback before convergence"
+        else:
+            bad = int((~conv).sum())
+            finite = np.isfinite(gap).all()
+            msg = (
+                f"{bad} of {len(conv)} signal(s) stopped at max_iter={max_iter} with "
+                f"relative duality gap {np.nanmax(gap / np.maximum(obj, 1e-300)):.3g} > "
+                f"tol={tol:g}; raise max_iter or tol"
+                if finite
+                else f"{bad} signal(s) diverged (non-finite duality gap)"
+            )
+            warn_not_converged(f"lasso ({name}): {msg}", stacklevel=4)
+        if ndim == 1:
+            return LassoResult(
+                x=x,
+                n_iter=int(it[0]),
+                converged=bool(conv[0]),
+                objective=float(obj[0]),
+                dual_gap=float(gap[0]),
+                message=msg,
+                method=name,
+                history=hist,
+            )
+        return LassoResult(
+            x=x,
+            n_iter=it,
+            converged=conv,
+            objective=obj,
+            dual_gap=gap,
+            message=msg,
+            method=name,
+            history=hist,
+        )
+
+    def _least_squares(self, y, x0, out):
+        """lam = l2 = 0: the minimum-norm least-squares solution (or NNLS if positive)."""
+        A = self.At.T.astype(np.float64)
+        Y = y.astype(np.float64).reshape(self.shape[0], -1)
+        if self.positive:
+            from scipy.optimize import nnls
+
+            X = np.column_stack([nnls(A, Y[:, c])[0] for c in range(Y.shape[1])])
+        else:
+            X = np.linalg.lstsq(A, Y, rcond=None)[0]
+        R = Y - A @ X
+        obj = 0.5 * np.einsum("ij,ij->j", R, R)
+        Q = A.T @ R
+        gap = np.abs(np.einsum("ij,ij->j", Q, X))  # dual point theta = r
+        X = X.astype(self.dtype)
+        x = X[:, 0] if y.ndim == 1 else X
+        if out is not None:
+            self._out(out, y.ndim, 1 if y.ndim == 1 else y.shape[1])[...] = x.T
+            x = out
+        msg = "lam = 0: minimum-norm least squares" + (" (NNLS)" if self.positive else "")
+        if y.ndim == 1:
+            return LassoResult(
+                x=x,
+                n_iter=0,
+                converged=True,
+                objective=float(obj[0]),
+                dual_gap=float(gap[0]),
+                message=msg,
+                method="lstsq",
+                history=None,
+            )
+        return LassoResult(
+            x=x,
+            n_iter=np.zeros(len(obj), np.int64),
+            converged=np.ones(len(obj), bool),
+            objective=obj,
+            dual_gap=gap,
+            message=msg,
+            method="lstsq",
+            history=None,
+        )
+
+
+class _Messages(dict):
+    def __missing__(self, tol):
+        msg = self[tol] = f"converged: duality gap <= tol * objective (tol={tol:g})"
+        return msg
+
+
+_CONVERGED = _Messages()
+_FLOATS = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+def _nonneg(value, name):
+    """``positive(value, name, allow_zero=True)`` with a fast path for plain floats."""
+    if type(value) is float and 0.0 <= value < np.inf:
+        return value
+    return _positive(value, name, allow_zero=True)
+
+
+def _as_rhs(y, check_finite):
+    """``y`` validated as a real 1-D or 2-D array (fast path for float ndarrays)."""
+    if isinstance(y, np.ndarray) and y.dtype in _FLOATS and y.ndim in (1, 2):
+        if check_finite and not np.isfinite(y).all():
+            check_all_finite(y, "y")
+        return y
+    return as_array(y, "y", ndim=(1, 2), allow_complex=False, min_size=0, check_finite=check_finite)
+
+
+# ---------------------------------------------------------------- solver cache
+# One cache per thread: a solver's work buffers must never be shared by two concurrent
+# solves (that race gave results differing in the last bits under threads).
+_LOCAL = threading.local()
+_CACHE_SIZE = 4
+
+
+def _cache() -> list:
+    """This thread's cache entries ``(shape, key, solver)``, most recently used last."""
+    entries = getattr(_LOCAL, "entries", None)
+    if entries is None:
+        entries = _LOCAL.entries = []
+    return entries
+
+
+def _same_values(A, solver) -> bool:
+    """A (validated) holds the values of the dictionary ``solver`` was built from.
+
+    Compared in full, in compiled code with one early exit per row, against the
+    solver's own copy: the row-major copy the Gram form reads anyway, else ``At``
+    (tile by tile for C-ordered A), so no further copy of A is kept."""
+    if A.shape != solver.shape or A.dtype != solver.dtype:
+        return False
+    if A.flags.c_contiguous:
+        if solver._Ac is None:  # residual form: no row-major copy, compare with At
+            return _k.equal_t(A, solver.At)
+        return _k.equal(A, solver.Ac)
+    if A.flags.f_contiguous:
+        return _k.equal(A.T, solver.At)
+    return bool(np.array_equal(A, solver.At.T))
+
+
+def _cached_solver(A, key, check_finite, **options) -> LassoSolver:
+    """A solver for A, reused across calls while A's values are unchanged: A is
+    compared in full against the solver's copy (so a caller that edits A in place gets
+    a new solver, and, NaN never comparing equal, a hit also proves A finite)."""
+    cache = _cache()
+    for i, (_, k, solver) in enumerate(cache):
+        if k == key and _same_values(A, solver):
+            if i != len(cache) - 1:
+                cache.append(cache.pop(i))
+            return solver
+    solver = LassoSolver(A, check_finite=check_finite, **options)
+    cache.append((A.shape, key, solver))
+    while len(cache) > _CACHE_SIZE:
+        cache.pop(0)
+    return solver
+
+
+def clear_cache() -> None:
+    """Forget the solvers :func:`lasso` keeps (per thread) for recent dictionaries."""
+    _cache().clear()
+
+
+# ---------------------------------------------------------------- public functions
+def lasso(
+    A,
+    y,
+    lam: float,
+    *,
+    method: str = "auto",
+    x0=None,
+    tol: float | None = None,
+    max_iter: int | None = None,
+    positive: bool = False,
+    callback: Callable | None = None,
+    history: bool = False,
+    rho: float | None = None,
+    check_finite: bool = True,
+    _l2: float = 0.0,
+) -> LassoResult:
+    r"""Lasso: :math:`\min_x \tfrac12\|Ax - y\|_2^2 + \lambda\|x\|_1`.
+
+    Parameters
+    ----------
+    A : array_like (m, n), real. Dictionary / design matrix.
+    y : array_like (m,) or (m, k). One signal, or k signals solved as a batch.
+    lam : float >= 0. Unscaled L1 weight (scikit-learn's ``alpha`` is ``lam / m``; see
+        :func:`lam_from_sklearn`). ``lam >= lam_max(A, y)`` gives ``x = 0``.
+    method : {"auto", "cd", "fista", "ista", "admm"}. Coordinate descent (Friedman et
+        al. 2010), FISTA with adaptive restart (Beck & Teboulle 2009; O'Donoghue &
+        Candes 2015), ISTA, or ADMM (Boyd et al. 2011; its factorisation is cached and
+        reused for the same A). ``"auto"``: coordinate descent, in Gram form when
+        m >= n, the batch is large, or A^T A is cheap to form (m n^2 <= 2^23).
+    x0 : array_like, optional. Warm start.
+    tol : float, optional. Stop when duality gap <= tol * objective (default 1e-6 for
+        float64, 1e-4 for float32).
+    max_iter : int, optional. Iteration cap per signal.
+    positive : bool. Constrain ``x >= 0``.
+    callback : callable, optional. ``callback(x, info)`` at each gap check (1-D y).
+    history : bool. Keep the duality gap at each check.
+    rho : float, optional. ADMM penalty.
+    check_finite : bool. Reject NaN / Inf (skip in trusted loops).
+
+    Returns
+    -------
+    LassoResult
+        ``x``, ``n_iter``, ``converged``, ``objective``, ``dual_gap``, ``message``.
+
+    Notes
+    -----
+    The solver built for ``A`` (Gram matrix, factorisations, work buffers) is kept for
+    the last few dictionaries (one cache per thread, so concurrent calls never share work
+    buffers) and reused while ``A`` holds the same values: each call
+    compares ``A`` in full against the solver's copy (a few microseconds for 64 x 256;
+    an in-place edit of ``A`` is always seen). For repeated solves with one dictionary,
+    :class:`LassoSolver` skips that compare and, with ``out=``, every per-call
+    allocation. The input arrays are never modified.
+    """
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if not (isinstance(A, np.ndarray) and A.dtype in _FLOATS and A.ndim == 2):
+        A = as_array(A, "A", ndim=2, allow_complex=False, min_size=0, check_finite=False)
+    if A.size == 0:
+        raise ValueError(f"A has shape {A.shape}; it needs at least one row and one column")
+    y = _as_rhs(y, check_finite)
+    _check_rows_shape(A.shape, y)
+    m, n = A.shape
+    k = 1 if y.ndim == 1 else y.shape[1]
+    gram = n <= GRAM_MAX_FEATURES and (m >= n or k * 16 >= n or m * n * n <= GRAM_AUTO_FLOPS)
+    key = (method, bool(positive), tol, max_iter, rho, gram)
+    solver = _cached_solver(
+        A,
+        key,
+        check_finite,
+        method=method,
+        positive=positive,
+        tol=tol,
+        max_iter=max_iter,
+        rho=rho,
+        gram=gram,
+    )
+    return solver.solve(
+        y,
+        lam,
+        l2=_l2,
+        x0=x0,
+        callback=callback,
+        history=history,
+        check_finite=check_finite,
+        _y_checked=True,
+    )
+
+
+def elastic_net(A, y, l1: float, l2: float, **options) -> LassoResult:
+    r"""Elastic net: :math:`\min_x \tfrac12\|Ax - y\|^2 + l_1\|x\|_1 + \tfrac{l_2}{2}\|x\|^2`.
+
+    Same options and result as :func:`lasso` (``l1`` plays ``lam``); see
+    :func:`enet_from_sklearn` for scikit-learn's ``(alpha, l1_ratio)``.
+    """
+    l2 = _positive(l2, "l2", allow_zero=True)
+    return lasso(A, y, l1, _l2=l2, **options)
+
+
+# ---------------------------------------------------------------- warm-up
+def _warmup() -> None:
+    """Compile (or load from the cache) every kernel of this module, float32 and float64."""
+    rng = np.random.default_rng(0)
+    for dtype in (np.float64, np.float32):
+        A = rng.standard_normal((6, 4)).astype(dtype)
+        y = rng.standard_normal(6).astype(dtype)
+        for method in ("cd", "fista", "admm"):
+            for gram in (False, True) if method == "cd" else (False,):
+                s = LassoSolver(A, method=method, gram=gram, max_iter=3)
+                import warnings
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    s.solve(y, 0.1, history=True)
+        for arr in (A, np.asfortranarray(A)):  # the cache compare, both memory orders
+            lasso(arr, y, 0.1)
+
+
+# ---------------------------------------------------------------- deep unfolding

@@ -1,0 +1,78 @@
+"""Ridge regression in closed form (the L2 member of the toolbox)."""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+
+from .._core.result import Result
+from .._core.validation import as_array
+from .._core.validation import positive as _positive
+from .penalty import _check_rows_shape
+
+
+class RidgeResult(Result):
+    """Solution of :func:`ridge`: ``x``, ``method`` (``"cholesky"`` or ``"svd"``),
+    ``objective`` (``||Ax - y||^2 + alpha ||x||^2`` per column)."""
+
+
+def ridge(A, y, alpha: float, *, method: str = "auto", check_finite: bool = True) -> RidgeResult:
+    r"""Ridge regression: :math:`\min_x \|Ax - y\|_2^2 + \alpha\|x\|_2^2` (closed form).
+
+    Same objective as scikit-learn's ``Ridge(alpha, fit_intercept=False)``.
+
+    Parameters
+    ----------
+    A : array_like (m, n), real.
+    y : array_like (m,) or (m, k).
+    alpha : float >= 0.
+    method : {"auto", "cholesky", "svd"}. Cholesky of the smaller of A^T A + alpha I
+        (n x n, when m >= n) and A A^T + alpha I (m x m); SVD for alpha = 0 (minimum-norm
+        least squares) or when the Cholesky factorisation fails. ``"auto"``: Cholesky
+        when alpha > 0.
+
+    Returns
+    -------
+    RidgeResult
+    """
+    if method not in ("auto", "cholesky", "svd"):
+        raise ValueError(f"method must be 'auto', 'cholesky' or 'svd', got {method!r}")
+    A = as_array(A, "A", ndim=2, allow_complex=False, min_size=0, check_finite=check_finite)
+    if A.size == 0:
+        raise ValueError(f"A has shape {A.shape}; it needs at least one row and one column")
+    y = as_array(y, "y", ndim=(1, 2), allow_complex=False, min_size=0, check_finite=check_finite)
+    _check_rows_shape(A.shape, y)
+    alpha = _positive(alpha, "alpha", allow_zero=True)
+    dtype = np.result_type(A.dtype, y.dtype)
+    m, n = A.shape
+    use = method if method != "auto" else ("cholesky" if alpha > 0 else "svd")
+    x = None
+    if use == "cholesky":
+        if alpha == 0 and method == "cholesky":
+            raise ValueError("method='cholesky' needs alpha > 0; use method='svd'")
+        try:
+            if m >= n:
+                C = A.T @ A
+                C[np.diag_indices_from(C)] += alpha
+                x = scipy.linalg.cho_solve(
+                    scipy.linalg.cho_factor(C, lower=True), A.T @ y, check_finite=False
+                )
+            else:
+                C = A @ A.T
+                C[np.diag_indices_from(C)] += alpha
+                x = A.T @ scipy.linalg.cho_solve(
+                    scipy.linalg.cho_factor(C, lower=True), y, check_finite=False
+                )
+        except np.linalg.LinAlgError:
+            use = "svd"
+    if x is None:
+        U, s, Vt = scipy.linalg.svd(
+            A, full_matrices=False, check_finite=False, lapack_driver="gesdd"
+        )
+        cut = s.max() * max(m, n) * np.finfo(s.dtype).eps
+        d = np.divide(s, s * s + alpha, out=np.zeros_like(s), where=s > cut)
+        x = Vt.T @ (d[:, None] * (U.T @ y) if y.ndim == 2 else d * (U.T @ y))
+    x = np.asarray(x, dtype=dtype)
+    R = A @ x - y
+    obj = np.sum(R * R, axis=0) + alpha * np.sum(x * x, axis=0)
+    return RidgeResult(x=x, method=use, objective=obj if y.ndim == 2 else float(obj))

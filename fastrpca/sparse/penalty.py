@@ -1,0 +1,52 @@
+"""Penalty scales: the largest useful lasso weight and scikit-learn's conventions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._core.validation import as_array
+
+
+def lam_max(A, y, *, positive: bool = False) -> float | np.ndarray:
+    r"""Smallest :math:`\lambda_1` for which the lasso solution is zero.
+
+    .. math:: \lambda_{\max} = \|A^T y\|_\infty \quad(\max_j (A^T y)_j \text{ if positive})
+
+    Returns a float for 1-D ``y`` and one value per column for 2-D ``y``.
+    """
+    A = as_array(A, "A", ndim=2, allow_complex=False)
+    y = as_array(y, "y", ndim=(1, 2), allow_complex=False, min_size=0)
+    _check_rows_shape(A.shape, y)
+    c = A.T @ y
+    v = np.maximum(c.max(axis=0), 0.0) if positive else np.abs(c).max(axis=0)
+    return float(v) if y.ndim == 1 else v
+
+
+def lam_from_sklearn(alpha: float, n_samples: int) -> float:
+    """The ``lam`` of :func:`lasso` equal to scikit-learn's ``Lasso(alpha)``.
+
+    scikit-learn minimises ``1/(2 n) ||y - Xw||^2 + alpha ||w||_1``, so ``lam = n alpha``.
+    """
+    return float(alpha) * int(n_samples)
+
+
+def sklearn_alpha(lam: float, n_samples: int) -> float:
+    """scikit-learn's ``alpha`` for this module's ``lam`` (``alpha = lam / n``)."""
+    return float(lam) / int(n_samples)
+
+
+def enet_from_sklearn(alpha: float, l1_ratio: float, n_samples: int) -> tuple[float, float]:
+    """``(l1, l2)`` of :func:`elastic_net` equal to scikit-learn's ``ElasticNet``.
+
+    scikit-learn: ``1/(2n)||y - Xw||^2 + alpha r ||w||_1 + alpha (1 - r)/2 ||w||^2``.
+    """
+    n = int(n_samples)
+    return float(alpha) * l1_ratio * n, float(alpha) * (1.0 - l1_ratio) * n
+
+
+def _check_rows_shape(shape, y):
+    if y.shape[0] != shape[0]:
+        raise ValueError(
+            f"y has {y.shape[0]} rows but A has {shape[0]} (A is {shape}); "
+            f"y must have shape ({shape[0]},) or ({shape[0]}, k)"
+        )
