@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from fastrpca import precision_recall
+from fastrpca._core.result import Result
 from fastrpca.app import cli
 from fastrpca.app.demo import make_factory_line
 
@@ -529,8 +530,8 @@ def test_progress_bar_and_json_lines():
 
     stream = _io.StringIO()
     bar = cli.Progress("bar", tol=1e-6, stream=stream, interval=0.0)
-    bar(1, 1e-1, 1, 1.0)
-    bar(2, 1e-4, 2, 1.5)
+    bar(Result(n_iter=1, residual=1e-1, rank=1, mu=1.0))
+    bar(Result(n_iter=2, residual=1e-4, rank=2, mu=1.5))
     assert bar.fraction(1e-1) == 0.0 and bar.fraction(1e-6) == 1.0
     assert 0.55 < bar.fraction(1e-4) < 0.65  # 3 of 5 decades
     bar.close(FakeResult())
@@ -540,7 +541,7 @@ def test_progress_bar_and_json_lines():
 
     stream = _io.StringIO()
     js = cli.Progress("json", tol=1e-6, stream=stream, interval=0.0)
-    js(1, 0.5, 1, 1.0)
+    js(Result(n_iter=1, residual=0.5, rank=1, mu=1.0))
     js.close(FakeResult())
     events = [json.loads(x) for x in stream.getvalue().splitlines()]
     assert events == [
@@ -550,7 +551,7 @@ def test_progress_bar_and_json_lines():
 
     stream = _io.StringIO()
     off = cli.Progress("off", tol=1e-6, stream=stream)
-    off(1, 0.5, 1, 1.0)
+    off(Result(n_iter=1, residual=0.5, rank=1, mu=1.0))
     off.close(FakeResult())
     assert stream.getvalue() == ""
 
@@ -602,8 +603,8 @@ def test_progress_bar_redraws_in_place_on_a_terminal():
 
     stream = Terminal()
     bar = cli.Progress("bar", tol=1e-6, stream=stream, interval=60.0)
-    bar(1, 1e-1, 1, 1.0)
-    bar(2, 1e-2, 100, 1.0)  # within the redraw interval: skipped
+    bar(Result(n_iter=1, residual=1e-1, rank=1, mu=1.0))
+    bar(Result(n_iter=2, residual=1e-2, rank=100, mu=1.0))  # within the redraw interval: skipped
     bar.close(FakeResult())
     text = stream.getvalue()
     assert text.count("\r") == 2 and text.endswith("\n") and "\n" not in text[:-1]

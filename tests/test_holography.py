@@ -167,7 +167,7 @@ def test_sdp_against_slow_pipeline(dev):
     m = 8
     G = H.transfer_matrix(dev, scattered(m, seed=1))
     amps = np.linspace(3e3, 6e3, m)
-    r = H.sdp(G, amps, tol=1e-10, max_sweeps=5000, random_state=2)
+    r = H.sdp(G, amps, tol=1e-10, max_iter=5000, random_state=2)
     Mx = nv.sdp_matrix_exact(G, amps, 1e-3)
     ref = nv.phasecut_bcd(Mx, sweeps=400, nu=0.0, seed=1)
     f_ref = np.real(np.trace(Mx @ ref))
@@ -229,18 +229,18 @@ def test_sdp_constraints(dev):
 
 def test_sdp_not_converged_warns(dev):
     G = H.transfer_matrix(dev, scattered(16))
-    with pytest.warns(ConvergenceWarning, match="max_sweeps"):
-        r = H.sdp(G, np.full(16, 5e3), max_sweeps=1, tol=0.0)
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        r = H.sdp(G, np.full(16, 5e3), max_iter=1, tol=0.0)
     assert not r.converged and "not converged" in r.message
 
 
 def test_not_converged_warns_once_at_the_callers_line(dev):
     foci, amps = scattered(8), np.full(8, 5e3)
     G = H.transfer_matrix(dev, foci)
-    ws = H.Workspace(dev, 8, max_sweeps=1, tol=0.0)
+    ws = H.Workspace(dev, 8, max_iter=1, tol=0.0)
     calls = (
-        lambda: H.sdp(G, amps, max_sweeps=1, tol=0.0),
-        lambda: H.compute(dev, foci, amps, max_sweeps=1, tol=0.0),
+        lambda: H.sdp(G, amps, max_iter=1, tol=0.0),
+        lambda: H.compute(dev, foci, amps, max_iter=1, tol=0.0),
         lambda: ws.solve(foci, amps) and ws.result(),
     )
     for call in calls:

@@ -38,7 +38,7 @@ def test_matches_interior_point(m, method):
     pytest.importorskip("cvxpy")
     M = holo_matrix(m, seed=m)
     opt = cvx_optimum(M)
-    r = phasecut(M, method=method, tol=1e-10, max_sweeps=5000, random_state=1)
+    r = phasecut(M, method=method, tol=1e-10, max_iter=5000, random_state=1)
     assert r.converged
     assert abs(r.objective - opt) <= 1e-5 * abs(opt)
     # the dual certificate is a valid lower bound and the relaxation is a feasible point
@@ -53,7 +53,7 @@ def test_general_hermitian_matches_interior_point():
     pytest.importorskip("cvxpy")
     M = random_hermitian(7, seed=3)  # indefinite, complex
     opt = cvx_optimum(M)
-    r = phasecut(M, tol=1e-12, max_sweeps=5000, random_state=0)
+    r = phasecut(M, tol=1e-12, max_iter=5000, random_state=0)
     assert abs(r.objective - opt) <= 1e-6 * abs(opt)
 
 
@@ -69,9 +69,9 @@ def test_bcd_kernel_matches_slicing_reference(nu):
     M = holo_matrix(8, seed=2)
     seed = int(np.random.default_rng(11).integers(0, 2**63 - 1))
     X_ref = nv.phasecut_bcd(M, sweeps=6, nu=nu, seed=seed)
-    r = phasecut(M, method="bcd", nu=nu, max_sweeps=6, tol=0.0, random_state=11, certificate=False)
+    r = phasecut(M, method="bcd", nu=nu, max_iter=6, tol=0.0, random_state=11, certificate=False)
     np.testing.assert_allclose(r.X, X_ref, rtol=0, atol=1e-11)
-    assert r.sweeps == 6 and not r.converged
+    assert r.n_iter == 6 and not r.converged
 
 
 def test_lowrank_kernel_matches_reference():
@@ -87,7 +87,7 @@ def test_lowrank_kernel_matches_reference():
         rank=k,
         omega=0.6,
         X0=V0 @ V0.conj().T,
-        max_sweeps=5,
+        max_iter=5,
         tol=0.0,
         certificate=False,
     )
@@ -99,8 +99,8 @@ def test_lowrank_kernel_matches_reference():
 @pytest.mark.parametrize("method", ["lowrank", "bcd"])
 def test_objective_never_increases(method):
     M = random_hermitian(12, seed=5)
-    r = phasecut(M, method=method, max_sweeps=60, tol=0.0, random_state=3, nu=0.0)
-    h = r.history
+    r = phasecut(M, method=method, max_iter=60, tol=0.0, random_state=3, nu=0.0)
+    h = r.history["objective"]
     assert len(h) == 60
     assert np.all(np.diff(h) <= 1e-12 * np.abs(h[1:]))
     assert np.isclose(h[-1], r.objective, rtol=1e-10)
@@ -113,7 +113,7 @@ def test_planted_rank_one(method):
     n = 10
     z = np.exp(1j * np.random.default_rng(1).uniform(0, 2 * np.pi, n))
     M = n * np.eye(n) - np.outer(z, z.conj())
-    r = phasecut(M, method=method, tol=1e-12, max_sweeps=2000, random_state=0, nu=0.0)
+    r = phasecut(M, method=method, tol=1e-12, max_iter=2000, random_state=0, nu=0.0)
     assert abs(r.objective) <= 1e-9 * n * n  # Tr(M zz^H) = n^2 - n^2
     ph = r.u * z.conj()
     np.testing.assert_allclose(ph, ph[0], atol=1e-6)
@@ -141,9 +141,9 @@ def test_deterministic_for_a_seed():
 @pytest.mark.filterwarnings("default")
 def test_not_converged_warns_and_says_so():
     M = holo_matrix(16, seed=1)
-    with pytest.warns(ConvergenceWarning, match="max_sweeps"):
-        r = phasecut(M, max_sweeps=2, tol=1e-12)
-    assert not r.converged and r.sweeps == 2 and "not converged" in r.message
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        r = phasecut(M, max_iter=2, tol=1e-12)
+    assert not r.converged and r.n_iter == 2 and "not converged" in r.message
 
 
 def test_real_symmetric_and_single_variable():
@@ -185,7 +185,7 @@ def test_bad_matrix(M, match):
         (dict(nu=1.0), "nu"),
         (dict(omega=1.0), "omega"),
         (dict(method="sdp"), "method"),
-        (dict(max_sweeps=0), "max_sweeps"),
+        (dict(max_iter=0), "max_iter"),
         (dict(tol=-1.0), "tol"),
         (dict(X0=2 * np.eye(3)), "unit diagonal"),
         (dict(X0=np.eye(2)), "shape"),

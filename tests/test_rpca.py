@@ -189,9 +189,10 @@ def test_callback_sees_every_iteration_and_can_stop():
     M, _, _ = planted(50, 50, rank=3, fraction=0.05, seed=18)
     seen = []
 
-    def cb(n_iter, residual, rank, mu):
-        seen.append((n_iter, residual))
-        return n_iter == 4
+    def cb(info):
+        seen.append((info.n_iter, info.residual))
+        assert info.rank >= 0 and info.mu > 0
+        return info.n_iter == 4
 
     res = rpca(M, callback=cb)
     assert res.n_iter == 4 and not res.converged and "callback" in res.message

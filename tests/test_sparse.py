@@ -163,6 +163,9 @@ def test_sklearn_random_problems(shape):
         sk = lm.Ridge(alpha=alpha, fit_intercept=False).fit(A, y)
         for method in ("cholesky", "svd"):
             res = sp.ridge(A, y, alpha, method=method)
+            r = A @ res.x - y
+            half = 0.5 * (np.sum(r * r, axis=0) + alpha * np.sum(res.x * res.x, axis=0))
+            np.testing.assert_allclose(res.objective, half, rtol=1e-12)
             assert res.method == method
             np.testing.assert_allclose(res.x, sk.coef_, atol=1e-9)
             np.testing.assert_allclose(res.x, naive.ridge(A, y, alpha), atol=1e-9)
@@ -324,7 +327,7 @@ def test_history_callback_and_non_convergence(ref):
         y,
         lam,
         method="ista",
-        callback=lambda x, info: seen.append(info["dual_gap"]) or len(seen) == 3,
+        callback=lambda info: seen.append(info.dual_gap) or len(seen) == 3,
         history=True,
     )
     assert len(seen) == 3 and not res.converged and res.n_iter == 30
@@ -417,7 +420,7 @@ def test_lista_beats_fista_at_equal_layer_count():
     A, Y = _lista_data(800, 11)
     Ytr, Yte = Y[:, :600], Y[:, 600:]
     lam = 0.05 * np.median(sp.lam_max(A, Ytr))
-    net = sp.LISTA(A, lam, n_layers=6).fit(Ytr, n_epochs=30, random_state=0)
+    net = sp.LISTA(A, lam, n_layers=6).fit(Ytr, max_iter=30, random_state=0)
     assert net.loss_history[-1] < net.loss_history[0]
     X_ref = sp.lasso(A, Yte, lam, tol=1e-10).x
     with warnings.catch_warnings():

@@ -92,7 +92,7 @@ class PhaseCut:
         self.M = _sdp_matrix(H.transfer_matrix(arr, foci), amps)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.fstar = phasecut(self.M, tol=1e-13, max_sweeps=20000, random_state=0).objective
+            self.fstar = phasecut(self.M, tol=1e-13, max_iter=20000, random_state=0).objective
 
     def time_phasecut(self, case, method):
         phasecut(self.M, method=method, random_state=0, certificate=False)
@@ -102,7 +102,7 @@ class PhaseCut:
         return (r.objective - self.fstar) / self.fstar
 
     def track_sweeps(self, case, method):
-        return phasecut(self.M, method=method, random_state=0, certificate=False).sweeps
+        return phasecut(self.M, method=method, random_state=0, certificate=False).n_iter
 
     track_objective_gap.unit = "relative gap"
     track_sweeps.unit = "sweeps"

@@ -168,7 +168,7 @@ def sdp_gaps(arr, foci, amps, sweeps_seed=0):
     M = (M + M.conj().T) / 2
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ref = phasecut(M, tol=1e-13, max_sweeps=20000, random_state=0)
+        ref = phasecut(M, tol=1e-13, max_iter=20000, random_state=0)
     fstar = ref.objective
     r = H.sdp(G, amps, random_state=sweeps_seed)
     gap = (r.objective - fstar) / fstar
@@ -181,7 +181,7 @@ def sdp_gaps(arr, foci, amps, sweeps_seed=0):
     for seed in range(5):
         X = autd3_style_bcd(M, seed=seed)
         gaps.append((np.real(np.trace(M @ X)) - fstar) / fstar)
-    return gap, r.sweeps, ref.gap_bound, float(np.median(gaps))
+    return gap, r.n_iter, ref.gap_bound, float(np.median(gaps))
 
 
 def main(argv=None) -> str:

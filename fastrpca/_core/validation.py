@@ -87,8 +87,39 @@ def real_dtype(dtype) -> np.dtype:
     return np.empty(0, dtype=dtype).real.dtype
 
 
-def rng_from(random_state) -> np.random.Generator:
-    """A ``numpy.random.Generator`` from None, an int, a SeedSequence or a Generator."""
+def rng_from(random_state, name: str = "random_state") -> np.random.Generator:
+    """A ``numpy.random.Generator`` from the project's one ``random_state`` convention.
+
+    ``None`` means seed 0, so repeated calls give bit-identical results; a non-negative
+    int or a ``SeedSequence`` seeds a new generator; a ``Generator`` is used as it is (its
+    state advances, for fresh draws); a legacy ``RandomState`` seeds one from its stream.
+    Anything else raises ``TypeError`` / ``ValueError`` naming ``name``.
+    """
+    check_random_state(random_state, name)
+    if random_state is None:
+        return np.random.default_rng(0)
+    if isinstance(random_state, np.random.Generator):
+        return random_state
     if isinstance(random_state, np.random.RandomState):
         return np.random.default_rng(random_state.randint(0, 2**31 - 1))
-    return np.random.default_rng(random_state)
+    if isinstance(random_state, np.random.SeedSequence):
+        return np.random.default_rng(random_state)
+    return np.random.default_rng(int(random_state))
+
+
+def check_random_state(random_state, name: str = "random_state"):
+    """Raise unless ``random_state`` follows the convention of :func:`rng_from`; return it."""
+    if random_state is None or isinstance(
+        random_state, (np.random.Generator, np.random.RandomState, np.random.SeedSequence)
+    ):
+        return random_state
+    if isinstance(random_state, numbers.Integral) and not isinstance(
+        random_state, (bool, np.bool_)
+    ):
+        if random_state < 0:
+            raise ValueError(f"{name} must be a non-negative integer seed, got {random_state!r}")
+        return random_state
+    raise TypeError(
+        f"{name} must be None (seed 0), a non-negative int seed, a numpy Generator or "
+        f"SeedSequence; got {random_state!r} of type {type(random_state).__name__}"
+    )

@@ -81,9 +81,10 @@ class Progress:
             return 1.0
         return min(max(math.log(self.first / max(residual, 1e-300)) / span, 0.0), 1.0)
 
-    def __call__(self, n_iter, residual, rank, mu) -> bool:
+    def __call__(self, info) -> bool:
         if self.mode == "off":
             return False
+        n_iter, residual, rank, mu = info.n_iter, info.residual, info.rank, info.mu
         if self.first is None:
             self.first = max(float(residual), self.tol * 10)
         now = time.monotonic()

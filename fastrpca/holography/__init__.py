@@ -58,6 +58,6 @@ def _warmup() -> None:
     arr = autd3()
     foci = [[90.0, 70.0, 150.0], [60.0, 50.0, 150.0]]
     for method in ("sdp", "naive", "gs", "gspat"):
-        Workspace(arr, 2, method=method, iterations=2, max_sweeps=3, tol=1.0, random_state=0).solve(
+        Workspace(arr, 2, method=method, max_iter=2, tol=1.0, random_state=0).solve(
             foci, [5e3, 5e3]
         )

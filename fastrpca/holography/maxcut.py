@@ -35,8 +35,9 @@ class PhaseCutResult(Result):
     ``V`` (factor with X = V V^H for ``method="lowrank"``, else None), ``objective``
     (Tr(M X)), ``rounded_objective`` (u^H M u), ``lower_bound`` (dual bound on the SDP
     optimum), ``gap_bound`` (relative distance of ``objective`` to the optimum, at most),
-    ``sweeps``, ``converged``, ``rel_change`` (relative objective change of the last
-    sweep), ``history`` (objective after each sweep), ``method``, ``message``.
+    ``n_iter`` (sweeps done), ``converged``, ``rel_change`` (relative objective change of
+    the last sweep), ``history`` (``{"objective": ...}`` after each sweep), ``method``,
+    ``message``.
     """
 
 
@@ -90,7 +91,7 @@ def phasecut(
     M,
     *,
     method: str = "auto",
-    max_sweeps: int = 1000,
+    max_iter: int = 1000,
     tol: float = 1e-6,
     nu: float = 1e-9,
     omega: float = 0.8,
@@ -112,8 +113,8 @@ def phasecut(
         order, over-relaxation ``omega``. ``"auto"`` picks ``"lowrank"``: on holography
         matrices it is as fast at 4 variables and 2x (16), 12x (32, 64) faster, with
         smaller gaps (``asv_benchmarks/benchmarks/holography.py``, ``PhaseCut``).
-    max_sweeps : int
-        Limit on sweeps (one sweep updates every coordinate once).
+    max_iter : int
+        Limit on sweeps (one sweep updates every coordinate once; an iteration here).
     tol : float
         Stop when one sweep changes the objective f by at most
         ``tol * max(|f|, 1e-8 n ||M||_F)``.
@@ -143,7 +144,7 @@ def phasecut(
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     M = check_hermitian(as_array(M, "M", ndim=2, min_size=0, check_finite=check_finite))
     n = M.shape[0]
-    max_sweeps = positive(max_sweeps, "max_sweeps", integer=True)
+    max_iter = positive(max_iter, "max_iter", integer=True)
     tol = positive(tol, "tol", allow_zero=True)
     nu = positive(nu, "nu", allow_zero=True)
     omega = positive(omega, "omega", allow_zero=True)
@@ -167,14 +168,14 @@ def phasecut(
 
     # relative changes are taken against max(|f|, floor): |Tr(MX)| <= n ||M||_F
     floor = max(1e-8 * n * float(np.linalg.norm(M)), np.finfo(float).tiny)
-    hist = np.zeros(max_sweeps)
+    hist = np.zeros(max_iter)
     m = np.empty(n, dtype=np.complex128)
     V = None
     if method == "bcd":
         X = np.eye(n, dtype=np.complex128) if X0 is None else X0.copy()
         perm = np.arange(n, dtype=np.int64)
         x = np.empty(n, dtype=np.complex128)
-        sweeps, f, rel = _k.bcd_sweeps(M, X, nu, max_sweeps, tol, floor, perm, m, x, state, hist)
+        sweeps, f, rel = _k.bcd_sweeps(M, X, nu, max_iter, tol, floor, perm, m, x, state, hist)
     else:
         if X0 is None:
             W = np.empty((k, n), dtype=np.complex128)
@@ -183,7 +184,7 @@ def phasecut(
             W = _start_factor(X0, k, state)
         h = np.empty(k, dtype=np.complex128)
         g = np.empty(k, dtype=np.complex128)
-        sweeps, f, rel = _k.lowrank_sweeps(M, W, omega, max_sweeps, tol, floor, m, h, g, hist)
+        sweeps, f, rel = _k.lowrank_sweeps(M, W, omega, max_iter, tol, floor, m, h, g, hist)
         X = np.empty((n, n), dtype=np.complex128)
         _k.gram_of_rows(W, X)
         V = np.ascontiguousarray(W.T)
@@ -197,7 +198,7 @@ def phasecut(
     else:
         message = (
             f"not converged: relative objective change {rel:.2e} > tol = {tol:.1e} "
-            f"after max_sweeps = {max_sweeps}; raise max_sweeps or tol"
+            f"after max_iter = {max_iter}; raise max_iter or tol"
         )
         warn_not_converged(f"phasecut: {message}")
     return PhaseCutResult(
@@ -208,10 +209,10 @@ def phasecut(
         rounded_objective=float(fr),
         lower_bound=lower,
         gap_bound=gap,
-        sweeps=int(sweeps),
+        n_iter=int(sweeps),
         converged=converged,
         rel_change=float(rel),
-        history=hist[:sweeps].copy(),
+        history={"objective": hist[:sweeps].copy()},
         method=method,
         message=message,
     )
@@ -225,4 +226,4 @@ def _warmup() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for method in ("bcd", "lowrank"):
-            phasecut(M, method=method, max_sweeps=2, tol=0.0, random_state=0, certificate=False)
+            phasecut(M, method=method, max_iter=2, tol=0.0, random_state=0, certificate=False)

@@ -48,7 +48,9 @@ class HoloResult(Result):
     ``amplitude`` (in [0, 1]), ``phase`` (rad, [0, 2 pi)), ``focal_pressure``
     (|G drive|, Pa), ``focal_phase`` (arg u of the SDP rounding, else arg(G drive)),
     ``objective`` (relaxed SDP objective Tr(M X), SDP only), ``rounded_objective``
-    (u^H M u), ``sweeps``, ``converged``, ``rel_change``, ``method``, ``message``.
+    (u^H M u), ``n_iter`` (PhaseCut sweeps, or GS / GS-PAT iterations), ``converged``,
+    ``rel_change``, ``history`` (``{"objective": ...}`` per sweep, SDP only), ``method``,
+    ``message``.
     """
 
 
@@ -89,7 +91,7 @@ def parse_constraint(constraint) -> tuple[int, float, float]:
 class _Buffers:
     """Every array one hologram needs, for m foci and n transducers."""
 
-    def __init__(self, m: int, n: int, k: int, max_sweeps: int):
+    def __init__(self, m: int, n: int, k: int, max_iter: int):
         c = np.complex128
         self.G = np.empty((m, n), c)
         self.A = np.empty((m, m), c)
@@ -100,7 +102,7 @@ class _Buffers:
         self.vecs = np.empty((6, m), c)
         self.q = np.empty(n, c)
         self.state = np.zeros(1, np.uint64)
-        self.hist = np.zeros(max(max_sweeps, 1))
+        self.hist = np.zeros(max(max_iter, 1))
         self.amplitude = np.empty(n)
         self.phase = np.empty(n)
         self.drive = np.empty(n, c)
@@ -108,20 +110,29 @@ class _Buffers:
         self.info = np.zeros(5)
 
 
+#: Iteration limits when ``max_iter`` is None: PhaseCut sweeps for the SDP, round trips
+#: for GS and GS-PAT (AUTD3's default of 100).
+DEFAULT_MAX_ITER = {"sdp": 1000, "gs": 100, "gspat": 100, "naive": 1}
+
+
 class _Options:
-    def __init__(self, method, alpha, constraint, max_sweeps, tol, omega, iterations, random_state):
+    def __init__(self, method, alpha, constraint, max_iter, tol, omega, random_state):
         if method not in METHODS:
             raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
         self.method = method
         self.code = METHODS[method]
         self.alpha = positive(alpha, "alpha")
         self.constraint = parse_constraint(constraint)
-        self.max_sweeps = positive(max_sweeps, "max_sweeps", integer=True)
+        if max_iter is None:
+            max_iter = DEFAULT_MAX_ITER[method]
+        self.max_iter = positive(max_iter, "max_iter", integer=True)
+        # the kernel takes the sweep limit (SDP) and the GS iteration count separately
+        self.max_sweeps = self.max_iter if method == "sdp" else 1
+        self.iterations = self.max_iter if method in ("gs", "gspat") else 1
         self.tol = positive(tol, "tol", allow_zero=True)
         self.omega = positive(omega, "omega", allow_zero=True)
         if self.omega >= 1:
             raise ValueError(f"omega must be in [0, 1), got {omega!r}")
-        self.iterations = positive(iterations, "iterations", integer=True)
         self.seed = int(rng_from(random_state).integers(0, 2**63 - 1))
 
 
@@ -188,7 +199,7 @@ def _converged(opts: _Options, b: _Buffers) -> tuple[bool, str]:
         return True, f"converged: relative objective change {rel:.2e} after {sweeps} sweeps"
     return False, (
         f"not converged: relative objective change {rel:.2e} > tol = "
-        f"{opts.tol:.1e} after max_sweeps = {opts.max_sweeps}; raise max_sweeps "
+        f"{opts.tol:.1e} after max_iter = {opts.max_iter} sweeps; raise max_iter "
         f"or tol"
     )
 
@@ -216,11 +227,12 @@ def _result(opts: _Options, b: _Buffers, copy: bool = True) -> HoloResult:
         focal_phase=focal_phase,
         objective=float(b.info[1]) if sdp_ else np.nan,
         rounded_objective=float(b.info[3]) if sdp_ else np.nan,
-        sweeps=int(b.info[0]),
+        n_iter=int(b.info[0]) if sdp_ else opts.max_iter,
         converged=converged,
         rel_change=float(b.info[2]) if sdp_ else np.nan,
         method=opts.method,
         message=message,
+        history={"objective": b.hist[: int(b.info[0])].copy()} if sdp_ else {},
     )
 
 
@@ -231,15 +243,14 @@ def _from_G(
     *,
     alpha=1e-3,
     constraint="normalize",
-    max_sweeps=1000,
+    max_iter=None,
     tol=1e-6,
     omega=0.8,
     rank=None,
-    iterations=100,
     random_state=None,
     check_finite=True,
 ) -> HoloResult:
-    opts = _Options(method, alpha, constraint, max_sweeps, tol, omega, iterations, random_state)
+    opts = _Options(method, alpha, constraint, max_iter, tol, omega, random_state)
     G = as_array(G, "G", ndim=2, min_size=0, check_finite=check_finite)
     m, n = G.shape
     if m == 0:
@@ -250,7 +261,7 @@ def _from_G(
     if method != "sdp" and (np.abs(G) ** 2).sum(axis=1).min() == 0:
         raise ValueError("a row of G is zero: a focus no transducer reaches")
     k = default_rank(m) if rank is None else min(positive(rank, "rank", integer=True), m)
-    b = _Buffers(m, n, k, opts.max_sweeps)
+    b = _Buffers(m, n, k, opts.max_iter)
     b.G[...] = G  # a copy: the caller's G is never touched
     raise_status(_run(opts, b, amps))
     _warn_if_not_converged(opts, b)
@@ -263,7 +274,7 @@ def sdp(
     *,
     alpha: float = 1e-3,
     constraint="normalize",
-    max_sweeps: int = 1000,
+    max_iter: int = 1000,
     tol: float = 1e-6,
     omega: float = 0.8,
     rank: int | None = None,
@@ -282,8 +293,10 @@ def sdp(
         Tikhonov parameter (AUTD3's default 1e-3).
     constraint : str or tuple
         Emission constraint, see the module docstring.
-    max_sweeps, tol, omega, rank, random_state
+    max_iter, tol, omega, rank, random_state
         Passed to the PhaseCut solver (:func:`fastrpca.phasecut`, ``method="lowrank"``).
+    check_finite : bool
+        Reject NaN / Inf in ``G`` and ``amplitudes``.
 
     Returns
     -------
@@ -295,7 +308,7 @@ def sdp(
         amplitudes,
         alpha=alpha,
         constraint=constraint,
-        max_sweeps=max_sweeps,
+        max_iter=max_iter,
         tol=tol,
         omega=omega,
         rank=rank,
@@ -310,23 +323,23 @@ def naive(G, amplitudes, *, constraint="normalize", check_finite: bool = True) -
 
 
 def gs(
-    G, amplitudes, *, iterations: int = 100, constraint="normalize", check_finite: bool = True
+    G, amplitudes, *, max_iter: int = 100, constraint="normalize", check_finite: bool = True
 ) -> HoloResult:
-    """Gerchberg-Saxton (``iterations`` round trips), then the emission constraint."""
+    """Gerchberg-Saxton (``max_iter`` round trips), then the emission constraint."""
     return _from_G(
-        "gs", G, amplitudes, iterations=iterations, constraint=constraint, check_finite=check_finite
+        "gs", G, amplitudes, max_iter=max_iter, constraint=constraint, check_finite=check_finite
     )
 
 
 def gspat(
-    G, amplitudes, *, iterations: int = 100, constraint="normalize", check_finite: bool = True
+    G, amplitudes, *, max_iter: int = 100, constraint="normalize", check_finite: bool = True
 ) -> HoloResult:
     """GS-PAT (Plasencia et al. 2020) on R = G B, then the emission constraint."""
     return _from_G(
         "gspat",
         G,
         amplitudes,
-        iterations=iterations,
+        max_iter=max_iter,
         constraint=constraint,
         check_finite=check_finite,
     )
@@ -346,8 +359,10 @@ class Workspace:
     transducers : TransducerArray or (N, 3) array_like
     n_foci : int
     method : {"sdp", "naive", "gs", "gspat"}
-    alpha, constraint, max_sweeps, tol, omega, rank, random_state
-        As in :func:`sdp`; ``iterations`` for GS / GS-PAT.
+    alpha, constraint, tol, omega, rank, random_state
+        As in :func:`sdp`.
+    max_iter : int, optional
+        PhaseCut sweeps (SDP, default 1000) or round trips (GS / GS-PAT, default 100).
     frequency, sound_speed, directivity
         As in :func:`transfer_matrix`.
     """
@@ -360,11 +375,10 @@ class Workspace:
         method: str = "sdp",
         alpha: float = 1e-3,
         constraint="normalize",
-        max_sweeps: int = 1000,
+        max_iter: int | None = None,
         tol: float = 1e-6,
         omega: float = 0.8,
         rank: int | None = None,
-        iterations: int = 100,
         random_state=None,
         frequency: float = FREQUENCY,
         sound_speed: float = SOUND_SPEED,
@@ -372,13 +386,11 @@ class Workspace:
     ):
         self.transducers = as_transducers(transducers)
         m = positive(n_foci, "n_foci", integer=True)
-        self.options = _Options(
-            method, alpha, constraint, max_sweeps, tol, omega, iterations, random_state
-        )
+        self.options = _Options(method, alpha, constraint, max_iter, tol, omega, random_state)
         self.k = wavenumber(positive(frequency, "frequency"), positive(sound_speed, "sound_speed"))
         self.directivity = directivity_code(directivity)
         k = default_rank(m) if rank is None else min(positive(rank, "rank", integer=True), m)
-        self._b = _Buffers(m, len(self.transducers), k, self.options.max_sweeps)
+        self._b = _Buffers(m, len(self.transducers), k, self.options.max_iter)
         self.n_foci = m
 
     G = property(lambda self: self._b.G)
@@ -386,7 +398,7 @@ class Workspace:
     phase = property(lambda self: self._b.phase)
     drive = property(lambda self: self._b.drive)
     focal_pressure = property(lambda self: self._b.focal_pressure)
-    sweeps = property(lambda self: int(self._b.info[0]))
+    n_iter = property(lambda self: int(self._b.info[0]))
     objective = property(lambda self: float(self._b.info[1]))
 
     def solve(self, foci, amplitudes) -> tuple[np.ndarray, np.ndarray]:

@@ -16,8 +16,8 @@ from collections.abc import Callable
 import numpy as np
 
 from .._core.config import PARALLEL_MIN_SIZE, blas_threads
-from .._core.result import Result, warn_not_converged
-from .._core.validation import NUMERIC, as_array, check_all_finite, positive
+from .._core.result import Result, stop_requested, warn_not_converged
+from .._core.validation import NUMERIC, as_array, check_all_finite, check_random_state, positive
 from ._kernels.ialm import fused_pass, fused_pass_parallel, norm_and_max
 from .svd import ENGINES, make_engine, spectral_norm
 
@@ -121,8 +121,9 @@ def rpca(
     random_state : None, int or Generator. Seeds the randomized SVD's start block;
         a fixed seed gives bit-identical results, and None means seed 0, so repeated
         calls on the same M agree bit for bit (pass a Generator for fresh draws).
-    callback : callable, optional. Called as ``callback(n_iter, residual, rank, mu)``
-        after each iteration; returning True stops the solver.
+    callback : callable, optional. Called as ``callback(info)`` after each iteration, with
+        ``info.n_iter``, ``info.residual``, ``info.rank`` and ``info.mu``; returning True
+        stops the solver.
     check_finite : bool. Reject NaN / Inf (at observed entries). Skip in trusted loops.
     init : RPCAResult or (L, S) or (L, S, Y), optional. Warm start: begin from this
         decomposition (and dual, when given) instead of zeros, e.g. the previous
@@ -178,7 +179,7 @@ def _solve(
     M, lam, tol, max_iter, mu, rho, svd, mask, random_state, callback, check_finite, init, workspace
 ):
     start = time.perf_counter()
-    random_state = 0 if random_state is None else random_state
+    random_state = 0 if check_random_state(random_state) is None else random_state
     M, lam, tol, mask = _validate(M, lam, tol, max_iter, mu, rho, svd, mask, check_finite)
     if workspace is not None and workspace._holds(M):
         M = M.copy()  # e.g. rpca(previous.S, workspace=ws): the solve overwrites those buffers
@@ -271,7 +272,7 @@ def _solve(
         if not np.isfinite(residual):  # NaN / Inf got in (check_finite=False on bad data)
             break
         if callback is not None and not converged:
-            stopped = bool(callback(n_iter, residual, rank, mu))
+            stopped = stop_requested(callback, n_iter=n_iter, residual=residual, rank=rank, mu=mu)
         if converged or stopped or n_iter == max_iter:
             break
         S_cur, S_next = S_next, S_cur

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.linalg
 
-from .._core.result import Result, warn_not_converged
+from .._core.result import Result, stop_requested, warn_not_converged
 from .._core.validation import as_array, check_all_finite
 from .._core.validation import positive as _positive
 from ._kernels import lasso as _k
@@ -55,8 +55,8 @@ class LassoResult(Result):
     dual_gap : float or ndarray (k,). Duality gap at ``x`` (absolute).
     message : str. Why the solver stopped.
     method : str. The method used (``"auto"`` resolved).
-    history : dict or None. ``{"n_iter": ..., "dual_gap": ...}`` at each gap check (first
-        signal), when requested with ``history=True``.
+    history : dict of ndarrays. ``{"n_iter": ..., "dual_gap": ...}`` at each gap check
+        (first signal) when requested with ``history=True``, else empty.
     """
 
 
@@ -248,7 +248,6 @@ class LassoSolver:
         callback: Callable | None = None,
         history: bool = False,
         check_finite: bool = True,
-        _y_checked: bool = False,
     ) -> LassoResult:
         """Solve ``min 1/2||Ax - y||^2 + lam ||x||_1 + l2/2 ||x||^2`` for each column of y.
 
@@ -260,9 +259,9 @@ class LassoSolver:
         x0 : array_like (n,) or (n, k), optional. Warm start (copied; may be ``out``).
         out : ndarray, optional. Where to write x: (n,) C-contiguous, or (n, k)
             F-contiguous, of the solver's dtype. With ``out`` no arrays are allocated.
-        callback : callable, optional. ``callback(x, info) -> bool`` after each gap check
-            (single signal only; ``info`` has ``n_iter``, ``objective``, ``dual_gap``);
-            return True to stop.
+        callback : callable, optional. ``callback(info)`` after each gap check (single
+            signal only; ``info`` has ``n_iter``, ``objective``, ``dual_gap`` and the
+            iterate ``x``); return True to stop.
         history : bool. Record the duality gap at each check in ``result.history``.
         check_finite : bool. Reject NaN / Inf in ``y`` and ``x0``.
 
@@ -270,9 +269,12 @@ class LassoSolver:
         -------
         LassoResult
         """
+        y = _as_rhs(y, check_finite)
+        return self._solve(y, lam, l2, x0, out, callback, history, check_finite)
+
+    def _solve(self, y, lam, l2, x0, out, callback, history, check_finite) -> LassoResult:
+        """:meth:`solve` for a validated ``y``."""
         m, n = self.shape
-        if not _y_checked:
-            y = _as_rhs(y, check_finite)
         _check_rows_shape(self.shape, y)
         l1 = _nonneg(lam, "lam")
         l2 = _nonneg(l2, "l2")
@@ -405,7 +407,7 @@ class LassoSolver:
                     hist,
                 )
 
-        hist_out = None
+        hist_out: dict[str, np.ndarray] = {}
         stopped = False
         if callback is not None:
             sc = self._scratches(1)[0]
@@ -418,12 +420,13 @@ class LassoSolver:
                 its.append(total)
                 gaps.append(stats[0, 2])
                 done = stats[0, 2] <= tol * stats[0, 1] or total >= max_iter
-                info = {
-                    "n_iter": total,
-                    "objective": float(stats[0, 1]),
-                    "dual_gap": float(stats[0, 2]),
-                }
-                if not done and callback(Xt[0], info):
+                if not done and stop_requested(
+                    callback,
+                    n_iter=total,
+                    objective=float(stats[0, 1]),
+                    dual_gap=float(stats[0, 2]),
+                    x=Xt[0],
+                ):
                     stopped = True
                     break
                 if done or stats[0, 0] == 0:
@@ -500,7 +503,7 @@ class LassoSolver:
             sc.hist0,
         )
         return self._result(
-            Xt[0] if out is None else out, stats, 1, self.tol, max_iter, "cd", self.gram, None
+            Xt[0] if out is None else out, stats, 1, self.tol, max_iter, "cd", self.gram, {}
         )
 
     def _n_threads(self, k):
@@ -617,7 +620,7 @@ class LassoSolver:
                 dual_gap=float(gap[0]),
                 message=msg,
                 method="lstsq",
-                history=None,
+                history={},
             )
         return LassoResult(
             x=x,
@@ -627,7 +630,7 @@ class LassoSolver:
             dual_gap=gap,
             message=msg,
             method="lstsq",
-            history=None,
+            history={},
         )
 
 
@@ -726,7 +729,6 @@ def lasso(
     history: bool = False,
     rho: float | None = None,
     check_finite: bool = True,
-    _l2: float = 0.0,
 ) -> LassoResult:
     r"""Lasso: :math:`\min_x \tfrac12\|Ax - y\|_2^2 + \lambda\|x\|_1`.
 
@@ -746,7 +748,9 @@ def lasso(
         float64, 1e-4 for float32).
     max_iter : int, optional. Iteration cap per signal.
     positive : bool. Constrain ``x >= 0``.
-    callback : callable, optional. ``callback(x, info)`` at each gap check (1-D y).
+    callback : callable, optional. ``callback(info)`` at each gap check (1-D y), with
+        ``info.n_iter``, ``info.objective``, ``info.dual_gap`` and ``info.x``; returning
+        True stops the solver.
     history : bool. Keep the duality gap at each check.
     rho : float, optional. ADMM penalty.
     check_finite : bool. Reject NaN / Inf (skip in trusted loops).
@@ -766,6 +770,15 @@ def lasso(
     :class:`LassoSolver` skips that compare and, with ``out=``, every per-call
     allocation. The input arrays are never modified.
     """
+    return _lasso(
+        A, y, lam, 0.0, method, x0, tol, max_iter, positive, callback, history, rho, check_finite
+    )
+
+
+def _lasso(
+    A, y, lam, l2, method, x0, tol, max_iter, positive, callback, history, rho, check_finite
+) -> LassoResult:
+    """:func:`lasso` and :func:`elastic_net`: validate, find the cached solver, solve."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if not (isinstance(A, np.ndarray) and A.dtype in _FLOATS and A.ndim == 2):
@@ -789,26 +802,45 @@ def lasso(
         rho=rho,
         gram=gram,
     )
-    return solver.solve(
-        y,
-        lam,
-        l2=_l2,
-        x0=x0,
-        callback=callback,
-        history=history,
-        check_finite=check_finite,
-        _y_checked=True,
-    )
+    return solver._solve(y, lam, l2, x0, None, callback, history, check_finite)
 
 
-def elastic_net(A, y, l1: float, l2: float, **options) -> LassoResult:
+def elastic_net(
+    A,
+    y,
+    l1: float,
+    l2: float,
+    *,
+    method: str = "auto",
+    x0=None,
+    tol: float | None = None,
+    max_iter: int | None = None,
+    positive: bool = False,
+    callback: Callable | None = None,
+    history: bool = False,
+    rho: float | None = None,
+    check_finite: bool = True,
+) -> LassoResult:
     r"""Elastic net: :math:`\min_x \tfrac12\|Ax - y\|^2 + l_1\|x\|_1 + \tfrac{l_2}{2}\|x\|^2`.
 
-    Same options and result as :func:`lasso` (``l1`` plays ``lam``); see
-    :func:`enet_from_sklearn` for scikit-learn's ``(alpha, l1_ratio)``.
+    See :func:`enet_from_sklearn` for scikit-learn's ``(alpha, l1_ratio)``.
+
+    Parameters
+    ----------
+    A, y : array_like. As in :func:`lasso`.
+    l1 : float >= 0. L1 weight (plays :func:`lasso`'s ``lam``).
+    l2 : float >= 0. Weight of ``1/2 ||x||^2``.
+    method, x0, tol, max_iter, positive, callback, history, rho, check_finite
+        As in :func:`lasso`.
+
+    Returns
+    -------
+    LassoResult
     """
     l2 = _positive(l2, "l2", allow_zero=True)
-    return lasso(A, y, l1, _l2=l2, **options)
+    return _lasso(
+        A, y, l1, l2, method, x0, tol, max_iter, positive, callback, history, rho, check_finite
+    )
 
 
 # ---------------------------------------------------------------- warm-up

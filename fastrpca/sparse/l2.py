@@ -12,14 +12,25 @@ from .penalty import _check_rows_shape
 
 
 class RidgeResult(Result):
-    """Solution of :func:`ridge`: ``x``, ``method`` (``"cholesky"`` or ``"svd"``),
-    ``objective`` (``||Ax - y||^2 + alpha ||x||^2`` per column)."""
+    """Solution of :func:`ridge`.
+
+    Attributes
+    ----------
+    x : ndarray (n,) or (n, k). The coefficients.
+    method : str. ``"cholesky"`` or ``"svd"``.
+    objective : float or ndarray (k,). ``1/2 ||Ax - y||^2 + alpha/2 ||x||^2`` per column
+        (the toolbox's 1/2 convention; the minimiser is that of scikit-learn's ``Ridge``).
+    converged, n_iter, message, history : closed form, so True, 1, a note and ``{}``.
+    """
 
 
 def ridge(A, y, alpha: float, *, method: str = "auto", check_finite: bool = True) -> RidgeResult:
-    r"""Ridge regression: :math:`\min_x \|Ax - y\|_2^2 + \alpha\|x\|_2^2` (closed form).
+    r"""Ridge regression in closed form.
 
-    Same objective as scikit-learn's ``Ridge(alpha, fit_intercept=False)``.
+    .. math:: \min_x \tfrac12\|Ax - y\|_2^2 + \tfrac{\alpha}{2}\|x\|_2^2
+
+    The same minimiser as scikit-learn's ``Ridge(alpha, fit_intercept=False)``, whose
+    objective is twice this one.
 
     Parameters
     ----------
@@ -74,5 +85,13 @@ def ridge(A, y, alpha: float, *, method: str = "auto", check_finite: bool = True
         x = Vt.T @ (d[:, None] * (U.T @ y) if y.ndim == 2 else d * (U.T @ y))
     x = np.asarray(x, dtype=dtype)
     R = A @ x - y
-    obj = np.sum(R * R, axis=0) + alpha * np.sum(x * x, axis=0)
-    return RidgeResult(x=x, method=use, objective=obj if y.ndim == 2 else float(obj))
+    obj = 0.5 * (np.sum(R * R, axis=0) + alpha * np.sum(x * x, axis=0))
+    return RidgeResult(
+        x=x,
+        method=use,
+        objective=obj if y.ndim == 2 else float(obj),
+        converged=True,
+        n_iter=1,
+        message=f"closed form ({use})",
+        history={},
+    )

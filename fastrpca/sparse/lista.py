@@ -81,7 +81,7 @@ class LISTA:
         Y,
         X=None,
         *,
-        n_epochs: int = 200,
+        max_iter: int = 200,
         batch_size: int = 64,
         learning_rate: float = 1e-3,
         random_state=None,
@@ -90,7 +90,7 @@ class LISTA:
 
         Y = as_array(Y, "Y", ndim=2, allow_complex=False).astype(np.float64)
         _check_rows_shape(self.A.shape, Y)
-        n_epochs = _positive(n_epochs, "n_epochs", integer=True)
+        max_iter = _positive(max_iter, "max_iter", integer=True)
         batch_size = _positive(batch_size, "batch_size", integer=True)
         learning_rate = _positive(learning_rate, "learning_rate")
         if X is None:
@@ -107,7 +107,7 @@ class LISTA:
         m1 = [np.zeros_like(p) for p in params]
         m2 = [np.zeros_like(p) for p in params]
         t = 0
-        for _ in range(n_epochs):
+        for _ in range(max_iter):
             order = rng.permutation(Y.shape[1])
             total = 0.0
             for start in range(0, len(order), batch_size):
