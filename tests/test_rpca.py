@@ -354,3 +354,18 @@ def test_non_finite_data_behind_check_finite_false_is_still_caught(bad):
     M[3, 4] = bad
     with pytest.raises(ValueError, match="NaN or Inf.*mask=np.isfinite"):
         rpca(M, check_finite=False)
+
+
+@pytest.mark.parametrize("shape", [(2000, 100), (100, 2000), (300, 1300), (900, 800)])
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128, np.float32])
+def test_spectral_norm_every_route_matches_the_full_svd(shape, dtype):
+    from fastrpca.robust_pca.svd import spectral_norm
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal(shape)
+    if np.dtype(dtype).kind == "c":
+        X = X + 1j * rng.standard_normal(shape)
+    X = X.astype(dtype)
+    exact = np.linalg.svd(X.astype(np.complex128), compute_uv=False)[0]
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    assert spectral_norm(X) == pytest.approx(exact, rel=rtol)
