@@ -22,3 +22,28 @@ def chol_solve(Lf, v, out):
         oi = out[i]
         for j in range(i):
             out[j] -= Lf[i, j] * oi
+
+
+@kernel
+def cholesky_lower(A, L, floor):
+    """Lower Cholesky factor ``A = L L^H`` of a small Hermitian (or symmetric) matrix.
+
+    Reads the lower triangle of ``A`` and writes that of ``L``; ``L`` may be ``A`` itself
+    (factored in place). Returns False, leaving ``L`` partly written, when a pivot is not
+    above ``floor`` (not positive definite to that margin).
+    """
+    k = A.shape[0]
+    for j in range(k):
+        d = A[j, j].real
+        for p in range(j):
+            d -= L[j, p].real * L[j, p].real + L[j, p].imag * L[j, p].imag
+        if not d > floor:
+            return False
+        d = d**0.5
+        L[j, j] = d
+        for i in range(j + 1, k):
+            s = A[i, j]
+            for p in range(j):
+                s -= L[i, p] * L[j, p].conjugate()
+            L[i, j] = s / d
+    return True

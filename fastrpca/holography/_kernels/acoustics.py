@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ..._core._kernels.linalg import cholesky_lower
 from ..._core.config import kernel
 from .phasecut import gram_of_rows, lowrank_sweeps, random_rows, round_unit
 
@@ -124,19 +125,8 @@ def gram(G, shift, A):
 def cholesky_inverse(A, L, Ainv):
     """Ainv = A^-1 for Hermitian positive definite A via A = L L^H; False if not PD."""
     m = A.shape[0]
-    for j in range(m):
-        d = A[j, j].real
-        for p in range(j):
-            d -= L[j, p].real * L[j, p].real + L[j, p].imag * L[j, p].imag
-        if not d > 0.0:
-            return False
-        d = math.sqrt(d)
-        L[j, j] = d
-        for i in range(j + 1, m):
-            s = A[i, j]
-            for p in range(j):
-                s -= L[i, p] * L[j, p].conjugate()
-            L[i, j] = s / d
+    if not cholesky_lower(A, L, 0.0):
+        return False
     # L <- L^-1 (lower triangular, row by row), then Ainv = L^-H L^-1
     for i in range(m):
         inv = 1.0 / L[i, i].real

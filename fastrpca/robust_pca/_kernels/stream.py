@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..._core._kernels.linalg import chol_solve
+from ..._core._kernels.linalg import chol_solve, cholesky_lower
 from ..._core.config import kernel
 
 
@@ -33,26 +33,6 @@ def count_nonfinite(Z):
             if not np.isfinite(Z[i, j]):
                 n += 1
     return n
-
-
-@kernel
-def cholesky(G):
-    """In-place lower Cholesky factor of a small SPD matrix; False if a pivot is tiny."""
-    k = G.shape[0]
-    for j in range(k):
-        d = G[j, j]
-        for l in range(j):
-            d -= G[j, l] * G[j, l]
-        if not d > 1e-9:
-            return False
-        d = np.sqrt(d)
-        G[j, j] = d
-        for i in range(j + 1, k):
-            v = G[i, j]
-            for l in range(j):
-                v -= G[i, l] * G[j, l]
-            G[i, j] = v / d
-    return True
 
 
 @kernel
@@ -179,7 +159,7 @@ def split_frame(z, Ut, r, acc, G, b, c, threshold, tol, max_inner):
             for i in range(z.size):
                 total += u[i] * c[i] * v[i]
             G[j, l] = total
-    if cholesky(G):
+    if cholesky_lower(G, G, 1e-9):
         chol_solve(G, acc, acc)
         r[:] = acc
     return n_inner
@@ -250,7 +230,7 @@ def update_basis(z, B, Ut, Ut_next, sv, p, K, V, s_new, G, x, cut, forget):
             for i in range(x.size):
                 total += u[i] * v[i]
             G[j, l] = total
-    if not cholesky(G):  # cannot happen for an orthonormal [U, q]; keep the rotation
+    if not cholesky_lower(G, G, 1e-9):  # cannot happen for an orthonormal [U, q]; keep the rotation
         G[:] = 0.0
         for j in range(k):
             G[j, j] = 1.0
