@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
 import types
+from pathlib import Path
 
 import pytest
 from numpydoc.docscrape import ClassDoc, FunctionDoc
@@ -112,3 +114,24 @@ def test_no_private_keyword_in_public_signature(qualname, obj, kind):
     names = _signature_names(obj, kind)
     private = [n for n in names if n.startswith("_")]
     assert not private, f"{qualname} has private parameters {private} in its public signature"
+
+
+def test_every_public_name_is_in_the_api_reference():
+    docs = Path(__file__).resolve().parents[1] / "docs"
+    pages = {
+        "fastrpca": docs / "index.rst",
+        "fastrpca.robust_pca": docs / "api" / "robust_pca.rst",
+        "fastrpca.sparse": docs / "api" / "sparse.rst",
+        "fastrpca.holography": docs / "api" / "holography.rst",
+    }
+    listed = set()
+    for page in pages.values():
+        # autosummary entries: an indented bare name on its own line
+        listed |= set(re.findall(r"^ {3}(\w+)\s*$", page.read_text(), re.M))
+    missing = []
+    for modname in PUBLIC_MODULES:
+        module = importlib.import_module(modname)
+        for name in module.__all__:
+            if not isinstance(getattr(module, name), types.ModuleType) and name not in listed:
+                missing.append(f"{modname}.{name}")
+    assert not missing, f"add these to the autosummary lists in docs/: {missing}"
