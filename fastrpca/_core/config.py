@@ -16,6 +16,8 @@ from __future__ import annotations
 import contextlib
 import os
 import warnings
+from collections.abc import Callable
+from typing import Any
 
 import numba
 
@@ -26,14 +28,16 @@ FASTMATH = set({"nsz", "arcp", "contract", "afn", "reassoc"})
 PARALLEL_MIN_SIZE = int(os.environ.get("FASTRPCA_PARALLEL_MIN_SIZE", 1_000_000))
 
 
-def kernel(fn=None, *, parallel: bool = False, **extra):
+def kernel(fn: Callable | None = None, *, parallel: bool = False, **extra: Any) -> Any:
     """Decorate ``fn`` with the project's compile flags (usable with or without arguments)."""
-    options = dict(cache=True, nogil=True, fastmath=set(FASTMATH), error_model="numpy")
+    options: dict[str, Any] = dict(
+        cache=True, nogil=True, fastmath=set(FASTMATH), error_model="numpy"
+    )
     options.update(extra)
     if parallel:
         options["parallel"] = True
 
-    def wrap(f):
+    def wrap(f: Callable) -> Any:
         try:
             return numba.njit(**options)(f)
         except RuntimeError as exc:  # no writable cache location: compile every process
@@ -56,10 +60,10 @@ def kernel(fn=None, *, parallel: bool = False, **extra):
 #: threads or another process on the core made rpca 20-60x slower in our measurements.
 BLAS_THREADS = int(os.environ.get("FASTRPCA_BLAS_THREADS", 1))
 
-_controller = None
+_controller: Any = None  # a threadpoolctl.ThreadpoolController, built on first use
 
 
-def blas_threads(n: int | None = None):
+def blas_threads(n: int | None = None) -> contextlib.AbstractContextManager:
     """Context manager holding BLAS to ``n`` threads (default :data:`BLAS_THREADS`).
 
     ``FASTRPCA_BLAS_THREADS=0`` leaves BLAS as it is. The threadpoolctl controller is

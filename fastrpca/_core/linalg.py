@@ -8,7 +8,7 @@ import numpy as np
 import scipy.linalg as sla
 
 
-def full_svd(X: np.ndarray, overwrite: bool = False):
+def full_svd(X: np.ndarray, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Thin SVD ``X = U diag(s) Vh`` by LAPACK (``gesdd``, ``gesvd`` if that fails)."""
     # LAPACK is column-major: hand it the transpose of a C-ordered array, no copy.
     transpose = X.flags.c_contiguous and not X.flags.f_contiguous
@@ -33,7 +33,7 @@ def _lapack(dtype):
     return sla.get_lapack_funcs(("geqrf", kind, "gesdd"), probe)
 
 
-def orthonormal_basis(A):
+def orthonormal_basis(A: np.ndarray) -> np.ndarray:
     """``Q`` of the thin QR of a tall ``A`` (m x k, m >= k) by LAPACK; A is consumed."""
     geqrf, orgqr, _ = _lapack(A.dtype)
     qr, tau, _, info = geqrf(A, overwrite_a=True)
@@ -43,7 +43,7 @@ def orthonormal_basis(A):
     return Q
 
 
-def small_svd(B):
+def small_svd(B: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Thin SVD of a wide ``B`` (k x n, k <= n) by LAPACK ``gesdd`` on its transpose."""
     gesdd = _lapack(B.dtype)[2]
     U1, s, Vh1, info = gesdd(B.T, compute_uv=1, full_matrices=0, overwrite_a=True)

@@ -27,8 +27,9 @@ class Result:
         The result's fields, set as attributes.
     """
 
-    converged: bool
-    n_iter: int
+    # A batch solver (lasso on k signals at once) reports one entry per signal.
+    converged: bool | np.ndarray
+    n_iter: int | np.ndarray
     message: str
     history: dict[str, np.ndarray]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numbers
+from typing import Literal, overload
 
 import numpy as np
 
@@ -66,20 +67,49 @@ def check_all_finite(arr: np.ndarray, name: str, hint: str = "") -> None:
     raise ValueError(f"{name} contains {' and '.join(parts)} entries{hint}")
 
 
-def positive(value, name: str, *, allow_zero: bool = False, upper=None, integer: bool = False):
-    """Validate a positive (or non-negative) finite scalar and return it."""
+@overload
+def positive(
+    value: object,
+    name: str,
+    *,
+    allow_zero: bool = ...,
+    upper: float | None = ...,
+    integer: Literal[False] = ...,
+) -> float: ...
+@overload
+def positive(
+    value: object,
+    name: str,
+    *,
+    allow_zero: bool = ...,
+    upper: float | None = ...,
+    integer: Literal[True],
+) -> int: ...
+def positive(
+    value: object,
+    name: str,
+    *,
+    allow_zero: bool = False,
+    upper: float | None = None,
+    integer: bool = False,
+) -> float | int:
+    """Validate a positive (or non-negative) finite scalar and return it.
+
+    An ``int`` if ``integer`` is set, else a ``float``.
+    """
     kind = numbers.Integral if integer else numbers.Real
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, kind):
         want = "an integer" if integer else "a real number"
         raise TypeError(f"{name} must be {want}, got {value!r}")
-    if not np.isfinite(value):
+    number = int(value) if isinstance(value, numbers.Integral) else float(value)
+    if not np.isfinite(number):
         raise ValueError(f"{name} must be finite, got {value!r}")
-    if value < 0 or (value == 0 and not allow_zero):
+    if number < 0 or (number == 0 and not allow_zero):
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be {bound}, got {value!r}")
-    if upper is not None and value > upper:
+    if upper is not None and number > upper:
         raise ValueError(f"{name} must be <= {upper}, got {value!r}")
-    return int(value) if integer else float(value)
+    return number if integer else float(number)
 
 
 def real_dtype(dtype) -> np.dtype:

@@ -63,6 +63,8 @@ def directivity_code(directivity: str) -> int:
 def raise_status(status: int, trans: TransducerArray | None = None, foci=None) -> None:
     """Turn a kernel status code into the ValueError it stands for."""
     if status == _k.ZERO_DISTANCE:
+        # Only the transfer-matrix kernel reports it, and its callers pass both.
+        assert trans is not None and foci is not None, "ZERO_DISTANCE needs trans and foci"
         d = np.linalg.norm(foci[:, None, :] - trans.positions[None, :, :], axis=2)
         j, i = np.argwhere(d == 0)[0]
         raise ValueError(

@@ -33,11 +33,12 @@ range by default, keeps noise-free inputs (synthetic, or rounding residue only, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from .._core.validation import as_array, positive
+from .ialm import RPCAResult, rpca
 
 #: Rec. 601 luma weights (R, G, B), the ones most image tools use for "grey".
 LUMA_WEIGHTS = (0.299, 0.587, 0.114)
@@ -239,7 +240,7 @@ class FrameDecomposition:
     noise_scale: float
     anomaly_fraction: np.ndarray
     color: str
-    result: object = field(default=None)
+    result: RPCAResult
 
     def __repr__(self) -> str:
         return (
@@ -286,8 +287,6 @@ def decompose_frames(
     -------
     FrameDecomposition
     """
-    from .ialm import rpca
-
     if color not in ("stack", "grey"):
         raise ValueError(f"color must be 'stack' or 'grey', got {color!r}")
     stack = _as_stack(frames)

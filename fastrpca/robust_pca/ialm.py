@@ -41,6 +41,17 @@ class RPCAResult(Result):
     time : float. Wall-clock seconds.
     """
 
+    L: np.ndarray
+    S: np.ndarray
+    Y: np.ndarray
+    rank: int
+    residual: float
+    lam: float
+    mu: float
+    tol: float
+    svd: str
+    time: float
+
     def __iter__(self):
         return iter((self.L, self.S))
 
@@ -256,7 +267,7 @@ def _solve(
     pass_(D, X, S_cur, S_next, Y, 0.0, mu, lam, mask)  # first S and SVT input, from L
     S_cur, S_next = S_next, S_cur
 
-    history = {"residual": [], "rank": [], "mu": []}
+    history: dict[str, list] = {"residual": [], "rank": [], "mu": []}
     converged, stopped = False, False
     for n_iter in range(1, max_iter + 1):
         U, s, Vh = engine(X, 1.0 / mu)

@@ -131,7 +131,7 @@ class StreamingRPCA:
         self.max_inner = positive(max_inner, "max_inner", integer=True)
         self.random_state = random_state
         self.check_finite = bool(check_finite)
-        self.frame_shape = None
+        self.frame_shape: tuple[int, ...] | None = None
 
     # ------------------------------------------------------------------ initialisation
     def fit(self, frames, *, random_state=None) -> StreamingRPCA:
@@ -329,8 +329,8 @@ class StreamingRPCA:
     @property
     def components(self) -> np.ndarray:
         """The background basis as ``rank`` orthonormal images, shape (rank, *frame_shape)."""
-        self._check_fitted()
-        return self._Ut.reshape((self.rank_,) + self.frame_shape).copy()
+        frame_shape = self._check_fitted()
+        return self._Ut.reshape((self.rank_,) + frame_shape).copy()
 
     @property
     def singular_values(self) -> np.ndarray:
@@ -338,9 +338,11 @@ class StreamingRPCA:
         self._check_fitted()
         return self._sv.copy()
 
-    def _check_fitted(self):
+    def _check_fitted(self) -> tuple[int, ...]:
+        """The frame shape of a fitted stream; raise if :meth:`fit` was not called."""
         if self.frame_shape is None:
             raise RuntimeError("this StreamingRPCA is not initialised; call fit() first")
+        return self.frame_shape
 
     def __repr__(self) -> str:
         if self.frame_shape is None:

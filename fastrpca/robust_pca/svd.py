@@ -36,7 +36,9 @@ ENGINES = ("auto", "full", "partial", "randomized")
 SMALL_SIDE = 32
 
 
-def _above(U, s, Vh, tau):
+def _above(
+    U: np.ndarray, s: np.ndarray, Vh: np.ndarray, tau: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     keep = int(np.count_nonzero(s > tau))
     return U[:, :keep], s[:keep], Vh[:keep]
 
@@ -124,22 +126,23 @@ class RandomizedSVD:
         self.cold_power_iters = cold_power_iters
         self.kmax = max(1, int(max_fraction * min(shape)))
         self.k = min(10 + oversample, self.kmax)
-        self.V = None  # right singular vectors of the last call, n x k
+        self.V: np.ndarray | None = None  # right singular vectors of the last call, n x k
         self.max_refine = max_refine
         self.last_rank = -1
         self.full_calls = 0
         self.grown = 0
 
-    def _start_block(self, k):
+    def _start_block(self, k: int) -> np.ndarray:
         n = self.shape[1]
-        have = 0 if self.V is None else self.V.shape[1]
-        if have >= k:
-            return self.V[:, :k]
+        V = self.V
+        have = 0 if V is None else V.shape[1]
+        if V is not None and have >= k:
+            return V[:, :k]
         fresh = self.rng.standard_normal((n, k - have))
         if self.dtype.kind == "c":
             fresh = fresh + 1j * self.rng.standard_normal((n, k - have))
         fresh = fresh.astype(self.dtype, copy=False)
-        return fresh if have == 0 else np.hstack([self.V, fresh])
+        return fresh if V is None else np.hstack([V, fresh])
 
     _orth = staticmethod(orthonormal_basis)
 

@@ -59,6 +59,11 @@ class LassoResult(Result):
         (first signal) when requested with ``history=True``, else empty.
     """
 
+    x: np.ndarray
+    objective: float | np.ndarray
+    dual_gap: float | np.ndarray
+    method: str
+
 
 # ---------------------------------------------------------------- thread pool
 _POOL: ThreadPoolExecutor | None = None
@@ -144,9 +149,9 @@ class LassoSolver:
         m, n = A.shape
         self.gram = (n <= 2048 or m >= n) and n <= GRAM_MAX_FEATURES if gram is None else bool(gram)
         self.n_jobs = n_jobs
-        self._G = None
-        self._Ac = None
-        self._lip = None
+        self._G: np.ndarray | None = None
+        self._Ac: np.ndarray | None = None
+        self._lip: float | None = None
         self._factors: dict = {}
         self._scratch: list[_Scratch] = []
         self._stats = np.zeros((1, 4))
