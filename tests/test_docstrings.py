@@ -5,11 +5,13 @@ packages: the names themselves, and the public methods of the public classes. Fo
 the ``Parameters`` section of the docstring (read with :mod:`numpydoc.docscrape`) must
 list exactly the names of the signature, in order, and no public signature may carry a
 private (leading underscore) parameter. A class documents its constructor's parameters in
-the class docstring.
+the class docstring; a result container (a ``Result`` subclass or a dataclass) documents
+its typed fields in an ``Attributes`` section instead.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import re
@@ -18,6 +20,8 @@ from pathlib import Path
 
 import pytest
 from numpydoc.docscrape import ClassDoc, FunctionDoc
+
+from fastrpca._core.result import Result
 
 PUBLIC_MODULES = ("fastrpca", "fastrpca.robust_pca", "fastrpca.sparse", "fastrpca.holography")
 
@@ -79,14 +83,24 @@ def _signature_names(obj, kind) -> list[str]:
     return names
 
 
-def _documented_names(obj, kind):
+def _documented_names(obj, kind, section="Parameters") -> list[str]:
     doc = ClassDoc(obj) if kind == "class" else FunctionDoc(obj)
     names = []
-    for param in doc["Parameters"]:
+    for param in doc[section]:
         # numpydoc allows "x1, x2 : float" and escaped stars ("\*\*kwargs").
         for name in param.name.split(","):
             name = name.strip().replace("\\", "").lstrip("*")
             if name:
+                names.append(name)
+    return names
+
+
+def _fields(cls) -> list[str]:
+    """Declared fields of a result class (annotations along the MRO, base first)."""
+    names: list[str] = []
+    for klass in reversed(cls.__mro__):
+        for name in vars(klass).get("__annotations__", {}):
+            if name not in names:
                 names.append(name)
     return names
 
@@ -101,6 +115,16 @@ def test_the_public_api_is_found():
 
 @pytest.mark.parametrize(("qualname", "obj", "kind"), PUBLIC, ids=[q for q, _, _ in PUBLIC])
 def test_parameters_section_matches_signature(qualname, obj, kind):
+    if kind == "class" and (issubclass(obj, Result) or dataclasses.is_dataclass(obj)):
+        # A result container is read, not built by the caller: its docstring's Attributes
+        # section lists exactly its typed fields (Result's own included).
+        documented = _documented_names(obj, kind, "Attributes")
+        fields = _fields(obj)
+        assert sorted(documented) == sorted(fields), (
+            f"{qualname}: the docstring's Attributes section lists {documented}, "
+            f"the class declares the fields {fields}"
+        )
+        return
     names = _signature_names(obj, kind)
     documented = _documented_names(obj, kind)
     assert documented == names, (
