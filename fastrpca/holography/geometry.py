@@ -23,16 +23,33 @@ __all__ = [
     "AUTD3_HEIGHT",
 ]
 
+#: Grid pitch of an AUTD3 device, mm.
 AUTD3_PITCH = 10.16
 AUTD3_NUM_X, AUTD3_NUM_Y = 18, 14
 AUTD3_MISSING = ((1, 1), (2, 1), (16, 1))
+#: Transducers on one AUTD3 device (18 x 14 grid less 3 screw holes: 249).
 AUTD3_NUM_TRANSDUCERS = AUTD3_NUM_X * AUTD3_NUM_Y - len(AUTD3_MISSING)
+#: Width of an AUTD3 device's board, mm.
 AUTD3_WIDTH = 192.0
+#: Height of an AUTD3 device's board, mm.
 AUTD3_HEIGHT = 151.4
 
 
 class TransducerArray:
-    """Positions (N, 3) in mm, unit axis directions (N, 3), device index (N,)."""
+    """Positions (N, 3) in mm, unit axis directions (N, 3), device index (N,).
+
+    Build one with :func:`autd3` or :func:`transducer_array`, which validate their input;
+    the constructor stores the arrays as given.
+
+    Parameters
+    ----------
+    positions : ndarray (N, 3), float64
+        Transducer centres in mm.
+    directions : ndarray (N, 3), float64
+        Unit vectors along each transducer's axis.
+    device : ndarray (N,), int
+        Index of the device each transducer belongs to.
+    """
 
     def __init__(self, positions: np.ndarray, directions: np.ndarray, device: np.ndarray):
         self.positions = positions
@@ -58,7 +75,19 @@ def _autd3_local() -> np.ndarray:
 
 
 def rotation_matrix(rotation) -> np.ndarray:
-    """3 x 3 rotation from None (identity), a quaternion (w, x, y, z) or a matrix."""
+    """3 x 3 rotation from None (identity), a quaternion (w, x, y, z) or a matrix.
+
+    Parameters
+    ----------
+    rotation : None, array_like (4,) or array_like (3, 3)
+        None for no rotation; a quaternion ``(w, x, y, z)`` (normalised here, not zero);
+        or a rotation matrix (orthonormal, determinant +1).
+
+    Returns
+    -------
+    ndarray (3, 3)
+        The rotation matrix (a new array).
+    """
     if rotation is None:
         return np.eye(3)
     R = as_array(rotation, "rotation", ndim=(1, 2), allow_complex=False).astype(np.float64)
@@ -121,7 +150,21 @@ def autd3(origins=((0.0, 0.0, 0.0),), rotations=None) -> TransducerArray:
 
 
 def transducer_array(positions, directions=(0.0, 0.0, 1.0)) -> TransducerArray:
-    """An arbitrary array: ``positions`` (N, 3) mm, ``directions`` (3,) or (N, 3) axes."""
+    """An arbitrary array: ``positions`` (N, 3) mm, ``directions`` (3,) or (N, 3) axes.
+
+    Parameters
+    ----------
+    positions : array_like (N, 3)
+        Transducer centres in mm.
+    directions : array_like (3,) or (N, 3)
+        Axis of every transducer (one shared axis, or one per transducer); normalised
+        here, none may be zero. Default +z.
+
+    Returns
+    -------
+    TransducerArray
+        One device (``device`` all 0).
+    """
     pos = as_array(positions, "positions", ndim=2, allow_complex=False).astype(np.float64)
     if pos.shape[1] != 3:
         raise ValueError(f"positions must have shape (N, 3), got {pos.shape}")

@@ -31,14 +31,46 @@ _METHODS = ("auto", "lowrank", "bcd")
 class PhaseCutResult(Result):
     """Result of :func:`phasecut`.
 
-    Fields: ``X`` (relaxed solution, n x n), ``u`` (rounded unit-modulus vector),
-    ``V`` (factor with X = V V^H for ``method="lowrank"``, else None), ``objective``
-    (Tr(M X)), ``rounded_objective`` (u^H M u), ``lower_bound`` (dual bound on the SDP
-    optimum), ``gap_bound`` (relative distance of ``objective`` to the optimum, at most),
-    ``n_iter`` (sweeps done), ``converged``, ``rel_change`` (relative objective change of
-    the last sweep), ``history`` (``{"objective": ...}`` after each sweep), ``method``,
-    ``message``.
+    Attributes
+    ----------
+    X : ndarray (n, n), complex
+        The relaxed solution (Hermitian PSD, unit diagonal).
+    u : ndarray (n,), complex
+        The rounded unit-modulus vector.
+    V : ndarray (n, rank) or None
+        Factor with ``X = V V^H`` (``method="lowrank"``), else None.
+    objective : float
+        ``Tr(M X)``.
+    rounded_objective : float
+        ``u^H M u``.
+    lower_bound : float
+        Dual bound on the SDP optimum (NaN with ``certificate=False``).
+    gap_bound : float
+        Relative distance of ``objective`` to the optimum, at most (NaN without the
+        certificate).
+    n_iter : int
+        Sweeps done.
+    converged : bool
+        Whether the last sweep changed the objective by at most ``tol`` (relative).
+    rel_change : float
+        Relative objective change of the last sweep.
+    history : dict of ndarray
+        ``{"objective": ...}``, the objective after each sweep.
+    method : str
+        ``"lowrank"`` or ``"bcd"`` (``"auto"`` resolved).
+    message : str
+        Why the solver stopped.
     """
+
+    X: np.ndarray
+    u: np.ndarray
+    V: np.ndarray | None
+    objective: float
+    rounded_objective: float
+    lower_bound: float
+    gap_bound: float
+    rel_change: float
+    method: str
 
 
 def default_rank(n: int) -> int:
@@ -101,7 +133,7 @@ def phasecut(
     certificate: bool = True,
     check_finite: bool = True,
 ) -> PhaseCutResult:
-    """Solve min Tr(M X) s.t. diag(X) = 1, X Hermitian PSD, and round to |u_j| = 1.
+    """Solve min Tr(M X) s.t. diag(X) = 1, X Hermitian PSD, and round to ``|u_j| = 1``.
 
     Parameters
     ----------

@@ -44,14 +44,46 @@ METHODS = {"sdp": _k.SDP, "naive": _k.NAIVE, "gs": _k.GS, "gspat": _k.GSPAT}
 class HoloResult(Result):
     """A hologram.
 
-    Fields: ``drive`` (complex q = amplitude exp(i phase), per transducer),
-    ``amplitude`` (in [0, 1]), ``phase`` (rad, [0, 2 pi)), ``focal_pressure``
-    (|G drive|, Pa), ``focal_phase`` (arg u of the SDP rounding, else arg(G drive)),
-    ``objective`` (relaxed SDP objective Tr(M X), SDP only), ``rounded_objective``
-    (u^H M u), ``n_iter`` (PhaseCut sweeps, or GS / GS-PAT iterations), ``converged``,
-    ``rel_change``, ``history`` (``{"objective": ...}`` per sweep, SDP only), ``method``,
-    ``message``.
+    Attributes
+    ----------
+    drive : ndarray (N,), complex
+        ``q = amplitude exp(i phase)`` per transducer.
+    amplitude : ndarray (N,)
+        Emission amplitudes in [0, 1] of full emission.
+    phase : ndarray (N,)
+        Phases in rad, in [0, 2 pi).
+    focal_pressure : ndarray (m,)
+        ``abs(G @ drive)`` in Pa.
+    focal_phase : ndarray (m,)
+        ``arg u`` of the SDP rounding, else ``arg(G @ drive)``, in [0, 2 pi).
+    objective : float
+        The relaxed SDP objective ``Tr(M X)`` (SDP only, else NaN).
+    rounded_objective : float
+        ``u^H M u`` (SDP only, else NaN).
+    n_iter : int
+        PhaseCut sweeps (SDP), or GS / GS-PAT round trips.
+    converged : bool
+        SDP: the last sweep changed the objective by at most ``tol``; the other
+        methods run a fixed number of iterations and say True.
+    rel_change : float
+        Relative objective change of the last sweep (SDP only, else NaN).
+    history : dict of ndarray
+        ``{"objective": ...}`` per sweep (SDP only, else empty).
+    method : str
+        ``"sdp"``, ``"naive"``, ``"gs"`` or ``"gspat"``.
+    message : str
+        Why the solver stopped.
     """
+
+    drive: np.ndarray
+    amplitude: np.ndarray
+    phase: np.ndarray
+    focal_pressure: np.ndarray
+    focal_phase: np.ndarray
+    objective: float
+    rounded_objective: float
+    rel_change: float
+    method: str
 
 
 def parse_constraint(constraint) -> tuple[int, float, float]:
@@ -318,14 +350,48 @@ def sdp(
 
 
 def naive(G, amplitudes, *, constraint="normalize", check_finite: bool = True) -> HoloResult:
-    """Back-propagation: q = G^H diag(1 / ||G_j||^2) p, then the emission constraint."""
+    """Back-propagation: q = G^H diag(1 / ||G_j||^2) p, then the emission constraint.
+
+    Parameters
+    ----------
+    G : (m, N) array_like
+        Transfer matrix, foci x transducers (see :func:`transfer_matrix`).
+    amplitudes : (m,) array_like or scalar
+        Target pressure magnitudes (Pa), >= 0.
+    constraint : str or tuple
+        Emission constraint, see the module docstring.
+    check_finite : bool
+        Reject NaN / Inf in ``G`` and ``amplitudes``.
+
+    Returns
+    -------
+    HoloResult
+    """
     return _from_G("naive", G, amplitudes, constraint=constraint, check_finite=check_finite)
 
 
 def gs(
     G, amplitudes, *, max_iter: int = 100, constraint="normalize", check_finite: bool = True
 ) -> HoloResult:
-    """Gerchberg-Saxton (``max_iter`` round trips), then the emission constraint."""
+    """Gerchberg-Saxton (``max_iter`` round trips), then the emission constraint.
+
+    Parameters
+    ----------
+    G : (m, N) array_like
+        Transfer matrix, foci x transducers (see :func:`transfer_matrix`).
+    amplitudes : (m,) array_like or scalar
+        Target pressure magnitudes (Pa), >= 0.
+    max_iter : int
+        Round trips between the array (unit amplitude) and the foci; all are done.
+    constraint : str or tuple
+        Emission constraint, see the module docstring.
+    check_finite : bool
+        Reject NaN / Inf in ``G`` and ``amplitudes``.
+
+    Returns
+    -------
+    HoloResult
+    """
     return _from_G(
         "gs", G, amplitudes, max_iter=max_iter, constraint=constraint, check_finite=check_finite
     )
@@ -334,7 +400,25 @@ def gs(
 def gspat(
     G, amplitudes, *, max_iter: int = 100, constraint="normalize", check_finite: bool = True
 ) -> HoloResult:
-    """GS-PAT (Plasencia et al. 2020) on R = G B, then the emission constraint."""
+    """GS-PAT (Plasencia et al. 2020) on R = G B, then the emission constraint.
+
+    Parameters
+    ----------
+    G : (m, N) array_like
+        Transfer matrix, foci x transducers (see :func:`transfer_matrix`).
+    amplitudes : (m,) array_like or scalar
+        Target pressure magnitudes (Pa), >= 0.
+    max_iter : int
+        Iterations on the m x m matrix ``R = G B``; all are done.
+    constraint : str or tuple
+        Emission constraint, see the module docstring.
+    check_finite : bool
+        Reject NaN / Inf in ``G`` and ``amplitudes``.
+
+    Returns
+    -------
+    HoloResult
+    """
     return _from_G(
         "gspat",
         G,
@@ -357,12 +441,17 @@ class Workspace:
     Parameters
     ----------
     transducers : TransducerArray or (N, 3) array_like
+        The array (a bare array of positions in mm points along +z).
     n_foci : int
+        Number of foci of every :meth:`solve`.
     method : {"sdp", "naive", "gs", "gspat"}
-    alpha, constraint, tol, omega, rank, random_state
+        The hologram method (see :func:`sdp`, :func:`naive`, :func:`gs`, :func:`gspat`).
+    alpha, constraint
         As in :func:`sdp`.
     max_iter : int, optional
         PhaseCut sweeps (SDP, default 1000) or round trips (GS / GS-PAT, default 100).
+    tol, omega, rank, random_state
+        As in :func:`sdp`.
     frequency, sound_speed, directivity
         As in :func:`transfer_matrix`.
     """
@@ -404,8 +493,24 @@ class Workspace:
     def solve(self, foci, amplitudes) -> tuple[np.ndarray, np.ndarray]:
         """Drives for ``foci`` (m, 3) mm and ``amplitudes`` (m,) Pa.
 
-        Returns the workspace's own ``(amplitude, phase)`` arrays (overwritten by the
-        next call; copy them to keep them). Raises ValueError on bad input.
+        Parameters
+        ----------
+        foci : (n_foci, 3) array_like
+            Focal points in mm (float64 C-ordered avoids a conversion).
+        amplitudes : (n_foci,) array_like
+            Target pressure magnitudes (Pa), >= 0.
+
+        Returns
+        -------
+        amplitude, phase : ndarray (N,)
+            The workspace's own arrays, overwritten by the next call (copy them to keep
+            them); :meth:`result` has the whole hologram.
+
+        Raises
+        ------
+        ValueError
+            Foci or amplitudes of the wrong shape, non-finite, negative amplitudes, or a
+            focus on a transducer.
         """
         return self._solve(foci, amplitudes)
 
@@ -437,7 +542,26 @@ class Workspace:
 def compute(transducers, foci, amplitudes, *, method: str = "sdp", **options) -> HoloResult:
     """Geometry + foci + amplitudes -> hologram in one call (allocates a Workspace).
 
-    ``options`` are those of :class:`Workspace`. For loops, keep a Workspace instead.
+    For loops, keep a :class:`Workspace` instead.
+
+    Parameters
+    ----------
+    transducers : TransducerArray or (N, 3) array_like
+        The array (a bare array of positions in mm points along +z).
+    foci : (m, 3) array_like
+        Focal points in mm.
+    amplitudes : (m,) array_like or scalar
+        Target pressure magnitudes (Pa), >= 0.
+    method : {"sdp", "naive", "gs", "gspat"}
+        The hologram method.
+    **options
+        Further keywords of :class:`Workspace` (``alpha``, ``constraint``, ``max_iter``,
+        ``tol``, ``omega``, ``rank``, ``random_state``, ``frequency``, ``sound_speed``,
+        ``directivity``).
+
+    Returns
+    -------
+    HoloResult
     """
     f = as_foci(foci)
     ws = Workspace(transducers, f.shape[0], method=method, **options)

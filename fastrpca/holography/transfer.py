@@ -20,14 +20,30 @@ from .geometry import TransducerArray, transducer_array
 
 __all__ = ["transfer_matrix", "P0", "FREQUENCY", "SOUND_SPEED", "wavenumber"]
 
+#: Output of a T4010A1 transducer at full emission (amplitude 1), Pa mm: the pressure at
+#: r mm on its axis is ``P0 / r`` Pa.
 P0 = 275.57425 * 200.0 / (4.0 * math.pi)
+#: Carrier frequency of AUTD3, Hz.
 FREQUENCY = 40e3
+#: Speed of sound, mm/s.
 SOUND_SPEED = 340e3
 _DIRECTIVITY = {"t4010a1": _k.T4010A1, "sphere": _k.SPHERE}
 
 
 def wavenumber(frequency: float = FREQUENCY, sound_speed: float = SOUND_SPEED) -> float:
-    """k = 2 pi f / c in rad/mm."""
+    """k = 2 pi f / c in rad/mm.
+
+    Parameters
+    ----------
+    frequency : float
+        Hz (default 40 kHz).
+    sound_speed : float
+        mm/s (default 340 m/s).
+
+    Returns
+    -------
+    float
+    """
     return 2.0 * math.pi * frequency / sound_speed
 
 

@@ -105,7 +105,7 @@ def matrix_to_frames(M, frame_shape) -> np.ndarray:
 
     Returns
     -------
-    frames : ndarray, shape (n_frames, *frame_shape)
+    frames : ndarray, shape ``(n_frames, *frame_shape)``
         A view of ``M`` when its layout allows it.
     """
     M = np.asarray(M)
@@ -175,6 +175,16 @@ def noise_scale(S) -> float:
     All entries (every channel) are pooled. Sparse anomalies hardly move a median, so this
     estimates the standard deviation of the dense noise that Robust PCA leaves in ``S``;
     it is 0 when ``S`` is zero on more than half of its entries (noise-free data).
+
+    Parameters
+    ----------
+    S : array_like
+        The sparse part, any shape (not empty).
+
+    Returns
+    -------
+    float
+        The robust standard deviation, in the units of ``S``.
     """
     S = np.asarray(S)
     if S.size == 0:

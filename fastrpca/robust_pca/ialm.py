@@ -57,7 +57,18 @@ class RPCAResult(Result):
 
 
 def default_lambda(shape) -> float:
-    """``1 / sqrt(max(m, n))``, the weight of Candès, Li, Ma & Wright (2011)."""
+    """``1 / sqrt(max(m, n))``, the weight of Candès, Li, Ma & Wright (2011).
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape ``(m, n)`` of the matrix to decompose.
+
+    Returns
+    -------
+    float
+        The default ``lam`` of :func:`rpca`.
+    """
     return 1.0 / np.sqrt(max(shape))
 
 
@@ -340,8 +351,25 @@ class RPCAWorkspace:
         """Whether ``a`` may share memory with one of the buffers."""
         return any(np.may_share_memory(a, b) for b in self._buffers.values())
 
-    def buffers(self, shape, dtype, *extra: str) -> dict:
-        """Buffers ``X, S0, S1, Y`` and any ``extra`` (``"D"``, ``"mask"``) for a shape."""
+    def buffers(self, shape, dtype, *extra: str) -> dict[str, np.ndarray]:
+        """Buffers ``X, S0, S1, Y`` and any ``extra`` ones for a shape, reused when possible.
+
+        A call with another shape or dtype than the previous one drops every buffer.
+
+        Parameters
+        ----------
+        shape : tuple of int
+            Shape ``(m, n)`` of the matrix as the solver works on it.
+        dtype : numpy dtype
+            dtype of the buffers (``"mask"`` is always boolean).
+        *extra : str
+            Names of further buffers: ``"D"`` (a C-ordered copy of ``M``), ``"mask"``.
+
+        Returns
+        -------
+        dict of str to ndarray
+            The buffers by name, uninitialised when newly allocated.
+        """
         key = (tuple(shape), np.dtype(dtype))
         if key != self.key:
             self._buffers = {}

@@ -139,7 +139,7 @@ class StreamingRPCA:
 
         Parameters
         ----------
-        frames : array_like, shape (n_frames, *frame_shape)
+        frames : array_like, shape ``(n_frames, *frame_shape)``
             At least 2 frames (a few tens is typical), real. Integers are promoted to
             float64; float32 frames give a float32 stream. Never modified.
         random_state : None, int or Generator, optional
@@ -328,7 +328,7 @@ class StreamingRPCA:
     # ------------------------------------------------------------------ inspection
     @property
     def components(self) -> np.ndarray:
-        """The background basis as ``rank`` orthonormal images, shape (rank, *frame_shape)."""
+        """The background basis as ``rank`` orthonormal images, shape ``(rank, *frame_shape)``."""
         frame_shape = self._check_fitted()
         return self._Ut.reshape((self.rank_,) + frame_shape).copy()
 

@@ -236,7 +236,21 @@ class LassoSolver:
         return self._stats[:k]
 
     def resolve_method(self, k: int = 1) -> tuple[str, bool]:
-        """The method and (for "cd") whether the Gram form is used, for k signals."""
+        """The method and (for ``"cd"``) whether the Gram form is used, for k signals.
+
+        Parameters
+        ----------
+        k : int
+            Number of signals solved together. The choice does not depend on it at
+            present: ``"auto"`` is coordinate descent, in the form fixed at construction.
+
+        Returns
+        -------
+        method : str
+            ``"cd"``, ``"fista"``, ``"ista"`` or ``"admm"``.
+        gram : bool
+            Whether coordinate descent works on the Gram matrix ``A^T A``.
+        """
         if self.method in ("auto", "cd"):
             return "cd", self.gram
         return self.method, False

@@ -23,6 +23,10 @@ class RidgeResult(Result):
     converged, n_iter, message, history : closed form, so True, 1, a note and ``{}``.
     """
 
+    x: np.ndarray
+    method: str
+    objective: float | np.ndarray
+
 
 def ridge(A, y, alpha: float, *, method: str = "auto", check_finite: bool = True) -> RidgeResult:
     r"""Ridge regression in closed form.
@@ -34,13 +38,15 @@ def ridge(A, y, alpha: float, *, method: str = "auto", check_finite: bool = True
 
     Parameters
     ----------
-    A : array_like (m, n), real.
-    y : array_like (m,) or (m, k).
-    alpha : float >= 0.
+    A : array_like (m, n), real. Design matrix.
+    y : array_like (m,) or (m, k). One target, or k targets solved together.
+    alpha : float >= 0. Weight of the squared L2 norm (the ``alpha`` of scikit-learn's
+        ``Ridge``, which is not divided by the number of samples).
     method : {"auto", "cholesky", "svd"}. Cholesky of the smaller of A^T A + alpha I
         (n x n, when m >= n) and A A^T + alpha I (m x m); SVD for alpha = 0 (minimum-norm
         least squares) or when the Cholesky factorisation fails. ``"auto"``: Cholesky
         when alpha > 0.
+    check_finite : bool. Reject NaN / Inf in ``A`` and ``y``.
 
     Returns
     -------

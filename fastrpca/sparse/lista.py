@@ -51,14 +51,41 @@ class LISTA:
         return C, Z, X
 
     def predict(self, Y) -> np.ndarray:
-        """Codes for the columns of ``Y`` (m, k) or one signal (m,)."""
+        """Codes for the columns of ``Y`` (m, k) or one signal (m,).
+
+        Parameters
+        ----------
+        Y : array_like (m,) or (m, k), real
+            One signal, or k signals as columns.
+
+        Returns
+        -------
+        ndarray (n,) or (n, k)
+            The output of the last layer, approximately the lasso solutions.
+        """
         Y = as_array(Y, "Y", ndim=(1, 2), allow_complex=False)
         _check_rows_shape(self.A.shape, Y)
         out = self._forward(Y.reshape(self.A.shape[0], -1))[2][-1]
         return out[:, 0] if Y.ndim == 1 else out
 
     def loss_and_grads(self, Y, Xstar):
-        """Mean over columns of 1/2 ||x_K - x*||^2 and its gradients (We, S, theta)."""
+        """Mean over columns of 1/2 ||x_K - x*||^2 and its gradients (We, S, theta).
+
+        Parameters
+        ----------
+        Y : ndarray (m, b)
+            A batch of signals as columns (not validated: this is the training step).
+        Xstar : ndarray (n, b)
+            Their target codes.
+
+        Returns
+        -------
+        loss : float
+            ``1/2 ||x_K - x*||^2`` averaged over the b columns.
+        grad_We, grad_S, grad_theta : ndarray
+            Its gradients with respect to ``We`` (n x m), ``S`` (n x n) and the
+            per-layer thresholds ``theta`` (K,).
+        """
         B = Y.shape[1]
         C, Z, X = self._forward(Y)
         diff = X[-1] - Xstar
@@ -86,7 +113,33 @@ class LISTA:
         learning_rate: float = 1e-3,
         random_state=None,
     ) -> LISTA:
-        """Train on signals ``Y`` (m, k); targets ``X`` default to the lasso solutions."""
+        """Train on signals ``Y`` (m, k); targets ``X`` default to the lasso solutions.
+
+        Adam (step ``learning_rate``, moments 0.9 and 0.999) on shuffled mini-batches;
+        the thresholds are kept ``>= 0``. ``loss_history`` gets the mean loss of each
+        epoch.
+
+        Parameters
+        ----------
+        Y : array_like (m, k), real
+            Training signals as columns.
+        X : array_like (n, k), optional
+            Target codes; default: the lasso solutions of ``Y`` with weight ``lam``
+            (``tol=1e-10``).
+        max_iter : int
+            Epochs (passes over the k signals).
+        batch_size : int
+            Signals per Adam step.
+        learning_rate : float
+            Adam's step size.
+        random_state : None, int or numpy Generator
+            Seeds the shuffling of each epoch (None: seed 0).
+
+        Returns
+        -------
+        LISTA
+            ``self``, trained.
+        """
 
         Y = as_array(Y, "Y", ndim=2, allow_complex=False).astype(np.float64)
         _check_rows_shape(self.A.shape, Y)

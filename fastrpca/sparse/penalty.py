@@ -12,7 +12,19 @@ def lam_max(A, y, *, positive: bool = False) -> float | np.ndarray:
 
     .. math:: \lambda_{\max} = \|A^T y\|_\infty \quad(\max_j (A^T y)_j \text{ if positive})
 
-    Returns a float for 1-D ``y`` and one value per column for 2-D ``y``.
+    Parameters
+    ----------
+    A : array_like (m, n), real
+        Dictionary / design matrix.
+    y : array_like (m,) or (m, k), real
+        One signal, or k signals as columns.
+    positive : bool
+        For the lasso constrained to ``x >= 0`` (only positive correlations count).
+
+    Returns
+    -------
+    float or ndarray (k,)
+        A float for 1-D ``y``, one value per column for 2-D ``y``.
     """
     A = as_array(A, "A", ndim=2, allow_complex=False)
     y = as_array(y, "y", ndim=(1, 2), allow_complex=False, min_size=0)
@@ -26,12 +38,35 @@ def lam_from_sklearn(alpha: float, n_samples: int) -> float:
     """The ``lam`` of :func:`lasso` equal to scikit-learn's ``Lasso(alpha)``.
 
     scikit-learn minimises ``1/(2 n) ||y - Xw||^2 + alpha ||w||_1``, so ``lam = n alpha``.
+
+    Parameters
+    ----------
+    alpha : float
+        scikit-learn's ``alpha``.
+    n_samples : int
+        Number of samples (rows of ``A``, entries of ``y``).
+
+    Returns
+    -------
+    float
     """
     return float(alpha) * int(n_samples)
 
 
 def sklearn_alpha(lam: float, n_samples: int) -> float:
-    """scikit-learn's ``alpha`` for this module's ``lam`` (``alpha = lam / n``)."""
+    """scikit-learn's ``alpha`` for this module's ``lam`` (``alpha = lam / n``).
+
+    Parameters
+    ----------
+    lam : float
+        The unscaled L1 weight of :func:`lasso`.
+    n_samples : int
+        Number of samples (rows of ``A``, entries of ``y``).
+
+    Returns
+    -------
+    float
+    """
     return float(lam) / int(n_samples)
 
 
@@ -39,6 +74,20 @@ def enet_from_sklearn(alpha: float, l1_ratio: float, n_samples: int) -> tuple[fl
     """``(l1, l2)`` of :func:`elastic_net` equal to scikit-learn's ``ElasticNet``.
 
     scikit-learn: ``1/(2n)||y - Xw||^2 + alpha r ||w||_1 + alpha (1 - r)/2 ||w||^2``.
+
+    Parameters
+    ----------
+    alpha : float
+        scikit-learn's ``alpha``.
+    l1_ratio : float
+        scikit-learn's ``l1_ratio`` (``r`` above), in [0, 1].
+    n_samples : int
+        Number of samples (rows of ``A``, entries of ``y``).
+
+    Returns
+    -------
+    l1, l2 : float
+        The weights of :func:`elastic_net`.
     """
     n = int(n_samples)
     return float(alpha) * l1_ratio * n, float(alpha) * (1.0 - l1_ratio) * n

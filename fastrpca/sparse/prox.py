@@ -86,7 +86,19 @@ def ridge_shrink(x, tau: float, out: np.ndarray | None = None) -> np.ndarray:
     .. math:: \operatorname{prox}(x) = \arg\min_z \tfrac12\|z - x\|^2 + \tfrac{\tau}{2}\|z\|^2
               = \frac{x}{1 + \tau}
 
-    Real or complex ``x`` of any shape; ``out`` (same shape and dtype) may be ``x``.
+    Parameters
+    ----------
+    x : array_like
+        Input, any shape, real or complex.
+    tau : float
+        Weight of the squared norm, ``>= 0``.
+    out : ndarray, optional
+        C-contiguous array of ``x``'s shape and dtype to write into (may be ``x``).
+
+    Returns
+    -------
+    ndarray
+        ``x / (1 + tau)`` (``out`` when given).
     """
     x = as_array(x, "x", min_size=0)
     tau = positive(tau, "tau", allow_zero=True)
@@ -102,8 +114,23 @@ def elastic_net_prox(x, l1: float, l2: float, out: np.ndarray | None = None) -> 
               {1 + l_2}
 
     (soft threshold, then ridge shrink; complex entries keep their phase).
-    """
 
+    Parameters
+    ----------
+    x : array_like
+        Input, any shape, real or complex.
+    l1 : float
+        L1 weight (the soft threshold), ``>= 0``.
+    l2 : float
+        Weight of the squared L2 norm, ``>= 0``.
+    out : ndarray, optional
+        C-contiguous array of ``x``'s shape and dtype to write into (may be ``x``).
+
+    Returns
+    -------
+    ndarray
+        The proximal point (``out`` when given).
+    """
     x = as_array(x, "x", min_size=0)
     l1 = positive(l1, "l1", allow_zero=True)
     l2 = positive(l2, "l2", allow_zero=True)
