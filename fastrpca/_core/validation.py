@@ -24,8 +24,10 @@ def as_array(
     """Return ``x`` as a float32/float64/complex64/complex128 array, validated.
 
     Integer and boolean inputs are promoted to float64; object, string and other
-    dtypes raise ``TypeError``. The input is never modified (a view may be returned;
-    callers that write must copy).
+    dtypes raise ``TypeError``. Non-native byte order (``'>f8'`` from FITS or some TIFF
+    readers on a little-endian machine) is converted to native, so no kernel ever sees
+    it. The input is never modified (a view may be returned; callers that write must
+    copy).
     """
     arr = np.asarray(x)
     if arr.dtype.kind in "OUSVMm":
@@ -43,6 +45,8 @@ def as_array(
         arr = arr.astype(np.float64)
     elif arr.dtype == np.clongdouble:
         arr = arr.astype(np.complex128)
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else ndim
         if arr.ndim not in allowed:
