@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core.validation import as_array, check_all_finite, positive
+from .._core.validation import as_array, check_all_finite, check_out, finish_out, positive
 from ._kernels.stream import count_nonfinite, process_frames
 from .ialm import RPCAResult, rpca
 
@@ -235,9 +235,9 @@ class StreamingRPCA:
             processed in order (the same result as b single calls). Real; cast to the
             stream's dtype. Never modified.
         out : (ndarray, ndarray), optional
-            C-contiguous arrays of the frames' shape and the stream's dtype to receive
-            background and sparse parts. Default: the stream's buffers, overwritten by
-            the next call (copy them to keep them).
+            Two separate (non-overlapping) C-contiguous arrays of the frames' shape and
+            the stream's dtype to receive background and sparse parts. Default: the
+            stream's buffers, overwritten by the next call (copy them to keep them).
         update : bool
             Fold the frames into the background subspace (False: split only).
         check_finite : bool, optional
@@ -285,10 +285,8 @@ class StreamingRPCA:
         if out is None:
             B, S = self._B[:b], self._S[:b]
         else:
-            B, S = (
-                self._out(o, frames.shape, b, name)
-                for o, name in zip(out, ("background", "sparse"))
-            )
+            (B, B_out), (S, S_out) = self._outs(out, frames.shape)
+            B, S = B.reshape(b, -1), S.reshape(b, -1)
         info = self._info[:b]
         process_frames(
             Z,
@@ -307,23 +305,25 @@ class StreamingRPCA:
         if update:
             self.n_frames += b
         if out is not None:
-            return out[0], out[1]
+            shape = frames.shape
+            return finish_out(B.reshape(shape), B_out), finish_out(S.reshape(shape), S_out)
         return B.reshape(frames.shape), S.reshape(frames.shape)
 
-    def _out(self, o, shape, b, name):
-        if (
-            not isinstance(o, np.ndarray)
-            or o.shape != shape
-            or o.dtype != self.dtype
-            or not o.flags.c_contiguous
-            or not o.flags.writeable
-        ):
-            got = f"{o.shape} {o.dtype}" if isinstance(o, np.ndarray) else type(o).__name__
+    def _outs(self, out, shape):
+        """``((work, target), (work, target))`` for ``out=(background, sparse)``."""
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise ValueError(
-                f"out {name} must be a writeable C-contiguous {self.dtype} "
-                f"array of shape {shape}, got {got}"
+                f"out must be a pair (background, sparse) of arrays, got {type(out).__name__}"
             )
-        return o.reshape(b, -1)
+        if all(isinstance(o, np.ndarray) for o in out) and np.may_share_memory(*out):
+            raise ValueError(
+                "out's background and sparse arrays share memory; pass two separate "
+                "arrays, e.g. out=(np.empty(shape), np.empty(shape))"
+            )
+        return tuple(
+            check_out(o, shape, self.dtype, name=f"out {name}")
+            for o, name in zip(out, ("background", "sparse"))
+        )
 
     # ------------------------------------------------------------------ inspection
     @property

@@ -21,7 +21,7 @@ import numpy as np
 import scipy.linalg
 
 from .._core.result import Result, stop_requested, warn_not_converged
-from .._core.validation import as_array, check_all_finite
+from .._core.validation import as_array, check_all_finite, check_out, finish_out
 from .._core.validation import positive as _positive
 from ._kernels import lasso as _k
 from .penalty import _check_rows_shape
@@ -289,7 +289,21 @@ class LassoSolver:
         LassoResult
         """
         y = _as_rhs(y, check_finite)
-        return self._solve(y, lam, l2, x0, out, callback, history, check_finite)
+        if out is None:
+            return self._solve(y, lam, l2, x0, None, callback, history, check_finite)
+        _check_rows_shape(self.shape, y)
+        n = self.shape[1]
+        work, out = check_out(
+            out,
+            (n,) if y.ndim == 1 else (n, y.shape[1]),
+            self.dtype,
+            inputs=(y,),
+            order="C" if y.ndim == 1 else "F",
+        )
+        result = self._solve(y, lam, l2, x0, work, callback, history, check_finite)
+        if work is not out:  # out overlaps y, or has non-native byte order
+            result.x = finish_out(work, out)
+        return result
 
     def _solve(self, y, lam, l2, x0, out, callback, history, check_finite) -> LassoResult:
         """:meth:`solve` for a validated ``y``."""
@@ -534,24 +548,10 @@ class LassoSolver:
         return max(1, min(os.cpu_count() or 1, k // 4))
 
     def _out(self, out, ndim, k):
+        """x as rows: a new array, or ``out`` (checked by :meth:`solve`) transposed."""
         n = self.shape[1]
         if out is None:
             return np.zeros((k, n), dtype=self.dtype)
-        want = (n,) if ndim == 1 else (n, k)
-        ok = (
-            isinstance(out, np.ndarray)
-            and out.shape == want
-            and out.dtype == self.dtype
-            and out.flags.writeable
-            and (out.flags.c_contiguous if ndim == 1 else out.T.flags.c_contiguous)
-        )
-        if not ok:
-            order = "C-contiguous" if ndim == 1 else "Fortran-ordered (np.empty(..., order='F'))"
-            raise ValueError(
-                f"out must be a writeable {order} array of shape {want} and "
-                f"dtype {self.dtype}; got {getattr(out, 'shape', None)} "
-                f"{getattr(out, 'dtype', type(out))}"
-            )
         return out.reshape(1, n) if ndim == 1 else out.T
 
     def _result(self, x, stats, ndim, tol, max_iter, method, gram, hist, stopped=False):
