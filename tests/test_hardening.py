@@ -228,3 +228,231 @@ def test_lasso_solver_out_overlapping_y_or_swapped():
     np.testing.assert_allclose(outF[:, 0], want, rtol=1e-12, atol=1e-14)
     with pytest.raises(ValueError, match="Fortran-ordered"):
         solver.solve(Y, 0.3, out=np.zeros((20, 2)))
+
+
+# --------------------------------------------------------------------------- scale
+# Solvers whose answer scales with the input work in a copy scaled by a power of two and
+# scale back. Before: phasecut(H * 1e-200) and (H * 1e200) claimed convergence after one
+# sweep at 2.5x the optimum while their own gap bound said 1.08; ridge(A * 1e200) failed
+# inside NumPy and ridge(A * 1e-200) returned NaN; lasso(A, y * 1e-200, lam * 1e-200)
+# said converged after 0 iterations with x = 0; sdp(G * 1e200) said "not positive
+# definite"; a stream fitted on 1e200 frames could not start. (rpca: tests/test_rpca.py.)
+
+SCALES = [1e-200, 1e-160, 1e160, 1e200, 2.0**-700, 2.0**700]
+
+
+def hermitian(n, seed):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))
+    return A + A.conj().T
+
+
+@pytest.mark.parametrize("method", ["lowrank", "bcd"])
+@pytest.mark.parametrize("scale", SCALES)
+def test_phasecut_any_scale(method, scale):
+    M = hermitian(8, 3)
+    ref = fastrpca.phasecut(M, method=method, random_state=0)
+    got = fastrpca.phasecut(M * scale, method=method, random_state=0)
+    assert ref.converged and got.converged
+    assert got.n_iter == ref.n_iter
+    np.testing.assert_allclose(got.X, ref.X, atol=1e-9)
+    assert got.objective / scale == pytest.approx(ref.objective, rel=1e-9)
+    assert got.lower_bound / scale == pytest.approx(ref.lower_bound, rel=1e-9)
+    assert got.gap_bound == pytest.approx(ref.gap_bound, rel=1e-6, abs=1e-12)
+    np.testing.assert_allclose(
+        got.history["objective"] / scale, ref.history["objective"], rtol=1e-9
+    )
+
+
+def test_phasecut_never_says_converged_against_its_certificate():
+    # one sweep with a loose tol: the sweep rule is met, the dual bound is not
+    M = hermitian(12, 5)
+    with pytest.warns(fastrpca.ConvergenceWarning, match="gap"):
+        r = fastrpca.phasecut(M, tol=0.5, random_state=0, method="bcd")
+    assert r.rel_change <= 0.5 and r.gap_bound > 1e-2 and not r.converged
+    # the same run with the bound waived, or with a gap_tol it meets, converges
+    assert fastrpca.phasecut(M, tol=0.5, random_state=0, method="bcd", certificate=False).converged
+    loose = fastrpca.phasecut(M, tol=0.5, random_state=0, method="bcd", gap_tol=10.0)
+    assert loose.converged and "gap bound" in loose.message
+    for seed in range(5):  # and whenever it says converged, the bound agrees
+        r = fastrpca.phasecut(hermitian(10, seed), random_state=seed)
+        assert r.converged == (r.rel_change <= 1e-6 and r.gap_bound <= 1e-2)
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        (1e200, 1.0),
+        (1e-200, 1.0),
+        (1.0, 1e200),
+        (1.0, 1e-200),
+        (1e150, 1e-150),
+        (2.0**-800, 2.0**-700),
+    ],
+)
+def test_ridge_any_scale(a, b):
+    rng = np.random.default_rng(0)
+    A, y = rng.standard_normal((15, 8)), rng.standard_normal(15)
+    for alpha in (0.5, 0.0):
+        ref = fastrpca.ridge(A, y, alpha)
+        alpha_s = alpha * a * a  # alpha scales as A^2
+        if alpha and not 1e-300 < alpha_s < 1e300:
+            continue
+        got = fastrpca.ridge(A * a, y * b, alpha_s)
+        np.testing.assert_allclose(got.x * a / b, ref.x, rtol=1e-10)
+        if 1e-150 < b < 1e150:
+            assert got.objective / b**2 == pytest.approx(ref.objective, rel=1e-10)
+    wide = fastrpca.ridge((A * a).T, y[:8] * b, 0.5 * a * a if 1e-300 < a * a < 1e300 else 0.0)
+    assert np.isfinite(wide.x).all()
+
+
+@pytest.mark.parametrize("method", ["cd", "fista", "ista", "admm"])
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        (1e200, 1.0),
+        (1e-200, 1.0),
+        (1.0, 1e200),
+        (1.0, 1e-200),
+        (1e100, 1e100),
+        (2.0**-500, 2.0**-400),
+    ],
+)
+def test_lasso_any_scale(method, a, b):
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((30, 50))
+    x0 = np.zeros(50)
+    x0[:4] = [1, -2, 3, 1]
+    y = A @ x0 + 0.01 * rng.standard_normal(30)
+    lam = 0.1 * fastrpca.lam_max(A, y)
+    ref = fastrpca.lasso(A, y, lam, method=method, tol=1e-10, max_iter=10**6)
+    # x scales as y / A, lam as A y, the objective as y^2
+    got = fastrpca.lasso(A * a, y * b, lam * a * b, method=method, tol=1e-10, max_iter=10**6)
+    assert got.converged and got.n_iter > 0
+    np.testing.assert_allclose(got.x * a / b, ref.x, rtol=1e-6, atol=1e-8)
+    if 1e-150 < b < 1e150:
+        assert got.objective / b**2 == pytest.approx(ref.objective, rel=1e-8)
+        assert got.dual_gap <= 1e-10 * got.objective
+
+
+def test_lasso_rescaled_options_are_in_the_callers_units():
+    rng = np.random.default_rng(1)
+    A, y = rng.standard_normal((20, 30)), rng.standard_normal(20)
+    lam = 0.2 * fastrpca.lam_max(A, y)
+    a, b = 2.0**-700, 2.0**-300
+    seen_ref, seen = [], []
+
+    def keep(where):  # info.x may be the live iterate: copy it
+        def callback(info):
+            where.append((info.x.copy(), info.objective, info.dual_gap))
+
+        return callback
+
+    ref = fastrpca.lasso(A, y, lam, method="fista", history=True, callback=keep(seen_ref))
+    got = fastrpca.lasso(
+        A * a, y * b, lam * a * b, method="fista", history=True, callback=keep(seen)
+    )
+    np.testing.assert_allclose(got.x * a / b, ref.x, rtol=1e-12)
+    assert len(seen) == len(seen_ref) > 1
+    for (x, obj, gap), (x_ref, obj_ref, gap_ref) in zip(seen, seen_ref):  # caller's units
+        np.testing.assert_allclose(x * a / b, x_ref, rtol=1e-12)
+        assert obj == pytest.approx(obj_ref * b * b, rel=1e-12)
+        assert gap == pytest.approx(gap_ref * b * b, rel=1e-9)
+    np.testing.assert_allclose(got.history["dual_gap"], ref.history["dual_gap"] * b * b, rtol=1e-9)
+    # x0 and out in the caller's units
+    solver = fastrpca.LassoSolver(A * a)
+    out = np.zeros(30)
+    r = solver.solve(y * b, lam * a * b, x0=ref.x * b / a, out=out)
+    assert r.x is out
+    np.testing.assert_allclose(out * a / b, ref.x, rtol=1e-6, atol=1e-12)
+    r2 = solver.solve(y * b, lam * a * b, x0=out, out=out)  # x0 is out: a warm start
+    np.testing.assert_allclose(r2.x * a / b, ref.x, rtol=1e-6, atol=1e-12)
+    assert r2.n_iter <= r.n_iter
+    # the per-thread cache recognises a scaled dictionary it keeps scaled
+    fastrpca.lasso(A * a, y * b, lam * a * b)
+    from fastrpca.sparse.l1 import _cache
+
+    n = len(_cache())
+    fastrpca.lasso(A * a, y * b, lam * a * b)
+    assert len(_cache()) == n
+
+
+ARRAY = H.autd3()
+FOCI = np.array([[80.0, 60.0, 150.0], [110.0, 60.0, 150.0], [95.0, 80.0, 150.0]])
+AMPS = np.array([5e3, 4e3, 6e3])
+
+
+@pytest.mark.parametrize("method", ["sdp", "naive", "gs", "gspat"])
+@pytest.mark.parametrize("scale", SCALES)
+def test_holography_any_scale(method, scale):
+    G = H.transfer_matrix(ARRAY, FOCI)
+    solve = getattr(H, method)
+    ref = solve(G, AMPS)
+    alpha = {"alpha": 1e-3 * scale} if method == "sdp" else {}  # the same problem, scaled
+    for Gs, As, kw, fp in (
+        (G * scale, AMPS, alpha, scale),  # G (and alpha with it)
+        (G, AMPS * scale, {}, 1.0),  # the amplitudes
+        (G * scale, AMPS * scale, alpha, scale),
+    ):
+        got = solve(Gs, As, **kw)
+        np.testing.assert_allclose(got.amplitude, ref.amplitude, atol=1e-9)
+        np.testing.assert_allclose(got.drive, ref.drive, atol=1e-9)
+        np.testing.assert_allclose(got.focal_pressure / fp, ref.focal_pressure, rtol=1e-9)
+        assert got.converged and got.n_iter == ref.n_iter
+    # clamp reads |q| itself, which scales as amplitudes / G: scaling both changes nothing
+    ref = solve(G, AMPS, constraint=("clamp", 0.2, 0.6))
+    got = solve(G * scale, AMPS * scale, constraint=("clamp", 0.2, 0.6), **alpha)
+    np.testing.assert_allclose(got.amplitude, ref.amplitude, atol=1e-9)
+
+
+def test_sdp_objective_in_the_callers_units():
+    G = H.transfer_matrix(ARRAY, FOCI)
+    ref = H.sdp(G, AMPS)
+    got = H.sdp(G * 2.0**600, AMPS * 2.0**-300, alpha=1e-3 * 2.0**600)
+    assert got.objective == pytest.approx(ref.objective * 2.0**-600, rel=1e-9)
+    assert got.rounded_objective == pytest.approx(ref.rounded_objective * 2.0**-600, rel=1e-9)
+    np.testing.assert_allclose(
+        got.history["objective"], ref.history["objective"] * 2.0**-600, rtol=1e-9
+    )
+    # a tiny alpha: alpha^2 underflows, the SDP matrix no longer does
+    tiny = H.sdp(G, AMPS, alpha=1e-200)
+    small = H.sdp(G, AMPS, alpha=1e-9)
+    np.testing.assert_allclose(tiny.amplitude, small.amplitude, atol=1e-6)
+    # Workspace: G is solved scaled and restored
+    ws = H.Workspace(ARRAY, 3, alpha=1e-3)
+    ws.solve(FOCI, AMPS * 1e-250)
+    np.testing.assert_array_equal(ws.G, G)
+    np.testing.assert_allclose(ws.amplitude, ref.amplitude, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "scale, dtype",
+    [
+        (1e-200, np.float64),
+        (1e200, np.float64),
+        (1e-160, np.float64),
+        (1e-25, np.float32),
+        (1e20, np.float32),
+    ],
+)
+def test_streams_and_frames_any_scale(scale, dtype):
+    rng = np.random.default_rng(0)
+    basis = rng.standard_normal((2, 24, 32))
+    frames = np.einsum("tk,khw->thw", 3 + rng.standard_normal((50, 2)), basis)
+    frames[35:, 5:8, 5:8] += 20.0
+    ref = fastrpca.StreamingRPCA(rank=2).fit(frames[:30].astype(dtype), random_state=0)
+    got = fastrpca.StreamingRPCA(rank=2).fit((frames[:30] * scale).astype(dtype), random_state=0)
+    tol = 1e-10 if dtype == np.float64 else 1e-2
+    assert got.threshold_ / scale == pytest.approx(ref.threshold_, rel=tol)
+    np.testing.assert_allclose(got.singular_values / scale, ref.singular_values, rtol=tol)
+    np.testing.assert_allclose(got.init_result.L / scale, ref.init_result.L, rtol=0, atol=tol * 10)
+    for f in frames[30:]:
+        b_ref, s_ref = ref.process(f.astype(dtype))
+        b_got, s_got = got.process((f * scale).astype(dtype))
+        np.testing.assert_allclose(b_got / scale, b_ref, rtol=0, atol=tol * 10)
+        np.testing.assert_allclose(s_got / scale, s_ref, rtol=0, atol=tol * 10)
+        assert got.n_sparse[0] == ref.n_sparse[0]
+    dec = fastrpca.decompose_frames((frames * scale).astype(dtype), random_state=0)
+    dec_ref = fastrpca.decompose_frames(frames.astype(dtype), random_state=0)
+    np.testing.assert_allclose(dec.background / scale, dec_ref.background, rtol=0, atol=tol * 10)
+    np.testing.assert_array_equal(dec.mask, dec_ref.mask)

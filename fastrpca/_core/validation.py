@@ -228,3 +228,32 @@ def _overlaps(out: np.ndarray, a) -> bool:
         and out.dtype.itemsize == a.dtype.itemsize
     )
     return not same
+
+
+def scale_exponent(max_abs: float, dtype, *, force: bool = False) -> int:
+    """Power-of-two exponent ``e`` to divide data by, so that squares neither over- nor
+    underflow; 0 when no rescaling is needed.
+
+    Solvers whose answer scales with the input work on ``data * 2**-e`` and scale the
+    answer back (exactly: a power of two changes no mantissa). ``e`` is nonzero when the
+    largest magnitude ``max_abs`` lies outside ``2**(+-maxexp/4)`` (about 1e+-77 for
+    float64, 4e+-9 for float32), or with ``force``; it then brings ``max_abs`` into
+    [0.5, 1).
+    """
+    if not (max_abs > 0 and np.isfinite(max_abs)):
+        return 0
+    e = int(np.frexp(max_abs)[1])
+    limit = np.finfo(real_dtype(dtype)).maxexp // 4
+    return e if force or abs(e) > limit else 0
+
+
+def ldexp(a: np.ndarray, e: int, out: np.ndarray | None = None) -> np.ndarray:
+    """``a * 2**e`` (exact unless the result leaves the normal range), real or complex."""
+    if out is None:
+        out = np.empty_like(a)
+    if a.dtype.kind == "c":
+        np.ldexp(a.real, e, out=out.real)
+        np.ldexp(a.imag, e, out=out.imag)
+    else:
+        np.ldexp(a, e, out=out)
+    return out

@@ -32,7 +32,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core.validation import as_array, check_all_finite, check_out, finish_out, positive
+from .._core.validation import (
+    as_array,
+    check_all_finite,
+    check_out,
+    finish_out,
+    ldexp,
+    positive,
+    scale_exponent,
+)
 from ._kernels.stream import count_nonfinite, process_frames
 from .ialm import RPCAResult, rpca
 
@@ -162,6 +170,13 @@ class StreamingRPCA:
         if m < 2:
             raise ValueError(f"frames of shape {frame_shape} have {m} entry; need at least 2")
         seed = self.random_state if random_state is None else random_state
+        # Frames far from 1 (their squares would over- or underflow in the kernels) are
+        # streamed scaled by 2**-e, exactly; every output is scaled back.
+        finite = np.isfinite(frames)
+        peak = float(np.abs(frames[finite]).max()) if finite.any() else 0.0
+        e = scale_exponent(peak, frames.dtype)
+        if e:
+            frames = ldexp(frames, -e)
         M = frames.reshape(n, m).T
         result = rpca(M, self.lam, random_state=seed, check_finite=False)
         k = result.rank if self.rank is None else self.rank
@@ -184,7 +199,12 @@ class StreamingRPCA:
             scale = np.sqrt(np.mean(np.square(M, dtype=np.float64))) or 1.0
 
         self.frame_shape, self.dtype, self.rank_ = tuple(frame_shape), dtype, k
-        self.threshold_ = 0.05 * float(scale) if self.threshold is None else self.threshold
+        self._e = e
+        if self.threshold is None:
+            self.threshold_ = float(np.ldexp(0.05 * float(scale), e))
+        else:
+            self.threshold_ = self.threshold
+        threshold = float(np.ldexp(self.threshold_, -e))  # in the stream's units
         self.tol_ = (1e-6 if dtype == np.float64 else 1e-4) if self.tol is None else self.tol
         self._Ut = np.ascontiguousarray(U[:, :k].T, dtype=dtype)  # (k, m)
         self._sv = np.ascontiguousarray(s[:k])
@@ -199,9 +219,13 @@ class StreamingRPCA:
             np.empty(m, dtype),
         )
         self._Ut_next = np.empty_like(self._Ut)
-        self._params = np.array([self.threshold_, self.forget, self.tol_, self.reject])
+        self._params = np.array([threshold, self.forget, self.tol_, self.reject])
         self._capacity = 0
         self._grow(1)
+        if e:
+            ldexp(result.L, e, out=result.L)
+            ldexp(result.S, e, out=result.S)
+            result.mu = float(np.ldexp(result.mu, -e))
         self.init_result: RPCAResult = result
         self.n_frames = 0
         return self
@@ -275,6 +299,8 @@ class StreamingRPCA:
         self._grow(b)
         Z = self._Z[:b]
         np.copyto(Z.reshape(frames.shape), frames, casting="unsafe")
+        if self._e:
+            ldexp(Z, -self._e, out=Z)
         if self.check_finite if check_finite is None else check_finite:
             bad = count_nonfinite(Z)
             if bad:
@@ -301,6 +327,9 @@ class StreamingRPCA:
             self.max_inner,
             bool(update),
         )
+        if self._e:
+            ldexp(B, self._e, out=B)
+            ldexp(S, self._e, out=S)
         self.n_inner, self.n_sparse = info[:, 0], info[:, 1]
         if update:
             self.n_frames += b
@@ -336,7 +365,7 @@ class StreamingRPCA:
     def singular_values(self) -> np.ndarray:
         """Forgetting-weighted singular values of the background seen so far."""
         self._check_fitted()
-        return self._sv.copy()
+        return np.ldexp(self._sv, self._e)
 
     def _check_fitted(self) -> tuple[int, ...]:
         """The frame shape of a fitted stream; raise if :meth:`fit` was not called."""
