@@ -24,8 +24,10 @@ def as_array(
     """Return ``x`` as a float32/float64/complex64/complex128 array, validated.
 
     Integer and boolean inputs are promoted to float64; object, string and other
-    dtypes raise ``TypeError``. The input is never modified (a view may be returned;
-    callers that write must copy).
+    dtypes raise ``TypeError``. Non-native byte order (``'>f8'`` from FITS or some TIFF
+    readers on a little-endian machine) is converted to native, so no kernel ever sees
+    it. The input is never modified (a view may be returned; callers that write must
+    copy).
     """
     arr = np.asarray(x)
     if arr.dtype.kind in "OUSVMm":
@@ -43,6 +45,8 @@ def as_array(
         arr = arr.astype(np.float64)
     elif arr.dtype == np.clongdouble:
         arr = arr.astype(np.complex128)
+    if not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else ndim
         if arr.ndim not in allowed:
@@ -153,3 +157,103 @@ def check_random_state(random_state, name: str = "random_state"):
         f"{name} must be None (seed 0), a non-negative int seed, a numpy Generator or "
         f"SeedSequence; got {random_state!r} of type {type(random_state).__name__}"
     )
+
+
+def check_out(
+    out, shape, dtype, *, name: str = "out", inputs=(), order: str = "C"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate an ``out=`` buffer; return ``(work, target)``.
+
+    The one ``out=`` check of the package. ``out`` must be a writeable ndarray of
+    ``shape`` and ``dtype`` (either byte order), C-contiguous (``order="C"``) or
+    Fortran-contiguous (``order="F"``); anything else raises ``ValueError`` naming
+    ``name``. ``target`` is the array the caller gets back (``out``, or a new array when
+    ``out`` is None); ``work`` is where the kernel writes: ``target`` itself, or a
+    temporary when ``out`` has non-native byte order or overlaps one of ``inputs``
+    without being the very same memory (elementwise kernels may run in place, but a
+    shifted view such as ``f(b[:-1], out=b[1:])`` would read entries already written).
+    Call :func:`finish_out` after the kernel.
+    """
+    dtype = np.dtype(dtype)
+    shape = tuple(shape)
+    if out is None:
+        a = np.empty(shape, dtype, order=order)
+        return a, a
+    contiguous = "c_contiguous" if order == "C" else "f_contiguous"
+    if not (
+        isinstance(out, np.ndarray)
+        and out.shape == shape
+        and (out.dtype == dtype or out.dtype.newbyteorder("=") == dtype)
+        and out.flags.writeable
+        and (getattr(out.flags, contiguous) or out.size <= 1)
+    ):
+        layout = "C-contiguous" if order == "C" else "Fortran-ordered (np.empty(..., order='F'))"
+        if isinstance(out, np.ndarray):
+            flags = [
+                w
+                for w, bad in (
+                    ("read-only", not out.flags.writeable),
+                    ("non-contiguous", not getattr(out.flags, contiguous)),
+                )
+                if bad
+            ]
+            got = f"{' '.join(flags + ['array'])} of shape {out.shape} and dtype {out.dtype}"
+            got = ("an " if got[0] in "aeiou" else "a ") + got
+        else:
+            got = f"{type(out).__name__}"
+        raise ValueError(
+            f"{name} must be a writeable {layout} array of shape {shape} and dtype "
+            f"{dtype}; got {got}"
+        )
+    if not out.dtype.isnative or any(_overlaps(out, a) for a in inputs):
+        return np.empty(shape, dtype, order=order), out
+    return out, out
+
+
+def finish_out(work: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Copy a temporary from :func:`check_out` into its target; return the target."""
+    if work is not target:
+        np.copyto(target, work)
+    return target
+
+
+def _overlaps(out: np.ndarray, a) -> bool:
+    """``out`` may share memory with ``a`` and is not exactly the same entries."""
+    if not isinstance(a, np.ndarray) or not np.may_share_memory(out, a):
+        return False
+    same = (
+        out.__array_interface__["data"][0] == a.__array_interface__["data"][0]
+        and out.strides == a.strides
+        and out.shape == a.shape
+        and out.dtype.itemsize == a.dtype.itemsize
+    )
+    return not same
+
+
+def scale_exponent(max_abs: float, dtype, *, force: bool = False) -> int:
+    """Power-of-two exponent ``e`` to divide data by, so that squares neither over- nor
+    underflow; 0 when no rescaling is needed.
+
+    Solvers whose answer scales with the input work on ``data * 2**-e`` and scale the
+    answer back (exactly: a power of two changes no mantissa). ``e`` is nonzero when the
+    largest magnitude ``max_abs`` lies outside ``2**(+-maxexp/4)`` (about 1e+-77 for
+    float64, 4e+-9 for float32), or with ``force``; it then brings ``max_abs`` into
+    [0.5, 1).
+    """
+    if not (max_abs > 0 and np.isfinite(max_abs)):
+        return 0
+    e = int(np.frexp(max_abs)[1])
+    limit = np.finfo(real_dtype(dtype)).maxexp // 4
+    return e if force or abs(e) > limit else 0
+
+
+def ldexp(a: np.ndarray, e: int, out: np.ndarray | None = None) -> np.ndarray:
+    """``a * 2**e`` (exact unless the result leaves the normal range), real or complex."""
+    if out is None:
+        out = np.empty_like(a)
+    if a.dtype.kind == "c":
+        np.ldexp(a.real, e, out=out.real)
+        np.ldexp(a.imag, e, out=out.imag)
+    else:
+        np.ldexp(a, e, out=out)
+    return out

@@ -20,7 +20,7 @@ import math
 import numpy as np
 
 from .._core.result import Result, warn_not_converged
-from .._core.validation import as_array, positive, rng_from
+from .._core.validation import as_array, ldexp, positive, rng_from, scale_exponent
 from ._kernels import phasecut as _k
 
 __all__ = ["phasecut", "PhaseCutResult"]
@@ -131,6 +131,7 @@ def phasecut(
     random_state=None,
     X0=None,
     certificate: bool = True,
+    gap_tol: float = 1e-2,
     check_finite: bool = True,
 ) -> PhaseCutResult:
     """Solve min Tr(M X) s.t. diag(X) = 1, X Hermitian PSD, and round to ``|u_j| = 1``.
@@ -165,19 +166,35 @@ def phasecut(
         factor (``"lowrank"``).
     certificate : bool
         Compute the dual bound (one Hermitian eigenvalue problem).
+    gap_tol : float
+        With ``certificate``, ``converged`` also needs ``gap_bound <= gap_tol``: a small
+        sweep change alone does not prove the relaxation solved, and a result never says
+        converged when its own bound says otherwise.
     check_finite : bool
         Reject NaN / Inf in ``M``.
 
     Returns
     -------
     PhaseCutResult
+
+    Notes
+    -----
+    The solution does not change when ``M`` is multiplied by a positive number, so ``M``
+    is solved scaled by a power of two (largest entry near 1) and the objectives and
+    bounds are scaled back: any finite ``M`` works, however large or small its entries.
     """
     if method not in _METHODS:
         raise ValueError(f"method must be one of {_METHODS}, got {method!r}")
     M = check_hermitian(as_array(M, "M", ndim=2, min_size=0, check_finite=check_finite))
     n = M.shape[0]
+    # Scale to a largest entry near 1 (exactly, by a power of two): the sweeps square
+    # entries of M, which under- or overflow beyond about 1e+-154.
+    e = scale_exponent(float(np.abs(M).max()), M.dtype)
+    if e:
+        M = ldexp(M, -e)
     max_iter = positive(max_iter, "max_iter", integer=True)
     tol = positive(tol, "tol", allow_zero=True)
+    gap_tol = positive(gap_tol, "gap_tol", allow_zero=True)
     nu = positive(nu, "nu", allow_zero=True)
     omega = positive(omega, "omega", allow_zero=True)
     if nu >= 1:
@@ -223,16 +240,30 @@ def phasecut(
     u = np.empty(n, dtype=np.complex128)
     y = np.empty(n, dtype=np.complex128)
     _, fr = _k.round_unit(X, M, m, y, u, 1000, 1e-12)
-    converged = bool(rel <= tol)
     lower, gap = dual_bound(M, X) if certificate else (np.nan, np.nan)
-    if converged:
-        message = f"converged: relative objective change {rel:.2e} <= tol after {sweeps} sweeps"
-    else:
+    if not rel <= tol:
+        converged = False
         message = (
             f"not converged: relative objective change {rel:.2e} > tol = {tol:.1e} "
             f"after max_iter = {max_iter}; raise max_iter or tol"
         )
+    elif certificate and not gap <= gap_tol:
+        converged = False
+        message = (
+            f"not converged: the sweeps stalled (relative change {rel:.2e} <= tol) but the "
+            f"dual bound leaves a relative gap of {gap:.2e} > gap_tol = {gap_tol:.1e}; "
+            "try another random_state or method, or a smaller tol"
+        )
+    else:
+        converged = True
+        message = f"converged: relative objective change {rel:.2e} <= tol after {sweeps} sweeps"
+        if certificate:
+            message += f", relative gap bound {gap:.2e}"
+    if not converged:
         warn_not_converged(f"phasecut: {message}")
+    if e:  # objectives back to the caller's scale
+        f, fr, lower = (float(np.ldexp(v, e)) for v in (f, fr, lower))
+        hist = np.ldexp(hist, e)
     return PhaseCutResult(
         X=X,
         u=u,

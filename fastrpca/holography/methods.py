@@ -290,7 +290,7 @@ def _from_G(
     if n == 0:
         raise ValueError("G has no columns (zero transducers)")
     amps = _as_amplitudes(amplitudes, m, check_finite)
-    if method != "sdp" and (np.abs(G) ** 2).sum(axis=1).min() == 0:
+    if method != "sdp" and np.abs(G).max(axis=1).min() == 0:
         raise ValueError("a row of G is zero: a focus no transducer reaches")
     k = default_rank(m) if rank is None else min(positive(rank, "rank", integer=True), m)
     b = _Buffers(m, n, k, opts.max_iter)

@@ -17,7 +17,15 @@ import numpy as np
 
 from .._core.config import PARALLEL_MIN_SIZE, blas_threads
 from .._core.result import Result, stop_requested, warn_not_converged
-from .._core.validation import NUMERIC, as_array, check_all_finite, check_random_state, positive
+from .._core.validation import (
+    NUMERIC,
+    as_array,
+    check_all_finite,
+    check_random_state,
+    ldexp,
+    positive,
+    scale_exponent,
+)
 from ._kernels.ialm import fused_pass, fused_pass_parallel, norm_and_max
 from .svd import ENGINES, make_engine, spectral_norm
 
@@ -164,6 +172,12 @@ def rpca(
     slower. Matrices of at least ``FASTRPCA_PARALLEL_MIN_SIZE`` entries (1e6) run the
     fused pass on numba's threads instead.
 
+    The answer scales with M: an M whose entries are far from 1 (their squares would
+    over- or underflow) is solved scaled by a power of two, exactly, and L and S are
+    scaled back, so any finite M works. The tolerance is relative to ``||M||_F``: one
+    entry ``1 / tol`` times larger than all others takes the whole budget and leaves L
+    at 0 (as in the reference); treat such entries as missing with ``mask``.
+
     Returns
     -------
     RPCAResult : with ``L``, ``S``, ``rank``, ``n_iter``, ``converged``, ``residual``,
@@ -213,9 +227,9 @@ def _solve(
         mask = None if mask is None else mask.T
     shape, dtype = M.shape, M.dtype
     copy_M = mask is not None or not M.flags.c_contiguous
-    ws = (workspace or RPCAWorkspace()).buffers(
-        shape, dtype, *(("D",) if copy_M else ()), *(("mask",) if mask is not None else ())
-    )
+    extra = ("mask",) if mask is not None else ()
+    workspace = workspace or RPCAWorkspace()
+    ws = workspace.buffers(shape, dtype, *(("D",) if copy_M else ()), *extra)
     if mask is None:
         D = M if M.flags.c_contiguous else _copy_into(ws["D"], M)
     else:
@@ -225,20 +239,23 @@ def _solve(
         mask = mask if mask.flags.c_contiguous else _copy_into(ws["mask"], mask)
     X, S_cur, S_next, Y = ws["X"], ws["S0"], ws["S1"], ws["Y"]
 
-    sum_sq, max_abs = norm_and_max(D)
-    d_norm = float(np.sqrt(sum_sq))
-    if not np.isfinite(d_norm) or (d_norm == 0 and D.any()):
-        if not np.isfinite(D).all():
-            raise ValueError(
-                "M holds NaN or Inf (check_finite=False skipped the check); "
-                "pass mask=np.isfinite(M) to treat them as missing"
-            )
-        # |M|^2 overflowed or underflowed: every residual would be 0 or NaN
+    sum_sq, max_abs, part = norm_and_max(D)
+    if not np.isfinite(sum_sq) and not np.isfinite(D).all():
         raise ValueError(
-            f"M's entries are too {'large' if d_norm else 'small'} for "
-            f"{dtype} (their squares over- or underflow); rescale M, e.g. "
-            "c = np.abs(M).max(), rpca(M / c), then multiply L and S by c"
+            "M holds NaN or Inf (check_finite=False skipped the check); "
+            "pass mask=np.isfinite(M) to treat them as missing"
         )
+    # The answer scales with M: work on M * 2**-e when |M|^2 would over- or underflow
+    # (or M is far from 1) and scale L and S back; exact, a power of two changes no
+    # mantissa.
+    e = scale_exponent(part, dtype, force=not np.isfinite(sum_sq) or (sum_sq == 0 < part))
+    if e:
+        src = D
+        if D is M:  # no copy was made: scale into the workspace's D buffer
+            D = workspace.buffers(shape, dtype, "D", *extra)["D"]
+        ldexp(src, -e, out=D)
+        sum_sq, max_abs, _ = norm_and_max(D)
+    d_norm = float(np.sqrt(sum_sq))
     if d_norm == 0:
         for a in (X, S_cur, Y):
             a.fill(0)
@@ -263,6 +280,8 @@ def _solve(
     norm_two = spectral_norm(D, random_state)
     if mu is None:
         mu = 1.25 / norm_two
+    else:
+        mu = float(np.ldexp(mu, e))  # mu ~ 1 / ||M||: the scaled problem's mu
     mu_bar = 1e7 * mu
     engine = make_engine(svd, shape, dtype, random_state)
     pass_ = fused_pass_parallel if D.size >= PARALLEL_MIN_SIZE else fused_pass
@@ -275,6 +294,9 @@ def _solve(
         np.multiply(D, 1.0 / max(norm_two, max_abs / lam), out=Y)  # the original's dual start
     else:
         _start_from(init, X, S_cur, Y, transposed)
+        if e:
+            ldexp(X, -e, out=X)
+            ldexp(S_cur, -e, out=S_cur)
     pass_(D, X, S_cur, S_next, Y, 0.0, mu, lam, mask)  # first S and SVT input, from L
     S_cur, S_next = S_next, S_cur
 
@@ -289,18 +311,23 @@ def _solve(
         rank = s.size
         history["residual"].append(residual)
         history["rank"].append(rank)
-        history["mu"].append(mu)
+        history["mu"].append(np.ldexp(mu, -e))
         converged = bool(residual < tol)
         if not np.isfinite(residual):  # NaN / Inf got in (check_finite=False on bad data)
             break
         if callback is not None and not converged:
-            stopped = stop_requested(callback, n_iter=n_iter, residual=residual, rank=rank, mu=mu)
+            stopped = stop_requested(
+                callback, n_iter=n_iter, residual=residual, rank=rank, mu=np.ldexp(mu, -e)
+            )
         if converged or stopped or n_iter == max_iter:
             break
         S_cur, S_next = S_next, S_cur
         mu = mu_next
 
     _low_rank_into(factors, X)  # the pass overwrote L with the next SVT input
+    if e:
+        ldexp(X, e, out=X)
+        ldexp(S_cur, e, out=S_cur)
     if converged:
         message = f"converged: residual {residual:.2e} < tol {tol:.0e} in {n_iter} iterations"
     elif stopped:
@@ -327,7 +354,7 @@ def _solve(
         message,
         history,
         lam,
-        mu,
+        np.ldexp(mu, -e),
         tol,
         engine.name,
         start,

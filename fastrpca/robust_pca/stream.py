@@ -32,7 +32,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._core.validation import as_array, check_all_finite, positive
+from .._core.validation import (
+    as_array,
+    check_all_finite,
+    check_out,
+    finish_out,
+    ldexp,
+    positive,
+    scale_exponent,
+)
 from ._kernels.stream import count_nonfinite, process_frames
 from .ialm import RPCAResult, rpca
 
@@ -162,6 +170,13 @@ class StreamingRPCA:
         if m < 2:
             raise ValueError(f"frames of shape {frame_shape} have {m} entry; need at least 2")
         seed = self.random_state if random_state is None else random_state
+        # Frames far from 1 (their squares would over- or underflow in the kernels) are
+        # streamed scaled by 2**-e, exactly; every output is scaled back.
+        finite = np.isfinite(frames)
+        peak = float(np.abs(frames[finite]).max()) if finite.any() else 0.0
+        e = scale_exponent(peak, frames.dtype)
+        if e:
+            frames = ldexp(frames, -e)
         M = frames.reshape(n, m).T
         result = rpca(M, self.lam, random_state=seed, check_finite=False)
         k = result.rank if self.rank is None else self.rank
@@ -184,7 +199,12 @@ class StreamingRPCA:
             scale = np.sqrt(np.mean(np.square(M, dtype=np.float64))) or 1.0
 
         self.frame_shape, self.dtype, self.rank_ = tuple(frame_shape), dtype, k
-        self.threshold_ = 0.05 * float(scale) if self.threshold is None else self.threshold
+        self._e = e
+        if self.threshold is None:
+            self.threshold_ = float(np.ldexp(0.05 * float(scale), e))
+        else:
+            self.threshold_ = self.threshold
+        threshold = float(np.ldexp(self.threshold_, -e))  # in the stream's units
         self.tol_ = (1e-6 if dtype == np.float64 else 1e-4) if self.tol is None else self.tol
         self._Ut = np.ascontiguousarray(U[:, :k].T, dtype=dtype)  # (k, m)
         self._sv = np.ascontiguousarray(s[:k])
@@ -199,9 +219,13 @@ class StreamingRPCA:
             np.empty(m, dtype),
         )
         self._Ut_next = np.empty_like(self._Ut)
-        self._params = np.array([self.threshold_, self.forget, self.tol_, self.reject])
+        self._params = np.array([threshold, self.forget, self.tol_, self.reject])
         self._capacity = 0
         self._grow(1)
+        if e:
+            ldexp(result.L, e, out=result.L)
+            ldexp(result.S, e, out=result.S)
+            result.mu = float(np.ldexp(result.mu, -e))
         self.init_result: RPCAResult = result
         self.n_frames = 0
         return self
@@ -235,9 +259,9 @@ class StreamingRPCA:
             processed in order (the same result as b single calls). Real; cast to the
             stream's dtype. Never modified.
         out : (ndarray, ndarray), optional
-            C-contiguous arrays of the frames' shape and the stream's dtype to receive
-            background and sparse parts. Default: the stream's buffers, overwritten by
-            the next call (copy them to keep them).
+            Two separate (non-overlapping) C-contiguous arrays of the frames' shape and
+            the stream's dtype to receive background and sparse parts. Default: the
+            stream's buffers, overwritten by the next call (copy them to keep them).
         update : bool
             Fold the frames into the background subspace (False: split only).
         check_finite : bool, optional
@@ -275,6 +299,8 @@ class StreamingRPCA:
         self._grow(b)
         Z = self._Z[:b]
         np.copyto(Z.reshape(frames.shape), frames, casting="unsafe")
+        if self._e:
+            ldexp(Z, -self._e, out=Z)
         if self.check_finite if check_finite is None else check_finite:
             bad = count_nonfinite(Z)
             if bad:
@@ -285,10 +311,8 @@ class StreamingRPCA:
         if out is None:
             B, S = self._B[:b], self._S[:b]
         else:
-            B, S = (
-                self._out(o, frames.shape, b, name)
-                for o, name in zip(out, ("background", "sparse"))
-            )
+            (B, B_out), (S, S_out) = self._outs(out, frames.shape)
+            B, S = B.reshape(b, -1), S.reshape(b, -1)
         info = self._info[:b]
         process_frames(
             Z,
@@ -303,27 +327,32 @@ class StreamingRPCA:
             self.max_inner,
             bool(update),
         )
+        if self._e:
+            ldexp(B, self._e, out=B)
+            ldexp(S, self._e, out=S)
         self.n_inner, self.n_sparse = info[:, 0], info[:, 1]
         if update:
             self.n_frames += b
         if out is not None:
-            return out[0], out[1]
+            shape = frames.shape
+            return finish_out(B.reshape(shape), B_out), finish_out(S.reshape(shape), S_out)
         return B.reshape(frames.shape), S.reshape(frames.shape)
 
-    def _out(self, o, shape, b, name):
-        if (
-            not isinstance(o, np.ndarray)
-            or o.shape != shape
-            or o.dtype != self.dtype
-            or not o.flags.c_contiguous
-            or not o.flags.writeable
-        ):
-            got = f"{o.shape} {o.dtype}" if isinstance(o, np.ndarray) else type(o).__name__
+    def _outs(self, out, shape):
+        """``((work, target), (work, target))`` for ``out=(background, sparse)``."""
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
             raise ValueError(
-                f"out {name} must be a writeable C-contiguous {self.dtype} "
-                f"array of shape {shape}, got {got}"
+                f"out must be a pair (background, sparse) of arrays, got {type(out).__name__}"
             )
-        return o.reshape(b, -1)
+        if all(isinstance(o, np.ndarray) for o in out) and np.may_share_memory(*out):
+            raise ValueError(
+                "out's background and sparse arrays share memory; pass two separate "
+                "arrays, e.g. out=(np.empty(shape), np.empty(shape))"
+            )
+        return tuple(
+            check_out(o, shape, self.dtype, name=f"out {name}")
+            for o, name in zip(out, ("background", "sparse"))
+        )
 
     # ------------------------------------------------------------------ inspection
     @property
@@ -336,7 +365,7 @@ class StreamingRPCA:
     def singular_values(self) -> np.ndarray:
         """Forgetting-weighted singular values of the background seen so far."""
         self._check_fitted()
-        return self._sv.copy()
+        return np.ldexp(self._sv, self._e)
 
     def _check_fitted(self) -> tuple[int, ...]:
         """The frame shape of a fitted stream; raise if :meth:`fit` was not called."""

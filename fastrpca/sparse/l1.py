@@ -7,7 +7,9 @@ All solvers minimise, per column ``y`` of the right-hand side,
 with *unscaled* penalties (scikit-learn divides the data term by ``n_samples``; see
 :func:`lam_from_sklearn`). Every iterative method stops on one rule: the duality gap
 is at most ``tol`` times the objective, which certifies a relative objective error
-below ``tol / (1 - tol)``.
+below ``tol / (1 - tol)``. When ``A`` or ``y`` is far from 1 (squares in the gap would
+over- or underflow) the problem is solved scaled by powers of two, exactly, and ``x``,
+the objective and the gap are scaled back: any finite data works.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ import numpy as np
 import scipy.linalg
 
 from .._core.result import Result, stop_requested, warn_not_converged
-from .._core.validation import as_array, check_all_finite
+from .._core.validation import (
+    as_array,
+    check_all_finite,
+    check_out,
+    finish_out,
+    ldexp,
+    scale_exponent,
+)
 from .._core.validation import positive as _positive
 from ._kernels import lasso as _k
 from .penalty import _check_rows_shape
@@ -134,6 +143,10 @@ class LassoSolver:
             raise ValueError(f"A has shape {A.shape}; it needs at least one row and one column")
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        # A far from 1 is kept scaled by 2**-ea (exactly); each solve scales back
+        self._ea = scale_exponent(float(np.abs(A).max()), A.dtype)
+        if self._ea:
+            A = ldexp(A, -self._ea)
         self.dtype = A.dtype
         self.shape = A.shape
         self.At = np.array(A.T, order="C", copy=True)
@@ -146,6 +159,8 @@ class LassoSolver:
         self.tol = DEFAULT_TOL[self.dtype] if tol is None else _positive(tol, "tol")
         self.max_iter = None if max_iter is None else _positive(max_iter, "max_iter", integer=True)
         self.rho = None if rho is None else _positive(rho, "rho")
+        if self.rho is not None and self._ea:
+            self.rho = float(np.ldexp(self.rho, -2 * self._ea))  # rho scales as A^2
         m, n = A.shape
         self.gram = (n <= 2048 or m >= n) and n <= GRAM_MAX_FEATURES if gram is None else bool(gram)
         self.n_jobs = n_jobs
@@ -289,10 +304,68 @@ class LassoSolver:
         LassoResult
         """
         y = _as_rhs(y, check_finite)
-        return self._solve(y, lam, l2, x0, out, callback, history, check_finite)
+        if out is None:
+            return self._solve(y, lam, l2, x0, None, callback, history, check_finite)
+        _check_rows_shape(self.shape, y)
+        n = self.shape[1]
+        work, out = check_out(
+            out,
+            (n,) if y.ndim == 1 else (n, y.shape[1]),
+            self.dtype,
+            inputs=(y,),
+            order="C" if y.ndim == 1 else "F",
+        )
+        result = self._solve(y, lam, l2, x0, work, callback, history, check_finite)
+        if work is not out:  # out overlaps y, or has non-native byte order
+            result.x = finish_out(work, out)
+        return result
 
     def _solve(self, y, lam, l2, x0, out, callback, history, check_finite) -> LassoResult:
-        """:meth:`solve` for a validated ``y``."""
+        """:meth:`solve` for a validated ``y``: in a rescaled problem when A or y is far
+        from 1 (their squares would over- or underflow in the duality gap)."""
+        ey = _exponent_of(y)
+        if self._ea or ey:
+            return self._solve_rescaled(ey, y, lam, l2, x0, out, callback, history, check_finite)
+        return self._solve_native(y, lam, l2, x0, out, callback, history, check_finite)
+
+    def _solve_rescaled(self, ey, y, lam, l2, x0, out, callback, history, check_finite):
+        """Solve for ``A 2**-ea``, ``y 2**-ey`` (exact scalings), where the solution is
+        ``x 2**(ea - ey)`` with ``lam 2**-(ea + ey)`` and ``l2 2**-2ea``; scale back."""
+        ea = self._ea
+        lam = float(np.ldexp(_nonneg(lam, "lam"), -(ea + ey)))
+        l2 = float(np.ldexp(_nonneg(l2, "l2"), -2 * ea))
+        to_caller = ey - ea  # x = x_scaled * 2**to_caller
+        if x0 is not None:
+            if x0 is out:
+                ldexp(out, -to_caller, out=out)
+            else:
+                x0 = as_array(x0, "x0", ndim=(1, 2), allow_complex=False, check_finite=check_finite)
+                x0 = ldexp(x0, -to_caller)
+        if callback is not None:
+            user = callback
+
+            def callback(info):
+                return user(
+                    Result(
+                        n_iter=info.n_iter,
+                        objective=_ldexp_value(info.objective, 2 * ey),
+                        dual_gap=_ldexp_value(info.dual_gap, 2 * ey),
+                        x=ldexp(info.x, to_caller),
+                    )
+                )
+
+        res = self._solve_native(
+            ldexp(y, -ey) if ey else y, lam, l2, x0, out, callback, history, check_finite
+        )
+        res.x = ldexp(res.x, to_caller, out=res.x if out is not None else None)
+        res.objective = _ldexp_value(res.objective, 2 * ey)
+        res.dual_gap = _ldexp_value(res.dual_gap, 2 * ey)
+        if "dual_gap" in res.history:
+            res.history["dual_gap"] = _ldexp_value(res.history["dual_gap"], 2 * ey)
+        return res
+
+    def _solve_native(self, y, lam, l2, x0, out, callback, history, check_finite) -> LassoResult:
+        """:meth:`_solve` on the solver's own scale."""
         m, n = self.shape
         _check_rows_shape(self.shape, y)
         l1 = _nonneg(lam, "lam")
@@ -534,24 +607,10 @@ class LassoSolver:
         return max(1, min(os.cpu_count() or 1, k // 4))
 
     def _out(self, out, ndim, k):
+        """x as rows: a new array, or ``out`` (checked by :meth:`solve`) transposed."""
         n = self.shape[1]
         if out is None:
             return np.zeros((k, n), dtype=self.dtype)
-        want = (n,) if ndim == 1 else (n, k)
-        ok = (
-            isinstance(out, np.ndarray)
-            and out.shape == want
-            and out.dtype == self.dtype
-            and out.flags.writeable
-            and (out.flags.c_contiguous if ndim == 1 else out.T.flags.c_contiguous)
-        )
-        if not ok:
-            order = "C-contiguous" if ndim == 1 else "Fortran-ordered (np.empty(..., order='F'))"
-            raise ValueError(
-                f"out must be a writeable {order} array of shape {want} and "
-                f"dtype {self.dtype}; got {getattr(out, 'shape', None)} "
-                f"{getattr(out, 'dtype', type(out))}"
-            )
         return out.reshape(1, n) if ndim == 1 else out.T
 
     def _result(self, x, stats, ndim, tol, max_iter, method, gram, hist, stopped=False):
@@ -679,6 +738,21 @@ def _as_rhs(y, check_finite):
     return as_array(y, "y", ndim=(1, 2), allow_complex=False, min_size=0, check_finite=check_finite)
 
 
+def _exponent_of(y) -> int:
+    """:func:`scale_exponent` of ``y``'s largest entry, skipped (one dot product) when
+    ``|y|^2`` is far inside the normal range."""
+    yy = float(np.einsum("i,i->", y, y) if y.ndim == 1 else np.einsum("ij,ij->", y, y))
+    if 2.0**-500 < yy < 2.0**500:
+        return 0
+    return scale_exponent(float(np.abs(y).max()) if y.size else 0.0, y.dtype)
+
+
+def _ldexp_value(v, e):
+    """A float or an array times ``2**e`` (inf or 0 beyond float64's range)."""
+    with np.errstate(over="ignore", under="ignore"):
+        return float(np.ldexp(v, e)) if np.ndim(v) == 0 else np.ldexp(v, e)
+
+
 # ---------------------------------------------------------------- solver cache
 # One cache per thread: a solver's work buffers must never be shared by two concurrent
 # solves (that race gave results differing in the last bits under threads).
@@ -702,6 +776,8 @@ def _same_values(A, solver) -> bool:
     (tile by tile for C-ordered A), so no further copy of A is kept."""
     if A.shape != solver.shape or A.dtype != solver.dtype:
         return False
+    if solver._ea:  # the solver keeps A * 2**-ea
+        return bool(np.array_equal(ldexp(A, -solver._ea), solver.At.T))
     if A.flags.c_contiguous:
         if solver._Ac is None:  # residual form: no row-major copy, compare with At
             return _k.equal_t(A, solver.At)

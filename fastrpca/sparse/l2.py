@@ -6,7 +6,7 @@ import numpy as np
 import scipy.linalg
 
 from .._core.result import Result
-from .._core.validation import as_array
+from .._core.validation import as_array, ldexp, scale_exponent
 from .._core.validation import positive as _positive
 from .penalty import _check_rows_shape
 
@@ -51,6 +51,12 @@ def ridge(A, y, alpha: float, *, method: str = "auto", check_finite: bool = True
     Returns
     -------
     RidgeResult
+
+    Notes
+    -----
+    ``A`` and ``y`` far from 1 are scaled by powers of two (exactly) before solving, and
+    ``x`` and the objective scaled back, so any finite input works (an objective beyond
+    float64's range is reported as inf).
     """
     if method not in ("auto", "cholesky", "svd"):
         raise ValueError(f"method must be 'auto', 'cholesky' or 'svd', got {method!r}")
@@ -59,13 +65,20 @@ def ridge(A, y, alpha: float, *, method: str = "auto", check_finite: bool = True
         raise ValueError(f"A has shape {A.shape}; it needs at least one row and one column")
     y = as_array(y, "y", ndim=(1, 2), allow_complex=False, min_size=0, check_finite=check_finite)
     _check_rows_shape(A.shape, y)
-    alpha = _positive(alpha, "alpha", allow_zero=True)
+    alpha = alpha_given = _positive(alpha, "alpha", allow_zero=True)
     dtype = np.result_type(A.dtype, y.dtype)
     m, n = A.shape
+    # x scales as y / A and alpha as A^2: solve with A and y scaled (exactly, by powers of
+    # two) to largest entries near 1 when their squares would over- or underflow.
+    ea = scale_exponent(float(np.abs(A).max()), A.dtype)
+    ey = scale_exponent(float(np.abs(y).max()) if y.size else 0.0, y.dtype)
+    if ea or ey:
+        A, y = ldexp(A, -ea), ldexp(y, -ey)
+        alpha = float(np.ldexp(alpha, -2 * ea))
     use = method if method != "auto" else ("cholesky" if alpha > 0 else "svd")
     x = None
     if use == "cholesky":
-        if alpha == 0 and method == "cholesky":
+        if alpha_given == 0 and method == "cholesky":
             raise ValueError("method='cholesky' needs alpha > 0; use method='svd'")
         try:
             if m >= n:
@@ -92,6 +105,10 @@ def ridge(A, y, alpha: float, *, method: str = "auto", check_finite: bool = True
     x = np.asarray(x, dtype=dtype)
     R = A @ x - y
     obj = 0.5 * (np.sum(R * R, axis=0) + alpha * np.sum(x * x, axis=0))
+    if ea or ey:
+        x = ldexp(x, ey - ea)
+        with np.errstate(over="ignore", under="ignore"):  # inf / 0 beyond float64's range
+            obj = np.ldexp(obj, 2 * ey)
     return RidgeResult(
         x=x,
         method=use,

@@ -6,7 +6,7 @@ import numpy as np
 
 from .._core._kernels.prox import soft_threshold_flat
 from .._core.linalg import full_svd
-from .._core.validation import NUMERIC, as_array, positive
+from .._core.validation import NUMERIC, as_array, check_out, finish_out, positive
 
 __all__ = ["soft_threshold", "svt", "ridge_shrink", "elastic_net_prox"]
 
@@ -26,8 +26,9 @@ def soft_threshold(
     ----------
     x : array_like, any shape, real or complex.
     tau : float, threshold, ``>= 0``.
-    out : ndarray, optional. C-contiguous array of ``x``'s shape and dtype to write into
-        (may be ``x`` itself for an in-place update).
+    out : ndarray, optional. C-contiguous array of ``x``'s shape and dtype to write into:
+        ``x`` itself updates in place; an array overlapping ``x`` otherwise (a shifted
+        view) still receives the answer for the original ``x``.
     check_finite : bool. Reject NaN / Inf in ``x`` (skip for speed in trusted loops).
 
     Returns
@@ -36,21 +37,10 @@ def soft_threshold(
     """
     x = as_array(x, "x", min_size=0, check_finite=check_finite)
     tau = positive(tau, "tau", allow_zero=True)
-    if out is None:
-        out = np.empty(x.shape, dtype=x.dtype)
-    elif not (
-        isinstance(out, np.ndarray)
-        and out.shape == x.shape
-        and out.dtype == x.dtype
-        and out.flags.c_contiguous
-        and out.flags.writeable
-    ):
-        raise ValueError(
-            f"out must be a writeable C-contiguous array of shape {x.shape} and dtype "
-            f"{x.dtype}; got {getattr(out, 'shape', None)} {getattr(out, 'dtype', type(out))}"
-        )
+    work, out = check_out(out, x.shape, x.dtype, inputs=(x,))
     if x.size:
-        soft_threshold_flat(np.ascontiguousarray(x).reshape(-1), tau, out.reshape(-1))
+        soft_threshold_flat(np.ascontiguousarray(x).reshape(-1), tau, work.reshape(-1))
+    return finish_out(work, out)
     return out
 
 
@@ -102,9 +92,9 @@ def ridge_shrink(x, tau: float, out: np.ndarray | None = None) -> np.ndarray:
     """
     x = as_array(x, "x", min_size=0)
     tau = positive(tau, "tau", allow_zero=True)
-    out = _out_like(x, out)
-    np.multiply(x, x.real.dtype.type(1.0 / (1.0 + tau)), out=out)
-    return out
+    work, out = check_out(out, x.shape, x.dtype, inputs=(x,))
+    np.multiply(x, x.real.dtype.type(1.0 / (1.0 + tau)), out=work)
+    return finish_out(work, out)
 
 
 def elastic_net_prox(x, l1: float, l2: float, out: np.ndarray | None = None) -> np.ndarray:
@@ -134,28 +124,11 @@ def elastic_net_prox(x, l1: float, l2: float, out: np.ndarray | None = None) -> 
     x = as_array(x, "x", min_size=0)
     l1 = positive(l1, "l1", allow_zero=True)
     l2 = positive(l2, "l2", allow_zero=True)
-    out = _out_like(x, out)
-    soft_threshold(x, l1, out=out, check_finite=False)
-    out *= x.real.dtype.type(1.0 / (1.0 + l2))
-    return out
-
-
-def _out_like(x, out):
-    if out is None:
-        return np.empty(x.shape, dtype=x.dtype)
-    if not (
-        isinstance(out, np.ndarray)
-        and out.shape == x.shape
-        and out.dtype == x.dtype
-        and out.flags.c_contiguous
-        and out.flags.writeable
-    ):
-        raise ValueError(
-            f"out must be a writeable C-contiguous array of shape {x.shape} "
-            f"and dtype {x.dtype}; got {getattr(out, 'shape', None)} "
-            f"{getattr(out, 'dtype', type(out))}"
-        )
-    return out
+    work, out = check_out(out, x.shape, x.dtype, inputs=(x,))
+    if x.size:
+        soft_threshold_flat(np.ascontiguousarray(x).reshape(-1), l1, work.reshape(-1))
+    work *= x.real.dtype.type(1.0 / (1.0 + l2))
+    return finish_out(work, out)
 
 
 def _warmup() -> None:

@@ -246,26 +246,45 @@ def holo_solve(
     ``vecs`` is (6, m) complex scratch, ``W`` (k, m). ``info`` receives
     [sweeps, relaxed objective, relative change, rounded objective, power iterations].
     Returns a status code (OK, BAD_AMPLITUDE, NOT_PD).
+
+    Every method's drive direction is unchanged when G (with alpha) or the amplitudes
+    are multiplied by a positive number, so G and the amplitudes are scaled by powers of
+    two (exactly) to largest entries near 1 when far from it, and G is restored before
+    returning: any finite G and amplitudes work. The SDP matrix is formed without its
+    factor alpha^2 (which does not change the minimiser and may underflow); the
+    objectives in ``info`` carry it.
     """
     m, n = G.shape
+    amax = 0.0
     for j in range(m):
         if not (amps[j] >= 0.0 and math.isfinite(amps[j])):
             return BAD_AMPLITUDE
+        amax = max(amax, amps[j])
+    gmax = 0.0
+    for j in range(m):
+        for i in range(n):
+            gmax = max(gmax, abs(G[j, i].real), abs(G[j, i].imag))
+    eg = _exponent(gmax)
+    ea = _exponent(amax)
+    if eg != 0:
+        _scale(G, -eg)
+        alpha = math.ldexp(alpha, -eg)
     p = vecs[0]
     g = vecs[1]
     for j in range(m):
-        p[j] = amps[j]
+        p[j] = math.ldexp(amps[j], -ea)  # the amplitudes as solved
     for t in range(info.size):
         info[t] = 0.0
     if method == SDP:
         gram(G, alpha * alpha, A)
         if not cholesky_inverse(A, L, X):  # X holds (G G^H + alpha^2 I)^-1 for now
+            if eg != 0:
+                _scale(G, eg)
             return NOT_PD
-        a2 = alpha * alpha
         fro = 0.0
         for i in range(m):
             for j in range(m):
-                M[i, j] = a2 * amps[i] * amps[j] * X[i, j]
+                M[i, j] = p[i] * p[j] * X[i, j]
                 fro += abs(M[i, j]) ** 2
         u = vecs[2]
         state[0] = np.uint64(seed)
@@ -285,11 +304,18 @@ def holo_solve(
         )
         gram_of_rows(W, X)
         it, fr = round_unit(X, M, vecs[3], vecs[4], u, 1000, 1e-12)
+        # objectives of the caller's problem, alpha^2 P (G G^H + alpha^2 I)^-1 P: with
+        # G' = G 2**-eg, alpha' = alpha 2**-eg and P' = P 2**-ea that matrix is
+        # alpha'^2 2**(2 ea) P' (G' G'^H + alpha'^2 I)^-1 P'
+        a2 = alpha * alpha
+        e2 = 2 * ea
         info[0] = sweeps
-        info[1] = f
+        info[1] = math.ldexp(a2 * f, e2)
         info[2] = rel
-        info[3] = fr
+        info[3] = math.ldexp(a2 * fr, e2)
         info[4] = it
+        for t in range(min(sweeps, hist.size)):
+            hist[t] = math.ldexp(a2 * hist[t], e2)
         for j in range(m):
             g[j] = p[j] * u[j]
         # Ainv was overwritten: solve (G G^H + alpha^2 I) w = P u with L^-1 (still in L)
@@ -337,14 +363,39 @@ def holo_solve(
             for _ in range(iters):
                 for j in range(m):
                     r = abs(g[j])
-                    y[j] = amps[j] * g[j] / r if r > 0.0 else amps[j]
+                    y[j] = p[j].real * g[j] / r if r > 0.0 else p[j]
                 matvec(A, y, g)
             for j in range(m):
                 r2 = g[j].real ** 2 + g[j].imag ** 2
-                y[j] = amps[j] * amps[j] * g[j] / r2 / pw[j].real if r2 > 0.0 else 0.0
+                y[j] = p[j].real * p[j].real * g[j] / r2 / pw[j].real if r2 > 0.0 else 0.0
             adjoint(G, y, q)
+    if code == CLAMP and method != GS:  # the only constraint that reads |q| itself
+        e = ea - eg  # q of the caller's problem is q * 2**(ea - eg) (GS: unit modulus)
+        for i in range(n):
+            q[i] = complex(math.ldexp(q[i].real, e), math.ldexp(q[i].imag, e))
     constrain(q, code, ca, cb, amp, phase, drive)
     forward(G, drive, g)
     for j in range(m):
-        focal[j] = abs(g[j])
+        focal[j] = math.ldexp(abs(g[j]), eg)
+    if eg != 0:
+        _scale(G, eg)
     return OK
+
+
+@kernel
+def _exponent(x):
+    """Power of two to divide by so that ``x`` (a largest magnitude) lies in [0.5, 1),
+    or 0 when ``x`` is within 2**(+-256) (nothing to fear) or not positive."""
+    if not (x > 0.0 and math.isfinite(x)):
+        return 0
+    e = math.frexp(x)[1]
+    return e if abs(e) > 256 else 0
+
+
+@kernel
+def _scale(G, e):
+    """G *= 2**e in place (exact unless entries leave the normal range)."""
+    for j in range(G.shape[0]):
+        for i in range(G.shape[1]):
+            z = G[j, i]
+            G[j, i] = complex(math.ldexp(z.real, e), math.ldexp(z.imag, e))

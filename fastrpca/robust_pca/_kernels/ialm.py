@@ -49,13 +49,17 @@ fused_pass_parallel = kernel(_fused_pass, parallel=True)
 
 @kernel
 def norm_and_max(D):
-    """``(sum |d|^2, max |d|)`` over all entries, one pass, no temporaries."""
+    """``(sum |d|^2, max |d|, max(|Re d|, |Im d|))`` over all entries, one pass, no
+    temporaries. The last never overflows (the first two may, for entries beyond the
+    square root of the largest float): it decides the rescaling."""
     total = 0.0
     peak = 0.0
+    part = 0.0
     for i in range(D.shape[0]):
         for j in range(D.shape[1]):
             d = D[i, j]
             a2 = d.real * d.real + d.imag * d.imag
             total += a2
             peak = max(peak, a2)
-    return total, peak**0.5
+            part = max(part, abs(d.real), abs(d.imag))
+    return total, peak**0.5, part

@@ -1,0 +1,458 @@
+"""Edge inputs that once gave silent wrong answers or crashes (issue 11), one section per
+class: byte order, aliased ``out=``, extreme scales, poisoned streams, shared workspaces,
+iteration caps, seeds and small helpers. Each test states the reproducer it guards."""
+
+import numpy as np
+import pytest
+from naive.rpca import planted
+
+import fastrpca
+from fastrpca import holography as H
+
+# --------------------------------------------------------------------------- byte order
+# Big-endian arrays ('>f8' from FITS or some TIFF readers) once crashed inside numba's
+# typing ("non-precise type pyobject") or raised KeyError: dtype('>f8').
+
+SWAPPED = {np.float64: ">f8", np.float32: ">f4", np.complex128: ">c16", np.complex64: ">c8"}
+if np.little_endian is False:  # pragma: no cover - big-endian machines: test little-endian
+    SWAPPED = {k: "<" + v[1:] for k, v in SWAPPED.items()}
+
+
+def swapped(a):
+    """``a`` with the same values in the non-native byte order."""
+    a = np.asarray(a)
+    out = a.astype(SWAPPED[a.dtype.type])
+    assert not out.dtype.isnative and np.array_equal(out, a)
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+def test_rpca_takes_swapped_byte_order(dtype):
+    M = planted(30, 24, 2, 0.05, magnitude=10.0, seed=1)[0].astype(dtype)
+    if np.dtype(dtype).kind == "c":
+        M = M + 0.5j * M[::-1]
+    ref = fastrpca.rpca(M)
+    got = fastrpca.rpca(swapped(M))
+    assert got.L.dtype == M.dtype and got.L.dtype.isnative
+    np.testing.assert_array_equal(got.L, ref.L)
+    mask = np.ones(M.shape, bool)
+    mask[0, 0] = False
+    np.testing.assert_array_equal(
+        fastrpca.rpca(swapped(M), mask=mask).L, fastrpca.rpca(M, mask=mask).L
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128])
+def test_prox_take_swapped_byte_order(dtype):
+    x = np.random.default_rng(0).standard_normal(20).astype(dtype)
+    xs = swapped(x)
+    np.testing.assert_array_equal(fastrpca.soft_threshold(xs, 0.3), fastrpca.soft_threshold(x, 0.3))
+    np.testing.assert_array_equal(
+        fastrpca.elastic_net_prox(xs, 0.3, 0.5), fastrpca.elastic_net_prox(x, 0.3, 0.5)
+    )
+    np.testing.assert_array_equal(fastrpca.ridge_shrink(xs, 0.3), fastrpca.ridge_shrink(x, 0.3))
+    X = x.reshape(4, 5)
+    np.testing.assert_allclose(fastrpca.svt(swapped(X), 0.1), fastrpca.svt(X, 0.1))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sparse_solvers_take_swapped_byte_order(dtype):
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((12, 20)).astype(dtype)
+    y = rng.standard_normal(12).astype(dtype)
+    lam = 0.2 * fastrpca.lam_max(A, y)
+    ref = fastrpca.lasso(A, y, lam).x
+    for AA, yy in ((swapped(A), y), (A, swapped(y)), (swapped(A), swapped(y))):
+        np.testing.assert_array_equal(fastrpca.lasso(AA, yy, lam).x, ref)
+        np.testing.assert_array_equal(fastrpca.LassoSolver(AA).solve(yy, lam).x, ref)
+        np.testing.assert_array_equal(
+            fastrpca.elastic_net(AA, yy, lam, 0.1).x, fastrpca.elastic_net(A, y, lam, 0.1).x
+        )
+        np.testing.assert_allclose(fastrpca.ridge(AA, yy, 0.5).x, fastrpca.ridge(A, y, 0.5).x)
+        assert fastrpca.lam_max(AA, yy) == fastrpca.lam_max(A, y)
+    x0 = swapped(np.ones(20, dtype))
+    np.testing.assert_allclose(fastrpca.lasso(A, y, lam, x0=x0).x, ref, atol=1e-5)
+    Y = np.stack([y, -y], axis=1)
+    np.testing.assert_array_equal(
+        fastrpca.lasso(swapped(A), swapped(Y), lam).x, fastrpca.lasso(A, Y, lam).x
+    )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_frames_and_streams_take_swapped_byte_order(dtype):
+    rng = np.random.default_rng(0)
+    frames = (3 + rng.standard_normal((30, 2)) @ rng.standard_normal((2, 64))).astype(dtype)
+    frames = frames.reshape(30, 8, 8)
+    ref = fastrpca.decompose_frames(frames, random_state=0)
+    got = fastrpca.decompose_frames(swapped(frames), random_state=0)
+    np.testing.assert_array_equal(got.background, ref.background)
+    s_ref = fastrpca.StreamingRPCA(rank=2).fit(frames[:20])
+    s_got = fastrpca.StreamingRPCA(rank=2).fit(swapped(frames[:20]))
+    assert s_got.dtype == np.dtype(dtype)
+    for f in frames[20:]:
+        b_ref, _ = s_ref.process(f)
+        b_got, _ = s_got.process(swapped(f))
+        np.testing.assert_array_equal(b_got, b_ref)
+
+
+def test_holography_takes_swapped_byte_order():
+    rng = np.random.default_rng(0)
+    Mh = rng.standard_normal((6, 6)) + 1j * rng.standard_normal((6, 6))
+    Mh = Mh + Mh.conj().T
+    ref = fastrpca.phasecut(Mh, random_state=0)
+    np.testing.assert_array_equal(fastrpca.phasecut(swapped(Mh), random_state=0).X, ref.X)
+    arr = H.autd3()
+    foci = np.array([[80.0, 60.0, 150.0], [110.0, 60.0, 150.0]])
+    amps = np.array([5e3, 4e3])
+    G = H.transfer_matrix(arr, foci)
+    np.testing.assert_array_equal(H.transfer_matrix(arr, swapped(foci)), G)
+    for method in ("sdp", "naive", "gs", "gspat"):
+        want = getattr(H, method)(G, amps)
+        got = getattr(H, method)(swapped(G), swapped(amps))
+        np.testing.assert_array_equal(got.drive, want.drive)
+    ws = H.Workspace(arr, 2, random_state=0)
+    a_ref = ws.solve(foci, amps)[0].copy()
+    np.testing.assert_array_equal(ws.solve(swapped(foci), swapped(amps))[0], a_ref)
+    np.testing.assert_array_equal(
+        H.compute(arr, swapped(foci), swapped(amps)).drive, H.compute(arr, foci, amps).drive
+    )
+
+
+# --------------------------------------------------------------------------- out= buffers
+# soft_threshold(b[:-1], t, out=b[1:]) gave all zeros (the kernel read entries it had
+# already written); StreamingRPCA.process(frame, out=(o, o)) accepted one buffer for both.
+
+PROX = {
+    "soft_threshold": lambda x, out=None: fastrpca.soft_threshold(x, 0.3, out=out),
+    "elastic_net_prox": lambda x, out=None: fastrpca.elastic_net_prox(x, 0.3, 0.5, out=out),
+    "ridge_shrink": lambda x, out=None: fastrpca.ridge_shrink(x, 0.3, out=out),
+}
+
+
+@pytest.mark.parametrize("name", PROX)
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_overlapping_out_gives_the_unaliased_answer(name, dtype):
+    f = PROX[name]
+    b = np.random.default_rng(0).standard_normal(50).astype(dtype)
+    for src, dst in ((slice(None, -1), slice(1, None)), (slice(1, None), slice(None, -1))):
+        want = f(b[src].copy())
+        c = b.copy()
+        got = f(c[src], out=c[dst])
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(c[dst], want)
+    # a 2-D view over the same memory, shifted by one row
+    B = b[:48].reshape(8, 6).copy()
+    want = f(B[:-1].copy())
+    f(B[:-1], out=B[1:])
+    np.testing.assert_array_equal(B[1:], want)
+    # out is x itself: in place, and the very array is returned
+    c = b.copy()
+    assert f(c, out=c) is c
+    np.testing.assert_array_equal(c, f(b))
+
+
+@pytest.mark.parametrize("name", PROX)
+def test_swapped_byte_order_out_is_written(name):
+    f = PROX[name]
+    x = np.random.default_rng(1).standard_normal((4, 5))
+    out = swapped(np.zeros((4, 5)))
+    assert f(x, out=out) is out
+    np.testing.assert_array_equal(out, f(x))
+
+
+@pytest.mark.parametrize("name", PROX)
+def test_bad_out_is_refused_by_name(name):
+    f = PROX[name]
+    x = np.zeros((4, 5))
+    for bad in (
+        np.zeros(20),
+        np.zeros((5, 4)),
+        np.zeros((4, 5), np.float32),
+        np.zeros((4, 10))[:, ::2],
+        [0.0] * 20,
+    ):
+        with pytest.raises(
+            ValueError, match=r"out must be a writeable C-contiguous array of shape \(4, 5\)"
+        ):
+            f(x, out=bad)
+    ro = np.zeros((4, 5))
+    ro.flags.writeable = False
+    with pytest.raises(ValueError, match="read-only"):
+        f(x, out=ro)
+
+
+def test_stream_refuses_one_buffer_for_both_parts():
+    rng = np.random.default_rng(0)
+    frames = 3 + rng.standard_normal((20, 2)) @ rng.standard_normal((2, 64))
+    frames = frames.reshape(20, 8, 8)
+    stream = fastrpca.StreamingRPCA(rank=2).fit(frames[:15])
+    o = np.empty((8, 8))
+    with pytest.raises(ValueError, match="share memory"):
+        stream.process(frames[15], out=(o, o))
+    big = np.empty((2, 8, 8))
+    with pytest.raises(ValueError, match="share memory"):
+        stream.process(
+            frames[15],
+            out=(big.reshape(-1)[:64].reshape(8, 8), big.reshape(-1)[32:96].reshape(8, 8)),
+        )
+    with pytest.raises(ValueError, match="pair"):
+        stream.process(frames[15], out=o)
+    assert stream.n_frames == 0  # nothing was folded in by the refused calls
+    # swapped byte order outputs are written (through a native temporary)
+    ref = fastrpca.StreamingRPCA(rank=2).fit(frames[:15])
+    B, S = swapped(np.zeros((8, 8))), swapped(np.zeros((8, 8)))
+    got = stream.process(frames[15], out=(B, S))
+    want = ref.process(frames[15])
+    assert got[0] is B and got[1] is S
+    np.testing.assert_array_equal(B, want[0])
+    np.testing.assert_array_equal(S, want[1])
+
+
+def test_lasso_solver_out_overlapping_y_or_swapped():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((10, 20))
+    y = rng.standard_normal(10)
+    solver = fastrpca.LassoSolver(A)
+    want = solver.solve(y, 0.3).x
+    buf = np.zeros(30)
+    buf[:10] = y
+    got = solver.solve(buf[:10], 0.3, out=buf[5:25])
+    assert got.x is not None
+    np.testing.assert_allclose(buf[5:25], want, rtol=1e-12, atol=1e-14)
+    out = swapped(np.zeros(20))
+    assert solver.solve(y, 0.3, out=out).x is out
+    np.testing.assert_allclose(out, want, rtol=1e-12, atol=1e-14)
+    Y = np.stack([y, 2 * y], axis=1)
+    outF = np.zeros((20, 2), order="F")
+    solver.solve(Y, 0.3, out=outF)
+    np.testing.assert_allclose(outF[:, 0], want, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="Fortran-ordered"):
+        solver.solve(Y, 0.3, out=np.zeros((20, 2)))
+
+
+# --------------------------------------------------------------------------- scale
+# Solvers whose answer scales with the input work in a copy scaled by a power of two and
+# scale back. Before: phasecut(H * 1e-200) and (H * 1e200) claimed convergence after one
+# sweep at 2.5x the optimum while their own gap bound said 1.08; ridge(A * 1e200) failed
+# inside NumPy and ridge(A * 1e-200) returned NaN; lasso(A, y * 1e-200, lam * 1e-200)
+# said converged after 0 iterations with x = 0; sdp(G * 1e200) said "not positive
+# definite"; a stream fitted on 1e200 frames could not start. (rpca: tests/test_rpca.py.)
+
+SCALES = [1e-200, 1e-160, 1e160, 1e200, 2.0**-700, 2.0**700]
+
+
+def hermitian(n, seed):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal((n, n)) + 1j * rng.standard_normal((n, n))
+    return A + A.conj().T
+
+
+@pytest.mark.parametrize("method", ["lowrank", "bcd"])
+@pytest.mark.parametrize("scale", SCALES)
+def test_phasecut_any_scale(method, scale):
+    M = hermitian(8, 3)
+    ref = fastrpca.phasecut(M, method=method, random_state=0)
+    got = fastrpca.phasecut(M * scale, method=method, random_state=0)
+    assert ref.converged and got.converged
+    assert got.n_iter == ref.n_iter
+    np.testing.assert_allclose(got.X, ref.X, atol=1e-9)
+    assert got.objective / scale == pytest.approx(ref.objective, rel=1e-9)
+    assert got.lower_bound / scale == pytest.approx(ref.lower_bound, rel=1e-9)
+    assert got.gap_bound == pytest.approx(ref.gap_bound, rel=1e-6, abs=1e-12)
+    np.testing.assert_allclose(
+        got.history["objective"] / scale, ref.history["objective"], rtol=1e-9
+    )
+
+
+def test_phasecut_never_says_converged_against_its_certificate():
+    # one sweep with a loose tol: the sweep rule is met, the dual bound is not
+    M = hermitian(12, 5)
+    with pytest.warns(fastrpca.ConvergenceWarning, match="gap"):
+        r = fastrpca.phasecut(M, tol=0.5, random_state=0, method="bcd")
+    assert r.rel_change <= 0.5 and r.gap_bound > 1e-2 and not r.converged
+    # the same run with the bound waived, or with a gap_tol it meets, converges
+    assert fastrpca.phasecut(M, tol=0.5, random_state=0, method="bcd", certificate=False).converged
+    loose = fastrpca.phasecut(M, tol=0.5, random_state=0, method="bcd", gap_tol=10.0)
+    assert loose.converged and "gap bound" in loose.message
+    for seed in range(5):  # and whenever it says converged, the bound agrees
+        r = fastrpca.phasecut(hermitian(10, seed), random_state=seed)
+        assert r.converged == (r.rel_change <= 1e-6 and r.gap_bound <= 1e-2)
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        (1e200, 1.0),
+        (1e-200, 1.0),
+        (1.0, 1e200),
+        (1.0, 1e-200),
+        (1e150, 1e-150),
+        (2.0**-800, 2.0**-700),
+    ],
+)
+def test_ridge_any_scale(a, b):
+    rng = np.random.default_rng(0)
+    A, y = rng.standard_normal((15, 8)), rng.standard_normal(15)
+    for alpha in (0.5, 0.0):
+        ref = fastrpca.ridge(A, y, alpha)
+        alpha_s = alpha * a * a  # alpha scales as A^2
+        if alpha and not 1e-300 < alpha_s < 1e300:
+            continue
+        got = fastrpca.ridge(A * a, y * b, alpha_s)
+        np.testing.assert_allclose(got.x * a / b, ref.x, rtol=1e-10)
+        if 1e-150 < b < 1e150:
+            assert got.objective / b**2 == pytest.approx(ref.objective, rel=1e-10)
+    wide = fastrpca.ridge((A * a).T, y[:8] * b, 0.5 * a * a if 1e-300 < a * a < 1e300 else 0.0)
+    assert np.isfinite(wide.x).all()
+
+
+@pytest.mark.parametrize("method", ["cd", "fista", "ista", "admm"])
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        (1e200, 1.0),
+        (1e-200, 1.0),
+        (1.0, 1e200),
+        (1.0, 1e-200),
+        (1e100, 1e100),
+        (2.0**-500, 2.0**-400),
+    ],
+)
+def test_lasso_any_scale(method, a, b):
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((30, 50))
+    x0 = np.zeros(50)
+    x0[:4] = [1, -2, 3, 1]
+    y = A @ x0 + 0.01 * rng.standard_normal(30)
+    lam = 0.1 * fastrpca.lam_max(A, y)
+    ref = fastrpca.lasso(A, y, lam, method=method, tol=1e-10, max_iter=10**6)
+    # x scales as y / A, lam as A y, the objective as y^2
+    got = fastrpca.lasso(A * a, y * b, lam * a * b, method=method, tol=1e-10, max_iter=10**6)
+    assert got.converged and got.n_iter > 0
+    np.testing.assert_allclose(got.x * a / b, ref.x, rtol=1e-6, atol=1e-8)
+    if 1e-150 < b < 1e150:
+        assert got.objective / b**2 == pytest.approx(ref.objective, rel=1e-8)
+        assert got.dual_gap <= 1e-10 * got.objective
+
+
+def test_lasso_rescaled_options_are_in_the_callers_units():
+    rng = np.random.default_rng(1)
+    A, y = rng.standard_normal((20, 30)), rng.standard_normal(20)
+    lam = 0.2 * fastrpca.lam_max(A, y)
+    a, b = 2.0**-700, 2.0**-300
+    seen_ref, seen = [], []
+
+    def keep(where):  # info.x may be the live iterate: copy it
+        def callback(info):
+            where.append((info.x.copy(), info.objective, info.dual_gap))
+
+        return callback
+
+    ref = fastrpca.lasso(A, y, lam, method="fista", history=True, callback=keep(seen_ref))
+    got = fastrpca.lasso(
+        A * a, y * b, lam * a * b, method="fista", history=True, callback=keep(seen)
+    )
+    np.testing.assert_allclose(got.x * a / b, ref.x, rtol=1e-12)
+    assert len(seen) == len(seen_ref) > 1
+    for (x, obj, gap), (x_ref, obj_ref, gap_ref) in zip(seen, seen_ref):  # caller's units
+        np.testing.assert_allclose(x * a / b, x_ref, rtol=1e-12)
+        assert obj == pytest.approx(obj_ref * b * b, rel=1e-12)
+        assert gap == pytest.approx(gap_ref * b * b, rel=1e-9)
+    np.testing.assert_allclose(got.history["dual_gap"], ref.history["dual_gap"] * b * b, rtol=1e-9)
+    # x0 and out in the caller's units
+    solver = fastrpca.LassoSolver(A * a)
+    out = np.zeros(30)
+    r = solver.solve(y * b, lam * a * b, x0=ref.x * b / a, out=out)
+    assert r.x is out
+    np.testing.assert_allclose(out * a / b, ref.x, rtol=1e-6, atol=1e-12)
+    r2 = solver.solve(y * b, lam * a * b, x0=out, out=out)  # x0 is out: a warm start
+    np.testing.assert_allclose(r2.x * a / b, ref.x, rtol=1e-6, atol=1e-12)
+    assert r2.n_iter <= r.n_iter
+    # the per-thread cache recognises a scaled dictionary it keeps scaled
+    fastrpca.lasso(A * a, y * b, lam * a * b)
+    from fastrpca.sparse.l1 import _cache
+
+    n = len(_cache())
+    fastrpca.lasso(A * a, y * b, lam * a * b)
+    assert len(_cache()) == n
+
+
+ARRAY = H.autd3()
+FOCI = np.array([[80.0, 60.0, 150.0], [110.0, 60.0, 150.0], [95.0, 80.0, 150.0]])
+AMPS = np.array([5e3, 4e3, 6e3])
+
+
+@pytest.mark.parametrize("method", ["sdp", "naive", "gs", "gspat"])
+@pytest.mark.parametrize("scale", SCALES)
+def test_holography_any_scale(method, scale):
+    G = H.transfer_matrix(ARRAY, FOCI)
+    solve = getattr(H, method)
+    ref = solve(G, AMPS)
+    alpha = {"alpha": 1e-3 * scale} if method == "sdp" else {}  # the same problem, scaled
+    for Gs, As, kw, fp in (
+        (G * scale, AMPS, alpha, scale),  # G (and alpha with it)
+        (G, AMPS * scale, {}, 1.0),  # the amplitudes
+        (G * scale, AMPS * scale, alpha, scale),
+    ):
+        got = solve(Gs, As, **kw)
+        np.testing.assert_allclose(got.amplitude, ref.amplitude, atol=1e-9)
+        np.testing.assert_allclose(got.drive, ref.drive, atol=1e-9)
+        np.testing.assert_allclose(got.focal_pressure / fp, ref.focal_pressure, rtol=1e-9)
+        assert got.converged and got.n_iter == ref.n_iter
+    # clamp reads |q| itself, which scales as amplitudes / G: scaling both changes nothing
+    ref = solve(G, AMPS, constraint=("clamp", 0.2, 0.6))
+    got = solve(G * scale, AMPS * scale, constraint=("clamp", 0.2, 0.6), **alpha)
+    np.testing.assert_allclose(got.amplitude, ref.amplitude, atol=1e-9)
+
+
+def test_sdp_objective_in_the_callers_units():
+    G = H.transfer_matrix(ARRAY, FOCI)
+    ref = H.sdp(G, AMPS)
+    got = H.sdp(G * 2.0**600, AMPS * 2.0**-300, alpha=1e-3 * 2.0**600)
+    assert got.objective == pytest.approx(ref.objective * 2.0**-600, rel=1e-9)
+    assert got.rounded_objective == pytest.approx(ref.rounded_objective * 2.0**-600, rel=1e-9)
+    np.testing.assert_allclose(
+        got.history["objective"], ref.history["objective"] * 2.0**-600, rtol=1e-9
+    )
+    # a tiny alpha: alpha^2 underflows, the SDP matrix no longer does
+    tiny = H.sdp(G, AMPS, alpha=1e-200)
+    small = H.sdp(G, AMPS, alpha=1e-9)
+    np.testing.assert_allclose(tiny.amplitude, small.amplitude, atol=1e-6)
+    # Workspace: G is solved scaled and restored
+    ws = H.Workspace(ARRAY, 3, alpha=1e-3)
+    ws.solve(FOCI, AMPS * 1e-250)
+    np.testing.assert_array_equal(ws.G, G)
+    np.testing.assert_allclose(ws.amplitude, ref.amplitude, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "scale, dtype",
+    [
+        (1e-200, np.float64),
+        (1e200, np.float64),
+        (1e-160, np.float64),
+        (1e-25, np.float32),
+        (1e20, np.float32),
+    ],
+)
+def test_streams_and_frames_any_scale(scale, dtype):
+    rng = np.random.default_rng(0)
+    basis = rng.standard_normal((2, 24, 32))
+    frames = np.einsum("tk,khw->thw", 3 + rng.standard_normal((50, 2)), basis)
+    frames[35:, 5:8, 5:8] += 20.0
+    ref = fastrpca.StreamingRPCA(rank=2).fit(frames[:30].astype(dtype), random_state=0)
+    got = fastrpca.StreamingRPCA(rank=2).fit((frames[:30] * scale).astype(dtype), random_state=0)
+    tol = 1e-10 if dtype == np.float64 else 1e-2
+    assert got.threshold_ / scale == pytest.approx(ref.threshold_, rel=tol)
+    np.testing.assert_allclose(got.singular_values / scale, ref.singular_values, rtol=tol)
+    np.testing.assert_allclose(got.init_result.L / scale, ref.init_result.L, rtol=0, atol=tol * 10)
+    for f in frames[30:]:
+        b_ref, s_ref = ref.process(f.astype(dtype))
+        b_got, s_got = got.process((f * scale).astype(dtype))
+        np.testing.assert_allclose(b_got / scale, b_ref, rtol=0, atol=tol * 10)
+        np.testing.assert_allclose(s_got / scale, s_ref, rtol=0, atol=tol * 10)
+        assert got.n_sparse[0] == ref.n_sparse[0]
+    dec = fastrpca.decompose_frames((frames * scale).astype(dtype), random_state=0)
+    dec_ref = fastrpca.decompose_frames(frames.astype(dtype), random_state=0)
+    np.testing.assert_allclose(dec.background / scale, dec_ref.background, rtol=0, atol=tol * 10)
+    np.testing.assert_array_equal(dec.mask, dec_ref.mask)
