@@ -160,7 +160,7 @@ def check_random_state(random_state, name: str = "random_state"):
 
 
 def check_out(
-    out, shape, dtype, *, name: str = "out", inputs=(), order: str = "C"
+    out, shape, dtype, *, name: str = "out", inputs=(), order: Literal["C", "F"] = "C"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validate an ``out=`` buffer; return ``(work, target)``.
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._core.validation import as_array, positive
+from .._core.validation import as_array, check_all_finite, positive
 from .ialm import RPCAResult, rpca
 
 #: Rec. 601 luma weights (R, G, B), the ones most image tools use for "grey".
@@ -192,6 +192,110 @@ def noise_scale(S) -> float:
     flat = S.ravel()
     med = np.median(flat)
     return float(MAD_TO_SIGMA * np.median(np.abs(flat - med)))
+
+
+#: Quantile levels tried in turn by :func:`noise_sigma` (the median first).
+NOISE_LEVELS = (0.5, 0.75, 0.9, 0.95, 0.99)
+
+
+def noise_sigma(
+    M,
+    *,
+    mask=None,
+    max_samples: int = 2**18,
+    random_state=None,
+    check_finite: bool = True,
+) -> float:
+    """Standard deviation of the dense noise in frames stored as the columns of ``M``.
+
+    The estimate behind ``rpca(M, delta="auto")`` and :func:`decompose_frames`.
+    Consecutive columns (frames) of a static scene differ by noise, by a change of
+    exposure, and by the few pixels where something moves. For each pair the exposure
+    change is removed first: ``d_t = M[:, t+1] - a_t M[:, t]`` with ``a_t`` the least
+    squares gain between the two (flicker and drift cancel). ``d`` then holds the
+    difference of two noise samples, of deviation ``sqrt(2) sigma``, plus sparse
+    motion. Its scale is matched to a Gaussian's at the median of ``|d|`` (robust to the
+    motion): ``sigma_d = q_p / Phi^-1((1 + p) / 2)`` with ``p = 0.5``. Compressed video
+    and static 8-bit frames repeat most pixels exactly (85 % of differences are 0 on
+    MPEG-4 video), which makes the median 0; the first level ``p`` of
+    :data:`NOISE_LEVELS` (0.5, 0.75, 0.9, 0.95, 0.99) whose quantile is nonzero is used
+    instead. ``sigma = sigma_d / sqrt(2)``. Complex data use the Rayleigh quantile
+    ``q_p = sigma_d sqrt(-ln(1 - p))``.
+
+    Cost: the differences of a random sample of rows, at most ``max_samples`` of them
+    (the gains are ratios of sums over the sample rows) and one partial sort: about 17
+    ms for 50 frames of 576 x 768, whatever the frame size.
+
+    Parameters
+    ----------
+    M : array_like, shape (m, n)
+        Frames as columns (:func:`frames_to_matrix`), n >= 2, in their time order.
+    mask : ndarray of bool, optional
+        True where ``M`` is observed; only differences of two observed entries count.
+    max_samples : int
+        Largest number of differences used (rows are sampled at random, without
+        replacement, to stay under it).
+    random_state : None, int or Generator
+        Seeds the row sample (None: seed 0, deterministic).
+    check_finite : bool
+        Reject NaN / Inf (at observed entries).
+
+    Returns
+    -------
+    float
+        sigma, in M's units; 0 when every tried quantile of ``|d|`` is 0 (noise-free
+        frames).
+    """
+    from scipy.special import ndtri
+
+    from .._core.validation import rng_from
+
+    M = as_array(M, "M", ndim=2, check_finite=False)
+    m, n = M.shape
+    if n < 2:
+        raise ValueError(f"M has {n} column; noise_sigma needs at least 2 frames (columns)")
+    max_samples = positive(max_samples, "max_samples", integer=True)
+    if mask is not None:
+        mask = np.asarray(mask, bool)
+        if mask.shape != M.shape:
+            raise ValueError(f"mask has shape {mask.shape} but M has shape {M.shape}")
+    rows = None
+    if m * (n - 1) > max_samples:
+        k = max(1, max_samples // (n - 1))
+        rows = np.sort(rng_from(random_state).choice(m, size=k, replace=False))
+    A = M if rows is None else M[rows]
+    A = A.astype(np.complex128 if np.iscomplexobj(A) else np.float64)
+    obs = None if mask is None else (mask if rows is None else mask[rows])
+    if check_finite:
+        check_all_finite(A if obs is None else A[obs], "M")
+    if obs is not None:
+        A = np.where(obs, A, 0)
+    prev, nxt = A[:, :-1], A[:, 1:]
+    both = None if obs is None else obs[:, :-1] & obs[:, 1:]
+    if both is not None:
+        prev = np.where(both, prev, 0)
+        nxt = np.where(both, nxt, 0)
+    # Least squares gain of each pair: a_t = <prev_t, next_t> / <prev_t, prev_t>.
+    num = np.einsum("ij,ij->j", prev.conj(), nxt)
+    den = np.einsum("ij,ij->j", prev.conj(), prev).real
+    gain = np.where(den > 0, num / np.where(den > 0, den, 1), 1)
+    d = np.abs(nxt - prev * gain)
+    d = d.ravel() if both is None else d[both]
+    if d.size == 0:
+        raise ValueError("M has no pair of consecutive observed entries to estimate the noise")
+    # The first level whose quantile is nonzero, found by counting zeros; then a single
+    # partition (np.quantile of several levels costs many).
+    zeros = d.size - np.count_nonzero(d)
+    for p in NOISE_LEVELS:
+        k = int(np.ceil(p * (d.size - 1)))
+        if k >= zeros:
+            q = float(np.partition(d, k)[k])
+            if np.iscomplexobj(A):
+                sigma_d = q / np.sqrt(-np.log1p(-p))
+            else:
+                sigma_d = q / ndtri((1 + p) / 2)
+            return float(sigma_d / np.sqrt(2))
+    return 0.0
 
 
 def auto_threshold(S, data_range: float, *, k: float = 5.0, min_contrast: float = 0.01) -> float:

@@ -1,11 +1,24 @@
-"""Robust PCA by the inexact augmented Lagrange multiplier method (IALM).
+"""Robust PCA by the inexact augmented Lagrange multiplier method (IALM), exact and stable.
 
-Solves ``min ||L||_* + lam ||S||_1  s.t.  M = L + S`` (on the observed entries) following
+Exact principal component pursuit (``delta = 0``, the default) solves
+``min ||L||_* + lam ||S||_1  s.t.  M = L + S`` (on the observed entries) following
 Lin, Chen & Ma, "The augmented Lagrange multiplier method for exact recovery of corrupted
 low-rank matrices" (2010), Algorithm 5, with the defaults of the authors'
-``inexact_alm_rpca.m``. The elementwise work of one iteration is one fused kernel pass
-(:mod:`fastrpca.robust_pca._kernels.ialm`); the SVD is delegated to an engine of
-:mod:`fastrpca.robust_pca.svd`.
+``inexact_alm_rpca.m``.
+
+Stable principal component pursuit (``delta > 0``; Zhou, Li, Wright, Candès & Ma,
+"Stable principal component pursuit", ISIT 2010) adds dense noise:
+``min ||L||_* + lam ||S||_1  s.t.  M = L + S + E,  ||E||_F <= delta``. It is solved by
+the same alternating scheme with a third block: S (soft threshold), then E (projection
+onto the Frobenius ball of radius ``delta``), then L (singular value thresholding), then
+the dual ascent ``Y += mu (M - L - S - E)``, with the same penalty schedule and stopping
+rule. Real footage needs it: without E, the sensor noise goes into L (its rank, and the
+cost of every SVD, explode) or into S (false alarms).
+
+The elementwise work of an iteration is one fused kernel pass (two with E: the
+projection needs a global norm), :mod:`fastrpca.robust_pca._kernels.ialm`; the SVD is
+delegated to an engine of :mod:`fastrpca.robust_pca.svd`, optionally capped at ``rank``
+triplets.
 """
 
 from __future__ import annotations
@@ -26,7 +39,13 @@ from .._core.validation import (
     positive,
     scale_exponent,
 )
-from ._kernels.ialm import fused_pass, fused_pass_parallel, norm_and_max
+from ._kernels.ialm import (
+    fused_pass,
+    fused_pass_parallel,
+    norm_and_max,
+    project_pass,
+    project_pass_parallel,
+)
 from .svd import ENGINES, make_engine, spectral_norm
 
 
@@ -35,28 +54,41 @@ class RPCAResult(Result):
 
     Attributes
     ----------
-    L, S : ndarray. Low-rank and sparse parts (``M = L + S`` to ``tol`` on observed entries;
-        on unobserved entries L is the low-rank estimate and S is 0).
+    L, S : ndarray. Low-rank and sparse parts (``M = L + S (+ E)`` to ``tol`` on observed
+        entries; on unobserved entries L is the low-rank estimate and S is 0).
+    E : ndarray or None. The dense noise part of stable PCP (``||E||_F <= delta``; 0 on
+        unobserved entries); None for exact PCP (``delta = 0``).
     Y : ndarray. Final dual variable (Lagrange multiplier).
     rank : int. Rank of L.
     n_iter : int. Iterations (SVDs) done.
     converged : bool. Whether ``residual < tol``.
-    residual : float. ``||M - L - S||_F / ||M||_F`` over observed entries.
+    residual : float. ``||M - L - S - E||_F / ||M||_F`` over observed entries.
     message : str.
-    history : dict of ndarrays ``residual``, ``rank``, ``mu`` per iteration.
+    history : dict of ndarrays ``residual``, ``rank``, ``mu`` per iteration (and
+        ``e_norm``, ``||E||_F``, for stable PCP).
     lam, mu, tol : float. The sparsity weight, the final penalty, the tolerance used.
+    delta : float. The bound on ``||E||_F`` (0 for exact PCP).
+    sigma : float or None. The noise level estimated for ``delta="auto"``
+        (:func:`fastrpca.robust_pca.frames.noise_sigma`), None otherwise.
+    e_norm : float. ``||E||_F`` (0 for exact PCP).
+    max_rank : int or None. The rank cap used.
     svd : str. SVD engine used.
     time : float. Wall-clock seconds.
     """
 
     L: np.ndarray
     S: np.ndarray
+    E: np.ndarray | None
     Y: np.ndarray
     rank: int
     residual: float
     lam: float
     mu: float
     tol: float
+    delta: float
+    sigma: float | None
+    e_norm: float
+    max_rank: int | None
     svd: str
     time: float
 
@@ -78,6 +110,16 @@ def default_lambda(shape) -> float:
         The default ``lam`` of :func:`rpca`.
     """
     return 1.0 / np.sqrt(max(shape))
+
+
+def _check_delta(delta):
+    if isinstance(delta, str):
+        if delta != "auto":
+            raise ValueError(f"delta must be a number >= 0 or 'auto', got {delta!r}")
+        return delta
+    if isinstance(delta, bool) or not isinstance(delta, (int, float, np.integer, np.floating)):
+        raise TypeError(f"delta must be a number >= 0 or 'auto', got {type(delta).__name__}")
+    return positive(delta, "delta", allow_zero=True)
 
 
 def _validate(M, lam, tol, max_iter, mu, rho, svd, mask, check_finite):
@@ -117,6 +159,8 @@ def rpca(
     M,
     lam: float | None = None,
     *,
+    delta: float | str = 0.0,
+    rank: int | None = None,
     tol: float | None = None,
     max_iter: int = 1000,
     mu: float | None = None,
@@ -129,7 +173,11 @@ def rpca(
     init=None,
     workspace: RPCAWorkspace | None = None,
 ) -> RPCAResult:
-    """Split ``M`` into a low-rank ``L`` and a sparse ``S`` (Robust PCA by IALM).
+    """Split ``M`` into a low-rank ``L``, a sparse ``S`` and, optionally, dense noise ``E``.
+
+    Exact principal component pursuit (``delta = 0``) or stable principal component
+    pursuit (``delta > 0``: ``M = L + S + E`` with ``||E||_F <= delta``), by the inexact
+    ALM; see the module notes.
 
     Parameters
     ----------
@@ -137,7 +185,23 @@ def rpca(
         are promoted to float64); computed in M's precision. Never modified.
     lam : float, optional. Weight of ``||S||_1``; default ``1 / sqrt(max(m, n))``
         (the theory's value; the original MATLAB code used ``1 / sqrt(m)``).
-    tol : float, optional. Stop when ``||M - L - S||_F / ||M||_F < tol``. Default 1e-7
+    delta : float or "auto". Bound on the Frobenius norm of the dense noise ``E``, in
+        M's units. 0 (default) is exact PCP, ``M = L + S``. ``"auto"`` estimates it for
+        M's columns seen as consecutive frames of a camera:
+        ``delta = sqrt(N + sqrt(8 N)) * sigma`` (N observed entries; the mean plus two
+        standard deviations of ``||E||_F`` for i.i.d. noise of deviation sigma), with
+        sigma from gain-compensated differences of consecutive columns
+        (:func:`fastrpca.robust_pca.frames.noise_sigma`, computed on a random sample of
+        at most 2**18 differences, about 17 ms). Noise-free data give
+        ``sigma = 0``, hence exact PCP. For other matrices pass your own delta.
+    rank : int, optional. Cap on the rank of L: each singular value thresholding keeps
+        at most this many triplets (the largest), and the SVD engines compute no more
+        (``"randomized"``: a block of at most ``rank`` plus its oversampling margin).
+        A cap at or above the rank the solver would find changes nothing; below it the
+        problem is no longer convex and L is the best it can do with ``rank``
+        components. Use it when the background's rank is known (2-5 for a static camera
+        under changing light) to bound each SVD's cost.
+    tol : float, optional. Stop when ``||M - L - S - E||_F / ||M||_F < tol``. Default 1e-7
         (the reference's) for float64 / complex128, 1e-6 for float32 / complex64, whose
         rounding noise (about 1.2e-7 relative) keeps 1e-7 out of reach.
     max_iter : int. Iteration limit (one SVD per iteration).
@@ -159,9 +223,10 @@ def rpca(
         decomposition (and dual, when given) instead of zeros, e.g. the previous
         window's result. ``mu`` restarts from its default: IALM's iteration count is set
         mostly by the penalty schedule, and starting it high gives wrong answers, so a
-        warm start saves a quarter to a half of the iterations, not all of them.
+        warm start saves a quarter to a half of the iterations, not all of them. E
+        starts from 0.
     workspace : RPCAWorkspace, optional. Reuse its m x n buffers across calls (no large
-        allocation in steady state). The returned L, S and Y are then views of the
+        allocation in steady state). The returned L, S, E and Y are then views of the
         workspace, overwritten by the next call: copy them to keep them.
 
     Notes
@@ -172,16 +237,21 @@ def rpca(
     slower. Matrices of at least ``FASTRPCA_PARALLEL_MIN_SIZE`` entries (1e6) run the
     fused pass on numba's threads instead.
 
+    Stable PCP costs a second, lighter pass over memory per iteration and one more m x n
+    buffer (E). The noise it takes out of L keeps the rank, hence every SVD, small: on
+    camera frames it is usually faster than exact PCP.
+
     The answer scales with M: an M whose entries are far from 1 (their squares would
-    over- or underflow) is solved scaled by a power of two, exactly, and L and S are
+    over- or underflow) is solved scaled by a power of two, exactly, and L, S and E are
     scaled back, so any finite M works. The tolerance is relative to ``||M||_F``: one
     entry ``1 / tol`` times larger than all others takes the whole budget and leaves L
     at 0 (as in the reference); treat such entries as missing with ``mask``.
 
     Returns
     -------
-    RPCAResult : with ``L``, ``S``, ``rank``, ``n_iter``, ``converged``, ``residual``,
-        ``message`` and ``history``; ``L, S = rpca(M)`` also works.
+    RPCAResult : with ``L``, ``S``, ``E``, ``rank``, ``n_iter``, ``converged``,
+        ``residual``, ``message``, ``history``, ``delta``, ``sigma`` and ``e_norm``;
+        ``L, S = rpca(M)`` also works.
 
     Examples
     --------
@@ -197,6 +267,8 @@ def rpca(
         return _solve(
             M,
             lam,
+            delta,
+            rank,
             tol,
             max_iter,
             mu,
@@ -212,11 +284,36 @@ def rpca(
 
 
 def _solve(
-    M, lam, tol, max_iter, mu, rho, svd, mask, random_state, callback, check_finite, init, workspace
+    M,
+    lam,
+    delta,
+    max_rank,
+    tol,
+    max_iter,
+    mu,
+    rho,
+    svd,
+    mask,
+    random_state,
+    callback,
+    check_finite,
+    init,
+    workspace,
 ):
     start = time.perf_counter()
     random_state = 0 if check_random_state(random_state) is None else random_state
+    delta = _check_delta(delta)
+    if max_rank is not None:
+        max_rank = positive(max_rank, "rank", integer=True)
     M, lam, tol, mask = _validate(M, lam, tol, max_iter, mu, rho, svd, mask, check_finite)
+    sigma = None
+    if delta == "auto":
+        from .frames import noise_sigma
+
+        sigma = noise_sigma(M, mask=mask, random_state=random_state, check_finite=False)
+        n_obs = M.size if mask is None else int(np.count_nonzero(mask))
+        delta = float(np.sqrt(n_obs + np.sqrt(8.0 * n_obs)) * sigma)
+    stable = delta > 0
     if workspace is not None and workspace._holds(M):
         M = M.copy()  # e.g. rpca(previous.S, workspace=ws): the solve overwrites those buffers
     # Work on a C-ordered matrix; a Fortran-ordered M is solved as its transpose (RPCA and
@@ -227,7 +324,7 @@ def _solve(
         mask = None if mask is None else mask.T
     shape, dtype = M.shape, M.dtype
     copy_M = mask is not None or not M.flags.c_contiguous
-    extra = ("mask",) if mask is not None else ()
+    extra = (("mask",) if mask is not None else ()) + (("E",) if stable else ())
     workspace = workspace or RPCAWorkspace()
     ws = workspace.buffers(shape, dtype, *(("D",) if copy_M else ()), *extra)
     if mask is None:
@@ -238,6 +335,8 @@ def _solve(
         np.copyto(D, M, where=mask)
         mask = mask if mask.flags.c_contiguous else _copy_into(ws["mask"], mask)
     X, S_cur, S_next, Y = ws["X"], ws["S0"], ws["S1"], ws["Y"]
+    E = ws["E"] if stable else None
+    info = {"delta": delta, "sigma": sigma, "max_rank": max_rank, "stable": stable}
 
     sum_sq, max_abs, part = norm_and_max(D)
     if not np.isfinite(sum_sq) and not np.isfinite(D).all():
@@ -246,8 +345,8 @@ def _solve(
             "pass mask=np.isfinite(M) to treat them as missing"
         )
     # The answer scales with M: work on M * 2**-e when |M|^2 would over- or underflow
-    # (or M is far from 1) and scale L and S back; exact, a power of two changes no
-    # mantissa.
+    # (or M is far from 1) and scale L, S and E back; exact, a power of two changes no
+    # mantissa. delta scales with M too.
     e = scale_exponent(part, dtype, force=not np.isfinite(sum_sq) or (sum_sq == 0 < part))
     if e:
         src = D
@@ -255,26 +354,30 @@ def _solve(
             D = workspace.buffers(shape, dtype, "D", *extra)["D"]
         ldexp(src, -e, out=D)
         sum_sq, max_abs, _ = norm_and_max(D)
+        delta = float(np.ldexp(delta, -e))
     d_norm = float(np.sqrt(sum_sq))
     if d_norm == 0:
-        for a in (X, S_cur, Y):
+        for a in (X, S_cur, Y) + ((E,) if stable else ()):
             a.fill(0)
         return _finish(
             X,
             S_cur,
+            E,
+            0.0,
             Y,
             0,
             0,
             True,
             0.0,
             "M is zero: L = S = 0",
-            {"residual": [], "rank": [], "mu": []},
+            _empty_history(stable),
             lam,
             mu or 0.0,
             tol,
             svd,
             start,
             transposed,
+            info,
         )
 
     norm_two = spectral_norm(D, random_state)
@@ -283,8 +386,12 @@ def _solve(
     else:
         mu = float(np.ldexp(mu, e))  # mu ~ 1 / ||M||: the scaled problem's mu
     mu_bar = 1e7 * mu
-    engine = make_engine(svd, shape, dtype, random_state)
-    pass_ = fused_pass_parallel if D.size >= PARALLEL_MIN_SIZE else fused_pass
+    engine = make_engine(svd, shape, dtype, random_state, max_rank=max_rank)
+    parallel = D.size >= PARALLEL_MIN_SIZE
+    pass_ = fused_pass_parallel if parallel else fused_pass
+    project = project_pass_parallel if parallel else project_pass
+    delta2 = delta * delta
+    e_norm = 0.0
 
     # X holds the SVT input, then L; S_cur / S_next alternate so the pair (L, S) of the
     # last completed iteration survives the pass that computes the next S.
@@ -297,21 +404,29 @@ def _solve(
         if e:
             ldexp(X, -e, out=X)
             ldexp(S_cur, -e, out=S_cur)
-    pass_(D, X, S_cur, S_next, Y, 0.0, mu, lam, mask)  # first S and SVT input, from L
+    if E is not None:
+        E.fill(0)
+    # first S (and E) and SVT input, from L
+    _, w2 = pass_(D, X, S_cur, S_next, Y, 0.0, mu, lam, mask, E)
+    if stable:
+        e_norm = _project(project, D, X, S_next, Y, E, mu, w2, delta, delta2, mask)
     S_cur, S_next = S_next, S_cur
 
-    history: dict[str, list] = {"residual": [], "rank": [], "mu": []}
+    history = _empty_history(stable)
     converged, stopped = False, False
     for n_iter in range(1, max_iter + 1):
         U, s, Vh = engine(X, 1.0 / mu)
         factors = (U * (s - 1.0 / mu).astype(U.dtype), Vh)
         _low_rank_into(factors, X)
         mu_next = min(rho * mu, mu_bar)
-        residual = np.sqrt(pass_(D, X, S_cur, S_next, Y, mu, mu_next, lam, mask)) / d_norm
+        z2, w2 = pass_(D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E)
+        residual = np.sqrt(z2) / d_norm
         rank = s.size
         history["residual"].append(residual)
         history["rank"].append(rank)
         history["mu"].append(np.ldexp(mu, -e))
+        if stable:
+            history["e_norm"].append(np.ldexp(e_norm, e))
         converged = bool(residual < tol)
         if not np.isfinite(residual):  # NaN / Inf got in (check_finite=False on bad data)
             break
@@ -321,13 +436,17 @@ def _solve(
             )
         if converged or stopped or n_iter == max_iter:
             break
+        if stable:  # E and the next SVT input, once ||W|| is known
+            e_norm = _project(project, D, X, S_next, Y, E, mu_next, w2, delta, delta2, mask)
         S_cur, S_next = S_next, S_cur
         mu = mu_next
 
-    _low_rank_into(factors, X)  # the pass overwrote L with the next SVT input
+    if not stable:
+        _low_rank_into(factors, X)  # the pass overwrote L with the next SVT input
     if e:
-        ldexp(X, e, out=X)
-        ldexp(S_cur, e, out=S_cur)
+        for a in (X, S_cur) + ((E,) if stable else ()):
+            ldexp(a, e, out=a)
+        e_norm = float(np.ldexp(e_norm, e))
     if converged:
         message = f"converged: residual {residual:.2e} < tol {tol:.0e} in {n_iter} iterations"
     elif stopped:
@@ -346,6 +465,8 @@ def _solve(
     return _finish(
         X,
         S_cur,
+        E,
+        e_norm,
         Y,
         rank,
         n_iter,
@@ -359,7 +480,20 @@ def _solve(
         engine.name,
         start,
         transposed,
+        info,
     )
+
+
+def _empty_history(stable):
+    keys = ("residual", "rank", "mu") + (("e_norm",) if stable else ())
+    return {k: [] for k in keys}
+
+
+def _project(project, D, X, S, Y, E, mu, w2, delta, delta2, mask):
+    """E = c W, X = L + (1 - c) W with c = min(1, delta / ||W||); returns ||E||_F."""
+    c = 1.0 if w2 <= delta2 else delta / np.sqrt(w2)
+    project(D, X, S, Y, E, mu, c, mask)
+    return float(c * np.sqrt(w2))
 
 
 class RPCAWorkspace:
@@ -390,7 +524,8 @@ class RPCAWorkspace:
         dtype : numpy dtype
             dtype of the buffers (``"mask"`` is always boolean).
         *extra : str
-            Names of further buffers: ``"D"`` (a C-ordered copy of ``M``), ``"mask"``.
+            Names of further buffers: ``"D"`` (a C-ordered copy of ``M``), ``"mask"``,
+            ``"E"`` (the noise part of stable PCP).
 
         Returns
         -------
@@ -448,6 +583,8 @@ def _low_rank_into(factors, out):
 def _finish(
     L,
     S,
+    E,
+    e_norm,
     Y,
     rank,
     n_iter,
@@ -461,13 +598,16 @@ def _finish(
     svd,
     start,
     transposed,
+    info,
 ):
     if transposed:
         L, S, Y = L.T, S.T, Y.T
+        E = None if E is None else E.T
     history = {k: np.asarray(v) for k, v in history.items()}
     return RPCAResult(
         L=L,
         S=S,
+        E=E,
         Y=Y,
         rank=int(rank),
         n_iter=n_iter,
@@ -478,15 +618,25 @@ def _finish(
         lam=float(lam),
         mu=float(mu),
         tol=float(tol),
+        delta=float(info["delta"]),
+        sigma=None if info["sigma"] is None else float(info["sigma"]),
+        e_norm=float(e_norm),
+        max_rank=info["max_rank"],
         svd=svd,
         time=time.perf_counter() - start,
     )
 
 
 def _warmup() -> None:
-    """Compile (or load) the fused pass, serial and parallel, with and without a mask."""
+    """Compile (or load) the fused passes, serial and parallel, with and without a mask,
+    exact and stable."""
     for dtype in NUMERIC:
         a = np.zeros((2, 2), dtype)
-        for kernel_ in (fused_pass, fused_pass_parallel):
+        for kernel_, proj in (
+            (fused_pass, project_pass),
+            (fused_pass_parallel, project_pass_parallel),
+        ):
             for mask in (None, np.ones((2, 2), bool)):
-                kernel_(a, a.copy(), a.copy(), a.copy(), a.copy(), 1.0, 1.0, 1.0, mask)
+                for E in (None, a.copy()):
+                    kernel_(a, a.copy(), a.copy(), a.copy(), a.copy(), 1.0, 1.0, 1.0, mask, E)
+                proj(a, a.copy(), a.copy(), a.copy(), a.copy(), 1.0, 0.5, mask)

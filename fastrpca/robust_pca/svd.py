@@ -19,6 +19,14 @@ first, as ``(U, s, Vh)``. They differ in how much of the spectrum they compute:
 ``"auto"``
     ``"full"`` for matrices whose smaller side is at most 32, else ``"randomized"``,
     which itself switches to the full SVD when the predicted rank approaches ``min(m, n)``.
+
+Rank cap
+--------
+Every engine takes ``max_rank`` (``rpca(..., rank=)``): at most that many triplets are
+returned, the largest ones (truncated singular value thresholding). ``"full"`` computes
+everything and truncates; ``"partial"`` never predicts more than ``max_rank`` triplets;
+``"randomized"`` never grows its block past ``max_rank`` plus its oversampling margin,
+so each SVD costs O(mn (max_rank + oversample)) whatever the data's noise would ask for.
 """
 
 from __future__ import annotations
@@ -37,22 +45,26 @@ SMALL_SIDE = 32
 
 
 def _above(
-    U: np.ndarray, s: np.ndarray, Vh: np.ndarray, tau: float
+    U: np.ndarray, s: np.ndarray, Vh: np.ndarray, tau: float, max_rank: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     keep = int(np.count_nonzero(s > tau))
+    if max_rank is not None:
+        keep = min(keep, max_rank)
     return U[:, :keep], s[:keep], Vh[:keep]
 
 
 class FullSVD:
-    """Every singular triplet, by LAPACK; keeps those above the threshold."""
+    """Every singular triplet, by LAPACK; keeps those above the threshold (at most
+    ``max_rank`` of them)."""
 
     name = "full"
 
-    def __init__(self, shape, dtype, random_state=None):
+    def __init__(self, shape, dtype, random_state=None, max_rank=None):
         self.shape = shape
+        self.max_rank = max_rank
 
     def __call__(self, X, tau):
-        return _above(*full_svd(X, overwrite=True), tau)
+        return _above(*full_svd(X, overwrite=True), tau, self.max_rank)
 
 
 class PartialSVD:
@@ -62,12 +74,16 @@ class PartialSVD:
     # (n upper bound, largest sv / n ratio for which the partial SVD is used)
     _RATIOS = ((100, 0.02), (200, 0.06), (300, 0.26), (400, 0.28), (500, 0.34))
 
-    def __init__(self, shape, dtype, random_state=None):
+    def __init__(self, shape, dtype, random_state=None, max_rank=None):
         self.n = shape[1]
         self.shape_min = min(shape)
-        self.sv = min(10, self.shape_min)
+        self.max_rank = max_rank
+        self.sv = self._capped(min(10, self.shape_min))
         self.seed = int(rng_from(random_state).integers(2**31 - 1))
         self.fallbacks = 0
+
+    def _capped(self, sv):
+        return sv if self.max_rank is None else min(sv, self.max_rank)
 
     def _use_partial(self):
         limit = next((r for bound, r in self._RATIOS if self.n <= bound), 0.38)
@@ -90,6 +106,10 @@ class PartialSVD:
             self.sv = min(svp + 1, self.n)
         else:
             self.sv = min(svp + round(0.05 * self.n), self.n)
+        # With a cap, the leading max_rank triplets are all that is ever needed.
+        self.sv = self._capped(self.sv)
+        if self.max_rank is not None:
+            svp = min(svp, self.max_rank)
         return U[:, :svp], s[:svp], Vh[:svp]
 
 
@@ -105,6 +125,8 @@ class RandomizedSVD:
     cold_power_iters : power iterations when there is no previous subspace.
     max_fraction : above this fraction of ``min(m, n)`` the full SVD is used instead.
     max_refine : extra subspace steps per call while the rank is changing.
+    max_rank : int, optional. Return at most this many triplets; the block then never
+        grows past ``max_rank`` plus the oversampling margin.
     """
 
     name = "randomized"
@@ -118,6 +140,7 @@ class RandomizedSVD:
         cold_power_iters=2,
         max_fraction=0.4,
         max_refine=2,
+        max_rank=None,
     ):
         self.shape = shape
         self.dtype = np.dtype(dtype)
@@ -125,7 +148,12 @@ class RandomizedSVD:
         self.oversample = oversample
         self.cold_power_iters = cold_power_iters
         self.kmax = max(1, int(max_fraction * min(shape)))
+        self.max_rank = max_rank
+        # The largest block a capped engine uses: the cap plus the margin kept above it.
+        self.kcap = None if max_rank is None else max_rank + self._margin(max_rank)
         self.k = min(10 + oversample, self.kmax)
+        if self.kcap is not None:
+            self.k = min(self.k, self.kcap)
         self.V: np.ndarray | None = None  # right singular vectors of the last call, n x k
         self.max_refine = max_refine
         self.last_rank = -1
@@ -146,6 +174,9 @@ class RandomizedSVD:
 
     _orth = staticmethod(orthonormal_basis)
 
+    def _margin(self, rank):
+        return max(self.oversample, rank // 10)
+
     def __call__(self, X, tau):
         refine = 0  # extra subspace steps taken in this call
         while True:
@@ -160,11 +191,16 @@ class RandomizedSVD:
             B = Q.conj().T @ X
             Ub, s, Vh = small_svd(B)
             svp = int(np.count_nonzero(s > tau))
+            if self.max_rank is not None:
+                svp = min(svp, self.max_rank)
             self.V = Vh.conj().T
-            margin = max(self.oversample, svp // 10)
+            margin = self._margin(svp)
             if svp > k - max(2, margin // 2):
-                # Too few columns to be sure every triplet above tau is in: grow the block.
+                # Too few columns to be sure every triplet above tau is in: grow the block
+                # (a capped engine stops at kcap, where svp <= max_rank always passes).
                 self.k = min(svp + 2 * margin, max(2 * k, k + margin))
+                if self.kcap is not None:
+                    self.k = min(self.k, self.kcap)
                 if self.k > min(self.shape):
                     self.k = self.kmax + 1
                 self.grown += 1
@@ -182,18 +218,21 @@ class RandomizedSVD:
         self.full_calls += 1
         U, s, Vh = full_svd(X, overwrite=True)
         svp = int(np.count_nonzero(s > tau))
+        if self.max_rank is not None:
+            svp = min(svp, self.max_rank)
         self.V = None
         self.last_rank = svp
-        self.k = svp + max(self.oversample, svp // 10)
+        self.k = svp + self._margin(svp)
         return U[:, :svp], s[:svp], Vh[:svp]
 
 
-def make_engine(svd: str, shape, dtype, random_state=None):
-    """The engine named ``svd`` (one of :data:`ENGINES`) for matrices of ``shape``."""
+def make_engine(svd: str, shape, dtype, random_state=None, max_rank=None):
+    """The engine named ``svd`` (one of :data:`ENGINES`) for matrices of ``shape``,
+    returning at most ``max_rank`` triplets (None: no cap)."""
     if svd == "auto":
         svd = "full" if min(shape) <= SMALL_SIDE else "randomized"
     cls = {"full": FullSVD, "partial": PartialSVD, "randomized": RandomizedSVD}[svd]
-    return cls(shape, dtype, random_state)
+    return cls(shape, dtype, random_state, max_rank=max_rank)
 
 
 #: :func:`spectral_norm` takes the Gram route for matrices at least this many times longer

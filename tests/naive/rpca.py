@@ -107,3 +107,51 @@ def planted(m, n, rank, fraction, magnitude=500.0, dtype=np.float64, seed=0):
         values = np.abs(values) * np.exp(2j * np.pi * rng.random(values.size))
     S0[support] = values
     return (L0 + S0).astype(dtype), L0.astype(dtype), S0.astype(dtype)
+
+
+def stable_pcp(M, delta, lam=None, tol=1e-7, max_iter=1000, rho=1.5, mask=None, rank=None):
+    """Stable PCP (Zhou et al. 2010), ``M = L + S + E`` with ``||E||_F <= delta``, by the
+    same inexact ALM, one block after the other, in the reference's order:
+
+        S = shrink(M - L - E + Y/mu, lam/mu)
+        E = W * min(1, delta / ||W||_F),  W = M - L - S + Y/mu   (projection on the ball)
+        L = SVT(M - S - E + Y/mu, 1/mu)   (full SVD; at most ``rank`` values kept)
+        Y = Y + mu (M - L - S - E);  mu = min(rho mu, 1e7 mu0)
+
+    Unobserved entries (``mask`` False) carry no constraint: S = E = 0 there and the SVT
+    input keeps L. Returns L, S, E, Y, n_iter and the per-iteration (residual, rank, mu,
+    ||E||_F) history.
+    """
+    M = np.asarray(M)
+    m, n = M.shape
+    obs = np.ones(M.shape, bool) if mask is None else np.asarray(mask, bool)
+    D = np.where(obs, M, 0)
+    lam = 1 / np.sqrt(max(m, n)) if lam is None else lam
+    norm_two = np.linalg.norm(D, 2)
+    Y = D / max(norm_two, np.abs(D).max() / lam)
+    mu = 1.25 / norm_two
+    mu_bar = mu * 1e7
+    d_norm = np.linalg.norm(D)
+    L = np.zeros_like(D)
+    S = np.zeros_like(D)
+    E = np.zeros_like(D)
+    history = []
+    for it in range(1, max_iter + 1):
+        S = np.where(obs, soft_threshold(D - L - E + Y / mu, lam / mu), 0)
+        W = np.where(obs, D - L - S + Y / mu, 0)
+        w = np.linalg.norm(W)
+        E = W * (min(1.0, delta / w) if w > 0 else 1.0)
+        X = np.where(obs, D - S - E + Y / mu, L)
+        U, s, Vh = np.linalg.svd(X, full_matrices=False)
+        keep = int(np.count_nonzero(s > 1 / mu))
+        if rank is not None:
+            keep = min(keep, rank)
+        L = (U[:, :keep] * (s[:keep] - 1 / mu)) @ Vh[:keep]
+        Z = np.where(obs, D - L - S - E, 0)
+        Y = Y + mu * Z
+        residual = np.linalg.norm(Z) / d_norm
+        history.append((residual, keep, mu, np.linalg.norm(E)))
+        mu = min(mu * rho, mu_bar)
+        if residual < tol:
+            break
+    return L, S, E, Y, it, history
