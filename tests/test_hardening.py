@@ -2,6 +2,8 @@
 class: byte order, aliased ``out=``, extreme scales, poisoned streams, shared workspaces,
 iteration caps, seeds and small helpers. Each test states the reproducer it guards."""
 
+import warnings
+
 import numpy as np
 import pytest
 from naive.rpca import planted
@@ -456,3 +458,87 @@ def test_streams_and_frames_any_scale(scale, dtype):
     dec_ref = fastrpca.decompose_frames(frames.astype(dtype), random_state=0)
     np.testing.assert_allclose(dec.background / scale, dec_ref.background, rtol=0, atol=tol * 10)
     np.testing.assert_array_equal(dec.mask, dec_ref.mask)
+
+
+# --------------------------------------------------------------------------- streams
+# One finite frame of 1e300 made StreamingRPCA's singular values inf and every later
+# background NaN, forever, without a word; the same after a NaN frame passed with
+# check_finite=False.
+
+
+def stream_and_frames(seed=0):
+    rng = np.random.default_rng(seed)
+    basis = rng.standard_normal((2, 16, 20))
+    frames = np.einsum("tk,khw->thw", 3 + rng.standard_normal((70, 2)), basis)
+    frames[45:, 4:7, 4:7] += 20.0
+    return frames
+
+
+def glitches():
+    f = stream_and_frames()[40]
+    nan = f.copy()
+    nan[3, 3] = np.nan
+    inf = f.copy()
+    inf[0, :] = -np.inf
+    spike = f.copy()
+    spike[5, 5] = 1e300
+    return {
+        "1e300 frame": np.full_like(f, 1e300),
+        "1e30 frame": f * 1e30,
+        "NaN pixel": nan,
+        "-Inf row": inf,
+        "1e300 pixel": spike,
+    }
+
+
+@pytest.mark.parametrize("name", list(glitches()))
+def test_a_corrupt_frame_does_not_poison_the_stream(name):
+    frames = stream_and_frames()
+    bad = glitches()[name]
+    clean = fastrpca.StreamingRPCA(rank=2, check_finite=False).fit(frames[:30], random_state=0)
+    hit = fastrpca.StreamingRPCA(rank=2, check_finite=False).fit(frames[:30], random_state=0)
+    for f in frames[30:40]:
+        clean.process(f)
+        hit.process(f)
+    last_background = hit.process(frames[39], update=False)[0].copy()
+    with pytest.warns(RuntimeWarning, match="refused"):
+        B, S = hit.process(bad)
+    assert hit.refused.tolist() == [True] and hit.n_refused == 1
+    np.testing.assert_allclose(B, last_background, rtol=1e-12, atol=1e-12)  # last good one
+    assert np.isfinite(B).all()
+    np.testing.assert_array_equal(np.isfinite(S), np.isfinite(bad))  # all of it is sparse
+    np.testing.assert_array_equal(hit.singular_values, clean.singular_values)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for f in frames[40:]:  # the next good frames: the answers of a stream never hit
+            b_hit, s_hit = hit.process(f)
+            b_ok, s_ok = clean.process(f)
+            np.testing.assert_allclose(b_hit, b_ok, rtol=0, atol=1e-9)
+            np.testing.assert_allclose(s_hit, s_ok, rtol=0, atol=1e-9)
+            assert not hit.refused.any()
+    assert np.isfinite(hit.singular_values).all()
+
+
+def test_a_corrupt_frame_in_a_batch_and_the_default_check():
+    frames = stream_and_frames()
+    batch = frames[40:46].copy()
+    batch[2] = 1e300
+    stream = fastrpca.StreamingRPCA(rank=2).fit(frames[:30], random_state=0)
+    with pytest.warns(RuntimeWarning, match=r"frame\(s\) \[2\] of the batch"):
+        B, S = stream.process(batch)
+    assert stream.refused.tolist() == [False, False, True, False, False, False]
+    # the last accepted frame's coefficients, in the basis its update left
+    assert np.linalg.norm(B[2] - B[1]) < 0.1 * np.linalg.norm(B[1])
+    assert np.isfinite(B).all() and (S[2] == batch[2] - B[2]).all()
+    # check_finite (the default) still refuses NaN loudly
+    nan = frames[46].copy()
+    nan[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        stream.process(nan)
+    # a genuine change of scene within max_jump is followed, not refused
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        stream.process(frames[47] * 50)
+    assert not stream.refused.any()
+    with pytest.raises(ValueError, match="max_jump"):
+        fastrpca.StreamingRPCA(max_jump=0)

@@ -30,6 +30,8 @@ room for the tracking lag.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from .._core.validation import (
@@ -75,6 +77,14 @@ class StreamingRPCA:
         Default 1e-6 (float64) or 1e-4 (float32).
     max_inner : int
         Cap on the inner iterations per frame (bounds the latency).
+    max_jump : float
+        A frame whose norm exceeds ``max_jump`` times the typical norm of the frames
+        seen so far (a running mean with the weights of ``forget``), or that holds NaN /
+        Inf (with ``check_finite=False``), is refused: its background is the last
+        accepted frame's (its coefficients in the current basis), all of it is sparse,
+        it is not folded into the basis, it is flagged in ``refused`` and a
+        ``RuntimeWarning`` says so. One corrupt frame (a glitch of 1e300) then cannot
+        poison every later background.
     random_state : None, int or Generator
         Seeds the batch :func:`rpca` of :meth:`fit`; streaming itself is deterministic.
     check_finite : bool
@@ -91,6 +101,9 @@ class StreamingRPCA:
     n_inner : ndarray of int. Inner iterations of each frame of the last call.
     n_sparse : ndarray of int. Sparse entries of each frame of the last call; a large
         value flags an anomalous frame.
+    refused : ndarray of bool. Which frames of the last call were refused (see
+        ``max_jump``).
+    n_refused : int. Frames refused since :meth:`fit`.
 
     Notes
     -----
@@ -124,6 +137,7 @@ class StreamingRPCA:
         lam: float | None = None,
         tol: float | None = None,
         max_inner: int = 50,
+        max_jump: float = 1e3,
         random_state=None,
         check_finite: bool = True,
     ):
@@ -137,6 +151,7 @@ class StreamingRPCA:
         self.lam = None if lam is None else positive(lam, "lam")
         self.tol = None if tol is None else positive(tol, "tol", upper=1.0)
         self.max_inner = positive(max_inner, "max_inner", integer=True)
+        self.max_jump = positive(max_jump, "max_jump")
         self.random_state = random_state
         self.check_finite = bool(check_finite)
         self.frame_shape: tuple[int, ...] | None = None
@@ -208,7 +223,7 @@ class StreamingRPCA:
         self.tol_ = (1e-6 if dtype == np.float64 else 1e-4) if self.tol is None else self.tol
         self._Ut = np.ascontiguousarray(U[:, :k].T, dtype=dtype)  # (k, m)
         self._sv = np.ascontiguousarray(s[:k])
-        # r, p, K, V, s_new, G, x
+        # r, p, K, V, s_new, G, x, r_last (the last accepted frame's coefficients)
         self._scratch = (
             np.zeros(k),
             np.zeros(k),
@@ -217,9 +232,16 @@ class StreamingRPCA:
             np.zeros(k + 1),
             np.zeros((k, k)),
             np.empty(m, dtype),
+            U[:, :k].T @ result.L[:, -1].astype(np.float64),
         )
         self._Ut_next = np.empty_like(self._Ut)
-        self._params = np.array([threshold, self.forget, self.tol_, self.reject])
+        # the reference energy: frame energies averaged with the stream's weights
+        energies = np.einsum("ij,ij->j", M, M, dtype=np.float64)
+        w = weights**2
+        reference = float(energies @ w / w.sum())
+        self._params = np.array(
+            [threshold, self.forget, self.tol_, self.reject, reference, self.max_jump]
+        )
         self._capacity = 0
         self._grow(1)
         if e:
@@ -228,6 +250,7 @@ class StreamingRPCA:
             result.mu = float(np.ldexp(result.mu, -e))
         self.init_result: RPCAResult = result
         self.n_frames = 0
+        self.n_refused = 0
         return self
 
     def _grow(self, b: int) -> None:
@@ -238,7 +261,7 @@ class StreamingRPCA:
         self._Z = np.empty((b, m), self.dtype)
         self._B = np.empty((b, m), self.dtype)
         self._S = np.empty((b, m), self.dtype)
-        self._info = np.zeros((b, 2), np.int64)
+        self._info = np.zeros((b, 3), np.int64)
         self._capacity = b
 
     # ------------------------------------------------------------------ streaming
@@ -331,12 +354,28 @@ class StreamingRPCA:
             ldexp(B, self._e, out=B)
             ldexp(S, self._e, out=S)
         self.n_inner, self.n_sparse = info[:, 0], info[:, 1]
+        self.refused = info[:, 2].astype(bool)
         if update:
             self.n_frames += b
+        if self.refused.any():
+            self._warn_refused(b)
         if out is not None:
             shape = frames.shape
             return finish_out(B.reshape(shape), B_out), finish_out(S.reshape(shape), S_out)
         return B.reshape(frames.shape), S.reshape(frames.shape)
+
+    def _warn_refused(self, b: int) -> None:
+        which = np.flatnonzero(self.refused)
+        self.n_refused += which.size
+        where = "the frame" if b == 1 else f"frame(s) {which.tolist()} of the batch"
+        warnings.warn(
+            f"StreamingRPCA refused {where}: NaN / Inf entries, or a norm more than "
+            f"max_jump={self.max_jump:g} times that of the frames so far (a corrupt "
+            "frame?). It got the last accepted frame's background, all of it is in "
+            "sparse, and the background model is unchanged (see .refused)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
     def _outs(self, out, shape):
         """``((work, target), (work, target))`` for ``out=(background, sparse)``."""
@@ -396,6 +435,7 @@ def _warmup() -> None:
             np.zeros(3),
             np.zeros((2, 2)),
             np.empty(4, dtype),
+            np.zeros(2),
         )
         count_nonfinite(Z)
         process_frames(
@@ -405,9 +445,9 @@ def _warmup() -> None:
             np.ones(2),
             Z.copy(),
             Z.copy(),
-            np.zeros((1, 2), np.int64),
+            np.zeros((1, 3), np.int64),
             *scratch,
-            np.array([0.1, 0.9, 1e-6, 4.0]),
+            np.array([0.1, 0.9, 1e-6, 4.0, 4.0, 1e3]),
             5,
             True,
         )

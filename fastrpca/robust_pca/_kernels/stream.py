@@ -118,16 +118,14 @@ def _dots(Ut, v, out):
 
 
 @kernel
-def split_frame(z, Ut, r, acc, G, b, c, threshold, tol, max_inner):
-    """Background coefficients ``r`` of frame ``z``; returns the inner iterations done.
+def split_frame(z, z_norm, Ut, r, acc, G, b, c, threshold, tol, max_inner):
+    """Background coefficients ``r`` of frame ``z`` (``z_norm`` = sum of its squares);
+    returns the inner iterations done.
 
     ``acc`` (k,), ``G`` (k, k) are float64 scratch; ``b``, ``c`` (m,) frame-sized scratch.
     """
     k = Ut.shape[0]
     _dots(Ut, z, r)
-    z_norm = 0.0
-    for i in range(z.size):
-        z_norm += z[i] * z[i]
     stop = tol * np.sqrt(z_norm)
     n_inner = 0
     while n_inner < max_inner:
@@ -249,17 +247,51 @@ def update_basis(z, B, Ut, Ut_next, sv, p, K, V, s_new, G, x, cut, forget):
 
 
 @kernel
+def energy(z):
+    """``(sum of squares, all finite)`` of a frame, one pass."""
+    total = 0.0
+    finite = True
+    for i in range(z.size):
+        v = z[i]
+        if np.isfinite(v):
+            total += v * v
+        else:
+            finite = False
+    return total, finite
+
+
+@kernel
 def process_frames(
-    Z, Ut, Ut_next, sv, B, S, info, r, p, K, V, s_new, G, x, params, max_inner, update
+    Z, Ut, Ut_next, sv, B, S, info, r, p, K, V, s_new, G, x, r_last, params, max_inner, update
 ):
     """Split each row of ``Z`` (b, m) into ``B`` + ``S`` against the basis ``Ut`` (k, m);
     update the basis after each frame if ``update``. ``info[f] = (inner iterations,
-    sparse entries)`` per frame. ``Ut_next`` and ``x`` are scratch. ``params`` holds
-    ``threshold, forget, tol, reject``."""
+    sparse entries, refused)`` per frame. ``Ut_next`` and ``x`` are scratch. ``params``
+    holds ``threshold, forget, tol, reject, reference energy, max_jump``.
+
+    A frame with NaN / Inf entries, or whose energy exceeds ``max_jump**2`` times the
+    reference energy (a running mean of the accepted frames' energies), is refused: its
+    background is that of the last accepted frame (coefficients ``r_last``), its sparse
+    part the whole difference, and neither the basis nor the reference moves, so one
+    corrupt frame cannot poison the frames after it.
+    """
     threshold, forget, tol, reject = params[0], params[1], params[2], params[3]
     for f in range(Z.shape[0]):
         z, b, s = Z[f], B[f], S[f]
-        info[f, 0] = split_frame(z, Ut, r, p, G, b, s, threshold, tol, max_inner)
+        zz, finite = energy(z)
+        if not (finite and zz <= params[5] * params[5] * params[4]):
+            _combine(Ut, r_last, b)
+            for i in range(z.size):
+                s[i] = z[i] - b[i]
+            info[f, 0] = 0
+            info[f, 1] = z.size
+            info[f, 2] = 1
+            continue
+        info[f, 0] = split_frame(z, zz, Ut, r, p, G, b, s, threshold, tol, max_inner)
         info[f, 1] = finish_frame(z, Ut, r, b, s, threshold)
+        info[f, 2] = 0
+        for j in range(r.size):
+            r_last[j] = r[j]
         if update:
             update_basis(z, b, Ut, Ut_next, sv, p, K, V, s_new, G, x, reject * threshold, forget)
+            params[4] = forget * params[4] + (1.0 - forget) * zz
