@@ -542,3 +542,110 @@ def test_a_corrupt_frame_in_a_batch_and_the_default_check():
     assert not stream.refused.any()
     with pytest.raises(ValueError, match="max_jump"):
         fastrpca.StreamingRPCA(max_jump=0)
+
+
+# --------------------------------------------------------------------------- threads
+# One RPCAWorkspace shared by four threads gave L off by up to 300 %, silently.
+
+
+def test_a_shared_rpca_workspace_is_refused_while_in_use():
+    import threading
+
+    ws = fastrpca.RPCAWorkspace()
+    Ms = [planted(60, 50, 3, 0.05, magnitude=10.0, seed=s)[0] for s in range(4)]
+    inside, release = threading.Event(), threading.Event()
+    results, errors = {}, {}
+
+    def hold(info):  # the first solve waits, inside the workspace, for the others
+        inside.set()
+        release.wait(30)
+
+    def run(i):
+        try:
+            r = fastrpca.rpca(Ms[i], workspace=ws, callback=hold if i == 0 else None)
+            results[i] = r.L.copy()
+        except RuntimeError as exc:
+            errors[i] = exc
+
+    first = threading.Thread(target=run, args=(0,))
+    first.start()
+    assert inside.wait(30)
+    others = [threading.Thread(target=run, args=(i,)) for i in (1, 2, 3)]
+    for t in others:
+        t.start()
+    for t in others:
+        t.join()
+    release.set()
+    first.join()
+    assert sorted(errors) == [1, 2, 3] and list(results) == [0]
+    assert all("RPCAWorkspace is already in use" in str(e) for e in errors.values())
+    np.testing.assert_array_equal(results[0], fastrpca.rpca(Ms[0]).L)
+    # free again afterwards, and each thread with its own workspace is fine
+    np.testing.assert_array_equal(fastrpca.rpca(Ms[1], workspace=ws).L, fastrpca.rpca(Ms[1]).L)
+    # a callback that reuses its own solve's workspace is refused too
+    with pytest.raises(RuntimeError, match="in use"):
+        fastrpca.rpca(Ms[2], workspace=ws, callback=lambda info: fastrpca.rpca(Ms[3], workspace=ws))
+
+
+def test_a_shared_lasso_solver_gives_each_thread_its_answer():
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((64, 256))
+    Y = rng.standard_normal((64, 40))
+    solver = fastrpca.LassoSolver(A)
+    want = [fastrpca.LassoSolver(A).solve(Y[:, j], 4.0).x for j in range(40)]
+
+    def work(j):
+        out = np.empty(256)
+        r = solver.solve(Y[:, j], 4.0, out=out)
+        return j, out.copy(), r.x.copy()
+
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(5):
+            for j, out, x in pool.map(work, list(range(40)) * 2):
+                np.testing.assert_array_equal(out, want[j])
+                np.testing.assert_array_equal(x, want[j])
+    with pytest.raises(RuntimeError, match="its own running solve"):
+        solver.solve(Y[:, 0], 4.0, callback=lambda info: solver.solve(Y[:, 1], 4.0))
+    import copy
+    import pickle
+
+    clone = pickle.loads(pickle.dumps(solver))
+    np.testing.assert_array_equal(clone.solve(Y[:, 3], 4.0).x, want[3])
+    np.testing.assert_array_equal(copy.deepcopy(solver).solve(Y[:, 4], 4.0).x, want[4])
+
+
+def test_a_shared_holography_workspace_and_stream_are_refused_while_in_use():
+    import threading
+
+    ws = H.Workspace(ARRAY, 3, random_state=0)
+    ref = ws.solve(FOCI, AMPS)[0].copy()
+    with ws._in_use:  # as if another thread were inside solve()
+        errors = []
+        t = threading.Thread(target=lambda: errors.append(_raises(ws.solve, FOCI, AMPS)))
+        t.start()
+        t.join()
+        assert "holography.Workspace is already in use" in errors[0]
+    np.testing.assert_array_equal(ws.solve(FOCI, AMPS)[0], ref)
+    frames = stream_and_frames()
+    stream = fastrpca.StreamingRPCA(rank=2).fit(frames[:30])
+    with stream._in_use:
+        errors = []
+        t = threading.Thread(target=lambda: errors.append(_raises(stream.process, frames[30])))
+        t.start()
+        t.join()
+        assert "StreamingRPCA is already in use" in errors[0]
+    assert stream.n_frames == 0
+    import copy
+
+    copy.deepcopy(ws).solve(FOCI, AMPS)
+    copy.deepcopy(fastrpca.RPCAWorkspace())
+
+
+def _raises(f, *args):
+    try:
+        f(*args)
+    except RuntimeError as exc:
+        return str(exc)
+    return "no error"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._core.concurrency import Exclusive
 from .._core.result import Result, warn_not_converged
 from .._core.validation import as_array, positive, rng_from
 from ._kernels import acoustics as _k
@@ -438,6 +439,11 @@ class Workspace:
     shape. Results depend only on the inputs and ``random_state`` (the solver restarts
     from the same seeded point every call).
 
+    Threads: a workspace holds one hologram at a time and :meth:`solve` returns views of
+    its buffers, so give each thread its own; a :meth:`solve` or :meth:`result` while
+    another thread's call runs raises ``InUseError`` (a ``RuntimeError``) instead of
+    mixing two holograms.
+
     Parameters
     ----------
     transducers : TransducerArray or (N, 3) array_like
@@ -481,6 +487,7 @@ class Workspace:
         k = default_rank(m) if rank is None else min(positive(rank, "rank", integer=True), m)
         self._b = _Buffers(m, len(self.transducers), k, self.options.max_iter)
         self.n_foci = m
+        self._in_use = Exclusive("this holography.Workspace", "give each thread its own Workspace")
 
     G = property(lambda self: self._b.G)
     amplitude = property(lambda self: self._b.amplitude)
@@ -511,8 +518,11 @@ class Workspace:
         ValueError
             Foci or amplitudes of the wrong shape, non-finite, negative amplitudes, or a
             focus on a transducer.
+        InUseError
+            Another thread is solving with this workspace (give each its own).
         """
-        return self._solve(foci, amplitudes)
+        with self._in_use:
+            return self._solve(foci, amplitudes)
 
     def _solve(self, foci, amplitudes) -> tuple[np.ndarray, np.ndarray]:
         b, t = self._b, self.transducers
@@ -536,7 +546,8 @@ class Workspace:
 
     def result(self) -> HoloResult:
         """The last hologram as a HoloResult (copies)."""
-        return _result(self.options, self._b)
+        with self._in_use:
+            return _result(self.options, self._b)
 
 
 def compute(transducers, foci, amplitudes, *, method: str = "sdp", **options) -> HoloResult:

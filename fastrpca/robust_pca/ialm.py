@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 
 import numpy as np
 
+from .._core.concurrency import Exclusive
 from .._core.config import PARALLEL_MIN_SIZE, blas_threads
 from .._core.result import Result, stop_requested, warn_not_converged
 from .._core.validation import (
@@ -263,7 +265,8 @@ def rpca(
     >>> bool(np.allclose(L, L0, atol=1e-5))
     True
     """
-    with blas_threads():
+    guard = workspace._in_use if isinstance(workspace, RPCAWorkspace) else nullcontext()
+    with blas_threads(), guard:
         return _solve(
             M,
             lam,
@@ -502,11 +505,17 @@ class RPCAWorkspace:
     Pass the same workspace to successive calls on same-sized matrices (a sliding window,
     a camera's frames) and the m x n buffers are reused instead of allocated; only the SVD
     engine's thin factors, O((m + n) k), are allocated per iteration.
+
+    Threads: a workspace holds one solve at a time, and its results are views of its
+    buffers. Give each thread its own workspace; a call made while another thread's (or
+    the running solve's callback's) call uses it raises ``InUseError`` (a
+    ``RuntimeError``) instead of returning a wrong L.
     """
 
     def __init__(self):
         self.key = None
         self._buffers = {}
+        self._in_use = Exclusive("this RPCAWorkspace", "give each thread its own RPCAWorkspace()")
 
     def _holds(self, a: np.ndarray) -> bool:
         """Whether ``a`` may share memory with one of the buffers."""

@@ -34,6 +34,7 @@ import warnings
 
 import numpy as np
 
+from .._core.concurrency import Exclusive
 from .._core.validation import (
     as_array,
     check_all_finite,
@@ -109,8 +110,9 @@ class StreamingRPCA:
     -----
     Call :meth:`fit` on a few tens of frames, then :meth:`process` for each new frame.
     The arrays :meth:`process` returns are the stream's own buffers, overwritten by the
-    next call (pass ``out=`` to write elsewhere). A stream is not thread-safe; run one
-    stream per thread (the kernels release the GIL).
+    next call (pass ``out=`` to write elsewhere). Threads: run one stream per thread (the
+    kernels release the GIL); a call while another thread's call uses the same stream
+    raises ``InUseError`` (a ``RuntimeError``).
 
     Examples
     --------
@@ -155,6 +157,7 @@ class StreamingRPCA:
         self.random_state = random_state
         self.check_finite = bool(check_finite)
         self.frame_shape: tuple[int, ...] | None = None
+        self._in_use = Exclusive("this StreamingRPCA", "run one stream per thread")
 
     # ------------------------------------------------------------------ initialisation
     def fit(self, frames, *, random_state=None) -> StreamingRPCA:
@@ -172,6 +175,10 @@ class StreamingRPCA:
         -------
         self
         """
+        with self._in_use:
+            return self._fit(frames, random_state)
+
+    def _fit(self, frames, random_state) -> StreamingRPCA:
         frames = as_array(frames, "frames", allow_complex=False, check_finite=False)
         if frames.ndim < 2 or frames.shape[0] < 2:
             raise ValueError(
@@ -296,6 +303,10 @@ class StreamingRPCA:
             ``frames = background + sparse + r`` with ``r`` within ``threshold_`` of 0
             entrywise (``sparse`` is 0 there).
         """
+        with self._in_use:
+            return self._process(frames, out, update, check_finite)
+
+    def _process(self, frames, out, update, check_finite):
         if self.frame_shape is None:
             raise RuntimeError(
                 "this StreamingRPCA is not initialised; call "

@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.linalg
 
+from .._core.concurrency import InUseError
 from .._core.result import Result, stop_requested, warn_not_converged
 from .._core.validation import (
     as_array,
@@ -123,6 +124,13 @@ class LassoSolver:
     gram : bool, optional. Force the Gram form of coordinate descent on or off.
     n_jobs : int, optional. Threads for batches (default: all cores for large batches).
     check_finite : bool. Reject NaN / Inf in ``A``.
+
+    Notes
+    -----
+    Threads: a solver may be shared. Its work buffers serve one :meth:`solve` at a time,
+    so concurrent calls from several threads wait for each other (a lock) and each gets
+    its own right answer; for parallel solves give each thread its own solver (or pass
+    a batch ``y`` with ``n_jobs``).
     """
 
     def __init__(
@@ -171,6 +179,8 @@ class LassoSolver:
         self._scratch: list[_Scratch] = []
         self._stats = np.zeros((1, 4))
         self._Yt = np.zeros((1, m), dtype=self.dtype)
+        self._lock = threading.Lock()
+        self._owner: int | None = None
 
     # -- lazily built, cached pieces
     @property
@@ -304,6 +314,31 @@ class LassoSolver:
         LassoResult
         """
         y = _as_rhs(y, check_finite)
+        me = threading.get_ident()
+        if self._owner == me:
+            raise InUseError(
+                "LassoSolver.solve was called from a callback of its own running solve; "
+                "use another LassoSolver there"
+            )
+        with self._lock:  # the work buffers serve one solve at a time
+            self._owner = me
+            try:
+                return self._solve_checked_out(y, lam, l2, x0, out, callback, history, check_finite)
+            finally:
+                self._owner = None
+
+    def __getstate__(self) -> dict:  # a copy or a pickle gets a lock of its own
+        state = dict(self.__dict__)
+        del state["_lock"], state["_owner"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._owner = None
+
+    def _solve_checked_out(self, y, lam, l2, x0, out, callback, history, check_finite):
+        """:meth:`solve` for a validated ``y``, ``out`` checked (see ``check_out``)."""
         if out is None:
             return self._solve(y, lam, l2, x0, None, callback, history, check_finite)
         _check_rows_shape(self.shape, y)
