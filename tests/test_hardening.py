@@ -649,3 +649,99 @@ def _raises(f, *args):
     except RuntimeError as exc:
         return str(exc)
     return "no error"
+
+
+# --------------------------------------------------------------------------- iteration caps
+# phasecut(max_iter=10**12), holography.sdp / Workspace and lasso(history=True) reserved
+# their history for max_iter iterations (a 7 TiB MemoryError; 10**9 silently took 8 GB);
+# holography.gs(max_iter=10**12) ran for ever (a fixed count, no tolerance).
+
+HUGE = 10**12
+
+
+def test_huge_iteration_caps_allocate_what_they_use():
+    import tracemalloc
+
+    M = hermitian(10, 1)
+    tracemalloc.start()
+    try:
+        for method in ("lowrank", "bcd"):
+            r = fastrpca.phasecut(M, method=method, max_iter=HUGE, random_state=0)
+            assert r.converged and r.history["objective"].shape == (r.n_iter,)
+        G = H.transfer_matrix(ARRAY, FOCI)
+        for method in ("sdp", "gs", "gspat"):
+            r = getattr(H, method)(G, AMPS, max_iter=HUGE)
+            assert r.converged and r.n_iter < 10**5
+        ws = H.Workspace(ARRAY, 3, max_iter=HUGE)
+        ws.solve(FOCI, AMPS)
+        assert ws.result().converged
+        rng = np.random.default_rng(0)
+        A, y = rng.standard_normal((30, 60)), rng.standard_normal(30)
+        for method in ("cd", "fista", "ista", "admm"):
+            r = fastrpca.lasso(A, y, 1.0, method=method, max_iter=HUGE, history=True)
+            assert r.converged and r.history["dual_gap"][-1] == r.dual_gap
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 2**20
+
+
+@pytest.mark.parametrize("method", ["cd", "fista", "ista", "admm"])
+def test_lasso_history_in_chunks_is_the_history_of_one_run(method, monkeypatch):
+    from fastrpca.sparse import l1
+
+    rng = np.random.default_rng(2)
+    A, y = rng.standard_normal((40, 80)), rng.standard_normal(40)
+    Y = np.stack([y, -2 * y, y[::-1]], axis=1)
+    whole = fastrpca.LassoSolver(A, method=method, tol=1e-10).solve(Y, 0.5, history=True)
+    monkeypatch.setattr(l1, "HISTORY_CHUNK", 2)  # many runs of two gap checks
+    chunked = fastrpca.LassoSolver(A, method=method, tol=1e-10).solve(Y, 0.5, history=True)
+    assert len(chunked.history["n_iter"]) > 3
+    if method == "cd":  # its resumed runs restart the Newton / working-set heuristics
+        assert chunked.converged.all() and whole.converged.all()
+        np.testing.assert_allclose(chunked.x, whole.x, rtol=1e-4, atol=1e-6)
+        assert np.all(np.diff(chunked.history["n_iter"]) > 0)
+        return
+    np.testing.assert_array_equal(chunked.history["n_iter"], whole.history["n_iter"])
+    np.testing.assert_allclose(
+        chunked.history["dual_gap"], whole.history["dual_gap"], rtol=1e-9, atol=1e-12
+    )
+    np.testing.assert_allclose(chunked.x, whole.x, rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(chunked.n_iter, whole.n_iter)
+    assert np.all(np.diff(chunked.history["n_iter"]) > 0)
+
+
+def test_phasecut_in_chunks_is_one_run(monkeypatch):
+    from fastrpca.holography import maxcut
+
+    M = hermitian(9, 2)
+    whole = fastrpca.phasecut(M, method="bcd", tol=1e-12, random_state=0)
+    monkeypatch.setattr(maxcut, "_CHUNK", 3)
+    chunked = fastrpca.phasecut(M, method="bcd", tol=1e-12, random_state=0)
+    assert chunked.n_iter == whole.n_iter > 6
+    np.testing.assert_array_equal(chunked.X, whole.X)  # bcd resumes exactly
+    np.testing.assert_array_equal(chunked.history["objective"], whole.history["objective"])
+    low = fastrpca.phasecut(M, tol=1e-12, random_state=0)
+    assert low.converged and low.history["objective"].shape == (low.n_iter,)
+
+
+@pytest.mark.parametrize("method", ["gs", "gspat"])
+def test_gs_stops_on_a_tolerance(method):
+    G = H.transfer_matrix(ARRAY, FOCI)
+    solve = getattr(H, method)
+    r = solve(G, AMPS, max_iter=HUGE, tol=1e-9)
+    assert r.converged and 0 < r.n_iter < 10**5 and r.rel_change <= 1e-9
+    # the stop is on the relative change of |G q| between round trips
+    with pytest.warns(fastrpca.ConvergenceWarning):
+        r2 = solve(G, AMPS, max_iter=r.n_iter + 1, tol=0.0)
+    np.testing.assert_allclose(r2.focal_pressure, r.focal_pressure, rtol=1e-6)
+    # a cap reached first says so
+    with pytest.warns(fastrpca.ConvergenceWarning, match="round trips"):
+        short = solve(G, AMPS, max_iter=2, tol=1e-12)
+    assert not short.converged and short.n_iter == 2
+    # tol=0: exactly max_iter round trips (AUTD3's fixed count)
+    with pytest.warns(fastrpca.ConvergenceWarning):
+        assert solve(G, AMPS, max_iter=37, tol=0.0).n_iter == 37
+    ws = H.Workspace(ARRAY, 3, method=method, max_iter=HUGE)
+    ws.solve(FOCI, AMPS)
+    assert ws.result().converged and ws.n_iter < 10**5

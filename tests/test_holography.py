@@ -197,10 +197,12 @@ def test_sdp_objective_vs_interior_point(dev):
     "constraint", ["normalize", ("uniform", 0.7), ("multiply", 0.5), ("clamp", 0.2, 0.6), "clamp"]
 )
 @pytest.mark.parametrize("method", ["naive", "gs", "gspat"])
+@pytest.mark.filterwarnings("ignore::fastrpca._core.result.ConvergenceWarning")
 def test_baselines_match_reference(dev, method, constraint):
     G = H.transfer_matrix(dev, scattered(6, seed=7))
     amps = np.linspace(2e3, 5e3, 6)
-    r = getattr(H, method)(G, amps, constraint=constraint)
+    fixed = {} if method == "naive" else {"tol": 0.0}  # all 100 round trips, as AUTD3
+    r = getattr(H, method)(G, amps, constraint=constraint, **fixed)
     q = {"naive": nv.naive_drive, "gs": nv.gs_drive, "gspat": nv.gspat_drive}[method](G, amps)
     name, *vals = (constraint,) if isinstance(constraint, str) else constraint
     if name in ("uniform", "multiply"):

@@ -26,6 +26,8 @@ from ._kernels import phasecut as _k
 __all__ = ["phasecut", "PhaseCutResult"]
 
 _METHODS = ("auto", "lowrank", "bcd")
+#: Sweeps per kernel call (the history grows by one such chunk at a time).
+_CHUNK = 4096
 
 
 class PhaseCutResult(Result):
@@ -217,14 +219,15 @@ def phasecut(
 
     # relative changes are taken against max(|f|, floor): |Tr(MX)| <= n ||M||_F
     floor = max(1e-8 * n * float(np.linalg.norm(M)), np.finfo(float).tiny)
-    hist = np.zeros(max_iter)
     m = np.empty(n, dtype=np.complex128)
     V = None
     if method == "bcd":
         X = np.eye(n, dtype=np.complex128) if X0 is None else X0.copy()
         perm = np.arange(n, dtype=np.int64)
         x = np.empty(n, dtype=np.complex128)
-        sweeps, f, rel = _k.bcd_sweeps(M, X, nu, max_iter, tol, floor, perm, m, x, state, hist)
+
+        def sweep(count, hist):
+            return _k.bcd_sweeps(M, X, nu, count, tol, floor, perm, m, x, state, hist)
     else:
         if X0 is None:
             W = np.empty((k, n), dtype=np.complex128)
@@ -233,7 +236,22 @@ def phasecut(
             W = _start_factor(X0, k, state)
         h = np.empty(k, dtype=np.complex128)
         g = np.empty(k, dtype=np.complex128)
-        sweeps, f, rel = _k.lowrank_sweeps(M, W, omega, max_iter, tol, floor, m, h, g, hist)
+
+        def sweep(count, hist):
+            return _k.lowrank_sweeps(M, W, omega, count, tol, floor, m, h, g, hist)
+
+    # Sweeps in chunks, the history growing with them (not reserved for max_iter sweeps:
+    # max_iter=10**12 once asked for 8 TB up front).
+    chunks, sweeps = [], 0
+    while True:
+        hist = np.zeros(min(max_iter - sweeps, _CHUNK))
+        done, f, rel = sweep(hist.size, hist)
+        chunks.append(hist[:done])
+        sweeps += done
+        if rel <= tol or sweeps >= max_iter or not np.isfinite(f):
+            break
+    hist = np.concatenate(chunks)
+    if method != "bcd":
         X = np.empty((n, n), dtype=np.complex128)
         _k.gram_of_rows(W, X)
         V = np.ascontiguousarray(W.T)

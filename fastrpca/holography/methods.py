@@ -62,14 +62,17 @@ class HoloResult(Result):
     rounded_objective : float
         ``u^H M u`` (SDP only, else NaN).
     n_iter : int
-        PhaseCut sweeps (SDP), or GS / GS-PAT round trips.
+        PhaseCut sweeps (SDP), or GS / GS-PAT round trips (1 for naive).
     converged : bool
-        SDP: the last sweep changed the objective by at most ``tol``; the other
-        methods run a fixed number of iterations and say True.
+        SDP: the last sweep changed the objective by at most ``tol``; GS / GS-PAT: the
+        last round trip changed the focal amplitudes by at most ``tol`` (relative);
+        naive (closed form): True.
     rel_change : float
-        Relative objective change of the last sweep (SDP only, else NaN).
+        Relative objective change of the last sweep (SDP), relative focal amplitude
+        change of the last round trip (GS / GS-PAT); NaN for naive.
     history : dict of ndarray
-        ``{"objective": ...}`` per sweep (SDP only, else empty).
+        ``{"objective": ...}`` per sweep, the first 10 000 at most (SDP only, else
+        empty).
     method : str
         ``"sdp"``, ``"naive"``, ``"gs"`` or ``"gspat"``.
     message : str
@@ -135,7 +138,8 @@ class _Buffers:
         self.vecs = np.empty((6, m), c)
         self.q = np.empty(n, c)
         self.state = np.zeros(1, np.uint64)
-        self.hist = np.zeros(max(max_iter, 1))
+        # sweep history, bounded whatever max_iter (10**12 once reserved 8 TB)
+        self.hist = np.zeros(max(min(max_iter, HISTORY_LENGTH), 1))
         self.amplitude = np.empty(n)
         self.phase = np.empty(n)
         self.drive = np.empty(n, c)
@@ -146,6 +150,12 @@ class _Buffers:
 #: Iteration limits when ``max_iter`` is None: PhaseCut sweeps for the SDP, round trips
 #: for GS and GS-PAT (AUTD3's default of 100).
 DEFAULT_MAX_ITER = {"sdp": 1000, "gs": 100, "gspat": 100, "naive": 1}
+#: Tolerances when ``tol`` is None: relative objective change per PhaseCut sweep (SDP),
+#: relative change of the focal amplitudes per round trip (GS, GS-PAT: after AUTD3's 100
+#: round trips it is 1e-4..2e-3 on 2-32 foci).
+DEFAULT_TOL = {"sdp": 1e-6, "gs": 1e-3, "gspat": 1e-3, "naive": 0.0}
+#: ``history`` keeps the objective of at most this many sweeps.
+HISTORY_LENGTH = 10_000
 
 
 class _Options:
@@ -162,7 +172,7 @@ class _Options:
         # the kernel takes the sweep limit (SDP) and the GS iteration count separately
         self.max_sweeps = self.max_iter if method == "sdp" else 1
         self.iterations = self.max_iter if method in ("gs", "gspat") else 1
-        self.tol = positive(tol, "tol", allow_zero=True)
+        self.tol = DEFAULT_TOL[method] if tol is None else positive(tol, "tol", allow_zero=True)
         self.omega = positive(omega, "omega", allow_zero=True)
         if self.omega >= 1:
             raise ValueError(f"omega must be in [0, 1), got {omega!r}")
@@ -225,8 +235,20 @@ def _as_amplitudes(amplitudes, m: int, check_finite: bool = True) -> np.ndarray:
 
 
 def _converged(opts: _Options, b: _Buffers) -> tuple[bool, str]:
+    if opts.code == _k.NAIVE:
+        return True, "naive: closed form"
     if opts.code != _k.SDP:
-        return True, f"{opts.method}: fixed iteration count"
+        done, change = int(b.info[0]), b.info[2]
+        if change <= opts.tol:
+            return True, (
+                f"converged: the focal amplitudes changed by {change:.2e} (relative) in "
+                f"round trip {done + 1}"
+            )
+        return False, (
+            f"not converged: the focal amplitudes still change by {change:.2e} > tol = "
+            f"{opts.tol:.1e} (relative) after max_iter = {opts.max_iter} round trips; "
+            "raise max_iter or tol"
+        )
     sweeps, rel = int(b.info[0]), b.info[2]
     if rel <= opts.tol:
         return True, f"converged: relative objective change {rel:.2e} after {sweeps} sweeps"
@@ -240,8 +262,8 @@ def _converged(opts: _Options, b: _Buffers) -> tuple[bool, str]:
 def _warn_if_not_converged(opts: _Options, b: _Buffers) -> None:
     """Warn once per hologram; called by _from_G and Workspace._solve, whose public callers
     (sdp... / solve, compute) sit two frames up: the warning points at the user's line."""
-    if opts.code == _k.SDP and not b.info[2] <= opts.tol:  # no string work in steady state
-        warn_not_converged(f"holography sdp: {_converged(opts, b)[1]}", stacklevel=5)
+    if opts.code != _k.NAIVE and not b.info[2] <= opts.tol:  # no strings in steady state
+        warn_not_converged(f"holography {opts.method}: {_converged(opts, b)[1]}", stacklevel=5)
 
 
 def _result(opts: _Options, b: _Buffers, copy: bool = True) -> HoloResult:
@@ -260,9 +282,9 @@ def _result(opts: _Options, b: _Buffers, copy: bool = True) -> HoloResult:
         focal_phase=focal_phase,
         objective=float(b.info[1]) if sdp_ else np.nan,
         rounded_objective=float(b.info[3]) if sdp_ else np.nan,
-        n_iter=int(b.info[0]) if sdp_ else opts.max_iter,
+        n_iter=int(b.info[0]) if opts.code != _k.NAIVE else 1,
         converged=converged,
-        rel_change=float(b.info[2]) if sdp_ else np.nan,
+        rel_change=float(b.info[2]) if opts.code != _k.NAIVE else np.nan,
         method=opts.method,
         message=message,
         history={"objective": b.hist[: int(b.info[0])].copy()} if sdp_ else {},
@@ -277,7 +299,7 @@ def _from_G(
     alpha=1e-3,
     constraint="normalize",
     max_iter=None,
-    tol=1e-6,
+    tol=None,
     omega=0.8,
     rank=None,
     random_state=None,
@@ -372,7 +394,13 @@ def naive(G, amplitudes, *, constraint="normalize", check_finite: bool = True) -
 
 
 def gs(
-    G, amplitudes, *, max_iter: int = 100, constraint="normalize", check_finite: bool = True
+    G,
+    amplitudes,
+    *,
+    max_iter: int = 100,
+    tol: float = 1e-3,
+    constraint="normalize",
+    check_finite: bool = True,
 ) -> HoloResult:
     """Gerchberg-Saxton (``max_iter`` round trips), then the emission constraint.
 
@@ -383,7 +411,12 @@ def gs(
     amplitudes : (m,) array_like or scalar
         Target pressure magnitudes (Pa), >= 0.
     max_iter : int
-        Round trips between the array (unit amplitude) and the foci; all are done.
+        Limit on the round trips between the array (unit amplitude) and the foci
+        (AUTD3 always does 100).
+    tol : float
+        Stop when one round trip changes the focal amplitudes ``|G q|`` by at most
+        ``tol`` times their largest (0: do all ``max_iter``). Stopping at ``max_iter``
+        first says ``converged=False`` and warns.
     constraint : str or tuple
         Emission constraint, see the module docstring.
     check_finite : bool
@@ -394,12 +427,24 @@ def gs(
     HoloResult
     """
     return _from_G(
-        "gs", G, amplitudes, max_iter=max_iter, constraint=constraint, check_finite=check_finite
+        "gs",
+        G,
+        amplitudes,
+        max_iter=max_iter,
+        tol=tol,
+        constraint=constraint,
+        check_finite=check_finite,
     )
 
 
 def gspat(
-    G, amplitudes, *, max_iter: int = 100, constraint="normalize", check_finite: bool = True
+    G,
+    amplitudes,
+    *,
+    max_iter: int = 100,
+    tol: float = 1e-3,
+    constraint="normalize",
+    check_finite: bool = True,
 ) -> HoloResult:
     """GS-PAT (Plasencia et al. 2020) on R = G B, then the emission constraint.
 
@@ -410,7 +455,11 @@ def gspat(
     amplitudes : (m,) array_like or scalar
         Target pressure magnitudes (Pa), >= 0.
     max_iter : int
-        Iterations on the m x m matrix ``R = G B``; all are done.
+        Limit on the iterations on the m x m matrix ``R = G B`` (AUTD3 always does 100).
+    tol : float
+        Stop when one iteration changes the focal amplitudes by at most ``tol`` times
+        their largest (0: do all ``max_iter``). Stopping at ``max_iter`` first says
+        ``converged=False`` and warns.
     constraint : str or tuple
         Emission constraint, see the module docstring.
     check_finite : bool
@@ -425,6 +474,7 @@ def gspat(
         G,
         amplitudes,
         max_iter=max_iter,
+        tol=tol,
         constraint=constraint,
         check_finite=check_finite,
     )
@@ -456,7 +506,9 @@ class Workspace:
         As in :func:`sdp`.
     max_iter : int, optional
         PhaseCut sweeps (SDP, default 1000) or round trips (GS / GS-PAT, default 100).
-    tol, omega, rank, random_state
+    tol : float, optional
+        As in :func:`sdp` (default 1e-6) or :func:`gs` (default 1e-3).
+    omega, rank, random_state
         As in :func:`sdp`.
     frequency, sound_speed, directivity
         As in :func:`transfer_matrix`.
@@ -471,7 +523,7 @@ class Workspace:
         alpha: float = 1e-3,
         constraint="normalize",
         max_iter: int | None = None,
-        tol: float = 1e-6,
+        tol: float | None = None,
         omega: float = 0.8,
         rank: int | None = None,
         random_state=None,

@@ -43,6 +43,8 @@ DEFAULT_TOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
 DEFAULT_MAX_ITER = {"cd": 1000, "fista": 20000, "ista": 100000, "admm": 20000}
 #: (F)ISTA and ADMM evaluate the duality gap every CHECK_EVERY iterations.
 CHECK_EVERY = 10
+#: With ``history=True`` the first signal runs this many gap checks per kernel call.
+HISTORY_CHUNK = 1024
 #: The Gram form of coordinate descent keeps A^T A (n x n); never above this n.
 GRAM_MAX_FEATURES = 4096
 #: :func:`lasso` also takes the Gram form when forming A^T A costs at most this many
@@ -564,29 +566,38 @@ class LassoSolver:
         else:
             jobs = self._n_threads(k)
             scs = self._scratches(jobs)
-            hist = np.zeros((max_iter + 2, 2)) if history else scs[0].hist0
-            if jobs == 1:
-                run(0, k, scs[0], max_iter, -1, False, hist)
-            else:
-                bounds = np.linspace(0, k, jobs + 1).astype(int)
+            first = 0
+            if history:
+                # the first signal alone, in runs of HISTORY_CHUNK gap checks, its history
+                # growing run by run (not reserved for max_iter iterations up front:
+                # max_iter=10**9 once took 16 GB)
+                sc, chunks, total, resume = scs[0], [], 0, False
+                buf = np.zeros((HISTORY_CHUNK + 2, 2))
+                while True:
+                    run(0, 1, sc, max_iter - total, HISTORY_CHUNK, resume, buf)
+                    part = buf[(1 if resume else 0) : int(stats[0, 3])].copy()
+                    part[:, 0] += total  # a resumed run counts from 0 and repeats its start
+                    chunks.append(part)
+                    total += int(stats[0, 0])
+                    resume = True
+                    if stats[0, 2] <= tol * stats[0, 1] or total >= max_iter or stats[0, 0] == 0:
+                        break
+                stats[0, 0] = total
+                h = np.concatenate(chunks)
+                hist_out = {"n_iter": h[:, 0].astype(int), "dual_gap": h[:, 1]}
+                first = 1
+            if first < k and jobs == 1:
+                run(first, k, scs[0], max_iter, -1, False, scs[0].hist0)
+            elif first < k:
+                bounds = np.linspace(first, k, jobs + 1).astype(int)
                 futs = [
                     _pool().submit(
-                        run,
-                        bounds[i],
-                        bounds[i + 1],
-                        scs[i],
-                        max_iter,
-                        -1,
-                        False,
-                        hist if i == 0 else scs[i].hist0,
+                        run, bounds[i], bounds[i + 1], scs[i], max_iter, -1, False, scs[i].hist0
                     )
                     for i in range(jobs)
                 ]
                 for f in futs:
                     f.result()
-            if history:
-                nh = int(stats[0, 3])
-                hist_out = {"n_iter": hist[:nh, 0].astype(int), "dual_gap": hist[:nh, 1].copy()}
         x = Xt[0] if y.ndim == 1 else Xt.T
         if out is not None:
             x = out

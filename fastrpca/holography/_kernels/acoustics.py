@@ -331,6 +331,7 @@ def holo_solve(
             vecs[4][i] = s
         adjoint(G, vecs[4], q)
     else:
+        done, change = 1, 0.0  # round trips and the last relative amplitude change
         pw = vecs[2]  # row power of G (the back-propagation weights)
         for j in range(m):
             s = 0.0
@@ -344,8 +345,14 @@ def holo_solve(
         elif method == GS:
             for i in range(n):
                 q[i] = 1.0
-            for _ in range(iters):
+            prev = vecs[4]
+            done = iters
+            for t in range(iters):
                 forward(G, q, g)
+                change = _amplitude_change(g, prev, t)
+                if tol > 0.0 and change <= tol:
+                    done = t
+                    break
                 for j in range(m):
                     r = abs(g[j])
                     g[j] = p[j] * g[j] / r if r > 0.0 else p[j]
@@ -360,7 +367,13 @@ def holo_solve(
                     A[j, l] = A[j, l] / pw[l].real
             matvec(A, p, g)
             y = vecs[3]
-            for _ in range(iters):
+            prev = vecs[4]
+            done = iters
+            for t in range(iters):
+                change = _amplitude_change(g, prev, t)
+                if tol > 0.0 and change <= tol:
+                    done = t
+                    break
                 for j in range(m):
                     r = abs(g[j])
                     y[j] = p[j].real * g[j] / r if r > 0.0 else p[j]
@@ -369,6 +382,9 @@ def holo_solve(
                 r2 = g[j].real ** 2 + g[j].imag ** 2
                 y[j] = p[j].real * p[j].real * g[j] / r2 / pw[j].real if r2 > 0.0 else 0.0
             adjoint(G, y, q)
+        if method != NAIVE:
+            info[0] = done
+            info[2] = change
     if code == CLAMP and method != GS:  # the only constraint that reads |q| itself
         e = ea - eg  # q of the caller's problem is q * 2**(ea - eg) (GS: unit modulus)
         for i in range(n):
@@ -380,6 +396,22 @@ def holo_solve(
     if eg != 0:
         _scale(G, eg)
     return OK
+
+
+@kernel
+def _amplitude_change(g, prev, t):
+    """``max_j ||g_j| - prev_j| / max_j |g_j|`` (inf for ``t = 0``); stores ``|g|`` in
+    ``prev`` (the real parts of a complex scratch vector)."""
+    top = 0.0
+    diff = 0.0
+    for j in range(g.size):
+        a = abs(g[j])
+        top = max(top, a)
+        diff = max(diff, abs(a - prev[j].real))
+        prev[j] = a
+    if t == 0:
+        return np.inf
+    return diff / top if top > 0.0 else 0.0
 
 
 @kernel

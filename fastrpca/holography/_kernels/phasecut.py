@@ -92,7 +92,8 @@ def bcd_sweeps(M, X, nu, max_sweeps, tol, floor, perm, m, x, state, hist):
                     X[j, i] = v
                     X[i, j] = v.conjugate()
         f_new = trace_real(M, X)
-        hist[s] = f_new
+        if s < hist.size:  # the history may be shorter than max_sweeps
+            hist[s] = f_new
         rel = abs(f - f_new) / max(abs(f_new), floor)
         f = f_new
         if rel <= tol:
@@ -170,7 +171,8 @@ def lowrank_sweeps(M, W, omega, max_sweeps, tol, floor, m, h, g, hist):
                 df += 2.0 * (d.real * h[c].real + d.imag * h[c].imag)
                 W[c, i] = v
         f += df
-        hist[s] = f
+        if s < hist.size:  # the history may be shorter than max_sweeps
+            hist[s] = f
         rel = abs(df) / max(abs(f), floor)
         if rel <= tol:
             return s + 1, lowrank_objective(M, W), rel
