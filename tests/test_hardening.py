@@ -745,3 +745,76 @@ def test_gs_stops_on_a_tolerance(method):
     ws = H.Workspace(ARRAY, 3, method=method, max_iter=HUGE)
     ws.solve(FOCI, AMPS)
     assert ws.result().converged and ws.n_iter < 10**5
+
+
+# --------------------------------------------------------------------------- small helpers
+# lam_from_sklearn(-1, 10) returned -10, enet_from_sklearn(0.1, 2.0, 10) a negative l2,
+# sklearn_alpha(0.1, 0) divided by zero; rpca(workspace={}) and an init of the wrong dtype
+# gave messages that did not name the argument; StreamingRPCA(random_state="abc") was
+# accepted until fit.
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: fastrpca.lam_from_sklearn(-1, 10), "alpha must be >= 0"),
+        (lambda: fastrpca.lam_from_sklearn(0.1, 0), "n_samples must be > 0"),
+        (lambda: fastrpca.lam_from_sklearn(0.1, 2.5), "n_samples must be an integer"),
+        (lambda: fastrpca.lam_from_sklearn(np.nan, 10), "alpha must be finite"),
+        (lambda: fastrpca.sklearn_alpha(0.1, 0), "n_samples must be > 0"),
+        (lambda: fastrpca.sklearn_alpha(-0.1, 5), "lam must be >= 0"),
+        (lambda: fastrpca.enet_from_sklearn(0.1, 2.0, 10), r"l1_ratio must be in \[0, 1\]"),
+        (lambda: fastrpca.enet_from_sklearn(0.1, -0.5, 10), "l1_ratio must be >= 0"),
+        (lambda: fastrpca.enet_from_sklearn(-0.1, 0.5, 10), "alpha must be >= 0"),
+        (lambda: fastrpca.enet_from_sklearn(0.1, 0.5, -3), "n_samples must be > 0"),
+    ],
+)
+def test_sklearn_converters_refuse_bad_values_by_name(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call()
+
+
+def test_sklearn_converters_still_convert():
+    assert fastrpca.lam_from_sklearn(0.1, 10) == pytest.approx(1.0)
+    assert fastrpca.lam_from_sklearn(0.0, np.int64(7)) == 0.0
+    assert fastrpca.sklearn_alpha(1.0, 10) == pytest.approx(0.1)
+    l1, l2 = fastrpca.enet_from_sklearn(0.1, 0.25, 8)
+    assert (l1, l2) == (pytest.approx(0.2), pytest.approx(0.6))
+    assert fastrpca.enet_from_sklearn(0.1, 1.0, 8)[1] == 0.0
+
+
+def test_rpca_names_a_bad_workspace_or_init():
+    M = planted(20, 16, 2, 0.05, seed=3)[0]
+    for bad in ({}, [], "ws", np.zeros((20, 16))):
+        with pytest.raises(TypeError, match="workspace must be a fastrpca.RPCAWorkspace"):
+            fastrpca.rpca(M, workspace=bad)
+    with pytest.raises(TypeError, match="init's L has dtype complex128"):
+        fastrpca.rpca(M, init=(M + 0j, M))
+    with pytest.raises(TypeError, match="init's S has dtype <U1"):
+        fastrpca.rpca(M, init=(M, np.full(M.shape, "a")))
+    # a float32 init for float64 M, or a real one for complex M, is fine
+    r = fastrpca.rpca(M)
+    warm = fastrpca.rpca(M, init=(r.L.astype(np.float32), r.S.astype(np.float32)))
+    assert warm.converged
+    assert fastrpca.rpca(M + 0j, init=(r.L, r.S)).converged
+
+
+@pytest.mark.parametrize("seed", ["abc", -1, 1.5, True, [1, 2]])
+def test_every_solver_refuses_a_bad_seed_by_name(seed):
+    M = planted(20, 16, 2, 0.05, seed=3)[0]
+    frames = stream_and_frames()[:10]
+    G = H.transfer_matrix(ARRAY, FOCI)
+    calls = [
+        lambda: fastrpca.rpca(M, random_state=seed),
+        lambda: fastrpca.phasecut(hermitian(4, 0), random_state=seed),
+        lambda: H.sdp(G, AMPS, random_state=seed),
+        lambda: H.Workspace(ARRAY, 3, random_state=seed),
+        lambda: H.compute(ARRAY, FOCI, AMPS, random_state=seed),
+        lambda: fastrpca.StreamingRPCA(random_state=seed),
+        lambda: fastrpca.StreamingRPCA(rank=2).fit(frames, random_state=seed),
+        lambda: fastrpca.decompose_frames(frames, random_state=seed),
+        lambda: fastrpca.LISTA(np.eye(4, 6), 0.1).fit(np.ones((4, 8)), random_state=seed),
+    ]
+    for call in calls:
+        with pytest.raises((TypeError, ValueError), match="random_state"):
+            call()

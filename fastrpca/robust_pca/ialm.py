@@ -265,7 +265,11 @@ def rpca(
     >>> bool(np.allclose(L, L0, atol=1e-5))
     True
     """
-    guard = workspace._in_use if isinstance(workspace, RPCAWorkspace) else nullcontext()
+    if workspace is not None and not isinstance(workspace, RPCAWorkspace):
+        raise TypeError(
+            f"workspace must be a fastrpca.RPCAWorkspace() or None, got {type(workspace).__name__}"
+        )
+    guard = workspace._in_use if workspace is not None else nullcontext()
     with blas_threads(), guard:
         return _solve(
             M,
@@ -568,6 +572,12 @@ def _start_from(init, X, S, Y, transposed):
         )
     for name, part, buf in zip("LSY", parts, (X, S, Y)):
         part = np.asarray(part)
+        if part.dtype.kind not in "biufc" or (part.dtype.kind == "c" and buf.dtype.kind != "c"):
+            what = "complex" if part.dtype.kind == "c" else "not numeric"
+            raise TypeError(
+                f"init's {name} has dtype {part.dtype} ({what}) but M is {buf.dtype}; pass "
+                f"init parts of M's kind, e.g. a previous rpca result of the same data"
+            )
         part = part.T if transposed else part
         if part.shape != buf.shape:
             raise ValueError(

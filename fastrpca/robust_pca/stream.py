@@ -39,6 +39,7 @@ from .._core.validation import (
     as_array,
     check_all_finite,
     check_out,
+    check_random_state,
     finish_out,
     ldexp,
     positive,
@@ -154,7 +155,7 @@ class StreamingRPCA:
         self.tol = None if tol is None else positive(tol, "tol", upper=1.0)
         self.max_inner = positive(max_inner, "max_inner", integer=True)
         self.max_jump = positive(max_jump, "max_jump")
-        self.random_state = random_state
+        self.random_state = check_random_state(random_state)
         self.check_finite = bool(check_finite)
         self.frame_shape: tuple[int, ...] | None = None
         self._in_use = Exclusive("this StreamingRPCA", "run one stream per thread")

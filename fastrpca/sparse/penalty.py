@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._core.validation import as_array
+from .._core.validation import positive as _positive
 
 
 def lam_max(A, y, *, positive: bool = False) -> float | np.ndarray:
@@ -50,7 +51,8 @@ def lam_from_sklearn(alpha: float, n_samples: int) -> float:
     -------
     float
     """
-    return float(alpha) * int(n_samples)
+    alpha = _positive(alpha, "alpha", allow_zero=True)
+    return alpha * _positive(n_samples, "n_samples", integer=True)
 
 
 def sklearn_alpha(lam: float, n_samples: int) -> float:
@@ -67,7 +69,8 @@ def sklearn_alpha(lam: float, n_samples: int) -> float:
     -------
     float
     """
-    return float(lam) / int(n_samples)
+    lam = _positive(lam, "lam", allow_zero=True)
+    return lam / _positive(n_samples, "n_samples", integer=True)
 
 
 def enet_from_sklearn(alpha: float, l1_ratio: float, n_samples: int) -> tuple[float, float]:
@@ -89,8 +92,14 @@ def enet_from_sklearn(alpha: float, l1_ratio: float, n_samples: int) -> tuple[fl
     l1, l2 : float
         The weights of :func:`elastic_net`.
     """
-    n = int(n_samples)
-    return float(alpha) * l1_ratio * n, float(alpha) * (1.0 - l1_ratio) * n
+    alpha = _positive(alpha, "alpha", allow_zero=True)
+    r = _positive(l1_ratio, "l1_ratio", allow_zero=True)
+    if r > 1:
+        raise ValueError(
+            f"l1_ratio must be in [0, 1] (scikit-learn's L1 share of the penalty), got {r!r}"
+        )
+    n = _positive(n_samples, "n_samples", integer=True)
+    return alpha * r * n, alpha * (1.0 - r) * n
 
 
 def _check_rows_shape(shape, y):
