@@ -395,7 +395,7 @@ def test_non_finite_data_behind_check_finite_false_is_still_caught(bad):
         rpca(M, check_finite=False)
 
 
-@pytest.mark.parametrize("shape", [(2000, 100), (100, 2000), (300, 1300), (900, 800)])
+@pytest.mark.parametrize("shape", [(2000, 100), (100, 2000), (300, 1300), (900, 800), (6000, 40)])
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128, np.float32])
 def test_spectral_norm_every_route_matches_the_full_svd(shape, dtype):
     from fastrpca.robust_pca.svd import spectral_norm

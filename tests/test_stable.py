@@ -329,3 +329,53 @@ def test_stable_pcp_is_scale_equivariant(scale):
     assert res.delta / scale == pytest.approx(0.5) and res.e_norm / scale == pytest.approx(
         ref.e_norm
     )
+
+
+# ---------------------------------------------------------------- the engine's Gram route
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+def test_gram_orthonormalizer_is_orthonormal_or_declines(dtype):
+    from fastrpca._core.linalg import gram_orthonormalizer
+
+    rng = np.random.default_rng(16)
+    U = np.linalg.qr(rng.standard_normal((6000, 12)))[0]
+    A = (U * np.logspace(0, -4, 12)).astype(dtype)  # orthogonal columns, wide scales
+    C = gram_orthonormalizer(A)
+    Q = (A @ C).astype(np.complex128)
+    eps = np.finfo(dtype).eps
+    assert np.abs(Q.conj().T @ Q - np.eye(12)).max() < 200 * eps
+    skewed = A.copy()
+    skewed[:, 1] = skewed[:, 0] + 1e-6 * skewed[:, 1]  # nearly dependent: cond >> 10
+    assert gram_orthonormalizer(skewed) is None
+    assert gram_orthonormalizer(np.zeros((6000, 3), dtype)) is None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_randomized_engine_on_tall_matrices_matches_the_full_svd(dtype, monkeypatch):
+    # 6000 rows: warm steps take the Gram route; the rank creeps up 1, 2, ... 5 and the
+    # margin is topped up with fresh orthogonal columns.
+    from fastrpca.robust_pca import svd as svd_module
+
+    used = []
+    real = svd_module.gram_orthonormalizer
+    monkeypatch.setattr(
+        svd_module, "gram_orthonormalizer", lambda A: used.append(real(A) is not None) or real(A)
+    )
+    rng = np.random.default_rng(17)
+    U = np.linalg.qr(rng.standard_normal((6000, 5)))[0]
+    V = np.linalg.qr(rng.standard_normal((40, 5)))[0]
+    X0 = (U * [100, 30, 10, 3, 1]) @ V.T + 1e-3 * rng.standard_normal((6000, 40))
+    engine = RandomizedSVD(X0.shape, dtype, random_state=0)
+    for tau in (50, 20, 5, 2, 0.5, 0.5, 0.5):
+        X = X0.astype(dtype)
+        Ue, s, Vh = engine(X.copy(), tau)
+        Uf, sf, Vhf = np.linalg.svd(X.astype(np.float64), full_matrices=False)
+        keep = int(np.count_nonzero(sf > tau))
+        assert s.size == keep
+        rtol = 1e-4 if dtype == np.float32 else 1e-9
+        np.testing.assert_allclose(s, sf[:keep], rtol=rtol)
+        low = (Ue * s) @ Vh
+        ref = (Uf[:, :keep] * sf[:keep]) @ Vhf[:keep]
+        assert rel(low, ref) < 10 * rtol
+    assert len(used) >= 6 and all(used)  # every warm step took the Gram route

@@ -43,6 +43,28 @@ def orthonormal_basis(A: np.ndarray) -> np.ndarray:
     return Q
 
 
+def gram_orthonormalizer(A: np.ndarray) -> np.ndarray | None:
+    """A k x k ``C`` with ``A @ C`` orthonormal, from the Gram matrix of a tall ``A``.
+
+    CholeskyQR in its eigenvector form, with the columns equilibrated: with
+    ``G = D^-1 A^H A D^-1 = W diag(lam) W^H`` (D the column norms, G formed by one BLAS
+    product in A's precision), ``C = D^-1 W diag(lam)^(-1/2)``. The loss of orthogonality
+    of ``A C`` is about ``eps * cond^2`` (cond that of ``A D^-1``): this returns C only
+    when cond <= 10 (orthogonal to about 100 eps), as for the image ``X V`` of the last
+    right singular vectors in a warm-started subspace iteration (cond near 1), and None
+    otherwise (or for a rank-deficient A). A is not modified.
+    """
+    wide = np.complex128 if A.dtype.kind == "c" else np.float64
+    G = (A.conj().T @ A).astype(wide)
+    d = np.sqrt(np.diagonal(G).real)
+    if not np.all(d > 0):
+        return None
+    lam, W = np.linalg.eigh(G / np.outer(d, d))
+    if not lam[-1] <= 100 * lam[0]:  # cond > 10 (or NaN)
+        return None
+    return ((W / np.sqrt(lam)) / d[:, None]).astype(A.dtype)
+
+
 def small_svd(B: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Thin SVD of a wide ``B`` (k x n, k <= n) by LAPACK ``gesdd`` on its transpose."""
     gesdd = _lapack(B.dtype)[2]
