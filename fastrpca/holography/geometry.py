@@ -39,7 +39,8 @@ class TransducerArray:
     """Positions (N, 3) in mm, unit axis directions (N, 3), device index (N,).
 
     Build one with :func:`autd3` or :func:`transducer_array`, which validate their input;
-    the constructor stores the arrays as given.
+    the constructor keeps read-only copies of the arrays and ``layout`` (6, N), the same
+    numbers one coordinate per row (the order the transfer-matrix kernel streams through).
 
     Parameters
     ----------
@@ -52,9 +53,12 @@ class TransducerArray:
     """
 
     def __init__(self, positions: np.ndarray, directions: np.ndarray, device: np.ndarray):
-        self.positions = positions
-        self.directions = directions
-        self.device = device
+        self.positions = np.array(positions, dtype=np.float64)
+        self.directions = np.array(directions, dtype=np.float64)
+        self.device = np.array(device)
+        self.layout = np.ascontiguousarray(np.vstack([self.positions.T, self.directions.T]))
+        for a in (self.positions, self.directions, self.device, self.layout):
+            a.flags.writeable = False
 
     def __len__(self) -> int:
         return self.positions.shape[0]

@@ -588,7 +588,7 @@ class Workspace:
                 f"amplitudes of shape ({self.n_foci},), got {f.shape} and "
                 f"{a.shape}; make a Workspace for another number of foci"
             )
-        status = _k.transfer(t.positions, t.directions, f, self.k, P0, self.directivity, b.G)
+        status = _k.transfer(t.layout, f, self.k, P0, self.directivity, b.G)
         if status == _k.OK:
             status = _run(self.options, b, a)
         if status != _k.OK:

@@ -136,6 +136,6 @@ def transfer_matrix(
         out = np.empty(shape, dtype=np.complex128)
     elif out.shape != shape or out.dtype != np.complex128 or not out.flags.c_contiguous:
         raise ValueError(f"out must be a C-contiguous complex128 array of shape {shape}")
-    status = _k.transfer(trans.positions, trans.directions, f, k, P0, code, out)
+    status = _k.transfer(trans.layout, f, k, P0, code, out)
     raise_status(status, trans, f)
     return out

@@ -14,6 +14,7 @@ import numpy as np
 from ..._core._kernels.linalg import cholesky_lower
 from ..._core.config import kernel
 from .phasecut import gram_of_rows, lowrank_sweeps, random_rows, round_unit
+from .trig import NO_REASSOC, acos_unit, sincos
 
 # T4010A1 directivity: cubic per 10-degree bin (AUTD3 table, ANCHORS section 2)
 _DA = np.array(
@@ -59,6 +60,8 @@ _DD = np.array(
     ]
 )
 
+_DEG = 180.0 / math.pi
+
 SPHERE, T4010A1 = 0, 1
 NORMALIZE, CLAMP, MULTIPLY, UNIFORM = 0, 1, 2, 3
 SDP, NAIVE, GS, GSPAT = 0, 1, 2, 3
@@ -81,25 +84,69 @@ def t4010a1(cos_theta):
     return ((_DD[b] * x + _DC[b]) * x + _DB[b]) * x + _DA[b]
 
 
-@kernel
-def transfer(pos, dirs, foci, k, p0, directivity, G):
-    """G[j, i] = p0 / r D(theta) exp(-i k r); returns OK, BAD_FOCUS or ZERO_DISTANCE."""
+_TA, _TB, _TC, _TD = (tuple(float(v) for v in a) for a in (_DA, _DB, _DC, _DD))
+
+
+@kernel(fastmath=NO_REASSOC)
+def directivity_poly(t):
+    """T4010A1 table at t degrees in [0, 90] (bins 0 and 1 are both D = 1), with the
+    coefficients selected rather than gathered (vectorises better)."""
+    bf = max(math.ceil(t * 0.1) - 1.0, 0.0)
+    x = t - 10.0 * bf
+    a = 1.0
+    b = 0.0
+    c = 0.0
+    d = 0.0
+    for q in range(2, 9):
+        hit = bf == q
+        a = _TA[q] if hit else a
+        b = _TB[q] if hit else b
+        c = _TC[q] if hit else c
+        d = _TD[q] if hit else d
+    return ((d * x + c) * x + b) * x + a
+
+
+@kernel(fastmath=NO_REASSOC)
+def transfer(layout, foci, k, p0, directivity, G):
+    """G[j, i] = p0 / r D(theta) exp(-i k r); returns OK, BAD_FOCUS or ZERO_DISTANCE.
+
+    ``layout`` (6, N): transducer x, y, z and axis ux, uy, uz, one row each. The inner
+    loop streams through these rows with no calls (polynomial sin / cos / acos from
+    ``trig``, the directivity table gathered by bin), so LLVM vectorises it."""
     m = foci.shape[0]
-    n = pos.shape[0]
+    n = layout.shape[1]
+    px, py, pz = layout[0], layout[1], layout[2]
+    ux, uy, uz = layout[3], layout[4], layout[5]
     for j in range(m):
         fx, fy, fz = foci[j, 0], foci[j, 1], foci[j, 2]
         if not (math.isfinite(fx) and math.isfinite(fy) and math.isfinite(fz)):
             return BAD_FOCUS
-        for i in range(n):
-            dx, dy, dz = fx - pos[i, 0], fy - pos[i, 1], fz - pos[i, 2]
-            r = math.sqrt(dx * dx + dy * dy + dz * dz)
-            if r == 0.0:
-                return ZERO_DISTANCE
-            a = p0 / r
-            if directivity == T4010A1:
-                a *= t4010a1((dx * dirs[i, 0] + dy * dirs[i, 1] + dz * dirs[i, 2]) / r)
-            kr = k * r
-            G[j, i] = complex(a * math.cos(kr), -a * math.sin(kr))
+        zero = False
+        if directivity == T4010A1:
+            for i in range(n):
+                dx, dy, dz = fx - px[i], fy - py[i], fz - pz[i]
+                r2 = dx * dx + dy * dy + dz * dz
+                zero |= r2 == 0.0
+                r = math.sqrt(r2)
+                inv = 1.0 / r
+                c = (dx * ux[i] + dy * uy[i] + dz * uz[i]) * inv
+                # the table is symmetric about 90 degrees: fold with |cos|
+                t = acos_unit(min(abs(c), 1.0)) * _DEG
+                d = directivity_poly(t)
+                s, co = sincos(k * r)
+                a = p0 * inv * d
+                G[j, i] = complex(a * co, -a * s)
+        else:
+            for i in range(n):
+                dx, dy, dz = fx - px[i], fy - py[i], fz - pz[i]
+                r2 = dx * dx + dy * dy + dz * dz
+                zero |= r2 == 0.0
+                r = math.sqrt(r2)
+                s, co = sincos(k * r)
+                a = p0 / r
+                G[j, i] = complex(a * co, -a * s)
+        if zero:
+            return ZERO_DISTANCE
     return OK
 
 
