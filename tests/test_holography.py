@@ -336,4 +336,4 @@ def test_workspace_bad_input(dev):
     with pytest.raises(ValueError, match="no foci"):
         ws.solve(np.zeros((0, 3)), np.zeros(0))
     with pytest.raises(ValueError, match="method"):
-        H.Workspace(dev, 2, method="lm")
+        H.Workspace(dev, 2, method="lbfgs")

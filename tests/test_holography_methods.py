@@ -4,12 +4,15 @@ calibration), certificates, sequences, sound-field maps."""
 import inspect
 import math
 import re
+import tracemalloc
+import warnings
 
 import numpy as np
 import pytest
 from naive import holography as nv
 
 from fastrpca import holography as H
+from fastrpca._core.result import ConvergenceWarning
 from fastrpca.holography._kernels import trig
 
 CENTER = np.array([86.36, 66.04, 150.0])
@@ -53,7 +56,9 @@ def test_acos_and_asin_match_numpy():
     # the Taylor coefficients written out in asin_small: (2k)! / (4^k (k!)^2 (2k + 1))
     src = inspect.getsource(trig.asin_small.py_func)
     coef = [float(v) for v in re.findall(r"p = (?:p \* z \+ )?([0-9.e-]+)", src)][::-1]
-    want = [math.factorial(2 * k) / (4**k * math.factorial(k) ** 2 * (2 * k + 1)) for k in range(24)]
+    want = [
+        math.factorial(2 * k) / (4**k * math.factorial(k) ** 2 * (2 * k + 1)) for k in range(24)
+    ]
     assert coef == want
 
 
@@ -73,3 +78,292 @@ def test_transfer_far_and_behind_matches_loops():
         G = H.transfer_matrix(two, foci, directivity=d)
         ref = nv.transfer_matrix_loops(two.positions, two.directions, foci, directivity=d)
         np.testing.assert_allclose(G, ref, rtol=1e-12, atol=0)
+
+
+# ------------------------------------------------------------------------------------ LM
+
+
+def small_array(n=30, seed=0):
+    rng = np.random.default_rng(seed)
+    pos = np.c_[rng.uniform(0, 100, n), rng.uniform(0, 80, n), np.zeros(n)]
+    return H.transducer_array(pos)
+
+
+@pytest.mark.parametrize("case", ["small", "autd3"])
+def test_lm_matches_dense_textbook(dev, case):
+    if case == "small":
+        arr, foci = small_array(), [[30.0, 40.0, 80.0], [70.0, 30.0, 90.0], [50, 60, 70.0]]
+    else:
+        arr, foci = dev, scattered(4, seed=2)
+    G = H.transfer_matrix(arr, foci)
+    amps = np.linspace(3e3, 5e3, G.shape[0]) * (0.2 if case == "small" else 1.0)
+    for max_iter in (1, 5, 12):
+        with pytest.warns(ConvergenceWarning):
+            r = H.lm(G, amps, max_iter=max_iter, tol=0.0, step_tol=0.0, certificate=False)
+        x, k, hist = nv.lm_textbook(G, amps, max_iter=max_iter)
+        assert r.n_iter == k == max_iter
+        np.testing.assert_allclose(r.history["objective"], hist, rtol=1e-9)
+        np.testing.assert_allclose(np.exp(1j * r.phase), np.exp(1j * x[: G.shape[1]]), atol=1e-8)
+        assert np.isclose(r.objective, hist[-1], rtol=1e-9)
+
+
+def test_lm_descends_and_reaches_a_planted_optimum(dev):
+    # one focus asking for what the array gives with every transducer in phase: F* = 0
+    G = H.transfer_matrix(dev, [CENTER])
+    best = np.abs(G).sum()
+    r = H.lm(G, best, max_iter=200, tol=1e-12, certificate=False)
+    assert r.converged and r.n_iter < 200
+    assert np.all(np.diff(r.history["objective"]) <= 0)  # LM never accepts an ascent
+    assert np.isclose(r.focal_pressure[0], best, rtol=1e-6)
+    # started at the optimum it stops before the first step (zero gradient)
+    at_opt = np.r_[np.angle(np.conj(G[0])), 0.0]
+    r0 = H.lm(G, best, initial=at_opt, certificate=False)
+    assert r0.converged and r0.n_iter == 0 and "gradient" in r0.message
+
+
+def test_lm_stops_on_the_step_tolerance(dev):
+    G = H.transfer_matrix(dev, scattered(3))
+    r = H.lm(G, 4e3, max_iter=500, tol=0.0, step_tol=1e-3, certificate=False)
+    assert r.converged and "step" in r.message and r.n_iter < 500
+
+
+def test_lm_options_and_bad_input(dev):
+    G = H.transfer_matrix(dev, scattered(3))
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        r = H.lm(G, 5e3, constraint=("uniform", 0.5), certificate=False)
+    np.testing.assert_array_equal(r.amplitude, 0.5)
+    np.testing.assert_allclose(r.focal_pressure, np.abs(G @ r.drive), rtol=1e-12)
+    with pytest.raises(ValueError, match="initial has 5 phases"):
+        H.lm(G, 5e3, initial=np.zeros(5))
+    for bad in (dict(tau=0.0), dict(step_tol=-1.0), dict(max_iter=0)):
+        with pytest.raises(ValueError):
+            H.lm(G, 5e3, **bad)
+    with pytest.raises(ValueError, match="initial phases"):
+        H.methods._Options("gs", 1e-3, "normalize", None, 1e-6, 0.8, None, initial=[0.0])
+
+
+# -------------------------------------------------------------------------------- Greedy
+
+
+def _seed(rs):
+    return int(np.random.default_rng(rs).integers(0, 2**63 - 1))
+
+
+@pytest.mark.filterwarnings("ignore::fastrpca.ConvergenceWarning")
+@pytest.mark.parametrize("levels, passes", [(16, 1), (8, 3), (4, 20)])
+def test_greedy_matches_reference(dev, levels, passes):
+    G = H.transfer_matrix(dev, scattered(5, seed=levels))
+    amps = np.linspace(2e3, 4e3, 5)
+    for rs in (0, 7):
+        r = H.greedy(G, amps, phase_div=levels, max_iter=passes, random_state=rs,
+                     certificate=False)  # fmt: skip
+        want = nv.greedy_reference(G, amps, levels=levels, seed=_seed(rs), passes=passes)
+        np.testing.assert_array_equal(np.round(r.phase * levels / (2 * np.pi)), want)
+        q = np.exp(2j * np.pi * want / levels)
+        assert np.isclose(r.objective, nv.greedy_objective(G, amps, q), rtol=1e-12)
+        np.testing.assert_allclose(r.focal_pressure, np.abs(G @ q), rtol=1e-12)
+        np.testing.assert_array_equal(r.amplitude, 1.0)
+
+
+def test_greedy_refinement_reaches_a_local_optimum(dev):
+    G = H.transfer_matrix(dev, scattered(4, seed=3))
+    amps = np.full(4, 3e3)
+    r = H.greedy(G, amps, max_iter=50, random_state=1, certificate=False)
+    assert r.converged and r.n_iter < 50
+    hist = r.history["objective"]
+    assert np.all(np.diff(hist) <= 1e-9 * hist[0])  # passes never make it worse
+    # no single transducer can move to another level and lower the objective
+    w = np.exp(2j * np.pi * np.arange(16) / 16)
+    q = r.drive.copy()
+    field = G @ q
+    f0 = nv.greedy_objective(G, amps, q)
+    for i in range(0, G.shape[1], 7):
+        trial = field[:, None] + G[:, i : i + 1] * (w[None, :] - q[i])
+        vals = np.abs(amps[:, None] - np.abs(trial)).sum(0)
+        assert vals.min() >= f0 * (1 - 1e-9)
+    one = H.greedy(G, amps, random_state=1, certificate=False)
+    assert one.converged and one.n_iter == 1 and "one pass" in one.message
+    assert r.objective <= one.objective
+
+
+def test_greedy_seeds_and_levels(dev):
+    G = H.transfer_matrix(dev, scattered(3))
+    a = H.greedy(G, 5e3, certificate=False)
+    b = H.greedy(G, 5e3, random_state=0, certificate=False)
+    c = H.greedy(G, 5e3, random_state=1, certificate=False)
+    np.testing.assert_array_equal(a.phase, b.phase)
+    assert not np.array_equal(a.phase, c.phase)
+    with pytest.raises(ValueError, match="phase_div"):
+        H.greedy(G, 5e3, phase_div=16, phase_levels=24)
+    with pytest.raises(ValueError, match="phase_div"):
+        H.greedy(G, 5e3, phase_div=1)
+    r = H.greedy(G, 5e3, phase_div=8, phase_levels=256, certificate=False)
+    np.testing.assert_allclose(r.phase * 4 / np.pi, np.round(r.phase * 4 / np.pi), atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["lm", "greedy"])
+def test_workspace_runs_lm_and_greedy(dev, method):
+    foci, amps = ring(6), np.full(6, 4e3)
+    ws = H.Workspace(dev, 6, method=method, random_state=3, max_iter=3 if method == "lm" else 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a1, _ = ws.solve(foci, amps)
+        kept = ws.drive.copy()
+        ws.solve(scattered(6), amps)
+        a3, _ = ws.solve(foci, amps)
+        assert a1 is a3 and np.array_equal(ws.drive, kept)
+        G = H.transfer_matrix(dev, foci)
+        fn = getattr(H, method)
+        kw = dict(max_iter=3) if method == "lm" else dict(random_state=3)
+        ref = fn(G, amps, certificate=False, **kw)
+    np.testing.assert_array_equal(ws.result(certificate=False).drive, ref.drive)
+    assert ws.n_iter == ref.n_iter
+
+
+def test_lm_and_greedy_allocate_nothing_in_steady_state(dev):
+    for method in ("lm", "greedy"):
+        ws = H.Workspace(dev, 8, method=method)
+        foci, amps = ring(8), np.full(8, 5e3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            ws.solve(foci, amps)
+            tracemalloc.start()
+            try:
+                base = tracemalloc.get_traced_memory()[0]
+                for _ in range(3):
+                    ws.solve(foci, amps)
+                peak = tracemalloc.get_traced_memory()[1]
+            finally:
+                tracemalloc.stop()
+        assert peak - base < 4096, method
+
+
+# ------------------------------------------------- what the hardware emits: levels, offsets
+
+ALL = ["sdp", "naive", "gs", "gspat", "lm", "greedy"]
+
+
+def _solve(method, G, amps, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return getattr(H, method)(G, amps, certificate=False, **kw)
+
+
+@pytest.mark.parametrize("method", ALL)
+@pytest.mark.parametrize("levels", [256, 16, 3])
+def test_phase_quantisation(dev, method, levels):
+    G = H.transfer_matrix(dev, scattered(5, seed=4))
+    amps = np.full(5, 4e3)
+    if method == "greedy" and levels % 16:
+        kw = dict(phase_div=levels)
+    else:
+        kw = {}
+    free = _solve(method, G, amps, **kw)
+    r = _solve(method, G, amps, phase_levels=levels, **kw)
+    k = r.phase * levels / (2 * np.pi)
+    np.testing.assert_allclose(k, np.round(k), atol=1e-9)
+    assert r.phase.min() >= 0 and r.phase.max() < 2 * np.pi
+    np.testing.assert_allclose(r.phase, nv.quantize_phases(free.phase, levels), atol=1e-12)
+    assert np.abs(nv.wrapped(r.phase - free.phase)).max() <= np.pi / levels + 1e-12
+    np.testing.assert_array_equal(r.amplitude, free.amplitude)
+    np.testing.assert_allclose(r.drive, r.amplitude * np.exp(1j * r.phase), atol=1e-15)
+    np.testing.assert_allclose(r.focal_pressure, np.abs(G @ r.drive), rtol=1e-12)
+    if levels == 256:  # 256 levels cost well under 1 % of the focal pressure
+        np.testing.assert_allclose(r.focal_pressure, free.focal_pressure, rtol=0.01)
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_phase_calibration_is_in_the_model(dev, method):
+    G = H.transfer_matrix(dev, scattered(4, seed=5))
+    amps = np.full(4, 4e3)
+    delta = np.random.default_rng(1).uniform(-np.pi, np.pi, 249)
+    Gc = G * np.exp(1j * delta)[None, :]
+    r = _solve(method, G, amps, phase_offset=delta)
+    ref = _solve(method, Gc, amps)  # the same as solving on the calibrated matrix
+    np.testing.assert_allclose(r.drive, ref.drive, atol=1e-12)
+    np.testing.assert_allclose(r.focal_pressure, np.abs(Gc @ r.drive), rtol=1e-12)
+    if method in ("sdp", "naive", "gspat"):
+        # these see G only through G G^H or G^H: the emitted phases (commanded + offset)
+        # are those of the uncalibrated solve
+        free = _solve(method, G, amps)
+        np.testing.assert_allclose(
+            r.amplitude * np.exp(1j * (r.phase + delta)), free.drive, atol=1e-9
+        )
+
+
+def test_emission_options_bad_input(dev):
+    G = H.transfer_matrix(dev, scattered(2))
+    for bad in (1, 0, 2.5, True, "256"):
+        with pytest.raises(ValueError, match="phase_levels"):
+            H.naive(G, 5e3, phase_levels=bad)
+    with pytest.raises(ValueError, match="phase_offset has 3 entries for 249"):
+        H.naive(G, 5e3, phase_offset=np.zeros(3))
+    with pytest.raises(ValueError, match="NaN"):
+        H.Workspace(dev, 2, phase_offset=np.full(249, np.nan))
+    # a scalar offset turns every transducer alike
+    r = H.naive(G, 5e3, phase_offset=0.3, certificate=False)
+    np.testing.assert_allclose(
+        np.exp(1j * (r.phase + 0.3)), np.exp(1j * H.naive(G, 5e3).phase), atol=1e-12
+    )
+    ws = H.Workspace(dev, 2, method="gspat", phase_levels=256, phase_offset=np.zeros(249))
+    ws.solve(scattered(2), [5e3, 5e3])
+    np.testing.assert_allclose(ws.phase * 128 / np.pi, np.round(ws.phase * 128 / np.pi), atol=1e-9)
+
+
+# ---------------------------------------------------------------------------- certificates
+
+
+@pytest.fixture(scope="module")
+def clarabel_case(dev):
+    pytest.importorskip("cvxpy")
+    G = H.transfer_matrix(dev, scattered(8, seed=11))
+    amps = np.linspace(3e3, 5e3, 8)
+    Mx = nv.sdp_matrix_exact(G, amps, 1e-3)
+    s = np.abs(Mx).max()
+    opt = nv.sdp_cvxpy(Mx / s)[0] * s
+    return G, amps, Mx, opt
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_every_hologram_is_certified_against_clarabel(clarabel_case, method):
+    G, amps, Mx, opt = clarabel_case
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        r = getattr(H, method)(G, amps)
+    # the bound is a lower bound on the SDP optimum, and tight
+    assert r.lower_bound <= opt * (1 + 1e-7)
+    assert r.lower_bound >= opt * (1 - 1e-5)
+    # the rounded objective is that of the hologram's focal phases
+    u = np.exp(1j * r.focal_phase)
+    assert np.isclose(r.rounded_objective, np.real(u.conj() @ Mx @ u), rtol=1e-8)
+    assert r.rounded_objective >= opt * (1 - 1e-7)
+    assert np.isclose(r.gap, (r.rounded_objective - r.lower_bound) / r.lower_bound)
+    if method != "sdp":  # focal phases are those of the emitted field
+        np.testing.assert_allclose(u, np.exp(1j * np.angle(G @ r.drive)), atol=1e-9)
+
+
+def test_certify_any_drive(clarabel_case):
+    G, amps, Mx, opt = clarabel_case
+    rng = np.random.default_rng(0)
+    random_drive = np.exp(2j * np.pi * rng.random(G.shape[1]))
+    c = H.certify(G, amps, random_drive)
+    assert c.lower_bound <= opt * (1 + 1e-7) and c.lower_bound >= opt * (1 - 1e-5)
+    u = np.exp(1j * np.angle(G @ random_drive))
+    assert np.isclose(c.rounded_objective, np.real(u.conj() @ Mx @ u), rtol=1e-8)
+    best = H.sdp(G, amps, tol=1e-10, max_iter=5000)
+    assert c.gap > 10 * best.gap  # random phases are far from the optimum; the SDP is not
+    assert best.gap < 1e-2
+    with pytest.raises(ValueError, match="drive has 3 entries"):
+        H.certify(G, amps, np.ones(3))
+    # without a certificate the fields say so
+    r = H.gs(G, amps, certificate=False)
+    assert np.isnan(r.lower_bound) and np.isnan(r.gap)
+
+
+def test_certificate_of_one_focus_is_exact(dev):
+    # one focus: every phase is optimal, u^H M u = M_11 = the bound
+    G = H.transfer_matrix(dev, [CENTER])
+    for method in ("naive", "greedy", "sdp"):
+        r = getattr(H, method)(G, 5e3)
+        assert np.isclose(r.rounded_objective, r.lower_bound, rtol=1e-9)
+        assert r.gap <= 1e-9

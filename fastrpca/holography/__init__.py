@@ -10,6 +10,7 @@ See :mod:`fastrpca.holography.methods` for the method and its citations and
 
 from __future__ import annotations
 
+from .certificate import Certificate, certify
 from .geometry import (
     AUTD3_HEIGHT,
     AUTD3_NUM_TRANSDUCERS,
@@ -22,6 +23,7 @@ from .geometry import (
 )
 from .maxcut import PhaseCutResult, phasecut
 from .methods import HoloResult, Workspace, compute, gs, gspat, naive, sdp
+from .phase_only import greedy, lm
 from .transfer import FREQUENCY, P0, SOUND_SPEED, transfer_matrix, wavenumber
 
 __all__ = [
@@ -43,6 +45,10 @@ __all__ = [
     "naive",
     "gs",
     "gspat",
+    "lm",
+    "greedy",
+    "certify",
+    "Certificate",
     "AUTD3_PITCH",
     "AUTD3_NUM_TRANSDUCERS",
     "AUTD3_WIDTH",
@@ -52,12 +58,16 @@ __all__ = [
 
 def _warmup() -> None:
     """Compile (or load from the cache) every holography kernel (complex128)."""
+    import warnings
+
     from .maxcut import _warmup as _pc
 
     _pc()
     arr = autd3()
     foci = [[90.0, 70.0, 150.0], [60.0, 50.0, 150.0]]
-    for method in ("sdp", "naive", "gs", "gspat"):
-        Workspace(arr, 2, method=method, max_iter=2, tol=1.0, random_state=0).solve(
-            foci, [5e3, 5e3]
-        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # two iterations do not converge
+        for method in ("sdp", "naive", "gs", "gspat", "lm", "greedy"):
+            ws = Workspace(arr, 2, method=method, max_iter=2, tol=1.0, random_state=0)
+            ws.solve(foci, [5e3, 5e3])
+        Workspace(arr, 2, phase_levels=256, phase_offset=0.1).solve(foci, [5e3, 5e3])

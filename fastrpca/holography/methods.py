@@ -19,12 +19,17 @@ Emission constraints (AUTD3's names), amplitudes in [0, 1] of full emission:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .._core.concurrency import Exclusive
 from .._core.result import Result, warn_not_converged
 from .._core.validation import as_array, positive, rng_from
+from . import certificate as _cert
+from . import phase_only as _po
 from ._kernels import acoustics as _k
+from .hardware import Emission
 from .maxcut import default_rank
 from .transfer import (
     FREQUENCY,
@@ -39,7 +44,14 @@ from .transfer import (
 
 __all__ = ["HoloResult", "Workspace", "sdp", "naive", "gs", "gspat", "compute"]
 
-METHODS = {"sdp": _k.SDP, "naive": _k.NAIVE, "gs": _k.GS, "gspat": _k.GSPAT}
+METHODS = {
+    "sdp": _k.SDP,
+    "naive": _k.NAIVE,
+    "gs": _k.GS,
+    "gspat": _k.GSPAT,
+    "lm": _po.LM,
+    "greedy": _po.GREEDY,
+}
 
 
 class HoloResult(Result):
@@ -58,15 +70,25 @@ class HoloResult(Result):
     focal_phase : ndarray (m,)
         ``arg u`` of the SDP rounding, else ``arg(G @ drive)``, in [0, 2 pi).
     objective : float
-        The relaxed SDP objective ``Tr(M X)`` (SDP only, else NaN).
+        The relaxed SDP objective ``Tr(M X)`` (SDP); LM: ``1/2 ||G q - P u||^2``;
+        Greedy: ``sum_j abs(a_j - abs(p_j))``; else NaN.
     rounded_objective : float
-        ``u^H M u`` (SDP only, else NaN).
+        ``u^H M u`` for the hologram's focal phases u, M = alpha^2 P (G G^H +
+        alpha^2 I)^-1 P (every method; :mod:`fastrpca.holography.certificate`).
+    lower_bound : float
+        A dual bound on ``u^H M u`` valid for all focal phases (NaN without a
+        certificate).
+    gap : float
+        ``(rounded_objective - lower_bound) / lower_bound``: how far from optimal the
+        focal phases can be, at most (NaN without a certificate).
     n_iter : int
-        PhaseCut sweeps (SDP), or GS / GS-PAT round trips (1 for naive).
+        PhaseCut sweeps (SDP), GS / GS-PAT round trips (1 for naive), LM iterations,
+        Greedy passes.
     converged : bool
         SDP: the last sweep changed the objective by at most ``tol``; GS / GS-PAT: the
-        last round trip changed the focal amplitudes by at most ``tol`` (relative);
-        naive (closed form): True.
+        last round trip changed the focal amplitudes by at most ``tol`` (relative); LM:
+        its gradient or step test; Greedy: a pass changed nothing (or one pass, AUTD3's
+        algorithm); naive (closed form): True.
     rel_change : float
         Relative objective change of the last sweep (SDP), relative focal amplitude
         change of the last round trip (GS / GS-PAT); NaN for naive.
@@ -74,7 +96,7 @@ class HoloResult(Result):
         ``{"objective": ...}`` per sweep, the first 10 000 at most (SDP only, else
         empty).
     method : str
-        ``"sdp"``, ``"naive"``, ``"gs"`` or ``"gspat"``.
+        ``"sdp"``, ``"naive"``, ``"gs"``, ``"gspat"``, ``"lm"`` or ``"greedy"``.
     message : str
         Why the solver stopped.
     """
@@ -86,6 +108,8 @@ class HoloResult(Result):
     focal_phase: np.ndarray
     objective: float
     rounded_objective: float
+    lower_bound: float
+    gap: float
     rel_change: float
     method: str
 
@@ -145,21 +169,47 @@ class _Buffers:
         self.drive = np.empty(n, c)
         self.focal_pressure = np.empty(m)
         self.info = np.zeros(5)
+        self.target = np.empty(m)  # the amplitudes of the last solve (for certificates)
+        self.extra: Any = None  # LM / Greedy arrays (phase_only.buffers)
+
+    def attach(self, opts: _Options) -> _Buffers:
+        """Arrays of the method's own (LM, Greedy), bound calibration offsets."""
+        m, n = self.G.shape
+        self.extra = _po.buffers(opts.method, opts.phase_only, m, n, opts.max_iter)
+        opts.emission.bind(n)
+        return self
 
 
 #: Iteration limits when ``max_iter`` is None: PhaseCut sweeps for the SDP, round trips
-#: for GS and GS-PAT (AUTD3's default of 100).
-DEFAULT_MAX_ITER = {"sdp": 1000, "gs": 100, "gspat": 100, "naive": 1}
+#: for GS and GS-PAT (AUTD3's default of 100), LM iterations (AUTD3's k_max), Greedy passes.
+DEFAULT_MAX_ITER = {"sdp": 1000, "gs": 100, "gspat": 100, "naive": 1, "lm": 5, "greedy": 1}
 #: Tolerances when ``tol`` is None: relative objective change per PhaseCut sweep (SDP),
 #: relative change of the focal amplitudes per round trip (GS, GS-PAT: after AUTD3's 100
-#: round trips it is 1e-4..2e-3 on 2-32 foci).
-DEFAULT_TOL = {"sdp": 1e-6, "gs": 1e-3, "gspat": 1e-3, "naive": 0.0}
+#: round trips it is 1e-4..2e-3 on 2-32 foci), LM's gradient test (AUTD3's eps1, relative
+#: to ||p||^2); Greedy stops when a pass changes nothing.
+DEFAULT_TOL = {"sdp": 1e-6, "gs": 1e-3, "gspat": 1e-3, "naive": 0.0, "lm": 1e-8, "greedy": 0.0}
 #: ``history`` keeps the objective of at most this many sweeps.
 HISTORY_LENGTH = 10_000
 
 
 class _Options:
-    def __init__(self, method, alpha, constraint, max_iter, tol, omega, random_state):
+    def __init__(
+        self,
+        method,
+        alpha,
+        constraint,
+        max_iter,
+        tol,
+        omega,
+        random_state,
+        *,
+        tau=1e-3,
+        step_tol=1e-8,
+        phase_div=16,
+        initial=None,
+        phase_levels=None,
+        phase_offset=None,
+    ):
         if method not in METHODS:
             raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
         self.method = method
@@ -177,9 +227,25 @@ class _Options:
         if self.omega >= 1:
             raise ValueError(f"omega must be in [0, 1), got {omega!r}")
         self.seed = int(rng_from(random_state).integers(0, 2**63 - 1))
+        self.phase_only = _po.PhaseOnlyOptions(method, tau, step_tol, phase_div, initial)
+        self.emission = Emission(phase_levels, phase_offset)
+        _po.check_levels(method, self.phase_only, self.emission.levels)
 
 
-def _run(opts: _Options, b: _Buffers, amps: np.ndarray) -> int:
+def _run(opts: _Options, b: _Buffers, amps: np.ndarray, warm: bool = False) -> int:
+    """Calibrate b.G, solve, quantise: every method goes through here."""
+    b.target[...] = amps
+    opts.emission.calibrate(b.G)
+    if opts.code in (_po.LM, _po.GREEDY):
+        status = _po.run(opts.code, opts, b, amps, warm)
+    else:
+        status = _holo_solve(opts, b, amps)
+    if status == _k.OK:
+        opts.emission.finish(b.G, b.amplitude, b.phase, b.drive, b.vecs[1], b.focal_pressure)
+    return status
+
+
+def _holo_solve(opts: _Options, b: _Buffers, amps: np.ndarray) -> int:
     code, ca, cb = opts.constraint
     return _k.holo_solve(
         opts.code,
@@ -235,6 +301,8 @@ def _as_amplitudes(amplitudes, m: int, check_finite: bool = True) -> np.ndarray:
 
 
 def _converged(opts: _Options, b: _Buffers) -> tuple[bool, str]:
+    if opts.code in (_po.LM, _po.GREEDY):
+        return _po.outcome(opts.code, opts, b)[2:4]
     if opts.code == _k.NAIVE:
         return True, "naive: closed form"
     if opts.code != _k.SDP:
@@ -262,18 +330,62 @@ def _converged(opts: _Options, b: _Buffers) -> tuple[bool, str]:
 def _warn_if_not_converged(opts: _Options, b: _Buffers) -> None:
     """Warn once per hologram; called by _from_G and Workspace._solve, whose public callers
     (sdp... / solve, compute) sit two frames up: the warning points at the user's line."""
-    if opts.code != _k.NAIVE and not b.info[2] <= opts.tol:  # no strings in steady state
+    if opts.code == _po.LM:
+        if b.extra.info[4] == 0:
+            warn_not_converged(f"holography lm: {_converged(opts, b)[1]}", stacklevel=5)
+    elif opts.code == _po.GREEDY:
+        if opts.max_iter > 1 and b.extra.info[1] > 0:
+            warn_not_converged(f"holography greedy: {_converged(opts, b)[1]}", stacklevel=5)
+    elif opts.code != _k.NAIVE and not b.info[2] <= opts.tol:  # no strings in steady state
         warn_not_converged(f"holography {opts.method}: {_converged(opts, b)[1]}", stacklevel=5)
 
 
-def _result(opts: _Options, b: _Buffers, copy: bool = True) -> HoloResult:
+def _certificate(opts: _Options, b: _Buffers, sdp_: bool) -> tuple[float, float, float]:
+    """(lower_bound, rounded_objective, gap) for the hologram in ``b``."""
+    # M = 2**e2 a2 Ms: bound and gap from Ms (entries near 1 at any scale of the input)
+    Ms, a2, e2 = _cert.scaled_sdp_matrix(b.G, b.target, opts.alpha)
+    if sdp_:  # the relaxed X of the solve (it does not depend on M's scale)
+        lower, _, _, _ = _cert.relaxation_bound(Ms, b.X)
+        u = b.vecs[2]
+    else:
+        u = b.vecs[1]  # G drive: its phases
+        lower, _, _, _ = _cert.relaxation_bound(Ms, random_state=opts.seed)
+    rounded, _ = _cert.focal_objective(Ms, u)
+    lower, gap = _cert.bound_and_gap(lower, rounded)
+    lower, rounded = (float(np.ldexp(a2 * v, e2)) for v in (lower, rounded))
+    return lower, rounded, gap
+
+
+def _result(opts: _Options, b: _Buffers, copy: bool = True, certificate: bool = True):
     cp = (lambda x: x.copy()) if copy else (lambda x: x)
     converged, message = _converged(opts, b)
     if opts.code == _k.SDP:
         focal_phase = np.angle(b.vecs[2]) % (2 * np.pi)
     else:
-        focal_phase = np.angle(b.G @ b.drive) % (2 * np.pi)
+        focal_phase = np.angle(b.vecs[1]) % (2 * np.pi)
     sdp_ = opts.code == _k.SDP
+    lower, rounded, gap = _certificate(opts, b, sdp_) if certificate else (np.nan,) * 3
+    if sdp_:
+        rounded = float(b.info[3])
+    if opts.code in (_po.LM, _po.GREEDY):
+        n_iter, objective, _, _, history = _po.outcome(opts.code, opts, b)
+        return HoloResult(
+            drive=cp(b.drive),
+            amplitude=cp(b.amplitude),
+            phase=cp(b.phase),
+            focal_pressure=cp(b.focal_pressure),
+            focal_phase=focal_phase,
+            objective=float(objective),
+            rounded_objective=rounded,
+            lower_bound=lower,
+            gap=gap,
+            n_iter=n_iter,
+            converged=converged,
+            rel_change=np.nan,
+            method=opts.method,
+            message=message,
+            history=history,
+        )
     return HoloResult(
         drive=cp(b.drive),
         amplitude=cp(b.amplitude),
@@ -281,7 +393,9 @@ def _result(opts: _Options, b: _Buffers, copy: bool = True) -> HoloResult:
         focal_pressure=cp(b.focal_pressure),
         focal_phase=focal_phase,
         objective=float(b.info[1]) if sdp_ else np.nan,
-        rounded_objective=float(b.info[3]) if sdp_ else np.nan,
+        rounded_objective=rounded,
+        lower_bound=lower,
+        gap=gap,
         n_iter=int(b.info[0]) if opts.code != _k.NAIVE else 1,
         converged=converged,
         rel_change=float(b.info[2]) if opts.code != _k.NAIVE else np.nan,
@@ -304,8 +418,10 @@ def _from_G(
     rank=None,
     random_state=None,
     check_finite=True,
+    certificate=True,
+    **extra,
 ) -> HoloResult:
-    opts = _Options(method, alpha, constraint, max_iter, tol, omega, random_state)
+    opts = _Options(method, alpha, constraint, max_iter, tol, omega, random_state, **extra)
     G = as_array(G, "G", ndim=2, min_size=0, check_finite=check_finite)
     m, n = G.shape
     if m == 0:
@@ -318,9 +434,10 @@ def _from_G(
     k = default_rank(m) if rank is None else min(positive(rank, "rank", integer=True), m)
     b = _Buffers(m, n, k, opts.max_iter)
     b.G[...] = G  # a copy: the caller's G is never touched
+    b.attach(opts)
     raise_status(_run(opts, b, amps))
     _warn_if_not_converged(opts, b)
-    return _result(opts, b, copy=False)
+    return _result(opts, b, copy=False, certificate=certificate)
 
 
 def sdp(
@@ -334,6 +451,9 @@ def sdp(
     omega: float = 0.8,
     rank: int | None = None,
     random_state=None,
+    phase_levels: int | None = None,
+    phase_offset=None,
+    certificate: bool = True,
     check_finite: bool = True,
 ) -> HoloResult:
     """Semidefinite-relaxation hologram (Inoue et al.) from a transfer matrix.
@@ -350,6 +470,10 @@ def sdp(
         Emission constraint, see the module docstring.
     max_iter, tol, omega, rank, random_state
         Passed to the PhaseCut solver (:func:`fastrpca.phasecut`, ``method="lowrank"``).
+    phase_levels, phase_offset
+        Phase quantisation and calibration (:mod:`fastrpca.holography.hardware`).
+    certificate : bool
+        Compute ``lower_bound`` and ``gap`` (:mod:`fastrpca.holography.certificate`).
     check_finite : bool
         Reject NaN / Inf in ``G`` and ``amplitudes``.
 
@@ -369,10 +493,22 @@ def sdp(
         rank=rank,
         random_state=random_state,
         check_finite=check_finite,
+        phase_levels=phase_levels,
+        phase_offset=phase_offset,
+        certificate=certificate,
     )
 
 
-def naive(G, amplitudes, *, constraint="normalize", check_finite: bool = True) -> HoloResult:
+def naive(
+    G,
+    amplitudes,
+    *,
+    constraint="normalize",
+    phase_levels: int | None = None,
+    phase_offset=None,
+    certificate: bool = True,
+    check_finite: bool = True,
+) -> HoloResult:
     """Back-propagation: q = G^H diag(1 / ||G_j||^2) p, then the emission constraint.
 
     Parameters
@@ -383,6 +519,12 @@ def naive(G, amplitudes, *, constraint="normalize", check_finite: bool = True) -
         Target pressure magnitudes (Pa), >= 0.
     constraint : str or tuple
         Emission constraint, see the module docstring.
+    phase_levels : int, optional
+        Round the phases to this many levels (:mod:`fastrpca.holography.hardware`).
+    phase_offset : (N,) array_like or float, optional
+        Per-transducer phase calibration, rad (:mod:`fastrpca.holography.hardware`).
+    certificate : bool
+        Compute ``lower_bound`` and ``gap`` (alpha = 1e-3).
     check_finite : bool
         Reject NaN / Inf in ``G`` and ``amplitudes``.
 
@@ -390,7 +532,16 @@ def naive(G, amplitudes, *, constraint="normalize", check_finite: bool = True) -
     -------
     HoloResult
     """
-    return _from_G("naive", G, amplitudes, constraint=constraint, check_finite=check_finite)
+    return _from_G(
+        "naive",
+        G,
+        amplitudes,
+        constraint=constraint,
+        check_finite=check_finite,
+        phase_levels=phase_levels,
+        phase_offset=phase_offset,
+        certificate=certificate,
+    )
 
 
 def gs(
@@ -400,6 +551,9 @@ def gs(
     max_iter: int = 100,
     tol: float = 1e-3,
     constraint="normalize",
+    phase_levels: int | None = None,
+    phase_offset=None,
+    certificate: bool = True,
     check_finite: bool = True,
 ) -> HoloResult:
     """Gerchberg-Saxton (``max_iter`` round trips), then the emission constraint.
@@ -419,6 +573,12 @@ def gs(
         first says ``converged=False`` and warns.
     constraint : str or tuple
         Emission constraint, see the module docstring.
+    phase_levels : int, optional
+        Round the phases to this many levels (:mod:`fastrpca.holography.hardware`).
+    phase_offset : (N,) array_like or float, optional
+        Per-transducer phase calibration, rad (:mod:`fastrpca.holography.hardware`).
+    certificate : bool
+        Compute ``lower_bound`` and ``gap`` (alpha = 1e-3).
     check_finite : bool
         Reject NaN / Inf in ``G`` and ``amplitudes``.
 
@@ -434,6 +594,9 @@ def gs(
         tol=tol,
         constraint=constraint,
         check_finite=check_finite,
+        phase_levels=phase_levels,
+        phase_offset=phase_offset,
+        certificate=certificate,
     )
 
 
@@ -444,6 +607,9 @@ def gspat(
     max_iter: int = 100,
     tol: float = 1e-3,
     constraint="normalize",
+    phase_levels: int | None = None,
+    phase_offset=None,
+    certificate: bool = True,
     check_finite: bool = True,
 ) -> HoloResult:
     """GS-PAT (Plasencia et al. 2020) on R = G B, then the emission constraint.
@@ -462,6 +628,12 @@ def gspat(
         ``converged=False`` and warns.
     constraint : str or tuple
         Emission constraint, see the module docstring.
+    phase_levels : int, optional
+        Round the phases to this many levels (:mod:`fastrpca.holography.hardware`).
+    phase_offset : (N,) array_like or float, optional
+        Per-transducer phase calibration, rad (:mod:`fastrpca.holography.hardware`).
+    certificate : bool
+        Compute ``lower_bound`` and ``gap`` (alpha = 1e-3).
     check_finite : bool
         Reject NaN / Inf in ``G`` and ``amplitudes``.
 
@@ -477,6 +649,9 @@ def gspat(
         tol=tol,
         constraint=constraint,
         check_finite=check_finite,
+        phase_levels=phase_levels,
+        phase_offset=phase_offset,
+        certificate=certificate,
     )
 
 
@@ -500,18 +675,27 @@ class Workspace:
         The array (a bare array of positions in mm points along +z).
     n_foci : int
         Number of foci of every :meth:`solve`.
-    method : {"sdp", "naive", "gs", "gspat"}
-        The hologram method (see :func:`sdp`, :func:`naive`, :func:`gs`, :func:`gspat`).
+    method : {"sdp", "naive", "gs", "gspat", "lm", "greedy"}
+        The hologram method (see :func:`sdp`, :func:`naive`, :func:`gs`, :func:`gspat`,
+        :func:`fastrpca.holography.lm`, :func:`fastrpca.holography.greedy`).
     alpha, constraint
-        As in :func:`sdp`.
+        As in :func:`sdp` (alpha also sets the certificates' M for every method).
     max_iter : int, optional
-        PhaseCut sweeps (SDP, default 1000) or round trips (GS / GS-PAT, default 100).
+        PhaseCut sweeps (SDP, default 1000), round trips (GS / GS-PAT, default 100),
+        iterations (LM, default 5) or passes (Greedy, default 1).
     tol : float, optional
-        As in :func:`sdp` (default 1e-6) or :func:`gs` (default 1e-3).
+        As in :func:`sdp` (default 1e-6), :func:`gs` (default 1e-3) or
+        :func:`fastrpca.holography.lm` (default 1e-8).
     omega, rank, random_state
-        As in :func:`sdp`.
+        As in :func:`sdp` (``random_state`` also seeds Greedy's order).
     frequency, sound_speed, directivity
         As in :func:`transfer_matrix`.
+    phase_levels, phase_offset
+        Phase quantisation and calibration (:mod:`fastrpca.holography.hardware`).
+    tau, step_tol
+        LM's (:func:`fastrpca.holography.lm`).
+    phase_div
+        Greedy's (:func:`fastrpca.holography.greedy`).
     """
 
     def __init__(
@@ -530,14 +714,33 @@ class Workspace:
         frequency: float = FREQUENCY,
         sound_speed: float = SOUND_SPEED,
         directivity: str = "t4010a1",
+        phase_levels: int | None = None,
+        phase_offset=None,
+        tau: float = 1e-3,
+        step_tol: float = 1e-8,
+        phase_div: int = 16,
     ):
         self.transducers = as_transducers(transducers)
         m = positive(n_foci, "n_foci", integer=True)
-        self.options = _Options(method, alpha, constraint, max_iter, tol, omega, random_state)
+        self.options = _Options(
+            method,
+            alpha,
+            constraint,
+            max_iter,
+            tol,
+            omega,
+            random_state,
+            tau=tau,
+            step_tol=step_tol,
+            phase_div=phase_div,
+            phase_levels=phase_levels,
+            phase_offset=phase_offset,
+        )
         self.k = wavenumber(positive(frequency, "frequency"), positive(sound_speed, "sound_speed"))
         self.directivity = directivity_code(directivity)
         k = default_rank(m) if rank is None else min(positive(rank, "rank", integer=True), m)
         self._b = _Buffers(m, len(self.transducers), k, self.options.max_iter)
+        self._b.attach(self.options)
         self.n_foci = m
         self._in_use = Exclusive("this holography.Workspace", "give each thread its own Workspace")
 
@@ -546,7 +749,9 @@ class Workspace:
     phase = property(lambda self: self._b.phase)
     drive = property(lambda self: self._b.drive)
     focal_pressure = property(lambda self: self._b.focal_pressure)
-    n_iter = property(lambda self: int(self._b.info[0]))
+    n_iter = property(
+        lambda self: int((self._b.extra.info if self._b.extra is not None else self._b.info)[0])
+    )
     objective = property(lambda self: float(self._b.info[1]))
 
     def solve(self, foci, amplitudes) -> tuple[np.ndarray, np.ndarray]:
@@ -596,13 +801,26 @@ class Workspace:
         _warn_if_not_converged(self.options, b)
         return b.amplitude, b.phase
 
-    def result(self) -> HoloResult:
-        """The last hologram as a HoloResult (copies)."""
+    def result(self, certificate: bool = True) -> HoloResult:
+        """The last hologram as a HoloResult (copies).
+
+        Parameters
+        ----------
+        certificate : bool
+            Compute ``lower_bound`` and ``gap`` (a PhaseCut solve on the foci, about a
+            millisecond; the SDP method reuses its own relaxed solution).
+
+        Returns
+        -------
+        HoloResult
+        """
         with self._in_use:
-            return _result(self.options, self._b)
+            return _result(self.options, self._b, certificate=certificate)
 
 
-def compute(transducers, foci, amplitudes, *, method: str = "sdp", **options) -> HoloResult:
+def compute(
+    transducers, foci, amplitudes, *, method: str = "sdp", certificate: bool = True, **options
+) -> HoloResult:
     """Geometry + foci + amplitudes -> hologram in one call (allocates a Workspace).
 
     For loops, keep a :class:`Workspace` instead.
@@ -615,12 +833,15 @@ def compute(transducers, foci, amplitudes, *, method: str = "sdp", **options) ->
         Focal points in mm.
     amplitudes : (m,) array_like or scalar
         Target pressure magnitudes (Pa), >= 0.
-    method : {"sdp", "naive", "gs", "gspat"}
+    method : {"sdp", "naive", "gs", "gspat", "lm", "greedy"}
         The hologram method.
+    certificate : bool
+        As in :meth:`Workspace.result`.
     **options
         Further keywords of :class:`Workspace` (``alpha``, ``constraint``, ``max_iter``,
         ``tol``, ``omega``, ``rank``, ``random_state``, ``frequency``, ``sound_speed``,
-        ``directivity``).
+        ``directivity``, ``phase_levels``, ``phase_offset``, ``tau``, ``step_tol``,
+        ``phase_div``).
 
     Returns
     -------
@@ -629,4 +850,4 @@ def compute(transducers, foci, amplitudes, *, method: str = "sdp", **options) ->
     f = as_foci(foci)
     ws = Workspace(transducers, f.shape[0], method=method, **options)
     ws._solve(f, _as_amplitudes(amplitudes, f.shape[0]))
-    return ws.result()
+    return ws.result(certificate=certificate)

@@ -291,3 +291,141 @@ def gspat_drive(G, amplitudes, iterations=100):
         g = R @ p
     p = amplitudes**2 * g / np.abs(g) ** 2
     return B @ p
+
+
+# ---------------------------------------------------------------------------------------
+# phase-only methods: Levenberg-Marquardt and Greedy
+
+
+def lm_textbook(G, amplitudes, *, max_iter=5, tol_g=0.0, tol_h=0.0, tau=1e-3, x0=None):
+    """Madsen, Nielsen & Tingleff (2004), Algorithm 3.16, with the dense (n + m) system.
+
+    x = (transducer phases, focal phases), r = G e^{i theta} - P e^{i phi},
+    F = 1/2 ||r||^2, J = dr/dx (complex), g = Re(J^H r), A = Re(J^H J).
+    Returns (x, iterations, F after each iteration).
+    """
+    m, n = G.shape
+    B = np.hstack([G, -np.diag(np.asarray(amplitudes, float)).astype(complex)])
+    N = n + m
+    x = np.zeros(N) if x0 is None else np.array(x0, float)
+
+    def F(x):
+        r = B @ np.exp(1j * x)
+        return 0.5 * np.real(np.vdot(r, r))
+
+    def jac(x):
+        J = B * (1j * np.exp(1j * x))[None, :]
+        r = B @ np.exp(1j * x)
+        return np.real(J.conj().T @ J), np.real(J.conj().T @ r)
+
+    A, g = jac(x)
+    mu = tau * A.diagonal().max()
+    nu = 2.0
+    fx = F(x)
+    hist = []
+    found = np.abs(g).max() <= tol_g
+    k = 0
+    while not found and k < max_iter:
+        k += 1
+        h = np.linalg.solve(A + mu * np.eye(N), -g)
+        if np.linalg.norm(h) <= tol_h * (np.linalg.norm(x) + tol_h):
+            hist.append(fx)
+            break
+        xn = x + h
+        fn = F(xn)
+        rho = (fx - fn) / (0.5 * h @ (mu * h - g))
+        if rho > 0:
+            x, fx = xn, fn
+            A, g = jac(x)
+            found = np.abs(g).max() <= tol_g
+            mu *= max(1 / 3, 1 - (2 * rho - 1) ** 3)
+            nu = 2.0
+        else:
+            mu *= nu
+            nu *= 2
+        hist.append(fx)
+    return x, k, np.array(hist)
+
+
+def lm_autd3_style(G, amplitudes, *, max_iter=5, tau=1e-3):
+    """LM as pyautd3 26.0.0.1 runs it (a transcription of its behaviour, measured: it
+    reproduces pyautd3's phases to within one of 256 levels on one AUTD3 device):
+    the objective without the 1/2 that g and A carry, the objective of a rejected step
+    kept, and the damping update max(1/3, (1 - (2 rho - 1))^3). Returns x."""
+    m, n = G.shape
+    B = np.hstack([G, -np.diag(np.asarray(amplitudes, float)).astype(complex)])
+    BhB = B.conj().T @ B
+    x = np.zeros(n + m)
+
+    def F(x):
+        t = np.exp(1j * x)
+        return np.real(t.conj() @ BhB @ t)
+
+    def jac(x):
+        t = np.exp(1j * x)
+        return np.real(np.diag(t.conj()) @ BhB @ np.diag(t)), np.imag(t.conj() * (BhB @ t))
+
+    A, g = jac(x)
+    mu = tau * A.diagonal().max()
+    nu = 2.0
+    fx = F(x)
+    for _ in range(max_iter):
+        h = np.linalg.solve(A + mu * np.eye(n + m), -g)
+        fn = F(x + h)
+        rho = (fx - fn) / (0.5 * h @ (mu * h - g))
+        fx = fn
+        if rho > 0:
+            x = x + h
+            A, g = jac(x)
+            mu *= max(1 / 3, (1 - (2 * rho - 1)) ** 3)
+            nu = 2.0
+        else:
+            mu *= nu
+            nu *= 2
+    return x
+
+
+def greedy_reference(G, amplitudes, *, levels=16, seed=0, passes=1, start=None, rtol=1e-12):
+    """Greedy phase search: each pass visits the transducers in a splitmix64 order; each
+    takes the level minimising sum_j | a_j - |c_j + G_ji w| |, computed directly.
+    Ties within rtol go to the current level, else the lowest. Returns the levels."""
+    m, n = G.shape
+    a = np.asarray(amplitudes, float)
+    w = np.exp(2j * np.pi * np.arange(levels) / levels)
+    gen = SplitMix64(seed)
+    level = np.zeros(n, int) if start is None else np.array(start)
+    for s in range(passes):
+        order = list(range(n))
+        gen.shuffle(order)
+        build = s == 0 and start is None
+        c = np.zeros(m, complex) if build else G @ w[level]
+        changed = 0
+        for i in order:
+            cur = -1 if build else level[i]
+            if not build:
+                c = c - G[:, i] * w[cur]
+            vals = np.abs(a[:, None] - np.abs(c[:, None] + G[:, i : i + 1] * w[None, :])).sum(0)
+            cut = vals.min() + rtol * abs(vals.min())
+            d = cur if cur >= 0 and vals[cur] <= cut else int(np.flatnonzero(vals <= cut)[0])
+            changed += d != cur
+            level[i] = d
+            c = c + G[:, i] * w[d]
+        if changed == 0:
+            break
+    return level
+
+
+def greedy_objective(G, amplitudes, q):
+    """sum_j | a_j - |(G q)_j| |."""
+    return float(np.abs(np.asarray(amplitudes) - np.abs(G @ q)).sum())
+
+
+def quantize_phases(phase, levels):
+    """Nearest of ``levels`` levels 2 pi k / L, in [0, 2 pi)."""
+    k = np.floor(np.asarray(phase) * levels / (2 * np.pi) + 0.5) % levels
+    return k * 2 * np.pi / levels
+
+
+def wrapped(d):
+    """Angles wrapped to [-pi, pi)."""
+    return (np.asarray(d) + np.pi) % (2 * np.pi) - np.pi
