@@ -367,3 +367,136 @@ def test_certificate_of_one_focus_is_exact(dev):
         r = getattr(H, method)(G, 5e3)
         assert np.isclose(r.rounded_objective, r.lower_bound, rtol=1e-9)
         assert r.gap <= 1e-9
+
+
+# ------------------------------------------------------------------------------ sequences
+
+
+def moving(F, m, mm_per_frame=0.3, seed=0):
+    """m foci on a ring turning about the array centre, one frame per step."""
+    turn = mm_per_frame / 40.0
+    return np.stack([ring(m, turn=turn * f) for f in range(F)])
+
+
+@pytest.mark.parametrize("method", ALL)
+def test_sequence_cold_equals_workspace(dev, method):
+    foci = moving(4, 5, mm_per_frame=3.0)
+    amps = np.full(5, 4e3)
+    seq = H.HologramSequence(dev, 5, method=method, warm_start=False, random_state=2)
+    ws = H.Workspace(dev, 5, method=method, random_state=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = seq.solve(foci, amps)
+        for f in range(4):  # the same kernels, compiled inside the frame loop: to rounding
+            ws.solve(foci[f], amps)
+            np.testing.assert_allclose(res.drive[f], ws.drive, atol=1e-11)
+            np.testing.assert_allclose(res.focal_pressure[f], ws.focal_pressure, rtol=1e-11)
+    np.testing.assert_array_equal(res.max_step, 0.0)
+
+
+@pytest.mark.parametrize("method", ALL)
+@pytest.mark.parametrize("levels", [None, 256])
+def test_sequence_phase_steps_never_exceed_the_bound(dev, method, levels):
+    F, m, bound = 12, 6, 0.4
+    foci = moving(F, m, mm_per_frame=2.0)  # fast enough that the bound has work to do
+    seq = H.HologramSequence(dev, m, method=method, max_phase_step=bound, phase_levels=levels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        res = seq.solve(foci, 4e3)
+    steps = np.abs(nv.wrapped(np.diff(res.phase, axis=0)))
+    assert steps.max() <= bound + 1e-12
+    np.testing.assert_allclose(res.max_step[1:], steps.max(axis=1), atol=1e-12)
+    assert res.max_step[0] == 0.0 and res.clipped.sum() > 0
+    if levels:
+        k = res.phase * levels / (2 * np.pi)
+        np.testing.assert_allclose(k, np.round(k), atol=1e-9)
+    # focal pressures are those of the bounded drives
+    for f in (0, F - 1):
+        G = H.transfer_matrix(dev, foci[f])
+        np.testing.assert_allclose(res.focal_pressure[f], np.abs(G @ res.drive[f]), rtol=1e-12)
+
+
+def test_sequence_global_phase_alignment_is_free(dev):
+    # the bound first turns the new hologram by the best global phase: |G q| unchanged.
+    # Cold SDP frames come out with arbitrary global phases (that of an eigenvector).
+    foci = moving(6, 4, mm_per_frame=0.2)
+    free = H.HologramSequence(dev, 4, warm_start=False).solve(foci, 4e3)
+    aligned = H.HologramSequence(dev, 4, warm_start=False, max_phase_step=10.0).solve(foci, 4e3)
+    np.testing.assert_allclose(aligned.focal_pressure, free.focal_pressure, rtol=1e-9)
+    assert aligned.clipped.sum() == 0
+
+    def weighted_step(r):
+        steps = np.abs(nv.wrapped(np.diff(r.phase, axis=0)))
+        return (r.amplitude[1:] * steps).sum(axis=1) / r.amplitude[1:].sum(axis=1)
+
+    assert np.all(weighted_step(aligned) < 0.7 * weighted_step(free))
+    assert weighted_step(aligned).max() < 0.06
+
+
+def test_sequence_warm_start_saves_sweeps_and_continues_across_calls(dev):
+    foci = moving(20, 8, mm_per_frame=0.2)
+    amps = np.full(8, 4e3)
+    warm = H.HologramSequence(dev, 8).solve(foci, amps)
+    cold = H.HologramSequence(dev, 8, warm_start=False).solve(foci, amps)
+    assert warm.converged and cold.converged
+    assert warm.n_iter[1:].mean() < 0.7 * cold.n_iter[1:].mean()
+    np.testing.assert_allclose(warm.focal_pressure, cold.focal_pressure, rtol=1e-2)
+    # two calls continue where the first stopped: the same as one call
+    seq = H.HologramSequence(dev, 8)
+    first, second = seq.solve(foci[:12], amps), seq.solve(foci[12:], amps)
+    np.testing.assert_array_equal(np.vstack([first.phase, second.phase]), warm.phase)
+    seq.reset()
+    np.testing.assert_array_equal(seq.solve(foci[:3], amps).phase, warm.phase[:3])
+
+
+def test_sequence_warm_budget(dev):
+    foci = moving(10, 6, mm_per_frame=0.2)
+    seq = H.HologramSequence(dev, 6, method="gs", warm_max_iter=10)
+    res = seq.solve(foci, 4e3)
+    np.testing.assert_array_equal(res.n_iter, [100] + [10] * 9)
+    seq = H.HologramSequence(dev, 6, warm_max_iter=2, tol=0.0, max_iter=50)
+    with pytest.warns(ConvergenceWarning, match="max_iter"):  # the cold frame 0 fails tol
+        res = seq.solve(foci, 4e3)
+    assert not res.frame_converged[1:].any() and res.n_iter[1:].max() == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warm frames stopped by their budget: no warning
+        seq.solve(foci, 4e3)
+
+
+def test_sequence_out_and_allocation(dev):
+    foci = moving(16, 4, mm_per_frame=0.2)
+    seq = H.HologramSequence(dev, 4, max_phase_step=0.5)
+    out = seq.solve(foci, 4e3)
+    seq.reset()
+    kept = out.phase.copy()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        seq.reset()
+        again = seq.solve(foci, 4e3, out=out)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert again is out and np.array_equal(out.phase, kept)
+    # input checks only: nothing the size of the drives (16 x 249 doubles = 32 kB)
+    assert peak - base < 8192
+    with pytest.raises(ValueError, match="out.amplitude has shape"):
+        seq.solve(foci[:3], 4e3, out=out)
+
+
+def test_sequence_bad_input(dev):
+    seq = H.HologramSequence(dev, 3)
+    with pytest.raises(ValueError, match="frames, 3, 3"):
+        seq.solve(np.zeros((5, 2, 3)), 1.0)
+    with pytest.raises(ValueError, match="amplitudes"):
+        seq.solve(moving(5, 3), np.ones(4))
+    with pytest.raises(ValueError, match=">= 0"):
+        seq.solve(moving(5, 3), -1.0)
+    foci = moving(5, 3)
+    foci[3, 1] = dev.positions[7]
+    with pytest.raises(ValueError, match="r = 0"):
+        seq.solve(foci, 1.0)
+    with pytest.raises(ValueError, match="below one Greedy level"):
+        H.HologramSequence(dev, 3, method="greedy", max_phase_step=0.2)
+    with pytest.raises(ValueError, match="max_phase_step"):
+        H.HologramSequence(dev, 3, max_phase_step=-1.0)

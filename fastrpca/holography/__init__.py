@@ -24,6 +24,7 @@ from .geometry import (
 from .maxcut import PhaseCutResult, phasecut
 from .methods import HoloResult, Workspace, compute, gs, gspat, naive, sdp
 from .phase_only import greedy, lm
+from .sequence import HologramSequence, SequenceResult
 from .transfer import FREQUENCY, P0, SOUND_SPEED, transfer_matrix, wavenumber
 
 __all__ = [
@@ -49,6 +50,8 @@ __all__ = [
     "greedy",
     "certify",
     "Certificate",
+    "HologramSequence",
+    "SequenceResult",
     "AUTD3_PITCH",
     "AUTD3_NUM_TRANSDUCERS",
     "AUTD3_WIDTH",
@@ -70,4 +73,8 @@ def _warmup() -> None:
         for method in ("sdp", "naive", "gs", "gspat", "lm", "greedy"):
             ws = Workspace(arr, 2, method=method, max_iter=2, tol=1.0, random_state=0)
             ws.solve(foci, [5e3, 5e3])
+            seq = HologramSequence(arr, 2, method=method, max_iter=2, max_phase_step=1.0)
+            seq.solve([foci, foci], [5e3, 5e3])
+            seq = HologramSequence(arr, 2, method=method, max_iter=2, phase_levels=256)
+            seq.solve([foci], [5e3, 5e3])
         Workspace(arr, 2, phase_levels=256, phase_offset=0.1).solve(foci, [5e3, 5e3])

@@ -287,11 +287,14 @@ def holo_solve(
     drive,
     focal,
     info,
+    warm=False,
 ):
     """One hologram from G: drives into amp / phase / drive, |G drive| into focal.
 
     ``vecs`` is (6, m) complex scratch, ``W`` (k, m). ``info`` receives
     [sweeps, relaxed objective, relative change, rounded objective, power iterations].
+    ``warm``: start from the previous hologram's state instead of the seeded cold start
+    (SDP: the factor W; GS: the array phases in q; GS-PAT: the focal field in vecs[1]).
     Returns a status code (OK, BAD_AMPLITUDE, NOT_PD).
 
     Every method's drive direction is unchanged when G (with alpha) or the amplitudes
@@ -334,8 +337,9 @@ def holo_solve(
                 M[i, j] = p[i] * p[j] * X[i, j]
                 fro += abs(M[i, j]) ** 2
         u = vecs[2]
-        state[0] = np.uint64(seed)
-        random_rows(W, state)
+        if not warm:
+            state[0] = np.uint64(seed)
+            random_rows(W, state)
         floor = max(1e-8 * m * math.sqrt(fro), 1e-300)
         sweeps, f, rel = lowrank_sweeps(
             M,
@@ -390,8 +394,9 @@ def holo_solve(
                 g[j] = p[j] / pw[j]
             adjoint(G, g, q)
         elif method == GS:
-            for i in range(n):
-                q[i] = 1.0
+            if not warm:
+                for i in range(n):
+                    q[i] = 1.0
             prev = vecs[4]
             done = iters
             for t in range(iters):
@@ -412,7 +417,8 @@ def holo_solve(
             for j in range(m):
                 for l in range(m):
                     A[j, l] = A[j, l] / pw[l].real
-            matvec(A, p, g)
+            if not warm:
+                matvec(A, p, g)
             y = vecs[3]
             prev = vecs[4]
             done = iters
