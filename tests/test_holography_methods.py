@@ -500,3 +500,59 @@ def test_sequence_bad_input(dev):
         H.HologramSequence(dev, 3, method="greedy", max_phase_step=0.2)
     with pytest.raises(ValueError, match="max_phase_step"):
         H.HologramSequence(dev, 3, max_phase_step=-1.0)
+
+
+# ------------------------------------------------------------------------ sound-field maps
+
+
+def test_pressure_field_physics(dev):
+    one = H.transducer_array([[0.0, 0.0, 0.0]])
+    pts = np.array([[0, 0, 50.0], [30.0, -20.0, 100.0], [5.0, 0.0, -40.0]])
+    p = H.pressure_field(one, [0.5 * np.exp(0.7j)], pts)
+    ref = nv.transfer_matrix_loops(one.positions, one.directions, pts)[:, 0]
+    np.testing.assert_allclose(p, 0.5 * np.exp(0.7j) * ref, rtol=1e-12)
+    # at the foci the field is G drive, for calibrated arrays too
+    delta = np.linspace(0, 2, 249)
+    foci = scattered(3, seed=8)
+    r = H.sdp(H.transfer_matrix(dev, foci), 4e3, phase_offset=delta)
+    p = H.pressure_field(dev, r.drive, foci, phase_offset=delta)
+    np.testing.assert_allclose(np.abs(p), r.focal_pressure, rtol=1e-10)
+    many = np.random.default_rng(0).uniform([0, 0, 50], [190, 150, 250], (700, 3))
+    G = H.transfer_matrix(dev, many)
+    p = H.pressure_field(dev, r.drive, many, phase_offset=delta)
+    np.testing.assert_allclose(p, G @ (r.drive * np.exp(1j * delta)), rtol=1e-12)
+
+
+def test_spl_convention():
+    np.testing.assert_allclose(H.spl([1.0, 20e-6, 1000.0]), [93.9794, 0.0, 153.9794], atol=1e-4)
+    assert H.spl(0.0) == -np.inf
+
+
+def test_field_map_shows_the_focus(dev):
+    focus = np.array([100.0, 70.0, 150.0])
+    r = H.naive(H.transfer_matrix(dev, [focus]), 5e3)
+    fm = H.field_map(dev, r.drive, offset=150.0, step=1.0)
+    assert fm.pressure.shape == (fm.v.size, fm.u.size) == (152, 193)
+    j, i = np.unravel_index(np.argmax(fm.amplitude), fm.amplitude.shape)
+    assert abs(fm.u[i] - focus[0]) <= 1.0 and abs(fm.v[j] - focus[1]) <= 1.0
+    assert np.isclose(fm.amplitude.max(), r.focal_pressure[0], rtol=5e-3)
+    np.testing.assert_allclose(fm.spl, H.spl(fm.pressure))
+    side = H.field_map(dev, r.drive, plane="xz", offset=70.0, u_range=(0, 192), v_range=(20, 300))
+    j, i = np.unravel_index(np.argmax(side.amplitude), side.amplitude.shape)
+    assert abs(side.u[i] - 100.0) <= 2 and abs(side.v[j] - 150.0) <= 25  # elongated along z
+    with pytest.raises(ValueError, match="plane"):
+        H.field_map(dev, r.drive, plane="xx")
+    with pytest.raises(ValueError, match="drive has 2 entries"):
+        H.pressure_field(dev, [1, 1], [[0, 0, 100.0]])
+    with pytest.raises(ValueError, match="r = 0"):
+        H.pressure_field(dev, r.drive, dev.positions[:2])
+
+
+def test_plot_field(dev):
+    mpl = pytest.importorskip("matplotlib")
+    mpl.use("Agg")
+    r = H.naive(H.transfer_matrix(dev, [[90.0, 70.0, 150.0]]), 5e3)
+    fm = H.field_map(dev, r.drive, step=4.0)
+    ax = fm.plot(db=True, foci=[[90.0, 70.0, 150.0]])
+    assert ax.get_xlabel() == "x (mm)" and len(ax.images) == 1
+    np.testing.assert_array_equal(ax.images[0].get_array(), fm.spl)

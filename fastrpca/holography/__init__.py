@@ -11,6 +11,7 @@ See :mod:`fastrpca.holography.methods` for the method and its citations and
 from __future__ import annotations
 
 from .certificate import Certificate, certify
+from .field import FieldMap, field_map, plot_field, pressure_field, spl
 from .geometry import (
     AUTD3_HEIGHT,
     AUTD3_NUM_TRANSDUCERS,
@@ -52,6 +53,11 @@ __all__ = [
     "Certificate",
     "HologramSequence",
     "SequenceResult",
+    "pressure_field",
+    "field_map",
+    "FieldMap",
+    "plot_field",
+    "spl",
     "AUTD3_PITCH",
     "AUTD3_NUM_TRANSDUCERS",
     "AUTD3_WIDTH",
@@ -78,3 +84,4 @@ def _warmup() -> None:
             seq = HologramSequence(arr, 2, method=method, max_iter=2, phase_levels=256)
             seq.solve([foci], [5e3, 5e3])
         Workspace(arr, 2, phase_levels=256, phase_offset=0.1).solve(foci, [5e3, 5e3])
+        pressure_field(arr, ws.drive, foci)
