@@ -152,7 +152,7 @@ class Runner:
 
     def run_module(self, modname):
         mod = importlib.import_module(modname)
-        for attr, obj in vars(mod).items():
+        for attr, obj in list(vars(mod).items()):  # setups may add names (warnings)
             if getattr(obj, "__module__", None) != mod.__name__:
                 continue  # imported, not defined here
             if inspect.isclass(obj):
