@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from ..._core.config import kernel
+from .trig import sincos
 
 TWO_PI = 2.0 * math.pi
 
@@ -36,7 +37,8 @@ def quantize(amp, phase, drive, levels):
         k = k % levels
         ph = k * step
         phase[i] = ph
-        drive[i] = complex(amp[i] * math.cos(ph), amp[i] * math.sin(ph))
+        s, c = sincos(ph)
+        drive[i] = complex(amp[i] * c, amp[i] * s)
 
 
 @kernel
@@ -75,9 +77,9 @@ def limit_steps(prev_amp, prev_phase, amp, phase, drive, bound, levels):
     si = 0.0
     for i in range(n):
         w = amp[i] * prev_amp[i]
-        d = phase[i] - prev_phase[i]
-        sr += w * math.cos(d)
-        si += w * math.sin(d)
+        s, c = sincos(phase[i] - prev_phase[i])
+        sr += w * c
+        si += w * s
     turn = math.atan2(si, sr) if (sr != 0.0 or si != 0.0) else 0.0
     biggest = 0.0
     clipped = 0
@@ -99,7 +101,8 @@ def limit_steps(prev_amp, prev_phase, amp, phase, drive, bound, levels):
             ph = ((kp + dk) % levels) * step
             phase[i] = ph
             biggest = max(biggest, abs(dk) * step)
-            drive[i] = complex(amp[i] * math.cos(ph), amp[i] * math.sin(ph))
+            s, c = sincos(ph)
+            drive[i] = complex(amp[i] * c, amp[i] * s)
     else:
         for i in range(n):
             d = wrap(phase[i] - turn - prev_phase[i])
@@ -113,5 +116,6 @@ def limit_steps(prev_amp, prev_phase, amp, phase, drive, bound, levels):
             ph -= TWO_PI * math.floor(ph / TWO_PI)
             phase[i] = ph
             biggest = max(biggest, abs(d))
-            drive[i] = complex(amp[i] * math.cos(ph), amp[i] * math.sin(ph))
+            s, c = sincos(ph)
+            drive[i] = complex(amp[i] * c, amp[i] * s)
     return biggest, clipped

@@ -22,6 +22,7 @@ import math
 from ..._core._kernels.linalg import chol_solve, cholesky_lower
 from ..._core.config import kernel
 from .acoustics import BAD_AMPLITUDE, OK, constrain
+from .trig import sincos
 
 
 @kernel
@@ -29,7 +30,8 @@ def phase_column_scale(G, x, Gt):
     """Gt[:, i] = G[:, i] exp(i x_i) for the n transducer phases at the head of x."""
     m, n = G.shape
     for i in range(n):
-        e = complex(math.cos(x[i]), math.sin(x[i]))
+        sn, cs = sincos(x[i])
+        e = complex(cs, sn)
         for j in range(m):
             Gt[j, i] = G[j, i] * e
 
@@ -39,7 +41,8 @@ def residual(G, amps, x, q, r):
     """q = exp(i theta); r = G q - P exp(i phi); returns 1/2 ||r||^2."""
     m, n = G.shape
     for i in range(n):
-        q[i] = complex(math.cos(x[i]), math.sin(x[i]))
+        sn, cs = sincos(x[i])
+        q[i] = complex(cs, sn)
     f = 0.0
     for j in range(m):
         ar = 0.0
@@ -249,7 +252,8 @@ def lm_solve(G, amps, x, max_iter, tol_g, tol_h, tau, mu0, bufs, ybuf, cbufs, K,
         hist[k - 1] = f
     # the drive of the final phases (q holds the last trial point otherwise)
     for i in range(n):
-        q[i] = complex(math.cos(x[i]), math.sin(x[i]))
+        sn, cs = sincos(x[i])
+        q[i] = complex(cs, sn)
     info[0] = k
     info[1] = f
     info[2] = gmax

@@ -14,6 +14,7 @@ from .acoustics import GS, OK, SDP, holo_solve, transfer
 from .emission import focal_pressure, limit_steps, quantize, rotate_columns
 from .greedy import greedy_hologram
 from .lm import lm_hologram
+from .trig import sincos
 
 LM, GREEDY = 4, 5
 
@@ -140,5 +141,6 @@ def run_frames(
                 level[i] = int(math.floor(phase[i] * L_ / (2.0 * math.pi) + 0.5)) % L_
         elif method == GS:
             for i in range(n):
-                q[i] = complex(math.cos(phase[i]), math.sin(phase[i]))
+                sn, cs = sincos(phase[i])
+                q[i] = complex(cs, sn)
     return OK, -1
