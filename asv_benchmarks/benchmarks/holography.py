@@ -226,7 +226,7 @@ class Sequence:
 
     params = ["sdp", "gs", "gspat", "lm", "greedy"]
     param_names = ["method"]
-    BUDGET = {"sdp": 3, "gs": 20, "gspat": 10, "lm": 5, "greedy": 1}
+    BUDGET = {"sdp": 3, "gs": 20, "gspat": 10, "lm": 2, "greedy": 1}
 
     def setup(self, method):
         H._warmup()
