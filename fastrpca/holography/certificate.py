@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 
 from .._core.result import Result
-from .._core.validation import as_array, positive
+from .._core.validation import as_array, ldexp, positive, scale_exponent
 from ._kernels import acoustics as _k
 from .maxcut import dual_bound, phasecut
 
@@ -34,27 +34,63 @@ __all__ = ["certify", "Certificate", "sdp_matrix"]
 class Certificate(Result):
     """Result of :func:`certify`.
 
-    Fields: ``lower_bound`` (valid lower bound on u^H M u over all unit-modulus u),
-    ``rounded_objective`` (u^H M u for the drive's focal phases), ``gap``
-    ((rounded - lower) / lower, inf when the bound is 0), ``focal_phase`` (arg(G q)),
-    ``objective`` (Tr(M X) of the relaxed solution used for the bound), ``n_iter``
-    (PhaseCut sweeps), ``converged``, ``message``, ``history``.
+    Attributes
+    ----------
+    lower_bound : float
+        A lower bound on u^H M u valid for every unit-modulus u.
+    rounded_objective : float
+        u^H M u for the drive's focal phases u = arg(G q).
+    gap : float
+        (rounded_objective - lower_bound) / lower_bound (inf when the bound is 0).
+    focal_phase : ndarray (m,)
+        arg(G q) in [0, 2 pi).
+    objective : float
+        Tr(M X) of the relaxed solution that gave the bound.
+    n_iter : int
+        PhaseCut sweeps of that solution.
+    converged : bool
+        Whether that PhaseCut solve met its tolerance (the bound is valid either way).
+    history : dict of ndarray
+        Empty.
+    message : str
+        The gap in words.
     """
+
+    lower_bound: float
+    rounded_objective: float
+    gap: float
+    focal_phase: np.ndarray
+    objective: float
 
 
 def sdp_matrix(G: np.ndarray, amplitudes: np.ndarray, alpha: float) -> np.ndarray:
     """M = alpha^2 P (G G^H + alpha^2 I)^-1 P (Gram and Cholesky kernels, no cancellation)."""
+    Ms, a2, e2 = scaled_sdp_matrix(G, amplitudes, alpha)
+    return np.ldexp(a2 * Ms.real, e2) + 1j * np.ldexp(a2 * Ms.imag, e2)
+
+
+def scaled_sdp_matrix(G, amplitudes, alpha) -> tuple[np.ndarray, float, int]:
+    """(Ms, a2, e2) with M = 2**e2 a2 Ms, Ms of entries near 1 whatever the scale of G,
+    alpha and the amplitudes (powers of two, exact): with G' = G 2**-eg, alpha' = alpha
+    2**-eg and P' = P 2**-ea, M = alpha'^2 2**(2 ea) P' (G' G'^H + alpha'^2 I)^-1 P'."""
+    G = np.ascontiguousarray(G, dtype=np.complex128)
+    a = np.asarray(amplitudes, dtype=np.float64)
+    eg = scale_exponent(float(np.abs(G).max()), G.dtype, force=True)
+    ea = scale_exponent(float(a.max()), a.dtype, force=True)
+    Gs = ldexp(G, -eg)
+    As = np.ldexp(a, -ea)
+    als = float(np.ldexp(alpha, -eg))
     m = G.shape[0]
     A = np.empty((m, m), np.complex128)
     L = np.empty((m, m), np.complex128)
     Ainv = np.empty((m, m), np.complex128)
-    _k.gram(np.ascontiguousarray(G, dtype=np.complex128), alpha * alpha, A)
+    _k.gram(Gs, als * als, A)
     if not _k.cholesky_inverse(A, L, Ainv):
         raise ValueError(
             "G G^H + alpha^2 I is not positive definite in floating point; increase alpha"
         )
-    M = alpha * alpha * amplitudes[:, None] * Ainv * amplitudes[None, :]
-    return (M + M.conj().T) * 0.5
+    Ms = As[:, None] * Ainv * As[None, :]
+    return (Ms + Ms.conj().T) * 0.5, als * als, 2 * ea
 
 
 def focal_objective(M: np.ndarray, field: np.ndarray) -> tuple[float, np.ndarray]:
@@ -133,12 +169,13 @@ def certify(
     if q.shape != (n,):
         raise ValueError(f"drive has {q.shape[0]} entries for {n} transducers; pass one each")
     alpha = positive(alpha, "alpha")
-    M = sdp_matrix(G, a, alpha)
-    rounded, u = focal_objective(M, G @ q)
+    Ms, a2, e2 = scaled_sdp_matrix(G, a, alpha)  # bound and gap in units free of overflow
+    rounded, u = focal_objective(Ms, G @ q)
     lower, relaxed, sweeps, converged = relaxation_bound(
-        M, tol=tol, max_iter=max_iter, random_state=random_state
+        Ms, tol=tol, max_iter=max_iter, random_state=random_state
     )
     lower, gap = bound_and_gap(lower, rounded)
+    lower, rounded, relaxed = (float(np.ldexp(a2 * v, e2)) for v in (lower, rounded, relaxed))
     return Certificate(
         lower_bound=lower,
         rounded_objective=rounded,

@@ -107,11 +107,20 @@ def pressure_field(
 
 
 class FieldMap:
-    """Pressure on a rectangular grid of a plane.
+    """Pressure on a rectangular grid of a plane (made by :func:`field_map`).
 
-    Attributes: ``pressure`` (complex Pa, (n_v, n_u)), ``u``, ``v`` (grid coordinates
-    along the plane's two axes, mm), ``points`` ((n_v, n_u, 3) mm), ``plane`` (axis
-    names, e.g. "xy"), ``offset`` (the third coordinate).
+    Parameters
+    ----------
+    pressure : ndarray (n_v, n_u), complex
+        Pressure in Pa.
+    u, v : ndarray
+        Grid coordinates along the plane's first and second axis, mm.
+    points : ndarray (n_v, n_u, 3)
+        The grid points, mm.
+    plane : str
+        The plane's axes, e.g. "xy".
+    offset : float
+        The third coordinate, mm.
     """
 
     def __init__(self, pressure, u, v, points, plane, offset):
@@ -133,7 +142,23 @@ class FieldMap:
         return spl(self.pressure)
 
     def plot(self, ax=None, *, db: bool = False, foci=None, **imshow):
-        """Draw the map (matplotlib, imported here); see :func:`plot_field`."""
+        """Draw the map with matplotlib (imported here), as :func:`plot_field` does.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, optional
+            Drawn into; a new figure otherwise.
+        db : bool
+            Sound pressure level (dB re 20 uPa) instead of Pa.
+        foci : (m, 3) array_like, optional
+            Marked with crosses.
+        **imshow
+            Passed to ``Axes.imshow``.
+
+        Returns
+        -------
+        matplotlib.axes.Axes
+        """
         return plot_field(self, ax=ax, db=db, foci=foci, **imshow)
 
 

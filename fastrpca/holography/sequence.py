@@ -27,15 +27,39 @@ __all__ = ["HologramSequence", "SequenceResult"]
 
 
 class SequenceResult(Result):
-    """Holograms of a sequence, frame by frame.
+    """Holograms of a sequence, frame by frame (``drive`` gives amplitude exp(i phase)).
 
-    Fields: ``amplitude``, ``phase`` (F, N), ``focal_pressure`` (F, m) in Pa, ``n_iter``
-    (F,) (sweeps, iterations or passes per frame), ``frame_converged`` (F,),
-    ``max_step`` (F,) (largest phase change from the previous frame, rad, after the
-    bound; 0 for the first frame of a cold start), ``clipped`` (F,) (phases the bound
-    moved), ``converged`` (every frame's solver met its test), ``message``, ``history``
-    (empty).
+    Attributes
+    ----------
+    amplitude : ndarray (F, N)
+        Emission amplitudes in [0, 1] per frame.
+    phase : ndarray (F, N)
+        Commanded phases in rad, [0, 2 pi).
+    focal_pressure : ndarray (F, m)
+        |G drive| in Pa per frame.
+    n_iter : ndarray (F,)
+        Sweeps, iterations or passes per frame.
+    frame_converged : ndarray (F,) of bool
+        Whether each frame's solver met its own test.
+    max_step : ndarray (F,)
+        Largest phase change from the previous frame (rad), after the bound; 0 for the
+        first frame of a cold start or without a bound.
+    clipped : ndarray (F,)
+        Phases the bound moved, per frame.
+    converged : bool
+        Every frame met its test.
+    history : dict of ndarray
+        Empty.
+    message : str
+        How many frames met their test.
     """
+
+    amplitude: np.ndarray
+    phase: np.ndarray
+    focal_pressure: np.ndarray
+    frame_converged: np.ndarray
+    max_step: np.ndarray
+    clipped: np.ndarray
 
     @property
     def drive(self) -> np.ndarray:
@@ -148,7 +172,7 @@ class HologramSequence:
         return self._ws.options
 
     def reset(self) -> None:
-        """Forget the last frame: the next solve starts cold and unbounded."""
+        """Forget the last frame: the next :meth:`solve` starts cold and unbounded."""
         self._has_prev[0] = 0
 
     def _outputs(self, F: int, out):
@@ -247,5 +271,15 @@ class HologramSequence:
         return SequenceResult(**res, converged=bad == 0, message=message, history={})
 
     def last(self, certificate: bool = False):
-        """The last frame as a :class:`HoloResult` (copies; certificate on request)."""
+        """The last frame solved, as a :class:`HoloResult` (copies).
+
+        Parameters
+        ----------
+        certificate : bool
+            Compute its ``lower_bound`` and ``gap``.
+
+        Returns
+        -------
+        HoloResult
+        """
         return self._ws.result(certificate=certificate)
