@@ -42,7 +42,7 @@ def spl(pressure) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        20 log10(|p| / 20e-6); -inf where p = 0.
+        ``20 log10(abs(p) / 20e-6)``; -inf where p = 0.
     """
     p = np.abs(np.asarray(pressure))
     with np.errstate(divide="ignore"):
@@ -133,7 +133,7 @@ class FieldMap:
 
     @property
     def amplitude(self) -> np.ndarray:
-        """|p| in Pa."""
+        """``abs(p)`` in Pa."""
         return np.abs(self.pressure)
 
     @property

@@ -295,7 +295,7 @@ def greedy(
     Returns
     -------
     HoloResult
-        ``n_iter`` passes; ``objective`` is sum_j | a_j - |p_j| |.
+        ``n_iter`` passes; ``objective`` is ``sum_j abs(a_j - abs(p_j))``.
 
     Examples
     --------

@@ -36,7 +36,7 @@ class SequenceResult(Result):
     phase : ndarray (F, N)
         Commanded phases in rad, [0, 2 pi).
     focal_pressure : ndarray (F, m)
-        |G drive| in Pa per frame.
+        ``abs(G @ drive)`` in Pa per frame.
     n_iter : ndarray (F,)
         Sweeps, iterations or passes per frame.
     frame_converged : ndarray (F,) of bool
