@@ -54,7 +54,7 @@ class PhaseOnlyOptions:
             self.initial = as_array(initial, "initial", ndim=1, allow_complex=False).astype(
                 np.float64
             )
-        self.table = None
+        self.table: tuple[np.ndarray, np.ndarray] | None = None
         if method == "greedy":
             ph = 2.0 * np.pi * np.arange(self.phase_div) / self.phase_div
             self.table = (np.cos(ph), np.sin(ph))
@@ -105,6 +105,7 @@ def set_initial(po: PhaseOnlyOptions, lb: LMBuffers, G: np.ndarray) -> None:
     n + m phases."""
     m, n = G.shape
     x0 = po.initial
+    assert x0 is not None  # run() calls this only with initial phases
     if x0.shape[0] not in (n, n + m):
         raise ValueError(
             f"initial has {x0.shape[0]} phases; pass {n} (one per transducer) or "
@@ -127,6 +128,7 @@ def run(code, opts, b, amps, warm: bool) -> int:
             e.ybuf, e.cbufs, e.K, e.Lc, e.C, e.Gt, e.hist, e.info, ccode, ca, cb,
             b.amplitude, b.phase, b.drive, b.vecs[1], b.focal_pressure,
         )  # fmt: skip
+    assert po.table is not None
     cosd, sind = po.table
     return _g.greedy_hologram(
         b.G, amps, opts.max_iter, warm, 1e-12, opts.seed, e.order, e.state, e.level, cosd,

@@ -157,6 +157,7 @@ class HologramSequence:
         else:
             self._lm = (f1, f2, f2, c2, f2, f2, c2, c2, f1, f1)
         if o.code == GREEDY:
+            assert po.table is not None  # Greedy's options always carry the level table
             cosd, sind = po.table
             self._gb = (e.order, e.state, e.level, cosd, sind, e.cache, e.val, e.hist, e.info,
                         e.q)  # fmt: skip
