@@ -218,8 +218,8 @@ class HologramSequence:
         -------
         SequenceResult
         """
-        f = np.ascontiguousarray(as_array(foci, "foci", ndim=3, allow_complex=False),
-                                 dtype=np.float64)  # fmt: skip
+        # writable copies (a read-only input would compile the frame loop a second time)
+        f = np.array(as_array(foci, "foci", ndim=3, allow_complex=False), np.float64, order="C")
         F, m = f.shape[0], self.n_foci
         if f.shape[1:] != (m, 3):
             raise ValueError(
@@ -227,7 +227,7 @@ class HologramSequence:
             )
         a = as_array(amplitudes, "amplitudes", ndim=(0, 1, 2), allow_complex=False)
         try:
-            a = np.ascontiguousarray(np.broadcast_to(a, (F, m)), dtype=np.float64)
+            a = np.array(np.broadcast_to(a, (F, m)), dtype=np.float64, order="C")
         except ValueError:
             raise ValueError(
                 f"amplitudes of shape {np.shape(amplitudes)} do not fit {F} frames of {m} "
