@@ -122,6 +122,43 @@ class PartialSVD:
         return U[:, :svp], s[:svp], Vh[:svp]
 
 
+class DenseOperator:
+    """A matrix in memory as :class:`RandomizedSVD` sees it: products with thin blocks.
+
+    The engine touches its matrix only through these methods, so another operator with
+    the same methods runs the same engine: :mod:`fastrpca.robust_pca.dask` holds the
+    matrix in row blocks on Dask workers, its tall blocks stay there and only the small
+    ``n x k`` / ``k x n`` results come back. Tall blocks (``m x k``) are whatever
+    ``matmat``, ``orth`` and ``lift`` return; small ones are ndarrays.
+    """
+
+    def __init__(self, X: np.ndarray):
+        self.X = X
+
+    def matmat(self, W):
+        """``X @ W`` for a small ``n x k`` W: a tall block."""
+        return self.X @ W
+
+    def rmatmat(self, Q):
+        """``X^H @ Q`` for a tall Q: ``n x k``."""
+        return self.X.conj().T @ Q
+
+    def project(self, Q):
+        """``Q^H @ X`` for a tall Q: ``k x n``."""
+        return Q.conj().T @ self.X
+
+    orth = staticmethod(orthonormal_basis)
+    orthonormalizer = staticmethod(gram_orthonormalizer)
+
+    def lift(self, Q, Ub):
+        """``Q @ Ub`` for a tall Q and a small Ub."""
+        return Q @ Ub
+
+    def full_svd(self):
+        """Every singular triplet ``(U, s, Vh)``; the matrix may be overwritten."""
+        return full_svd(self.X, overwrite=True)
+
+
 class RandomizedSVD:
     """Warm-started subspace iteration with a growing block (see module docstring).
 
@@ -136,6 +173,9 @@ class RandomizedSVD:
     max_refine : extra subspace steps per call while the rank is changing.
     max_rank : int, optional. Return at most this many triplets; the block then never
         grows past ``max_rank`` plus the oversampling margin.
+
+    Called as ``engine(X, tau)`` with an ndarray X, or with an operator having the methods
+    of :class:`DenseOperator` (the Dask engine's row blocks).
     """
 
     name = "randomized"
@@ -171,6 +211,7 @@ class RandomizedSVD:
         self.tall = shape[0] >= GRAM_ORTH_MIN_ROWS
         self.full_calls = 0
         self.grown = 0
+        self._planned: tuple[int, np.ndarray] | None = None  # (k, start block) promised
 
     def _start_block(self, k: int) -> np.ndarray:
         n = self.shape[1]
@@ -196,11 +237,12 @@ class RandomizedSVD:
         return max(self.oversample, rank // 10)
 
     def __call__(self, X, tau):
+        op = DenseOperator(X) if isinstance(X, np.ndarray) else X
         refine = 0  # extra subspace steps taken in this call
         while True:
             k = self.k
             if k > self.kmax:
-                return self._full(X, tau)
+                return self._full(op, tau)
             # Fresh random columns need power iterations at a cold start or when the block
             # proved too small, not when they only top up the margin above the rank.
             fresh = self.V is None or self.V.shape[1] < k
@@ -208,17 +250,18 @@ class RandomizedSVD:
             self._topup = False
             # Warm, P = X V is nearly orthogonal, and Q = P C (gram_orthonormalizer) is
             # never formed: B = C^H (P^H X) and U = P (C Ub).
-            P = X @ self._start_block(k)
+            planned, self._planned = self._planned, None
+            P = op.matmat(planned[1] if planned and planned[0] == k else self._start_block(k))
             C = None
             if not power and self.tall:
-                C = gram_orthonormalizer(P)
+                C = op.orthonormalizer(P)
             if C is None:
-                Q = self._orth(P)
+                Q = op.orth(P)
                 for _ in range(power):
-                    Q = self._orth(X @ self._orth(X.conj().T @ Q))
-                B = Q.conj().T @ X
+                    Q = op.orth(op.matmat(self._orth(op.rmatmat(Q))))
+                B = op.project(Q)
             else:
-                B = C.conj().T @ (P.conj().T @ X)
+                B = C.conj().T @ op.project(P)
             Ub, s, Vh = small_svd(B)
             svp = int(np.count_nonzero(s > tau))
             if self.max_rank is not None:
@@ -243,12 +286,25 @@ class RandomizedSVD:
             self.last_rank = svp
             self.k = svp + margin
             self._topup = self.k > k
-            U = Q @ Ub[:, :svp] if C is None else P @ (C @ Ub[:, :svp])
+            U = op.lift(Q, Ub[:, :svp]) if C is None else op.lift(P, C @ Ub[:, :svp])
             return U, s[:svp], Vh[:svp]
 
-    def _full(self, X, tau):
+    def planned_block(self):
+        """The start block of the next call when that call begins with a step needing no
+        power iterations, else None (cold start, grown block, full SVD). The block is drawn
+        now (fresh columns of a top-up included) and the next call uses it, so an operator
+        may compute ``X @ block`` ahead, in the pass that produces the next matrix."""
+        k = self.k
+        if k > self.kmax or self.V is None:
+            return None
+        if self.V.shape[1] < k and not (self._topup and self.tall):
+            return None  # fresh columns with power iterations
+        self._planned = (k, self._start_block(k))
+        return self._planned[1]
+
+    def _full(self, op, tau):
         self.full_calls += 1
-        U, s, Vh = full_svd(X, overwrite=True)
+        U, s, Vh = op.full_svd()
         svp = int(np.count_nonzero(s > tau))
         if self.max_rank is not None:
             svp = min(svp, self.max_rank)
