@@ -14,6 +14,7 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "requires_jit: needs compiled kernels (skipped under NUMBA_DISABLE_JIT=1)"
     )
+    config.addinivalue_line("markers", "slow: takes over 20 s (deselect with -m 'not slow')")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -184,7 +184,10 @@ def rpca(
     Parameters
     ----------
     M : array_like, shape (m, n). float32 / float64 / complex64 / complex128 (integers
-        are promoted to float64); computed in M's precision. Never modified.
+        are promoted to float64); computed in M's precision. Never modified. A
+        ``dask.array.Array`` is solved in row blocks on the Dask scheduler in use
+        (:func:`fastrpca.robust_pca.dask.rpca_dask`: the same iterations, the result's
+        L lazy and S, Y persisted; needs ``pip install 'fastrpca[dask]'``).
     lam : float, optional. Weight of ``||S||_1``; default ``1 / sqrt(max(m, n))``
         (the theory's value; the original MATLAB code used ``1 / sqrt(m)``).
     delta : float or "auto". Bound on the Frobenius norm of the dense noise ``E``, in
@@ -265,6 +268,22 @@ def rpca(
     >>> bool(np.allclose(L, L0, atol=1e-5))
     True
     """
+    if _is_dask_array(M):
+        return _rpca_dask(
+            M,
+            lam,
+            tol,
+            max_iter,
+            mu,
+            rho,
+            svd,
+            mask,
+            random_state,
+            callback,
+            check_finite,
+            init,
+            workspace,
+        )
     if workspace is not None and not isinstance(workspace, RPCAWorkspace):
         raise TypeError(
             f"workspace must be a fastrpca.RPCAWorkspace() or None, got {type(workspace).__name__}"
@@ -288,6 +307,35 @@ def rpca(
             init,
             workspace,
         )
+
+
+def _is_dask_array(x) -> bool:
+    return type(x).__module__.split(".")[0] == "dask" and hasattr(x, "chunks")
+
+
+def _rpca_dask(
+    M, lam, tol, max_iter, mu, rho, svd, mask, random_state, callback, check_finite, init, workspace
+):
+    if init is not None or workspace is not None:
+        raise TypeError(
+            "init and workspace apply to in-memory arrays; for a dask array M, continue a "
+            "run with fastrpca.robust_pca.dask.rpca_dask(M, resume=checkpoint_path)"
+        )
+    from .dask import rpca_dask
+
+    return rpca_dask(
+        M,
+        lam,
+        tol=tol,
+        max_iter=max_iter,
+        mu=mu,
+        rho=rho,
+        svd=svd,
+        mask=mask,
+        random_state=random_state,
+        callback=callback,
+        check_finite=check_finite,
+    )
 
 
 def _solve(

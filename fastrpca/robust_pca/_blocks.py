@@ -1,0 +1,456 @@
+"""Row blocks of a matrix on Dask workers, and the IALM work done on them in place.
+
+Each row block of ``M`` (all n columns) becomes one :class:`Block` that stays on one
+worker (or in the client process under the threaded scheduler) for the whole solve and is
+updated in place by small tasks: its ``D``, ``S`` pair, ``Y`` and ``X`` are never copied,
+re-sent or re-allocated, and each task returns only O(k n) numbers. :class:`BlockOperator`
+presents the blocks to :class:`~fastrpca.robust_pca.svd.RandomizedSVD` through the same
+methods as an in-memory matrix (:class:`~fastrpca.robust_pca.svd.DenseOperator`), so the
+engine logic (growth, refinement, full-SVD fallback) is shared.
+
+Tall blocks (m x k) live on the workers as named arrays of each block, with a small right
+factor held by the client (:class:`Tall`): block i of the tall matrix is
+``block_i.tall[name] @ T_i``. The name ``"X"`` means the block's current SVT input.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import scipy.linalg as sla
+
+from .._core.linalg import small_svd
+from ._kernels.ialm import fused_pass, norm_and_max
+
+
+class StaleBlockError(RuntimeError):
+    """A block is not at the iteration the client expects (a worker was lost and the
+    block rebuilt from its first task, or a stale replica was used)."""
+
+
+class Block:
+    """One row block's solver state: ``D`` (M with unobserved entries zeroed), the mask,
+    two S buffers, ``Y``, ``X`` (SVT input or L) and named tall arrays."""
+
+    def __init__(self, M, mask, start: int):
+        self.start = start  # first row of the block in M
+        dtype = M.dtype
+        if mask is not None and mask.all():
+            mask = None
+        self.mask = None if mask is None else np.ascontiguousarray(mask)
+        if mask is None:
+            self.D = np.array(M, dtype=dtype, order="C", copy=True)
+        else:
+            self.D = np.zeros(M.shape, dtype)
+            np.copyto(self.D, M, where=mask)
+        self.S = (np.zeros_like(self.D), np.zeros_like(self.D))
+        self.cur = 0  # S[cur] is the S paired with the latest L
+        self.Y = np.zeros_like(self.D)
+        self.X = np.zeros_like(self.D)
+        self.tall: dict[str, np.ndarray] = {}
+        self.generation = 0  # step passes done
+
+    @property
+    def nbytes(self) -> int:
+        arrays = [self.D, *self.S, self.Y, self.X, *self.tall.values()]
+        if self.mask is not None:
+            arrays.append(self.mask)
+        return sum(a.nbytes for a in arrays)
+
+    def check(self, generation):
+        if self.generation != generation:
+            raise StaleBlockError(
+                f"row block at {self.start} is at iteration {self.generation}, expected "
+                f"{generation}: a worker holding it was probably lost; resume from the last "
+                "checkpoint (rpca(..., resume=path))"
+            )
+
+    def tall_block(self, name, T):
+        base = self.X if name == "X" else self.tall[name]
+        return base if T is None else base @ T
+
+
+# ---- tasks: run where the block lives, mutate it, return small arrays --------------------
+
+
+def stats(block: Block, gram: bool):
+    """``(sum |d|^2, max |d|, non-finite observed entries, D^H D or None)``."""
+    D = block.D
+    sum_sq, peak = norm_and_max(D)
+    bad = 0 if np.isfinite(sum_sq) else int(D.size - np.count_nonzero(np.isfinite(D)))
+    G = D.conj().T @ D if gram and not bad else None
+    return float(sum_sq), float(peak), bad, G
+
+
+def gram_matvec(block: Block, v):
+    """``D^H (D v)``: one Lanczos step of the spectral norm."""
+    return block.D.conj().T @ (block.D @ v)
+
+
+def start(block: Block, y_scale, mu, lam):
+    """Zero L and S, the dual start ``Y = D y_scale``, then the first S and SVT input."""
+    block.X.fill(0)
+    block.S[0].fill(0)
+    block.cur = 0
+    np.multiply(block.D, y_scale, out=block.Y)
+    fused_pass(block.D, block.X, block.S[0], block.S[1], block.Y, 0.0, mu, lam, block.mask)
+    block.cur = 1
+    block.tall.clear()
+    block.generation = 0
+
+
+def step(block: Block, generation, swap, u_name, u_T, w, Vh, mu, mu_next, lam, W, a_name):
+    """One IALM iteration on the block, then the next warm sketch's products.
+
+    ``swap``: the previous iteration's next S becomes the current one first (the
+    in-memory solver's swap, deferred so that a last iteration keeps its pair (L, S)).
+    ``U = u_name @ u_T`` (kept as ``tall["U"]``), ``X = U diag(w) Vh`` (L), the fused pass
+    (residual, Y, next S, next SVT input); with a start block ``W``: ``A = X W`` (kept as
+    ``tall[a_name]``), the R of A's QR and ``C = A^H X``. Returns ``(|Z|^2, R, C)``.
+    """
+    block.check(generation)
+    U = block.tall_block(u_name, u_T)
+    U = np.ascontiguousarray(U, dtype=block.X.dtype)
+    if U.shape[1] == 0:
+        block.X.fill(0)
+    else:
+        np.matmul(U * w, Vh, out=block.X)
+    if swap:
+        block.cur = 1 - block.cur
+    cur = block.cur
+    total = fused_pass(
+        block.D, block.X, block.S[cur], block.S[1 - cur], block.Y, mu, mu_next, lam, block.mask
+    )
+    block.tall = {"U": U}
+    block.generation += 1
+    if W is None:
+        return total, None, None
+    A = block.X @ W
+    block.tall[a_name] = A
+    return (total, *_sketch_products(A, block.X))
+
+
+def _sketch_products(A, X):
+    R = sla.qr(A, mode="r", check_finite=False)[0] if A.shape[0] else A[:0]
+    return R[: min(A.shape)], A.conj().T @ X
+
+
+def sketch(block: Block, generation, W, name):
+    block.check(generation)
+    A = block.X @ W
+    block.tall[name] = A
+    return _sketch_products(A, block.X)
+
+
+def matmat(block: Block, generation, W, name):
+    block.check(generation)
+    block.tall[name] = block.X @ W
+
+
+def rmatmat(block: Block, generation, name, T):
+    block.check(generation)
+    return block.X.conj().T @ block.tall_block(name, T)
+
+
+def project(block: Block, generation, name, T):
+    block.check(generation)
+    return block.tall_block(name, T).conj().T @ block.X
+
+
+def orth(block: Block, generation, name, T, new):
+    """Local QR of a tall block: keep Q, return R (the first level of a TSQR)."""
+    block.check(generation)
+    Q, R = np.linalg.qr(block.tall_block(name, T))
+    block.tall[new] = Q
+    return R
+
+
+def x_r(block: Block, generation):
+    """R of the local QR of X (the TSQR of the full SVD)."""
+    block.check(generation)
+    X = block.X
+    if X.shape[0] == 0:
+        return X[:0]
+    return sla.qr(X, mode="r", check_finite=False)[0][: min(X.shape)]
+
+
+def take(block: Block, what: str):
+    """A result array held by the block (no copy): ``"S"``, ``"Y"`` or ``"U"``."""
+    if what == "S":
+        return block.S[block.cur]
+    if what == "Y":
+        return block.Y
+    return block.tall["U"]
+
+
+def write_array(path: str, arr) -> None:
+    """Store ``arr`` as the zarr array at ``path`` (one chunk per 2**26 bytes of rows)."""
+    import zarr
+
+    arr = np.asarray(arr)
+    row_bytes = max(1, arr.itemsize * int(np.prod(arr.shape[1:], dtype=np.int64)))
+    rows = max(1, min(arr.shape[0] if arr.ndim else 1, (1 << 26) // row_bytes))
+    chunks = tuple(max(1, c) for c in (rows, *arr.shape[1:])) if arr.ndim else ()
+    out = zarr.open_array(path, mode="w", shape=arr.shape, chunks=chunks, dtype=arr.dtype)
+    out[...] = arr
+
+
+def read_array(path: str, rows=slice(None)) -> np.ndarray:
+    import zarr
+
+    return zarr.open_array(path, mode="r")[rows]
+
+
+def save_rows(block: Block, generation, path):
+    """Write the block's next S, Y and U into the checkpoint folder ``path``, as arrays
+    named by the block's first row (so a resume may use another chunking)."""
+    block.check(generation)
+    for name, arr in (("S", block.S[1 - block.cur]), ("Y", block.Y), ("U", block.tall["U"])):
+        write_array(f"{path}/{name}_r{block.start}", arr)
+    return block.start, block.start + block.D.shape[0]
+
+
+def load_rows(block: Block, path, pieces, w, Vh, mu):
+    """Load S, Y, U for the block's rows from a checkpoint; rebuild the SVT input
+    ``X = D - S + Y/mu`` (L from the factors where unobserved)."""
+    a, b = block.start, block.start + block.D.shape[0]
+    U = np.empty((b - a, w.size), block.D.dtype)
+    block.cur = 0
+    for name, out in (("S", block.S[0]), ("Y", block.Y), ("U", U)):
+        for start, stop in pieces:
+            lo, hi = max(a, start), min(b, stop)
+            if lo < hi:
+                piece = read_array(f"{path}/{name}_r{start}", slice(lo - start, hi - start))
+                out[lo - a : hi - a] = piece
+    block.tall = {"U": U}
+    np.subtract(block.D, block.S[0], out=block.X)
+    block.X += block.Y * (1.0 / mu)
+    if block.mask is not None:
+        L = (U * w) @ Vh if w.size else np.zeros_like(block.X)
+        np.copyto(block.X, L, where=~block.mask)
+    block.generation = 0
+
+
+def nbytes_of(block: Block) -> int:
+    return block.nbytes
+
+
+# ---- the client's view ---------------------------------------------------------------------
+
+
+class PerBlock(list):
+    """An argument that differs between blocks: block i gets item i."""
+
+
+class Tall:
+    """A tall matrix on the workers: block i is ``tall[name] @ T_i`` (T None = identity;
+    T a :class:`PerBlock` list or one matrix for every block)."""
+
+    def __init__(self, name: str, T=None):
+        self.name = name
+        self.T = T
+
+    def __getitem__(self, index):
+        rows, cols = index
+        if rows != slice(None) or self.T is None:
+            raise IndexError("a Tall block supports [:, columns] slicing of a factored block")
+        return Tall(self.name, _right(self.T, lambda T: T[:, cols]))
+
+    def times(self, small) -> Tall:
+        if self.T is None:
+            return Tall(self.name, small)
+        return Tall(self.name, _right(self.T, lambda T: T @ small))
+
+
+def _right(T, f):
+    return PerBlock(f(t) for t in T) if isinstance(T, PerBlock) else f(T)
+
+
+#: The warm sketch's R may be used (Q = A R^-1, B = R^-H A^H X) when the condition number
+#: of R with unit columns is below this; else the operator orthonormalises A by TSQR.
+SKETCH_MAX_COND = 1e3
+
+
+class BlockOperator:
+    """The blocks as one matrix ``X`` (the SVT input) for :class:`RandomizedSVD`.
+
+    ``prefetch`` holds the warm sketch computed inside the last step pass: when the engine
+    asks for ``sketch(W)`` with that very block W, no pass over the data is needed.
+    """
+
+    def __init__(self, runner, shape, dtype):
+        self.runner = runner
+        self.shape = shape
+        self.dtype = np.dtype(dtype)
+        self.generation = 0
+        self.prefetch = None  # (W, name, R blocks, C sum)
+        self._names = itertools.count()
+        self.passes = 0  # passes over X done by the engine (beyond the step passes)
+        self.fallbacks = 0  # warm sketches whose R was too ill-conditioned to use
+
+    def fresh(self) -> str:
+        return f"t{next(self._names)}"
+
+    def _map(self, fn, *args):
+        return self.runner.map(fn, self.generation, *args)
+
+    def matmat(self, W):
+        name = self.fresh()
+        self.passes += 1
+        self._map(matmat, W, name)
+        return Tall(name)
+
+    def rmatmat(self, Q: Tall):
+        self.passes += 1
+        return _sum(self._map(rmatmat, Q.name, Q.T))
+
+    def project(self, Q: Tall):
+        self.passes += 1
+        return _sum(self._map(project, Q.name, Q.T))
+
+    def orth(self, A: Tall) -> Tall:
+        name = self.fresh()
+        Rs = self._map(orth, A.name, A.T, name)
+        Q2 = np.linalg.qr(np.vstack(Rs))[0]
+        parts, at = [], 0
+        for R in Rs:
+            parts.append(Q2[at : at + R.shape[0]])
+            at += R.shape[0]
+        return Tall(name, PerBlock(parts))
+
+    def sketch(self, W):
+        if self.prefetch is not None and _same(self.prefetch[0], W):
+            _, name, Rs, C = self.prefetch
+        else:
+            name = self.fresh()
+            self.passes += 1
+            out = self._map(sketch, W, name)
+            Rs, C = [r for r, _ in out], _sum([c for _, c in out])
+        self.prefetch = None
+        R = sla.qr(np.vstack(Rs), mode="r", check_finite=False)[0][: W.shape[1]]
+        if R.shape[0] < W.shape[1] or _scaled_cond(R) > SKETCH_MAX_COND:
+            # Nearly dependent columns: orthonormalise them explicitly (two short passes).
+            self.fallbacks += 1
+            Q = self.orth(Tall(name))
+            return Q, self.project(Q)
+        eye = np.eye(R.shape[0], dtype=R.dtype)
+        Rinv = sla.solve_triangular(R, eye, check_finite=False)
+        B = sla.solve_triangular(R, C, trans="C", check_finite=False)
+        return Tall(name, Rinv), B
+
+    def lift(self, Q: Tall, Ub):
+        return Q.times(Ub)
+
+    def full_svd(self):
+        """TSQR of X (R of each block, R of the stacked R's), the SVD of that small R;
+        ``U = X V diag(1/s)``, left factored on the current X."""
+        self.passes += 1
+        R = sla.qr(np.vstack(self._map(x_r)), mode="r", check_finite=False)[0]
+        _, s, Vh = small_svd(np.ascontiguousarray(R[: min(R.shape)]))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            T = np.where(s > 0, Vh.conj().T / np.where(s > 0, s, 1), 0).astype(self.dtype)
+        return Tall("X", T), s, Vh
+
+
+def _same(a, b) -> bool:
+    return a is b or (a.shape == b.shape and np.array_equal(a, b))
+
+
+def _scaled_cond(R) -> float:
+    norms = np.linalg.norm(R, axis=0)
+    if not np.all(norms > 0) or not np.all(np.isfinite(R)):
+        return np.inf
+    return float(np.linalg.cond(R / norms))
+
+
+def _sum(parts):
+    total = parts[0].copy()
+    for p in parts[1:]:
+        total += p
+    return total
+
+
+def make_block(M, mask, start: int) -> Block:
+    return Block(M, mask, start)
+
+
+# ---- runners: where the blocks live and how a task reaches each one ------------------------
+
+
+def _args_for(args, i):
+    return tuple(a[i] if isinstance(a, PerBlock) else a for a in args)
+
+
+class _Args:
+    """Opaque holder, so the scheduler does not read a task's arguments as tasks."""
+
+    def __init__(self, values):
+        self.values = values
+
+
+def _call(fn, block, args: _Args):
+    return fn(block, *args.values)
+
+
+class ThreadRunner:
+    """Blocks in this process; tasks on Dask's threaded scheduler."""
+
+    kind = "threads"
+
+    def __init__(self, blocks: list[Block], num_workers: int | None = None):
+        self.blocks = blocks
+        self.num_workers = num_workers
+        self._tokens = itertools.count()
+
+    def map(self, fn, *args):
+        import dask.threaded
+
+        name = f"fastrpca-{fn.__name__}-{next(self._tokens)}"
+        dsk = {
+            (name, i): (_call, fn, b, _Args(_args_for(args, i))) for i, b in enumerate(self.blocks)
+        }
+        return dask.threaded.get(dsk, list(dsk), num_workers=self.num_workers)
+
+    def release(self):
+        self.blocks = []
+
+
+class DistributedRunner:
+    """Blocks on the workers of a ``distributed.Client``, each task pinned to the worker
+    that holds its block (a block is never copied: a copy would go stale)."""
+
+    kind = "distributed"
+    #: Arguments larger than this are scattered to the workers once per call, not per task.
+    SCATTER_BYTES = 1 << 16
+
+    def __init__(self, client, futures):
+        self.client = client
+        self.blocks = futures
+        who = client.who_has(futures)
+        self.workers = [who[f.key][0] for f in futures]
+
+    def map(self, fn, *args):
+        shared = []
+        for a in args:
+            if isinstance(a, np.ndarray) and a.nbytes > self.SCATTER_BYTES:
+                a = self.client.scatter(a, broadcast=True, hash=False)
+            shared.append(a)
+        futures = [
+            self.client.submit(
+                fn, b, *_args_for(shared, i), pure=False, workers=[w], allow_other_workers=False
+            )
+            for i, (b, w) in enumerate(zip(self.blocks, self.workers))
+        ]
+        return self.client.gather(futures)
+
+    def release(self):
+        self.blocks = []
+
+
+try:  # honest memory accounting on the workers (else a Block counts as a few bytes)
+    from dask.sizeof import sizeof as _sizeof
+
+    _sizeof.register(Block)(nbytes_of)
+except ImportError:  # pragma: no cover - dask is an optional dependency
+    pass

@@ -1,0 +1,680 @@
+"""Robust PCA on Dask arrays: row blocks on the workers, one pass over them per iteration.
+
+``fastrpca.rpca(M)`` with a ``dask.array.Array`` M lands here (:func:`rpca_dask`). The
+matrix is cut into row blocks holding all n columns (rechunked once if its columns are
+split); each block's state (``D``, ``S``, ``Y`` and the SVT input) is built once on a
+worker and updated in place by one task per iteration, which
+
+1. forms the block's rows of ``L = U diag(s) Vh`` from the factors (never the whole L),
+2. runs the fused IALM kernel (:mod:`fastrpca.robust_pca._kernels.ialm`) on them,
+3. computes the next randomized SVD's products while the block is in memory: ``A = X W``
+   with the engine's next start block W, the R of A's QR and ``C = A^H X``.
+
+The client stacks the R's (TSQR), forms ``B = R^-H C`` (k x n) and its SVD, and sends the
+small factors back: O(k n) numbers per block and iteration cross the network. The
+engine is :class:`~fastrpca.robust_pca.svd.RandomizedSVD` itself, run through
+:class:`~fastrpca.robust_pca._blocks.BlockOperator`, so growth, refinement and the
+full-SVD fallback (a TSQR of X) follow the in-memory solver step for step: the result
+equals ``rpca(M.compute(), svd=...)`` to rounding, whatever the chunking.
+
+Schedulers: the ``distributed.Client`` in use (or the one passed), else Dask's threaded
+scheduler in this process. Long runs write checkpoints (``checkpoint=``, a zarr group)
+and resume from them (``resume=``); the blocks hold no task lineage, so a lost worker is
+reported (:class:`~fastrpca.robust_pca._blocks.StaleBlockError`) instead of replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+
+import numpy as np
+import scipy.linalg as sla
+
+from .._core.config import blas_threads
+from .._core.result import stop_requested, warn_not_converged
+from .._core.validation import check_random_state, positive, rng_from
+from . import _blocks as bk
+from .ialm import RPCAResult, default_lambda
+from .svd import GRAM_MIN_ASPECT, RandomizedSVD, _above, make_engine
+
+__all__ = ["DaskRPCAResult", "rpca_dask", "from_npy", "from_zarr"]
+
+#: The spectral norm takes the Gram route (each block sends its n x n ``D^H D``) up to
+#: this many columns, else Lanczos with one pass over the blocks per product.
+GRAM_MAX_COLUMNS = 512
+
+_INSTALL = "Robust PCA on Dask arrays needs dask: pip install 'fastrpca[dask]'"
+
+
+class DaskRPCAResult(RPCAResult):
+    """Outcome of :func:`rpca_dask`; unpacks as ``L, S = result`` (both Dask arrays).
+
+    Attributes
+    ----------
+    U : dask array (m x rank), row-chunked like M. Left singular vectors of L.
+    s : ndarray (rank,). Singular values of L, largest first.
+    Vh : ndarray (rank x n). Right singular vectors of L.
+    L : dask array. ``U @ diag(s) @ Vh``, lazy (computed block by block when asked).
+    S, Y : dask arrays, persisted (in this process, or on the workers).
+    rank, n_iter, converged, residual, message, history, lam, mu, tol, svd, time :
+        as for :class:`~fastrpca.robust_pca.ialm.RPCAResult`.
+    scheduler : str. ``"threads"`` or ``"distributed"``.
+    passes : int. Passes over the row blocks (one per iteration plus the SVD engine's
+        extra ones: cold start, growth, refinement).
+    """
+
+
+def _dask():
+    try:
+        import dask
+        import dask.array as da
+    except ImportError as exc:  # pragma: no cover - exercised without dask only
+        raise ImportError(_INSTALL) from exc
+    return dask, da
+
+
+def is_dask_array(x) -> bool:
+    """Whether ``x`` is a ``dask.array.Array`` (without importing dask)."""
+    return type(x).__module__.split(".")[0] == "dask" and hasattr(x, "chunks")
+
+
+class _FullOnBlocks:
+    """The ``"full"`` engine on row blocks: TSQR of X, then the SVD of its R."""
+
+    name = "full"
+
+    def __call__(self, op, tau):
+        return _above(*op.full_svd(), tau)
+
+
+def _validate(M, mask, lam, tol, max_iter, mu, rho, svd):
+    dask, da = _dask()
+    if M.ndim != 2:
+        raise ValueError(f"M must be 2-D, got a dask array of shape {M.shape}")
+    if any(np.isnan(c) for c in M.shape):
+        raise ValueError("M has unknown chunk sizes; call M.compute_chunk_sizes() first")
+    if M.size < 2:
+        raise ValueError(f"M has shape {M.shape} with {M.size} entries; at least 2 are needed")
+    kind = M.dtype.kind
+    if kind in "OUSVMm":
+        raise TypeError(
+            f"M has dtype {M.dtype}; pass a numeric array (float32, float64, complex64 or "
+            "complex128)"
+        )
+    if kind in "biu" or M.dtype in (np.float16, np.longdouble):
+        M = M.astype(np.float64)
+    elif M.dtype == np.clongdouble:
+        M = M.astype(np.complex128)
+    if len(M.chunks[1]) > 1:  # row blocks must hold whole rows: rechunk once
+        M = M.rechunk({0: "auto", 1: -1})
+    if mask is not None:
+        mask = da.asarray(mask)
+        if mask.dtype != bool:
+            raise TypeError(
+                f"mask must be a boolean array (True = observed), got dtype {mask.dtype}; "
+                "use mask=mask.astype(bool)"
+            )
+        if mask.shape != M.shape:
+            raise ValueError(f"mask has shape {mask.shape} but M has shape {M.shape}")
+        mask = mask.rechunk(M.chunks)
+    lam = default_lambda(M.shape) if lam is None else positive(lam, "lam")
+    if tol is None:
+        tol = 1e-7 if np.empty(0, M.dtype).real.dtype == np.float64 else 1e-6
+    tol = positive(tol, "tol", upper=1.0)
+    positive(max_iter, "max_iter", integer=True)
+    if mu is not None:
+        positive(mu, "mu")
+    if positive(rho, "rho") < 1:
+        raise ValueError(f"rho must be >= 1 (the penalty may not shrink), got {rho}")
+    if svd not in ("auto", "full", "randomized"):
+        raise ValueError(
+            f"svd must be 'auto', 'full' or 'randomized' for a dask array, got {svd!r} "
+            "('partial' needs the whole matrix in memory)"
+        )
+    return M, mask, lam, tol
+
+
+def _runner(M, mask, client):
+    """Build the blocks where they will live; return the runner holding them."""
+    dask, _ = _dask()
+    starts = np.concatenate([[0], np.cumsum(M.chunks[0])[:-1]]).astype(int)
+    m_blocks = M.to_delayed().ravel()
+    k_blocks = [None] * len(m_blocks) if mask is None else mask.to_delayed().ravel()
+    make = dask.delayed(bk.make_block, pure=False)
+    tasks = [make(a, b, int(s)) for a, b, s in zip(m_blocks, k_blocks, starts)]
+    if client is None:
+        client = _default_client()
+    if client is False or client is None:
+        blocks = dask.compute(*tasks, scheduler="threads")
+        return bk.ThreadRunner(list(blocks))
+    futures = client.compute(tasks)
+    client.gather(client.map(bk.nbytes_of, futures, pure=False))  # wait for every block
+    return bk.DistributedRunner(client, futures)
+
+
+def _default_client():
+    try:
+        from distributed import default_client
+    except ImportError:
+        return None
+    try:
+        return default_client()
+    except ValueError:
+        return None
+
+
+def _spectral_norm(runner, stats_out, shape, dtype, random_state):
+    m, n = shape
+    small, large = min(shape), max(shape)
+    if not (small <= 64 or large >= GRAM_MIN_ASPECT * small):
+        # The in-memory solver draws its Lanczos start here: keep a Generator in step.
+        rng_from(random_state).standard_normal(small)
+    if n <= GRAM_MAX_COLUMNS:
+        G = bk._sum([g for *_, g in stats_out])
+        top = sla.eigvalsh(G, subset_by_index=[n - 1, n - 1], check_finite=False)[0]
+        return float(np.sqrt(max(float(top), 0.0)))
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    def matvec(v):
+        return bk._sum(runner.map(bk.gram_matvec, np.asarray(v, dtype).ravel()))
+
+    op = LinearOperator((n, n), matvec=matvec, dtype=dtype)
+    v0 = rng_from(random_state).standard_normal(n).astype(dtype)
+    top = eigsh(op, k=1, which="LA", v0=v0, tol=0, return_eigenvectors=False)[0]
+    return float(np.sqrt(max(float(top.real), 0.0)))
+
+
+def rpca_dask(
+    M,
+    lam: float | None = None,
+    *,
+    tol: float | None = None,
+    max_iter: int = 1000,
+    mu: float | None = None,
+    rho: float = 1.5,
+    svd: str = "auto",
+    mask=None,
+    random_state=None,
+    callback: Callable | None = None,
+    check_finite: bool = True,
+    client=None,
+    checkpoint: str | None = None,
+    checkpoint_every: int = 10,
+    resume: str | None = None,
+) -> DaskRPCAResult:
+    """Robust PCA of a Dask array (``fastrpca.rpca`` calls this for one).
+
+    Parameters
+    ----------
+    M : dask.array.Array, shape (m, n). Row-chunked (each chunk all n columns; other
+        chunkings are rechunked once). Never modified.
+    lam, tol, max_iter, mu, rho, random_state, callback, check_finite :
+        as for :func:`fastrpca.rpca`; the result equals ``rpca(M.compute(), ...)`` with
+        the same arguments to rounding (same iterations and ranks).
+    svd : {"auto", "full", "randomized"}. As for :func:`fastrpca.rpca` ("full" is a
+        TSQR of the row blocks plus the SVD of an n x n R).
+    mask : dask or NumPy array of bool, optional. True where M is observed.
+    client : distributed.Client, False or None. None: the default client when one
+        exists, else Dask's threaded scheduler in this process; False: the threaded
+        scheduler.
+    checkpoint : str, optional. Path of a zarr group written every ``checkpoint_every``
+        iterations (S, Y, the factors and the solver's state; replaced atomically). With
+        a distributed cluster it must be on storage every worker and the client see.
+    checkpoint_every : int. Iterations between checkpoints.
+    resume : str, optional. A checkpoint to continue from (same M, mask, lam and rho);
+        the run then ends as the uninterrupted one would have.
+
+    Returns
+    -------
+    DaskRPCAResult : factors ``U`` (dask), ``s``, ``Vh``; lazy ``L``; persisted ``S`` and
+        ``Y``; ``rank``, ``n_iter``, ``converged``, ``residual``, ``message``, ``history``.
+    """
+    if svd == "partial":  # before anything is computed
+        _validate(M, mask, lam, tol, max_iter, mu, rho, svd)
+    positive(checkpoint_every, "checkpoint_every", integer=True)
+    with blas_threads():
+        return _solve(
+            M,
+            lam,
+            tol,
+            max_iter,
+            mu,
+            rho,
+            svd,
+            mask,
+            random_state,
+            callback,
+            check_finite,
+            client,
+            checkpoint,
+            checkpoint_every,
+            resume,
+        )
+
+
+def _solve(
+    M,
+    lam,
+    tol,
+    max_iter,
+    mu,
+    rho,
+    svd,
+    mask,
+    random_state,
+    callback,
+    check_finite,
+    client,
+    checkpoint,
+    checkpoint_every,
+    resume,
+):
+    start_time = time.perf_counter()
+    random_state = 0 if check_random_state(random_state) is None else random_state
+    M, mask, lam, tol = _validate(M, mask, lam, tol, max_iter, mu, rho, svd)
+    shape, dtype = M.shape, M.dtype
+    runner = _runner(M, mask, client)
+    try:
+        return _iterate(
+            runner,
+            M,
+            shape,
+            dtype,
+            mask,
+            lam,
+            tol,
+            max_iter,
+            mu,
+            rho,
+            svd,
+            random_state,
+            callback,
+            check_finite,
+            checkpoint,
+            checkpoint_every,
+            resume,
+            start_time,
+        )
+    finally:
+        runner.release()
+
+
+def _iterate(
+    runner,
+    M,
+    shape,
+    dtype,
+    mask,
+    lam,
+    tol,
+    max_iter,
+    mu,
+    rho,
+    svd,
+    random_state,
+    callback,
+    check_finite,
+    checkpoint,
+    checkpoint_every,
+    resume,
+    start_time,
+):
+    n = shape[1]
+    stats_out = runner.map(bk.stats, n <= GRAM_MAX_COLUMNS)
+    bad = sum(o[2] for o in stats_out)
+    if bad:
+        where = " at observed positions (mask True)" if mask is not None else ""
+        if check_finite:
+            raise ValueError(
+                f"M contains {bad} NaN or infinite entries{where}"
+                + (
+                    ""
+                    if mask is not None
+                    else "; pass mask=da.isfinite(M) to treat them as missing"
+                )
+            )
+        raise ValueError(
+            "M holds NaN or Inf (check_finite=False skipped the check); "
+            "pass mask=da.isfinite(M) to treat them as missing"
+        )
+    sum_sq = sum(o[0] for o in stats_out)
+    max_abs = max(o[1] for o in stats_out)
+    d_norm = float(np.sqrt(sum_sq))
+    if not np.isfinite(d_norm) or (d_norm == 0 and max_abs > 0):
+        raise ValueError(
+            f"M's entries are too {'large' if d_norm else 'small'} for {dtype} (their squares "
+            "over- or underflow); rescale M, e.g. c = abs(M).max(), rpca(M / c), then "
+            "multiply L and S by c"
+        )
+    op = bk.BlockOperator(runner, shape, dtype)
+    op.row_chunks = tuple(int(c) for c in M.chunks[0])
+    history = {"residual": [], "rank": [], "mu": []}
+    if d_norm == 0:
+        runner.map(bk.start, dtype.type(0), 1.0, lam)
+        return _result(
+            runner,
+            op,
+            shape,
+            dtype,
+            None,
+            np.zeros(0, dtype),
+            np.zeros((0, n), dtype),
+            0,
+            True,
+            0.0,
+            "M is zero: L = S = 0",
+            history,
+            lam,
+            mu or 0.0,
+            tol,
+            svd,
+            start_time,
+        )
+    norm_two = _spectral_norm(runner, stats_out, shape, dtype, random_state)
+    if mu is None:
+        mu = 1.25 / norm_two
+    mu_bar = 1e7 * mu
+    if svd == "auto":
+        svd = "full" if min(shape) <= 32 else "randomized"
+    engine = _FullOnBlocks() if svd == "full" else make_engine(svd, shape, dtype, random_state)
+    n_start = 1
+    if resume is not None:
+        mu, n_start, history = _load(resume, runner, op, engine, shape, dtype, lam, rho, d_norm)
+    else:
+        y_scale = dtype.type(1.0 / max(norm_two, max_abs / lam))
+        runner.map(bk.start, y_scale, mu, lam)
+
+    converged, stopped, swap = False, False, False
+    residual, rank, U, s, Vh = np.inf, 0, None, None, None
+    if n_start > max_iter:
+        raise ValueError(f"the checkpoint is at iteration {n_start - 1}; raise max_iter past it")
+    for n_iter in range(n_start, max_iter + 1):
+        U, s, Vh = engine(op, 1.0 / mu)
+        w = (s - 1.0 / mu).astype(dtype)
+        mu_next = min(rho * mu, mu_bar)
+        W = engine.planned_block() if isinstance(engine, RandomizedSVD) else None
+        a_name = op.fresh()
+        out = runner.map(
+            bk.step, op.generation, swap, U.name, U.T, w, Vh, mu, mu_next, lam, W, a_name
+        )
+        op.generation += 1
+        swap = True
+        if W is not None:
+            op.prefetch = (W, a_name, [o[1] for o in out], bk._sum([o[2] for o in out]))
+        residual = float(np.sqrt(sum(o[0] for o in out))) / d_norm
+        rank = s.size
+        history["residual"].append(residual)
+        history["rank"].append(rank)
+        history["mu"].append(mu)
+        converged = bool(residual < tol)
+        if not np.isfinite(residual):
+            break
+        if callback is not None and not converged:
+            stopped = stop_requested(callback, n_iter=n_iter, residual=residual, rank=rank, mu=mu)
+        if converged or stopped or n_iter == max_iter:
+            break
+        mu = mu_next
+        if checkpoint is not None and n_iter % checkpoint_every == 0:
+            _save(checkpoint, runner, op, engine, w, Vh, mu, n_iter, history, lam, rho, d_norm)
+    if converged:
+        message = f"converged: residual {residual:.2e} < tol {tol:.0e} in {n_iter} iterations"
+    elif stopped:
+        message = f"stopped by callback after {n_iter} iterations (residual {residual:.2e})"
+    elif not np.isfinite(residual):
+        message = (
+            f"stopped at iteration {n_iter}: the residual became {residual} (numerical breakdown)"
+        )
+        warn_not_converged(message, stacklevel=5)
+    else:
+        message = (
+            f"not converged: residual {residual:.2e} >= tol {tol:.0e} after "
+            f"max_iter={max_iter} iterations; raise max_iter or tol"
+        )
+        warn_not_converged(message, stacklevel=5)
+    return _result(
+        runner,
+        op,
+        shape,
+        dtype,
+        True,
+        w,
+        Vh,
+        n_iter,
+        converged,
+        residual,
+        message,
+        history,
+        lam,
+        mu,
+        tol,
+        engine.name,
+        start_time,
+    )
+
+
+def _blocks_array(runner, what, shape, dtype, chunks):
+    """A dask array whose blocks are the runner's ``take(what)`` results (no copies)."""
+    _, da = _dask()
+    name = f"fastrpca-{what}-{os.urandom(6).hex()}"
+    if runner.kind == "threads":
+        parts = [bk.take(b, what) for b in runner.blocks]
+    else:
+        parts = [
+            runner.client.submit(bk.take, b, what, pure=False, workers=[w])
+            for b, w in zip(runner.blocks, runner.workers)
+        ]
+    dsk = {(name, i, 0): p for i, p in enumerate(parts)}
+    return da.Array(dsk, name, chunks, dtype=dtype)
+
+
+def _result(
+    runner,
+    op,
+    shape,
+    dtype,
+    have_u,
+    w,
+    Vh,
+    n_iter,
+    converged,
+    residual,
+    message,
+    history,
+    lam,
+    mu,
+    tol,
+    svd,
+    start_time,
+):
+    _, da = _dask()
+    rows = op.row_chunks
+    S = _blocks_array(runner, "S", shape, dtype, (rows, (shape[1],)))
+    Y = _blocks_array(runner, "Y", shape, dtype, (rows, (shape[1],)))
+    r = int(w.size)
+    if have_u:
+        U = _blocks_array(runner, "U", (shape[0], r), dtype, (rows, (r,)))
+    else:
+        U = da.zeros((shape[0], 0), dtype=dtype, chunks=(rows, (0,)))
+    L = (U * w) @ Vh if r else da.zeros(shape, dtype=dtype, chunks=(rows, (shape[1],)))
+    return DaskRPCAResult(
+        L=L,
+        S=S,
+        Y=Y,
+        U=U,
+        s=w.real.astype(np.empty(0, dtype).real.dtype) if r else np.zeros(0),
+        Vh=Vh,
+        rank=r,
+        n_iter=n_iter,
+        converged=converged,
+        residual=float(residual),
+        message=message,
+        history={k: np.asarray(v) for k, v in history.items()},
+        lam=float(lam),
+        mu=float(mu),
+        tol=float(tol),
+        svd=svd,
+        time=time.perf_counter() - start_time,
+        scheduler=runner.kind,
+        passes=op.generation + op.passes,
+    )
+
+
+# ---- checkpoints -----------------------------------------------------------------------------
+
+
+def _engine_state(engine) -> tuple[dict, dict]:
+    """(JSON-able attributes, arrays) of an engine, to restore it exactly."""
+    attrs, arrays = {}, {}
+    for key, value in vars(engine).items():
+        if isinstance(value, np.random.Generator):
+            attrs[key] = {"bit_generator": json.dumps(value.bit_generator.state)}
+        elif isinstance(value, np.ndarray):
+            arrays[key] = value
+        elif isinstance(value, np.dtype):
+            attrs[key] = {"dtype": value.str}
+        elif isinstance(value, tuple):
+            attrs[key] = {"tuple": list(value)}
+        else:
+            attrs[key] = value
+    return attrs, arrays
+
+
+def _restore_engine(engine, attrs, arrays):
+    for key, value in attrs.items():
+        if isinstance(value, dict) and "bit_generator" in value:
+            getattr(engine, key).bit_generator.state = json.loads(value["bit_generator"])
+        elif isinstance(value, dict) and "dtype" in value:
+            setattr(engine, key, np.dtype(value["dtype"]))
+        elif isinstance(value, dict) and "tuple" in value:
+            setattr(engine, key, tuple(value["tuple"]))
+        else:
+            setattr(engine, key, value)
+    for key in ("V",):
+        if hasattr(engine, key):
+            setattr(engine, key, arrays.get(key))
+
+
+def _save(path, runner, op, engine, w, Vh, mu, n_iter, history, lam, rho, d_norm):
+    import zarr
+
+    path = os.fspath(path)
+    partial = path + ".partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    group = zarr.open_group(partial, mode="w")
+    m, n = op.shape
+    bk.write_array(f"{partial}/w", w)
+    bk.write_array(f"{partial}/Vh", Vh)
+    attrs, arrays = _engine_state(engine)
+    for key, value in arrays.items():
+        bk.write_array(f"{partial}/engine_{key}", value)
+    pieces = runner.map(bk.save_rows, op.generation, partial)
+    group.attrs.update(
+        {
+            "pieces": [[int(a), int(b)] for a, b in pieces],
+            "n_iter": int(n_iter),
+            "mu": float(mu),
+            "history": {
+                k: [x.item() if hasattr(x, "item") else x for x in v] for k, v in history.items()
+            },
+            "lam": float(lam),
+            "rho": float(rho),
+            "d_norm": float(d_norm),
+            "shape": [int(m), int(n)],
+            "dtype": op.dtype.str,
+            "engine": engine.name,
+            "engine_attrs": attrs,
+            "engine_arrays": sorted(arrays),
+        }
+    )
+    shutil.rmtree(path, ignore_errors=True)
+    os.replace(partial, path)
+
+
+def _load(path, runner, op, engine, shape, dtype, lam, rho, d_norm):
+    import zarr
+
+    path = os.fspath(path)
+    group = zarr.open_group(path, mode="r")
+    a = dict(group.attrs)
+    problems = []
+    if tuple(a["shape"]) != tuple(shape) or np.dtype(a["dtype"]) != dtype:
+        problems.append(f"shape/dtype {tuple(a['shape'])} {a['dtype']} vs {shape} {dtype}")
+    if a["engine"] != engine.name:
+        problems.append(f"svd engine {a['engine']!r} vs {engine.name!r}")
+    if not np.isclose(a["lam"], lam, rtol=1e-12) or not np.isclose(a["rho"], rho, rtol=1e-12):
+        problems.append(f"lam, rho = {a['lam']}, {a['rho']} vs {lam}, {rho}")
+    if not np.isclose(a["d_norm"], d_norm, rtol=1e-9):
+        problems.append(f"||M|| = {a['d_norm']} vs {d_norm} (a different matrix or mask)")
+    if problems:
+        raise ValueError(
+            f"checkpoint {path} was written for another problem: " + "; ".join(problems)
+        )
+    arrays = {k: bk.read_array(f"{path}/engine_{k}") for k in a["engine_arrays"]}
+    _restore_engine(engine, a["engine_attrs"], arrays)
+    mu = float(a["mu"])
+    w, Vh = bk.read_array(f"{path}/w"), bk.read_array(f"{path}/Vh")
+    runner.map(bk.load_rows, path, a["pieces"], w, Vh, mu)
+    history = {k: list(v) for k, v in a["history"].items()}
+    return mu, int(a["n_iter"]) + 1, history
+
+
+# ---- inputs ----------------------------------------------------------------------------------
+
+
+def _npy_rows(path, start, stop):
+    return np.array(np.load(path, mmap_mode="r")[start:stop])
+
+
+def from_npy(path, rows: int | None = None):
+    """A row-chunked dask array reading a ``.npy`` file by memory map, block by block.
+
+    Parameters
+    ----------
+    path : str. The file (``numpy.save`` format); workers must see the same path.
+    rows : int, optional. Rows per block; default about 128 MiB per block.
+
+    Returns
+    -------
+    dask.array.Array
+    """
+    dask, da = _dask()
+    path = os.fspath(path)
+    head = np.load(path, mmap_mode="r")
+    if head.ndim != 2:
+        raise ValueError(f"{path} holds an array of shape {head.shape}; a 2-D matrix is needed")
+    m, n = head.shape
+    if rows is None:
+        rows = max(1, (128 << 20) // max(1, n * head.dtype.itemsize))
+    rows = positive(rows, "rows", integer=True)
+    load = dask.delayed(_npy_rows, pure=True)
+    parts = [
+        da.from_delayed(load(path, a, min(a + rows, m)), (min(a + rows, m) - a, n), head.dtype)
+        for a in range(0, m, rows)
+    ]
+    return da.concatenate(parts, axis=0)
+
+
+def from_zarr(url, component: str | None = None, rows: int | None = None):
+    """A zarr array as row blocks holding all columns (rechunked once if needed).
+
+    Parameters
+    ----------
+    url : str. The zarr store (path or URL).
+    component : str, optional. The array inside a group.
+    rows : int, optional. Rows per block; default: dask's automatic chunk size.
+
+    Returns
+    -------
+    dask.array.Array
+    """
+    _, da = _dask()
+    M = da.from_zarr(url, component=component)
+    if M.ndim != 2:
+        raise ValueError(f"{url} holds an array of shape {M.shape}; a 2-D matrix is needed")
+    if rows is not None or len(M.chunks[1]) > 1:
+        M = M.rechunk({0: "auto" if rows is None else positive(rows, "rows", integer=True), 1: -1})
+    return M

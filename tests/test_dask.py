@@ -1,0 +1,305 @@
+"""Robust PCA on Dask arrays: the same iterations as the in-memory solver, on any chunking."""
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip(
+    "dask.array", reason="dask is not installed (pip install 'fastrpca[dask]')"
+)
+
+import fastrpca  # noqa: E402
+from fastrpca.robust_pca import _blocks  # noqa: E402
+from fastrpca.robust_pca import dask as fdask  # noqa: E402
+
+
+def _problem(m, n, r, dtype=np.float64, fraction=0.05, seed=1):
+    rng = np.random.default_rng(seed)
+    L = rng.standard_normal((m, r)) @ rng.standard_normal((r, n))
+    if np.dtype(dtype).kind == "c":
+        L = L + 1j * (rng.standard_normal((m, r)) @ rng.standard_normal((r, n)))
+    S = np.where(rng.random((m, n)) < fraction, 10.0, 0.0)
+    return (L + S).astype(dtype)
+
+
+def _rel(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    return np.linalg.norm(a - b) / np.linalg.norm(b)
+
+
+def _same_run(res, ref, rtol=1e-10):
+    """Iteration for iteration: count, rank path, residual path; L, S and Y to rtol."""
+    assert res.n_iter == ref.n_iter
+    assert res.converged == ref.converged
+    np.testing.assert_array_equal(res.history["rank"], ref.history["rank"])
+    np.testing.assert_allclose(res.history["mu"], ref.history["mu"], rtol=1e-13)
+    # residuals equal to rounding of ||Z|| (absolute: they shrink to ~tol)
+    np.testing.assert_allclose(res.history["residual"], ref.history["residual"], rtol=0, atol=1e-12)
+    assert _rel(res.L.compute(), ref.L) < rtol
+    assert _rel(res.S.compute(), ref.S) < rtol
+    assert _rel(res.Y.compute(), ref.Y) < 1e3 * rtol  # Y = mu * (sum of residuals): mu ~ 1e7
+    assert res.rank == ref.rank
+
+
+@pytest.fixture(scope="module")
+def tall():
+    M = _problem(600, 150, 5)
+    return M, fastrpca.rpca(M, svd="randomized")
+
+
+@pytest.mark.parametrize("rows", [600, 150, 97, 13])
+def test_equals_in_memory_rpca_on_any_row_chunking(tall, rows):
+    M, ref = tall
+    res = fastrpca.rpca(da.from_array(M, chunks=(rows, 150)), svd="randomized")
+    assert isinstance(res, fdask.DaskRPCAResult) and res.scheduler == "threads"
+    _same_run(res, ref)
+    # steady state: one pass over the blocks per iteration (the sketch rides along)
+    assert res.passes < res.n_iter + 12
+
+
+def test_split_columns_are_rechunked_once_and_give_the_same_answer(tall):
+    M, ref = tall
+    X = da.from_array(M, chunks=(200, 40))
+    res = fastrpca.rpca(X, svd="randomized")
+    _same_run(res, ref)
+    assert all(len(c) == 1 for c in (res.S.chunks[1], res.L.chunks[1]))
+    assert X.chunks[1] == (40, 40, 40, 30)  # the caller's array is untouched
+
+
+def test_factors_reconstruct_L_and_are_orthonormal(tall):
+    M, ref = tall
+    res = fastrpca.rpca(da.from_array(M, chunks=(128, 150)), svd="randomized")
+    U = res.U.compute()
+    np.testing.assert_allclose(U.T @ U, np.eye(res.rank), atol=1e-10)
+    np.testing.assert_allclose(res.Vh @ res.Vh.T, np.eye(res.rank), atol=1e-10)
+    assert np.all(np.diff(res.s) <= 0) and np.all(res.s > 0)
+    np.testing.assert_allclose((U * res.s) @ res.Vh, ref.L, atol=1e-9 * np.abs(ref.L).max())
+    L, S = res
+    assert isinstance(L, da.Array) and isinstance(S, da.Array)
+
+
+def test_default_arguments_dispatch_like_in_memory():
+    M = _problem(300, 120, 4, seed=3)
+    ref = fastrpca.rpca(M)  # auto -> randomized here
+    _same_run(fastrpca.rpca(da.from_array(M, chunks=(70, 120))), ref)
+
+
+def test_growth_refinement_and_full_svd_fallback_follow_the_engine():
+    M = _problem(400, 120, 30, seed=2)  # rank past 0.4 n: the engine grows, then goes full
+    ref = fastrpca.rpca(M, svd="randomized")
+    res = fastrpca.rpca(da.from_array(M, chunks=(100, 120)), svd="randomized")
+    _same_run(res, ref)
+    assert res.history["rank"].max() > 0.4 * 120
+
+
+@pytest.mark.parametrize("svd", ["full", "auto"])
+def test_full_svd_engine_on_a_narrow_matrix(svd):
+    M = _problem(300, 20, 3)  # smaller side <= 32: "auto" is the full SVD
+    ref = fastrpca.rpca(M, svd="full")
+    res = fastrpca.rpca(da.from_array(M, chunks=(64, 20)), svd=svd)
+    assert res.svd == "full"
+    _same_run(res, ref)
+
+
+@pytest.mark.parametrize("as_dask", [False, True])
+def test_mask_equals_in_memory(as_dask):
+    M = _problem(500, 130, 4, seed=4)
+    mask = np.random.default_rng(9).random(M.shape) > 0.15
+    ref = fastrpca.rpca(M, svd="randomized", mask=mask)
+    holes = np.where(mask, M, np.nan)  # unobserved entries may hold anything
+    m = da.from_array(mask, chunks=(50, 130)) if as_dask else mask
+    res = fastrpca.rpca(da.from_array(holes, chunks=(120, 130)), svd="randomized", mask=m)
+    _same_run(res, ref)
+    assert np.all(res.S.compute()[~mask] == 0)
+
+
+def test_complex128_equals_in_memory():
+    M = _problem(300, 110, 3, dtype=np.complex128, seed=6)
+    ref = fastrpca.rpca(M, svd="randomized")
+    _same_run(fastrpca.rpca(da.from_array(M, chunks=(64, 110)), svd="randomized"), ref)
+
+
+def test_float32_follows_in_memory_to_its_precision():
+    # float32's rounding (6e-8 per entry) moves residuals near 1e-6 by tens of percent
+    # between summation orders, so compare at a tolerance above that floor.
+    M = _problem(600, 150, 5, dtype=np.float32)
+    ref = fastrpca.rpca(M, svd="randomized", tol=1e-5)
+    for rows in (150, 97):
+        res = fastrpca.rpca(da.from_array(M, chunks=(rows, 150)), svd="randomized", tol=1e-5)
+        assert res.S.dtype == np.float32 and res.L.dtype == np.float32 and res.converged
+        assert res.n_iter == ref.n_iter
+        np.testing.assert_array_equal(res.history["rank"], ref.history["rank"])
+        np.testing.assert_allclose(res.history["residual"], ref.history["residual"], rtol=0.05)
+        assert _rel(res.L.compute(), ref.L) < 1e-5 and _rel(res.S.compute(), ref.S) < 1e-5
+
+
+def test_deterministic_for_a_seed_and_seed_matters():
+    M = _problem(300, 120, 4, seed=8)
+    X = da.from_array(M, chunks=(80, 120))
+    a = fastrpca.rpca(X, svd="randomized", random_state=5)
+    b = fastrpca.rpca(X, svd="randomized", random_state=5)
+    np.testing.assert_array_equal(a.S.compute(), b.S.compute())
+    np.testing.assert_array_equal(a.history["residual"], b.history["residual"])
+    _same_run(a, fastrpca.rpca(M, svd="randomized", random_state=5))
+
+
+def test_gram_and_lanczos_spectral_norms_agree(monkeypatch):
+    M = _problem(300, 120, 4, seed=10)
+    ref = fastrpca.rpca(M, svd="randomized")
+    monkeypatch.setattr(fdask, "GRAM_MAX_COLUMNS", 50)  # force the Lanczos route
+    _same_run(fastrpca.rpca(da.from_array(M, chunks=(100, 120)), svd="randomized"), ref)
+
+
+def test_callback_sees_progress_and_can_stop():
+    M = _problem(300, 120, 4, seed=11)
+    seen = []
+
+    def cb(info):
+        seen.append((info.n_iter, info.residual, info.rank, info.mu))
+        return info.n_iter == 4
+
+    res = fastrpca.rpca(da.from_array(M, chunks=(100, 120)), callback=cb)
+    assert [s[0] for s in seen] == [1, 2, 3, 4]
+    assert res.n_iter == 4 and not res.converged and "stopped by callback" in res.message
+    np.testing.assert_array_equal([s[1] for s in seen], res.history["residual"])
+
+
+def test_not_converged_warns():
+    M = _problem(300, 120, 4, seed=11)
+    with pytest.warns(fastrpca.ConvergenceWarning):
+        res = fastrpca.rpca(da.from_array(M, chunks=(100, 120)), max_iter=3)
+    assert res.n_iter == 3 and not res.converged
+
+
+def test_zero_matrix():
+    res = fastrpca.rpca(da.zeros((50, 40), chunks=(20, 40)))
+    assert res.converged and res.rank == 0 and res.n_iter == 0
+    assert not res.L.compute().any() and not res.S.compute().any()
+
+
+def test_checkpoint_then_resume_ends_as_the_uninterrupted_run(tmp_path):
+    M = _problem(500, 140, 5, seed=12)
+    mask = np.random.default_rng(3).random(M.shape) > 0.1
+    ref = fastrpca.rpca(M, svd="randomized", mask=mask)
+    X = da.from_array(M, chunks=(125, 140))
+    path = str(tmp_path / "ckpt.zarr")
+    # "crash" after 8 iterations (the callback stops the run), checkpoints every 3
+    part = fdask.rpca_dask(
+        X,
+        svd="randomized",
+        mask=mask,
+        checkpoint=path,
+        checkpoint_every=3,
+        callback=lambda info: info.n_iter == 8,
+    )
+    assert part.n_iter == 8
+    import zarr
+
+    assert zarr.open_group(path, mode="r").attrs["n_iter"] == 6
+    # resume on another chunking
+    res = fdask.rpca_dask(
+        da.from_array(M, chunks=(90, 140)), svd="randomized", mask=mask, resume=path
+    )
+    _same_run(res, ref)
+    # it went on from iteration 7 (one extra pass: the first sketch is not prefetched)
+    assert res.passes == ref.n_iter - 6 + 1
+
+
+def test_resume_refuses_another_problem(tmp_path):
+    M = _problem(300, 120, 4, seed=13)
+    path = str(tmp_path / "c.zarr")
+    fdask.rpca_dask(
+        da.from_array(M, chunks=(100, 120)),
+        checkpoint=path,
+        checkpoint_every=2,
+        max_iter=5,
+        callback=lambda info: info.n_iter == 4,
+    )
+    with pytest.raises(ValueError, match="another problem"):
+        fdask.rpca_dask(da.from_array(2 * M, chunks=(100, 120)), resume=path)
+    with pytest.raises(ValueError, match="lam"):
+        fdask.rpca_dask(da.from_array(M, chunks=(100, 120)), lam=0.5, resume=path)
+
+
+def test_npy_and_zarr_inputs(tmp_path):
+    M = _problem(300, 120, 4, seed=14)
+    ref = fastrpca.rpca(M, svd="randomized")
+    np.save(tmp_path / "m.npy", M)
+    X = fdask.from_npy(tmp_path / "m.npy", rows=70)
+    assert X.chunks == ((70, 70, 70, 70, 20), (120,))
+    _same_run(fastrpca.rpca(X, svd="randomized"), ref)
+    da.from_array(M, chunks=(50, 30)).to_zarr(str(tmp_path / "m.zarr"))
+    Z = fdask.from_zarr(str(tmp_path / "m.zarr"))
+    assert len(Z.chunks[1]) == 1
+    _same_run(fastrpca.rpca(Z, svd="randomized"), ref)
+
+
+def test_input_is_never_modified():
+    M = _problem(200, 60, 3, seed=15)
+    keep = M.copy()
+    fastrpca.rpca(da.from_array(M, chunks=(50, 60)))
+    np.testing.assert_array_equal(M, keep)
+
+
+@pytest.mark.parametrize(
+    "kwargs, err, match",
+    [
+        ({"svd": "partial"}, ValueError, "'partial' needs the whole matrix"),
+        ({"init": (1, 2)}, TypeError, "resume=checkpoint_path"),
+        ({"mask": np.ones((60, 40))}, TypeError, "mask must be a boolean"),
+        ({"mask": np.ones((6, 4), bool)}, ValueError, "mask has shape"),
+        ({"rho": 0.5}, ValueError, "rho must be >= 1"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, err, match):
+    with pytest.raises(err, match=match):
+        fastrpca.rpca(da.ones((60, 40), chunks=(20, 40)), **kwargs)
+
+
+def test_non_finite_entries_get_the_mask_hint():
+    M = np.ones((60, 40))
+    M[3, 4] = np.nan
+    with pytest.raises(ValueError, match="mask=da.isfinite"):
+        fastrpca.rpca(da.from_array(M, chunks=(20, 40)))
+
+
+def test_a_block_at_the_wrong_iteration_is_refused():
+    block = _blocks.Block(np.ones((4, 3)), None, 0)
+    with pytest.raises(_blocks.StaleBlockError, match="resume from the last checkpoint"):
+        _blocks.matmat(block, 5, np.ones((3, 1)), "t")
+
+
+@pytest.fixture(scope="module")
+def threads_cluster():
+    distributed = pytest.importorskip("distributed")
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+def test_distributed_client_in_process(threads_cluster, tall):
+    M, ref = tall
+    res = fastrpca.rpca(da.from_array(M, chunks=(100, 150)), svd="randomized")
+    assert res.scheduler == "distributed"
+    _same_run(res, ref)
+    assert len(threads_cluster.who_has(res.S)) == 6  # S stays on the workers
+
+
+@pytest.mark.slow
+def test_two_process_local_cluster(tall):
+    distributed = pytest.importorskip("distributed")
+    M, ref = tall
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        res = fastrpca.rpca(da.from_array(M, chunks=(100, 150)), svd="randomized")
+        assert res.scheduler == "distributed"
+        _same_run(res, ref)
+        workers = {w for ws in client.who_has(res.S).values() for w in ws}
+        assert len(workers) == 2  # the blocks were spread over both processes
