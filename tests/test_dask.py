@@ -220,6 +220,38 @@ def test_resume_refuses_another_problem(tmp_path):
         fdask.rpca_dask(da.from_array(M, chunks=(100, 120)), lam=0.5, resume=path)
 
 
+def test_out_of_core_state_in_files_gives_the_same_answer(tmp_path):
+    M = _problem(500, 130, 4, seed=4)
+    mask = np.random.default_rng(9).random(M.shape) > 0.15
+    ref = fastrpca.rpca(M, svd="randomized", mask=mask)
+    res = fdask.rpca_dask(
+        da.from_array(M, chunks=(120, 130)), svd="randomized", mask=mask, state_dir=tmp_path
+    )
+    _same_run(res, ref)
+    (run,) = tmp_path.iterdir()
+    left = sorted(p.name for p in (run / "block-0").iterdir())
+    assert len(left) == 2 and "Y.npy" in left  # the result's S and Y; the rest deleted
+    # the result reads the files: dropping the folder is the caller's business
+    assert res.S.npartitions == 5
+
+
+def test_out_of_core_checkpoint_and_resume(tmp_path):
+    M = _problem(400, 120, 4, seed=16)
+    ref = fastrpca.rpca(M, svd="randomized")
+    X = da.from_array(M, chunks=(100, 120))
+    ck = str(tmp_path / "ck.zarr")
+    fdask.rpca_dask(
+        X,
+        svd="randomized",
+        state_dir=tmp_path / "a",
+        checkpoint=ck,
+        checkpoint_every=4,
+        callback=lambda info: info.n_iter == 5,
+    )
+    res = fdask.rpca_dask(X, svd="randomized", state_dir=tmp_path / "b", resume=ck)
+    _same_run(res, ref)
+
+
 def test_npy_and_zarr_inputs(tmp_path):
     M = _problem(300, 120, 4, seed=14)
     ref = fastrpca.rpca(M, svd="randomized")
@@ -286,6 +318,13 @@ def test_distributed_client_in_process(threads_cluster, tall):
     assert res.scheduler == "distributed"
     _same_run(res, ref)
     assert len(threads_cluster.who_has(res.S)) == 6  # S stays on the workers
+
+
+def test_distributed_out_of_core(threads_cluster, tall, tmp_path):
+    M, ref = tall
+    res = fdask.rpca_dask(da.from_array(M, chunks=(100, 150)), svd="randomized", state_dir=tmp_path)
+    assert res.scheduler == "distributed"
+    _same_run(res, ref)
 
 
 @pytest.mark.slow

@@ -15,7 +15,9 @@ factor held by the client (:class:`Tall`): block i of the tall matrix is
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
 
 import numpy as np
 import scipy.linalg as sla
@@ -30,33 +32,53 @@ class StaleBlockError(RuntimeError):
 
 
 class Block:
-    """One row block's solver state: ``D`` (M with unobserved entries zeroed), the mask,
-    two S buffers, ``Y``, ``X`` (SVT input or L) and named tall arrays."""
+    """One row block's solver state, in memory: ``D`` (M with unobserved entries zeroed),
+    ``mask``, ``S0`` / ``S1`` (the current and next S), ``Y``, ``X`` (SVT input or L) and
+    named tall arrays. Tasks reach the big arrays through :meth:`get` / :meth:`overwrite`
+    (which :class:`DiskBlock` backs by files) inside :meth:`task`."""
 
     def __init__(self, M, mask, start: int):
         self.start = start  # first row of the block in M
-        dtype = M.dtype
-        if mask is not None and mask.all():
-            mask = None
-        self.mask = None if mask is None else np.ascontiguousarray(mask)
-        if mask is None:
-            self.D = np.array(M, dtype=dtype, order="C", copy=True)
-        else:
-            self.D = np.zeros(M.shape, dtype)
-            np.copyto(self.D, M, where=mask)
-        self.S = (np.zeros_like(self.D), np.zeros_like(self.D))
-        self.cur = 0  # S[cur] is the S paired with the latest L
-        self.Y = np.zeros_like(self.D)
-        self.X = np.zeros_like(self.D)
+        self.shape = M.shape
+        self.dtype = M.dtype
+        self.masked = mask is not None and not mask.all()
+        self.cur = 0  # S{cur} is the S paired with the latest L
         self.tall: dict[str, np.ndarray] = {}
         self.generation = 0  # step passes done
+        self._store(M, mask if self.masked else None)
+
+    def _store(self, M, mask):
+        if mask is None:
+            D = np.array(M, dtype=self.dtype, order="C", copy=True)
+        else:
+            D = np.zeros(M.shape, self.dtype)
+            np.copyto(D, M, where=mask)
+        self.arrays = {"D": D, "mask": None if mask is None else np.ascontiguousarray(mask)}
+        for name in ("S0", "S1", "Y", "X"):
+            self.arrays[name] = np.zeros_like(D)
+
+    def get(self, name):
+        """The array ``name`` (``"S"`` / ``"S_next"``: the current / next S)."""
+        return self.arrays[self._name(name)]
+
+    def overwrite(self, name):
+        """The array ``name``, to be overwritten entirely (its contents may be stale)."""
+        return self.get(name)
+
+    def _name(self, name):
+        if name == "S":
+            return f"S{self.cur}"
+        if name == "S_next":
+            return f"S{1 - self.cur}"
+        return name
+
+    @contextlib.contextmanager
+    def task(self, writes: bool):
+        yield self
 
     @property
     def nbytes(self) -> int:
-        arrays = [self.D, *self.S, self.Y, self.X, *self.tall.values()]
-        if self.mask is not None:
-            arrays.append(self.mask)
-        return sum(a.nbytes for a in arrays)
+        return sum(a.nbytes for a in (*self.arrays.values(), *self.tall.values()) if a is not None)
 
     def check(self, generation):
         if self.generation != generation:
@@ -67,8 +89,70 @@ class Block:
             )
 
     def tall_block(self, name, T):
-        base = self.X if name == "X" else self.tall[name]
+        base = self.get("X") if name == "X" else self.tall[name]
         return base if T is None else base @ T
+
+
+class DiskBlock(Block):
+    """A :class:`Block` whose m x n arrays live in ``.npy`` files in ``directory``: a task
+    reads the ones it uses, and a task that changes them writes them back, so a worker
+    holds one block's arrays per running task whatever the matrix's size (out of core)."""
+
+    def __init__(self, M, mask, start: int, directory: str):
+        self.directory = os.path.join(os.fspath(directory), f"block-{start}")
+        self._cache: dict[str, np.ndarray] = {}
+        super().__init__(M, mask, start)
+
+    def _path(self, name):
+        return os.path.join(self.directory, f"{name}.npy")
+
+    def _store(self, M, mask):
+        os.makedirs(self.directory, exist_ok=True)
+        super()._store(M, mask)
+        for name, arr in self.arrays.items():
+            if arr is not None:
+                np.save(self._path(name), arr)
+        self.arrays = {}
+
+    def get(self, name):
+        name = self._name(name)
+        if name == "mask" and not self.masked:
+            return None
+        if name not in self._cache:
+            self._cache[name] = np.load(self._path(name))
+        return self._cache[name]
+
+    def overwrite(self, name):
+        name = self._name(name)
+        if name not in self._cache:
+            self._cache[name] = np.empty(self.shape, self.dtype)
+        return self._cache[name]
+
+    @contextlib.contextmanager
+    def task(self, writes: bool):
+        try:
+            yield self
+            if writes:
+                for name, arr in self._cache.items():
+                    if name not in ("D", "mask"):
+                        np.save(self._path(name), arr)
+        finally:
+            self._cache = {}
+
+    def file(self, name):
+        """Path of the file holding ``name`` (``"S"``: the current S)."""
+        return self._path(self._name(name))
+
+    def tidy(self):
+        """Delete the files the result does not use (keeps the current S and Y)."""
+        for name in ("D", "X", "mask", self._name("S_next")):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self._path(name))
+
+
+#: Tasks that change a block's m x n arrays (a DiskBlock writes those back).
+def _writes(fn) -> bool:
+    return fn in (start, step, load_rows)
 
 
 # ---- tasks: run where the block lives, mutate it, return small arrays --------------------
@@ -76,7 +160,7 @@ class Block:
 
 def stats(block: Block, gram: bool):
     """``(sum |d|^2, max |d|, non-finite observed entries, D^H D or None)``."""
-    D = block.D
+    D = block.get("D")
     sum_sq, peak = norm_and_max(D)
     bad = 0 if np.isfinite(sum_sq) else int(D.size - np.count_nonzero(np.isfinite(D)))
     G = D.conj().T @ D if gram and not bad else None
@@ -85,16 +169,19 @@ def stats(block: Block, gram: bool):
 
 def gram_matvec(block: Block, v):
     """``D^H (D v)``: one Lanczos step of the spectral norm."""
-    return block.D.conj().T @ (block.D @ v)
+    D = block.get("D")
+    return D.conj().T @ (D @ v)
 
 
 def start(block: Block, y_scale, mu, lam):
     """Zero L and S, the dual start ``Y = D y_scale``, then the first S and SVT input."""
-    block.X.fill(0)
-    block.S[0].fill(0)
     block.cur = 0
-    np.multiply(block.D, y_scale, out=block.Y)
-    fused_pass(block.D, block.X, block.S[0], block.S[1], block.Y, 0.0, mu, lam, block.mask)
+    X, S0, S1, Y = (block.overwrite(n) for n in ("X", "S0", "S1", "Y"))
+    D = block.get("D")
+    X.fill(0)
+    S0.fill(0)
+    np.multiply(D, y_scale, out=Y)
+    fused_pass(D, X, S0, S1, Y, 0.0, mu, lam, block.get("mask"))
     block.cur = 1
     block.tall.clear()
     block.generation = 0
@@ -110,25 +197,32 @@ def step(block: Block, generation, swap, u_name, u_T, w, Vh, mu, mu_next, lam, W
     ``tall[a_name]``), the R of A's QR and ``C = A^H X``. Returns ``(|Z|^2, R, C)``.
     """
     block.check(generation)
-    U = block.tall_block(u_name, u_T)
-    U = np.ascontiguousarray(U, dtype=block.X.dtype)
+    U = np.ascontiguousarray(block.tall_block(u_name, u_T), dtype=block.dtype)
+    X = block.overwrite("X")
     if U.shape[1] == 0:
-        block.X.fill(0)
+        X.fill(0)
     else:
-        np.matmul(U * w, Vh, out=block.X)
+        np.matmul(U * w, Vh, out=X)
     if swap:
         block.cur = 1 - block.cur
-    cur = block.cur
     total = fused_pass(
-        block.D, block.X, block.S[cur], block.S[1 - cur], block.Y, mu, mu_next, lam, block.mask
+        block.get("D"),
+        X,
+        block.get("S"),
+        block.overwrite("S_next"),
+        block.get("Y"),
+        mu,
+        mu_next,
+        lam,
+        block.get("mask"),
     )
     block.tall = {"U": U}
     block.generation += 1
     if W is None:
         return total, None, None
-    A = block.X @ W
+    A = X @ W
     block.tall[a_name] = A
-    return (total, *_sketch_products(A, block.X))
+    return (total, *_sketch_products(A, X))
 
 
 def _sketch_products(A, X):
@@ -138,24 +232,25 @@ def _sketch_products(A, X):
 
 def sketch(block: Block, generation, W, name):
     block.check(generation)
-    A = block.X @ W
+    X = block.get("X")
+    A = X @ W
     block.tall[name] = A
-    return _sketch_products(A, block.X)
+    return _sketch_products(A, X)
 
 
 def matmat(block: Block, generation, W, name):
     block.check(generation)
-    block.tall[name] = block.X @ W
+    block.tall[name] = block.get("X") @ W
 
 
 def rmatmat(block: Block, generation, name, T):
     block.check(generation)
-    return block.X.conj().T @ block.tall_block(name, T)
+    return block.get("X").conj().T @ block.tall_block(name, T)
 
 
 def project(block: Block, generation, name, T):
     block.check(generation)
-    return block.tall_block(name, T).conj().T @ block.X
+    return block.tall_block(name, T).conj().T @ block.get("X")
 
 
 def orth(block: Block, generation, name, T, new):
@@ -169,19 +264,18 @@ def orth(block: Block, generation, name, T, new):
 def x_r(block: Block, generation):
     """R of the local QR of X (the TSQR of the full SVD)."""
     block.check(generation)
-    X = block.X
+    X = block.get("X")
     if X.shape[0] == 0:
         return X[:0]
     return sla.qr(X, mode="r", check_finite=False)[0][: min(X.shape)]
 
 
 def take(block: Block, what: str):
-    """A result array held by the block (no copy): ``"S"``, ``"Y"`` or ``"U"``."""
-    if what == "S":
-        return block.S[block.cur]
-    if what == "Y":
-        return block.Y
-    return block.tall["U"]
+    """A result array held by the block (no copy for a Block): ``"S"``, ``"Y"``, ``"U"``."""
+    if what == "U":
+        return block.tall["U"]
+    with block.task(writes=False):
+        return block.get(what)
 
 
 def write_array(path: str, arr) -> None:
@@ -206,30 +300,40 @@ def save_rows(block: Block, generation, path):
     """Write the block's next S, Y and U into the checkpoint folder ``path``, as arrays
     named by the block's first row (so a resume may use another chunking)."""
     block.check(generation)
-    for name, arr in (("S", block.S[1 - block.cur]), ("Y", block.Y), ("U", block.tall["U"])):
+    for name, arr in (("S", block.get("S_next")), ("Y", block.get("Y")), ("U", block.tall["U"])):
         write_array(f"{path}/{name}_r{block.start}", arr)
-    return block.start, block.start + block.D.shape[0]
+    return block.start, block.start + block.shape[0]
 
 
 def load_rows(block: Block, path, pieces, w, Vh, mu):
     """Load S, Y, U for the block's rows from a checkpoint; rebuild the SVT input
     ``X = D - S + Y/mu`` (L from the factors where unobserved)."""
-    a, b = block.start, block.start + block.D.shape[0]
-    U = np.empty((b - a, w.size), block.D.dtype)
+    a, b = block.start, block.start + block.shape[0]
+    U = np.empty((b - a, w.size), block.dtype)
     block.cur = 0
-    for name, out in (("S", block.S[0]), ("Y", block.Y), ("U", U)):
+    S, Y, X = block.overwrite("S0"), block.overwrite("Y"), block.overwrite("X")
+    for name, out in (("S", S), ("Y", Y), ("U", U)):
         for start, stop in pieces:
             lo, hi = max(a, start), min(b, stop)
             if lo < hi:
                 piece = read_array(f"{path}/{name}_r{start}", slice(lo - start, hi - start))
                 out[lo - a : hi - a] = piece
     block.tall = {"U": U}
-    np.subtract(block.D, block.S[0], out=block.X)
-    block.X += block.Y * (1.0 / mu)
-    if block.mask is not None:
-        L = (U * w) @ Vh if w.size else np.zeros_like(block.X)
-        np.copyto(block.X, L, where=~block.mask)
+    np.subtract(block.get("D"), S, out=X)
+    X += Y * (1.0 / mu)
+    mask = block.get("mask")
+    if mask is not None:
+        L = (U * w) @ Vh if w.size else np.zeros_like(X)
+        np.copyto(X, L, where=~mask)
     block.generation = 0
+
+
+def result_files(block: Block):
+    """``{"S": path, "Y": path}`` of an out-of-core block (other files deleted), else None."""
+    if not isinstance(block, DiskBlock):
+        return None
+    block.tidy()
+    return {"S": block.file("S"), "Y": block.file("Y")}
 
 
 def nbytes_of(block: Block) -> int:
@@ -371,8 +475,10 @@ def _sum(parts):
     return total
 
 
-def make_block(M, mask, start: int) -> Block:
-    return Block(M, mask, start)
+def make_block(M, mask, start: int, directory: str | None = None) -> Block:
+    if directory is None:
+        return Block(M, mask, start)
+    return DiskBlock(M, mask, start, directory)
 
 
 # ---- runners: where the blocks live and how a task reaches each one ------------------------
@@ -390,7 +496,14 @@ class _Args:
 
 
 def _call(fn, block, args: _Args):
-    return fn(block, *args.values)
+    with block.task(_writes(fn)):
+        return fn(block, *args.values)
+
+
+def run(fn, block, *args):
+    """``fn(block, *args)`` inside the block's task context (files read / written back)."""
+    with block.task(_writes(fn)):
+        return fn(block, *args)
 
 
 class ThreadRunner:
@@ -438,7 +551,13 @@ class DistributedRunner:
             shared.append(a)
         futures = [
             self.client.submit(
-                fn, b, *_args_for(shared, i), pure=False, workers=[w], allow_other_workers=False
+                run,
+                fn,
+                b,
+                *_args_for(shared, i),
+                pure=False,
+                workers=[w],
+                allow_other_workers=False,
             )
             for i, (b, w) in enumerate(zip(self.blocks, self.workers))
         ]

@@ -138,14 +138,18 @@ def _validate(M, mask, lam, tol, max_iter, mu, rho, svd):
     return M, mask, lam, tol
 
 
-def _runner(M, mask, client):
+def _runner(M, mask, client, state_dir):
     """Build the blocks where they will live; return the runner holding them."""
     dask, _ = _dask()
     starts = np.concatenate([[0], np.cumsum(M.chunks[0])[:-1]]).astype(int)
     m_blocks = M.to_delayed().ravel()
     k_blocks = [None] * len(m_blocks) if mask is None else mask.to_delayed().ravel()
     make = dask.delayed(bk.make_block, pure=False)
-    tasks = [make(a, b, int(s)) for a, b, s in zip(m_blocks, k_blocks, starts)]
+    if state_dir is not None:
+        state_dir = os.path.join(
+            os.path.abspath(os.fspath(state_dir)), f"rpca-{os.urandom(4).hex()}"
+        )
+    tasks = [make(a, b, int(s), state_dir) for a, b, s in zip(m_blocks, k_blocks, starts)]
     if client is None:
         client = _default_client()
     if client is False or client is None:
@@ -205,6 +209,7 @@ def rpca_dask(
     checkpoint: str | None = None,
     checkpoint_every: int = 10,
     resume: str | None = None,
+    state_dir: str | None = None,
 ) -> DaskRPCAResult:
     """Robust PCA of a Dask array (``fastrpca.rpca`` calls this for one).
 
@@ -227,6 +232,12 @@ def rpca_dask(
     checkpoint_every : int. Iterations between checkpoints.
     resume : str, optional. A checkpoint to continue from (same M, mask, lam and rho);
         the run then ends as the uninterrupted one would have.
+    state_dir : str, optional. Out of core: keep each block's m x n arrays in ``.npy``
+        files in a new folder under this one (local disk; with a cluster, one every
+        worker and the client see) instead of in memory. A task then holds one block's
+        arrays (about 6 times its size) while it runs, and each iteration reads and writes
+        every block once. The folder keeps the result's S and Y (read lazily); delete it
+        when done with them. None: in memory.
 
     Returns
     -------
@@ -253,6 +264,7 @@ def rpca_dask(
             checkpoint,
             checkpoint_every,
             resume,
+            state_dir,
         )
 
 
@@ -272,12 +284,13 @@ def _solve(
     checkpoint,
     checkpoint_every,
     resume,
+    state_dir,
 ):
     start_time = time.perf_counter()
     random_state = 0 if check_random_state(random_state) is None else random_state
     M, mask, lam, tol = _validate(M, mask, lam, tol, max_iter, mu, rho, svd)
     shape, dtype = M.shape, M.dtype
-    runner = _runner(M, mask, client)
+    runner = _runner(M, mask, client, state_dir)
     try:
         return _iterate(
             runner,
@@ -456,10 +469,16 @@ def _iterate(
     )
 
 
-def _blocks_array(runner, what, shape, dtype, chunks):
+def _blocks_array(runner, what, shape, dtype, chunks, files=None):
     """A dask array whose blocks are the runner's ``take(what)`` results (no copies)."""
     _, da = _dask()
     name = f"fastrpca-{what}-{os.urandom(6).hex()}"
+    if files is not None and what != "U":  # out of core: read the files when computed
+        graph = {
+            (name, i, 0): (_npy_rows, f[what], 0, rows)
+            for i, (f, rows) in enumerate(zip(files, chunks[0]))
+        }
+        return da.Array(graph, name, chunks, dtype=dtype)
     if runner.kind == "threads":
         parts = [bk.take(b, what) for b in runner.blocks]
     else:
@@ -492,8 +511,10 @@ def _result(
 ):
     _, da = _dask()
     rows = op.row_chunks
-    S = _blocks_array(runner, "S", shape, dtype, (rows, (shape[1],)))
-    Y = _blocks_array(runner, "Y", shape, dtype, (rows, (shape[1],)))
+    files = runner.map(bk.result_files)
+    files = None if files[0] is None else files
+    S = _blocks_array(runner, "S", shape, dtype, (rows, (shape[1],)), files)
+    Y = _blocks_array(runner, "Y", shape, dtype, (rows, (shape[1],)), files)
     r = int(w.size)
     if have_u:
         U = _blocks_array(runner, "U", (shape[0], r), dtype, (rows, (r,)))

@@ -1,0 +1,98 @@
+"""asv benchmarks for ``fastrpca.rpca`` on a Dask array against the in-memory solver.
+
+The same float64 matrix is solved in memory and as a row-chunked dask array on Dask's
+threaded scheduler (one worker thread, like the one BLAS thread of every benchmark
+process), so the ratio is what the block layout, the per-block tasks and the scheduler
+cost per iteration. The goal of issue 12 is a ratio of at most 1.5. Skipped when dask
+is not installed (``pip install 'fastrpca[dask]'``).
+"""
+
+import time
+import warnings
+
+import numpy as np
+
+import fastrpca
+
+from .rpca import planted
+
+try:
+    import dask
+    import dask.array as da
+except ImportError:  # pragma: no cover - optional dependency
+    da = None
+
+# name: (m, n, rank, fraction corrupted, rows per block)
+PROBLEMS = {
+    "20000x300 r10 5%": (20000, 300, 10, 0.05, 2500),
+    "100000x100 r5 5%": (100000, 100, 5, 0.05, 12500),
+}
+
+
+def _per_iteration(solve):
+    """Median seconds between consecutive callbacks (iterations 3 on: no cold start)."""
+    stamps = []
+    res = solve(lambda info: stamps.append(time.perf_counter()))
+    return float(np.median(np.diff(stamps[2:]))), res
+
+
+class DaskRPCA:
+    """``rpca(M, svd="randomized")`` in memory and on a dask array of the same M."""
+
+    params = [list(PROBLEMS), ["in-memory", "dask threads"]]
+    param_names = ["problem", "layout"]
+    timeout = 600
+
+    def setup(self, problem, layout):
+        if da is None:
+            raise NotImplementedError("dask is not installed")
+        m, n, rank, fraction, rows = PROBLEMS[problem]
+        self.M = planted(m, n, rank, fraction)[0]
+        self.X = da.from_array(self.M, chunks=(rows, n))
+        self.config = dask.config.set(num_workers=1)
+        self.config.__enter__()
+        small = planted(300, 60, 2, 0.05)[0]
+        fastrpca.rpca(small, svd="randomized")  # compile / load the kernels
+        fastrpca.rpca(da.from_array(small, chunks=(100, 60)), svd="randomized")
+
+    def teardown(self, problem, layout):
+        self.config.__exit__(None, None, None)
+
+    def _solve(self, layout, callback=None):
+        M = self.M if layout == "in-memory" else self.X
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fastrpca.rpca(M, svd="randomized", callback=callback)
+
+    def time_solve(self, problem, layout):
+        self._solve(layout)
+
+    def peakmem_solve(self, problem, layout):
+        self._solve(layout)
+
+    def track_ms_per_iteration(self, problem, layout):
+        return 1e3 * _per_iteration(lambda cb: self._solve(layout, cb))[0]
+
+    track_ms_per_iteration.unit = "ms"
+
+    def track_ratio_to_in_memory(self, problem, layout):
+        """Per-iteration time over the in-memory solver's, interleaved (3 rounds, median)."""
+        ratios = []
+        for _ in range(3):
+            a = _per_iteration(lambda cb: self._solve("in-memory", cb))[0]
+            b = _per_iteration(lambda cb: self._solve(layout, cb))[0]
+            ratios.append(b / a)
+        return float(np.median(ratios))
+
+    track_ratio_to_in_memory.unit = "ratio"
+
+    def track_max_difference_from_in_memory(self, problem, layout):
+        """``max |S - S_in_memory|`` relative to ``max |S_in_memory|``: rounding only."""
+        ref = self._solve("in-memory")
+        res = self._solve(layout)
+        S = np.asarray(res.S.compute() if hasattr(res.S, "compute") else res.S)
+        if res.n_iter != ref.n_iter:
+            return float("inf")
+        return float(np.abs(S - ref.S).max() / np.abs(ref.S).max())
+
+    track_max_difference_from_in_memory.unit = "relative"
