@@ -235,6 +235,19 @@ def test_out_of_core_state_in_files_gives_the_same_answer(tmp_path):
     assert res.S.npartitions == 5
 
 
+@pytest.mark.parametrize("masked", [False, True])
+def test_out_of_core_rereading_the_input_file(tmp_path, masked):
+    M = _problem(400, 120, 4, seed=17)
+    mask = np.random.default_rng(2).random(M.shape) > 0.1 if masked else None
+    ref = fastrpca.rpca(M, svd="randomized", mask=mask)
+    np.save(tmp_path / "m.npy", M)
+    X = fdask.from_npy(tmp_path / "m.npy", rows=90)
+    res = fdask.rpca_dask(X, svd="randomized", mask=mask, state_dir=tmp_path / "s", reread=True)
+    _same_run(res, ref)
+    (run,) = (tmp_path / "s").iterdir()
+    assert not list(run.glob("block-*/D.*"))  # no copy of M was stored
+
+
 def test_out_of_core_checkpoint_and_resume(tmp_path):
     M = _problem(400, 120, 4, seed=16)
     ref = fastrpca.rpca(M, svd="randomized")

@@ -138,7 +138,7 @@ def _validate(M, mask, lam, tol, max_iter, mu, rho, svd):
     return M, mask, lam, tol
 
 
-def _runner(M, mask, client, state_dir):
+def _runner(M, mask, client, state_dir, reread):
     """Build the blocks where they will live; return the runner holding them."""
     dask, _ = _dask()
     starts = np.concatenate([[0], np.cumsum(M.chunks[0])[:-1]]).astype(int)
@@ -149,7 +149,10 @@ def _runner(M, mask, client, state_dir):
         state_dir = os.path.join(
             os.path.abspath(os.fspath(state_dir)), f"rpca-{os.urandom(4).hex()}"
         )
-    tasks = [make(a, b, int(s), state_dir) for a, b, s in zip(m_blocks, k_blocks, starts)]
+    tasks = [
+        make(a, b, int(s), state_dir, bk.Source(a, b) if reread and state_dir else None)
+        for a, b, s in zip(m_blocks, k_blocks, starts)
+    ]
     if client is None:
         client = _default_client()
     if client is False or client is None:
@@ -210,6 +213,7 @@ def rpca_dask(
     checkpoint_every: int = 10,
     resume: str | None = None,
     state_dir: str | None = None,
+    reread: bool = False,
 ) -> DaskRPCAResult:
     """Robust PCA of a Dask array (``fastrpca.rpca`` calls this for one).
 
@@ -238,6 +242,9 @@ def rpca_dask(
         arrays (about 6 times its size) while it runs, and each iteration reads and writes
         every block once. The folder keeps the result's S and Y (read lazily); delete it
         when done with them. None: in memory.
+    reread : bool. With ``state_dir``: read M's blocks from M's own graph whenever a task
+        needs them instead of storing a copy (for M read from files or zarr, or cheaply
+        computed; the disk then holds only Y and the compressed S pair).
 
     Returns
     -------
@@ -265,6 +272,7 @@ def rpca_dask(
             checkpoint_every,
             resume,
             state_dir,
+            reread,
         )
 
 
@@ -285,12 +293,13 @@ def _solve(
     checkpoint_every,
     resume,
     state_dir,
+    reread,
 ):
     start_time = time.perf_counter()
     random_state = 0 if check_random_state(random_state) is None else random_state
     M, mask, lam, tol = _validate(M, mask, lam, tol, max_iter, mu, rho, svd)
     shape, dtype = M.shape, M.dtype
-    runner = _runner(M, mask, client, state_dir)
+    runner = _runner(M, mask, client, state_dir, reread)
     try:
         return _iterate(
             runner,
@@ -475,7 +484,7 @@ def _blocks_array(runner, what, shape, dtype, chunks, files=None):
     name = f"fastrpca-{what}-{os.urandom(6).hex()}"
     if files is not None and what != "U":  # out of core: read the files when computed
         graph = {
-            (name, i, 0): (_npy_rows, f[what], 0, rows)
+            (name, i, 0): (bk.read_state, f[what], rows)
             for i, (f, rows) in enumerate(zip(files, chunks[0]))
         }
         return da.Array(graph, name, chunks, dtype=dtype)
