@@ -320,7 +320,8 @@ def step(block: Block, generation, swap, u_name, u_T, w, Vh, mu, mu_next, lam, W
         return total, None, None
     A = X @ W
     block.tall[a_name] = A
-    return (total, *_sketch_products(A, X))
+    R, C = _sketch_products(A, X)
+    return total, [R], C
 
 
 def _sketch_products(A, X):
@@ -333,7 +334,8 @@ def sketch(block: Block, generation, W, name):
     X = block.get("X")
     A = X @ W
     block.tall[name] = A
-    return _sketch_products(A, X)
+    R, C = _sketch_products(A, X)
+    return 0.0, [R], C
 
 
 def matmat(block: Block, generation, W, name):
@@ -356,7 +358,7 @@ def orth(block: Block, generation, name, T, new):
     block.check(generation)
     Q, R = np.linalg.qr(block.tall_block(name, T))
     block.tall[new] = Q
-    return R
+    return [R]
 
 
 def x_r(block: Block, generation):
@@ -364,8 +366,8 @@ def x_r(block: Block, generation):
     block.check(generation)
     X = block.get("X")
     if X.shape[0] == 0:
-        return X[:0]
-    return sla.qr(X, mode="r", check_finite=False)[0][: min(X.shape)]
+        return [X[:0]]
+    return [sla.qr(X, mode="r", check_finite=False)[0][: min(X.shape)]]
 
 
 def take(block: Block, what: str):
@@ -495,8 +497,8 @@ class BlockOperator:
     def fresh(self) -> str:
         return f"t{next(self._names)}"
 
-    def _map(self, fn, *args):
-        return self.runner.map(fn, self.generation, *args)
+    def _map(self, fn, *args, combine=None):
+        return self.runner.map(fn, self.generation, *args, combine=combine)
 
     def matmat(self, W):
         name = self.fresh()
@@ -506,15 +508,15 @@ class BlockOperator:
 
     def rmatmat(self, Q: Tall):
         self.passes += 1
-        return _sum(self._map(rmatmat, Q.name, Q.T))
+        return self._map(rmatmat, Q.name, Q.T, combine=add)
 
     def project(self, Q: Tall):
         self.passes += 1
-        return _sum(self._map(project, Q.name, Q.T))
+        return self._map(project, Q.name, Q.T, combine=add)
 
     def orth(self, A: Tall) -> Tall:
         name = self.fresh()
-        Rs = self._map(orth, A.name, A.T, name)
+        Rs = self._map(orth, A.name, A.T, name, combine=concat)
         Q2 = np.linalg.qr(np.vstack(Rs))[0]
         parts, at = [], 0
         for R in Rs:
@@ -528,8 +530,7 @@ class BlockOperator:
         else:
             name = self.fresh()
             self.passes += 1
-            out = self._map(sketch, W, name)
-            Rs, C = [r for r, _ in out], _sum([c for _, c in out])
+            _, Rs, C = self._map(sketch, W, name, combine=combine_sketch)
         self.prefetch = None
         R = sla.qr(np.vstack(Rs), mode="r", check_finite=False)[0][: W.shape[1]]
         if R.shape[0] < W.shape[1] or _scaled_cond(R) > SKETCH_MAX_COND:
@@ -549,7 +550,7 @@ class BlockOperator:
         """TSQR of X (R of each block, R of the stacked R's), the SVD of that small R;
         ``U = X V diag(1/s)``, left factored on the current X."""
         self.passes += 1
-        R = sla.qr(np.vstack(self._map(x_r)), mode="r", check_finite=False)[0]
+        R = sla.qr(np.vstack(self._map(x_r, combine=concat)), mode="r", check_finite=False)[0]
         _, s, Vh = small_svd(np.ascontiguousarray(R[: min(R.shape)]))
         with np.errstate(divide="ignore", invalid="ignore"):
             T = np.where(s > 0, Vh.conj().T / np.where(s > 0, s, 1), 0).astype(self.dtype)
@@ -572,6 +573,42 @@ def _sum(parts):
     for p in parts[1:]:
         total += p
     return total
+
+
+# ---- combiners: fold the results of consecutive blocks, in block order ----------------------
+# A runner folds a map's results in a fixed tree (FAN_IN blocks per node) where the blocks
+# live, so a reduction's memory and the bytes reaching the client do not grow with the
+# number of blocks, and the rounding is the same from run to run.
+
+
+def add(parts):
+    """Sum of arrays or numbers."""
+    return _sum(parts) if isinstance(parts[0], np.ndarray) else sum(parts[1:], parts[0])
+
+
+def concat(parts):
+    """Concatenation of lists (each block's R of a TSQR)."""
+    return [r for p in parts for r in p]
+
+
+def combine_stats(parts):
+    G = [p[3] for p in parts]
+    return (
+        sum(p[0] for p in parts),
+        max(p[1] for p in parts),
+        sum(p[2] for p in parts),
+        None if any(g is None for g in G) else _sum(G),
+    )
+
+
+def combine_sketch(parts):
+    """``(|Z|^2 sum, R list, C sum)`` of step / sketch results (None entries kept None)."""
+    C = [p[2] for p in parts]
+    return (
+        sum(p[0] for p in parts),
+        None if parts[0][1] is None else concat([p[1] for p in parts]),
+        None if C[0] is None else _sum(C),
+    )
 
 
 def make_block(M, mask, start: int, directory=None, source: Source | None = None) -> Block:
@@ -605,6 +642,24 @@ def run(fn, block, *args):
         return fn(block, *args)
 
 
+def _fold(combine, parts):
+    return combine(list(parts))
+
+
+#: Blocks (or partial results) folded by one node of a reduction tree.
+FAN_IN = 8
+
+
+def _tree(leaves, node):
+    """Fold ``leaves`` (keys or futures, in block order) with ``node(group, depth, index)``
+    FAN_IN at a time until one is left."""
+    level, depth = list(leaves), 0
+    while len(level) > 1:
+        level = [node(level[j : j + FAN_IN], depth, j) for j in range(0, len(level), FAN_IN)]
+        depth += 1
+    return level[0]
+
+
 class ThreadRunner:
     """Blocks in this process; tasks on Dask's threaded scheduler."""
 
@@ -615,14 +670,25 @@ class ThreadRunner:
         self.num_workers = num_workers
         self._tokens = itertools.count()
 
-    def map(self, fn, *args):
+    def map(self, fn, *args, combine=None):
+        """``fn(block_i, *args_i)`` on every block: the list of results, or with
+        ``combine`` their fold in block order (a tree of Dask tasks)."""
         import dask.threaded
 
         name = f"fastrpca-{fn.__name__}-{next(self._tokens)}"
         dsk = {
             (name, i): (_call, fn, b, _Args(_args_for(args, i))) for i, b in enumerate(self.blocks)
         }
-        return dask.threaded.get(dsk, list(dsk), num_workers=self.num_workers)
+        if combine is None:
+            return dask.threaded.get(dsk, list(dsk), num_workers=self.num_workers)
+
+        def node(group, depth, j):
+            key = (f"{name}-fold", depth, j)
+            dsk[key] = (_fold, combine, list(group))
+            return key
+
+        root = _tree([(name, i) for i in range(len(self.blocks))], node)
+        return dask.threaded.get(dsk, root, num_workers=self.num_workers)
 
     def release(self):
         self.blocks = []
@@ -642,14 +708,16 @@ class DistributedRunner:
         who = client.who_has(futures)
         self.workers = [who[f.key][0] for f in futures]
 
-    def map(self, fn, *args):
+    def map(self, fn, *args, combine=None):
+        """As :meth:`ThreadRunner.map`; a fold runs on the worker of its first block."""
         shared = []
         for a in args:
             if isinstance(a, np.ndarray) and a.nbytes > self.SCATTER_BYTES:
                 a = self.client.scatter(a, broadcast=True, hash=False)
             shared.append(a)
+        submit = self.client.submit
         futures = [
-            self.client.submit(
+            submit(
                 run,
                 fn,
                 b,
@@ -660,7 +728,16 @@ class DistributedRunner:
             )
             for i, (b, w) in enumerate(zip(self.blocks, self.workers))
         ]
-        return self.client.gather(futures)
+        if combine is None:
+            return self.client.gather(futures)
+        where = {f.key: w for f, w in zip(futures, self.workers)}
+
+        def node(group, depth, j):
+            f = submit(_fold, combine, list(group), pure=False, workers=[where[group[0].key]])
+            where[f.key] = where[group[0].key]
+            return f
+
+        return self.client.gather(_tree(futures, node))
 
     def release(self):
         self.blocks = []

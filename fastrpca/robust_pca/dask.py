@@ -43,9 +43,9 @@ from .svd import GRAM_MIN_ASPECT, RandomizedSVD, _above, make_engine
 
 __all__ = ["DaskRPCAResult", "rpca_dask", "from_npy", "from_zarr"]
 
-#: The spectral norm takes the Gram route (each block sends its n x n ``D^H D``) up to
-#: this many columns, else Lanczos with one pass over the blocks per product.
-GRAM_MAX_COLUMNS = 512
+#: The spectral norm takes the Gram route (one pass: each block's n x n ``D^H D``, summed
+#: where the blocks live) up to this many columns, else Lanczos (a pass per product).
+GRAM_MAX_COLUMNS = 1024
 
 _INSTALL = "Robust PCA on Dask arrays needs dask: pip install 'fastrpca[dask]'"
 
@@ -174,20 +174,19 @@ def _default_client():
         return None
 
 
-def _spectral_norm(runner, stats_out, shape, dtype, random_state):
+def _spectral_norm(runner, G, shape, dtype, random_state):
     m, n = shape
     small, large = min(shape), max(shape)
     if not (small <= 64 or large >= GRAM_MIN_ASPECT * small):
         # The in-memory solver draws its Lanczos start here: keep a Generator in step.
         rng_from(random_state).standard_normal(small)
     if n <= GRAM_MAX_COLUMNS:
-        G = bk._sum([g for *_, g in stats_out])
         top = sla.eigvalsh(G, subset_by_index=[n - 1, n - 1], check_finite=False)[0]
         return float(np.sqrt(max(float(top), 0.0)))
     from scipy.sparse.linalg import LinearOperator, eigsh
 
     def matvec(v):
-        return bk._sum(runner.map(bk.gram_matvec, np.asarray(v, dtype).ravel()))
+        return runner.map(bk.gram_matvec, np.asarray(v, dtype).ravel(), combine=bk.add)
 
     op = LinearOperator((n, n), matvec=matvec, dtype=dtype)
     v0 = rng_from(random_state).standard_normal(n).astype(dtype)
@@ -346,8 +345,7 @@ def _iterate(
     start_time,
 ):
     n = shape[1]
-    stats_out = runner.map(bk.stats, n <= GRAM_MAX_COLUMNS)
-    bad = sum(o[2] for o in stats_out)
+    sum_sq, max_abs, bad, G = runner.map(bk.stats, n <= GRAM_MAX_COLUMNS, combine=bk.combine_stats)
     if bad:
         where = " at observed positions (mask True)" if mask is not None else ""
         if check_finite:
@@ -363,8 +361,6 @@ def _iterate(
             "M holds NaN or Inf (check_finite=False skipped the check); "
             "pass mask=da.isfinite(M) to treat them as missing"
         )
-    sum_sq = sum(o[0] for o in stats_out)
-    max_abs = max(o[1] for o in stats_out)
     d_norm = float(np.sqrt(sum_sq))
     if not np.isfinite(d_norm) or (d_norm == 0 and max_abs > 0):
         raise ValueError(
@@ -396,7 +392,7 @@ def _iterate(
             svd,
             start_time,
         )
-    norm_two = _spectral_norm(runner, stats_out, shape, dtype, random_state)
+    norm_two = _spectral_norm(runner, G, shape, dtype, random_state)
     if mu is None:
         mu = 1.25 / norm_two
     mu_bar = 1e7 * mu
@@ -420,14 +416,26 @@ def _iterate(
         mu_next = min(rho * mu, mu_bar)
         W = engine.planned_block() if isinstance(engine, RandomizedSVD) else None
         a_name = op.fresh()
-        out = runner.map(
-            bk.step, op.generation, swap, U.name, U.T, w, Vh, mu, mu_next, lam, W, a_name
+        total, Rs, C = runner.map(
+            bk.step,
+            op.generation,
+            swap,
+            U.name,
+            U.T,
+            w,
+            Vh,
+            mu,
+            mu_next,
+            lam,
+            W,
+            a_name,
+            combine=bk.combine_sketch,
         )
         op.generation += 1
         swap = True
         if W is not None:
-            op.prefetch = (W, a_name, [o[1] for o in out], bk._sum([o[2] for o in out]))
-        residual = float(np.sqrt(sum(o[0] for o in out))) / d_norm
+            op.prefetch = (W, a_name, Rs, C)
+        residual = float(np.sqrt(total)) / d_norm
         rank = s.size
         history["residual"].append(residual)
         history["rank"].append(rank)
