@@ -230,9 +230,17 @@ def main(argv=None) -> str:
     print(text)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
+        if args.output.exists():  # sections written by hand after the marker are kept
+            old = args.output.read_text()
+            if KEEP_MARKER in old:
+                text += "\n" + old[old.index(KEEP_MARKER) :]
         args.output.write_text(text)
         print(f"[compare_peers] wrote {args.output}", file=sys.stderr)
     return text
+
+
+#: In the output file, everything from this line on is kept when the report is rewritten.
+KEEP_MARKER = "<!-- written by hand below: compare_peers.py keeps it -->"
 
 
 if __name__ == "__main__":

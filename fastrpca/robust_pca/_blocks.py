@@ -19,6 +19,7 @@ import contextlib
 import itertools
 import json
 import os
+import threading
 
 import numpy as np
 import scipy.linalg as sla
@@ -149,19 +150,22 @@ class DiskBlock(Block):
                 self._cache["X"] = self._rebuild_x()
             elif name in ("D", "mask") and self.source is not None:
                 M, mask = self.source.read()
-                D = np.array(M, dtype=self.dtype, order="C", copy=True)
+                D = _buffer("D", self.shape, self.dtype)
+                np.copyto(D, M)
                 if self.masked:
                     D[~mask] = 0
                     self._cache["mask"] = np.ascontiguousarray(mask)
                 self._cache["D"] = D
             else:
-                self._cache[name] = read_state(self._path(name))
+                dtype = bool if name == "mask" else self.dtype
+                out = _buffer(name, self.shape, dtype)
+                self._cache[name] = read_state(self._path(name), out=out)
         return self._cache[name]
 
     def _rebuild_x(self):
         s_name, mu, w, Vh = self.x_state
-        X = np.subtract(self.get("D"), self.get(s_name))
-        X += self.get("Y") * (1.0 / mu)
+        X = np.subtract(self.get("D"), self.get(s_name), out=_buffer("X", self.shape, self.dtype))
+        X += self.get("Y") * X.dtype.type(1.0 / mu)
         mask = self.get("mask")
         if mask is not None:
             U = self.tall.get("U")
@@ -173,7 +177,7 @@ class DiskBlock(Block):
         name = self._name(name)
         self._dirty.add(name)
         if name not in self._cache:
-            self._cache[name] = np.empty(self.shape, self.dtype)
+            self._cache[name] = _buffer(name, self.shape, self.dtype)
         return self._cache[name]
 
     def touch(self, name):
@@ -202,6 +206,26 @@ class DiskBlock(Block):
                 os.remove(self._path(name))
 
 
+_POOL = threading.local()
+
+
+def _buffer(slot: str, shape, dtype) -> np.ndarray:
+    """This thread's reusable buffer for ``slot`` (at most two shapes each): an
+    out-of-core task reads into the same memory every time instead of faulting in fresh
+    pages (which cost more than the disk on some virtual machines)."""
+    pool = getattr(_POOL, "arrays", None)
+    if pool is None:
+        pool = _POOL.arrays = {}
+    key = (slot, tuple(shape), np.dtype(dtype).str)
+    arr = pool.get(key)
+    if arr is None:
+        same = [k for k in pool if k[0] == slot]
+        for k in same[:-1]:
+            del pool[k]
+        arr = pool[key] = np.empty(shape, dtype)
+    return arr
+
+
 def write_state(path: str, arr: np.ndarray) -> None:
     """Write a block's array: ``.npy`` as it is, ``.blosc`` compressed (LZ4 without
     shuffle: about 1 GB/s, and a 5 % dense S shrinks 8-fold)."""
@@ -211,35 +235,48 @@ def write_state(path: str, arr: np.ndarray) -> None:
     from numcodecs import Blosc
 
     arr = np.ascontiguousarray(arr)
-    header = json.dumps({"shape": arr.shape, "dtype": arr.dtype.str}).encode()
+    step = max(1, (1 << 30) // max(1, arr[:1].nbytes))  # Blosc buffers stay < 2 GiB
+    header = json.dumps({"shape": arr.shape, "dtype": arr.dtype.str, "step": step}).encode()
     codec = Blosc(cname="lz4", clevel=1, shuffle=Blosc.NOSHUFFLE)
     with open(path, "wb") as f:
         f.write(len(header).to_bytes(4, "little"))
         f.write(header)
-        step = max(1, (1 << 30) // max(1, arr[:1].nbytes))  # Blosc buffers stay < 2 GiB
         for at in range(0, max(arr.shape[0], 1), step):
             part = codec.encode(arr[at : at + step])
             f.write(len(part).to_bytes(8, "little"))
             f.write(part)
 
 
-def read_state(path: str, rows: int | None = None) -> np.ndarray:
-    """Read what :func:`write_state` wrote (``rows`` only checks the row count)."""
+def read_state(path: str, rows: int | None = None, out: np.ndarray | None = None):
+    """Read what :func:`write_state` wrote, into ``out`` when given (same shape and
+    dtype); ``rows`` checks the row count."""
     if path.endswith(".npy"):
-        arr = np.load(path)
+        with open(path, "rb") as f:
+            fmt = np.lib.format
+            read_header = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}
+            shape, fortran, dtype = read_header[fmt.read_magic(f)](f)
+            if fortran:
+                raise ValueError(f"{path}: Fortran-ordered arrays are not block state")
+            arr = np.empty(shape, dtype) if out is None else out
+            if arr.shape != tuple(shape) or arr.dtype != dtype:
+                raise ValueError(f"{path} holds {shape} {dtype}, not {arr.shape} {arr.dtype}")
+            if arr.nbytes and f.readinto(memoryview(arr).cast("B")) != arr.nbytes:
+                raise ValueError(f"{path} is truncated")
     else:
         from numcodecs import Blosc
 
         codec = Blosc()
         with open(path, "rb") as f:
             header = json.loads(f.read(int.from_bytes(f.read(4), "little")))
-            arr = np.empty(header["shape"], header["dtype"])
-            at = 0
+            shape, dtype = tuple(header["shape"]), np.dtype(header["dtype"])
+            arr = np.empty(shape, dtype) if out is None else out
+            if arr.shape != shape or arr.dtype != dtype:
+                raise ValueError(f"{path} holds {shape} {dtype}, not {arr.shape} {arr.dtype}")
+            step, at = header["step"], 0
             while size := f.read(8):
-                part = codec.decode(f.read(int.from_bytes(size, "little")))
-                part = np.frombuffer(part, arr.dtype).reshape(-1, *arr.shape[1:])
-                arr[at : at + part.shape[0]] = part
-                at += part.shape[0]
+                part = f.read(int.from_bytes(size, "little"))
+                codec.decode(part, out=arr[at : at + step])
+                at += step
     if rows is not None and arr.shape[0] != rows:
         raise ValueError(f"{path} holds {arr.shape[0]} rows, expected {rows}")
     return arr
@@ -375,7 +412,8 @@ def take(block: Block, what: str):
     if what == "U":
         return block.tall["U"]
     with block.task(writes=False):
-        return block.get(what)
+        arr = block.get(what)
+        return arr.copy() if isinstance(block, DiskBlock) else arr
 
 
 def write_array(path: str, arr) -> None:
