@@ -23,7 +23,8 @@ def _problem(m, n, r, dtype=np.float64, fraction=0.05, seed=1):
 
 def _rel(a, b):
     a, b = np.asarray(a), np.asarray(b)
-    return np.linalg.norm(a - b) / np.linalg.norm(b)
+    c = np.abs(b).max() or 1.0  # norms of 1e200-sized entries overflow
+    return np.linalg.norm((a - b) / c) / np.linalg.norm(b / c)
 
 
 def _same_run(res, ref, rtol=1e-10):
@@ -130,6 +131,27 @@ def test_float32_follows_in_memory_to_its_precision():
         np.testing.assert_array_equal(res.history["rank"], ref.history["rank"])
         np.testing.assert_allclose(res.history["residual"], ref.history["residual"], rtol=0.05)
         assert _rel(res.L.compute(), ref.L) < 1e-5 and _rel(res.S.compute(), ref.S) < 1e-5
+
+
+@pytest.mark.parametrize("factor", [1e-160, 1e200])
+def test_extreme_magnitudes_are_rescaled_like_in_memory(factor, tmp_path):
+    M = _problem(300, 120, 4, seed=18) * factor
+    ref = fastrpca.rpca(M, svd="randomized")
+    X = da.from_array(M, chunks=(70, 120))
+    res = fastrpca.rpca(X, svd="randomized")
+    _same_run(res, ref)
+    assert res.mu == pytest.approx(ref.mu, rel=1e-12)
+    np.testing.assert_allclose(res.s, np.linalg.svd(ref.L, compute_uv=False)[: res.rank], rtol=1e-9)
+    out = fdask.rpca_dask(X, svd="randomized", state_dir=tmp_path)  # S scaled back on read
+    assert _rel(out.S.compute(), ref.S) < 1e-10
+
+
+def test_rank_cap_equals_in_memory():
+    M = _problem(400, 120, 8, seed=19)
+    ref = fastrpca.rpca(M, svd="randomized", rank=3, max_iter=60)
+    res = fastrpca.rpca(da.from_array(M, chunks=(100, 120)), svd="randomized", rank=3, max_iter=60)
+    assert res.max_rank == 3 and res.history["rank"].max() == 3
+    _same_run(res, ref)
 
 
 def test_deterministic_for_a_seed_and_seed_matters():
@@ -293,6 +315,8 @@ def test_input_is_never_modified():
         ({"mask": np.ones((60, 40))}, TypeError, "mask must be a boolean"),
         ({"mask": np.ones((6, 4), bool)}, ValueError, "mask has shape"),
         ({"rho": 0.5}, ValueError, "rho must be >= 1"),
+        ({"delta": 0.1}, ValueError, "stable PCP"),
+        ({"rank": 0}, ValueError, "rank must be > 0"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, err, match):

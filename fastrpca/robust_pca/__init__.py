@@ -6,6 +6,9 @@ ialm
     :func:`rpca` (Lin, Chen & Ma 2010) with :class:`RPCAWorkspace` and :class:`RPCAResult`.
 svd
     The SVD engines of the singular value thresholding step, and the spectral norm.
+dask
+    :func:`~fastrpca.robust_pca.dask.rpca_dask`: :func:`rpca` on Dask arrays, in row
+    blocks on a cluster or out of core (needs the ``dask`` extra; imported on use).
 stream
     :class:`StreamingRPCA`, frame-by-frame background estimation.
 frames

@@ -20,11 +20,13 @@ import itertools
 import json
 import os
 import threading
+from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
 
 from .._core.linalg import small_svd
+from .._core.validation import ldexp
 from ._kernels.ialm import fused_pass, norm_and_max
 
 
@@ -45,6 +47,9 @@ class Block:
         self.dtype = M.dtype
         self.masked = mask is not None and not mask.all()
         self.cur = 0  # S{cur} is the S paired with the latest L
+        self.exponent = 0  # D is M * 2**-exponent
+        # What X holds, for a block that rebuilds it: (S name, mu, w, Vh).
+        self.x_state: tuple[str, float, Any, Any] = ("S0", 1.0, None, None)
         self.tall: dict[str, np.ndarray] = {}
         self.generation = 0  # step passes done
         self._store(M, mask if self.masked else None)
@@ -126,7 +131,6 @@ class DiskBlock(Block):
         self.source = source
         self._cache: dict[str, np.ndarray] = {}
         self._dirty: set[str] = set()
-        self.x_state = None  # (S name, mu, w, Vh): what X is, to rebuild it
         super().__init__(M, mask, start)
 
     def _path(self, name):
@@ -136,8 +140,9 @@ class DiskBlock(Block):
         os.makedirs(self.directory, exist_ok=True)
         super()._store(M, mask)
         for name in ("S0", "S1", "Y") if self.source else ("D", "mask", "S0", "S1", "Y"):
-            if self.arrays[name] is not None:
-                write_state(self._path(name), self.arrays[name])
+            arr = self.arrays[name]
+            if arr is not None:
+                write_state(self._path(name), arr)
         self.arrays = {}
         self.x_state = ("S0", 1.0, None, None)
 
@@ -160,6 +165,8 @@ class DiskBlock(Block):
                 dtype = bool if name == "mask" else self.dtype
                 out = _buffer(name, self.shape, dtype)
                 self._cache[name] = read_state(self._path(name), out=out)
+            if name == "D" and self.exponent:
+                ldexp(self._cache["D"], -self.exponent, out=self._cache["D"])
         return self._cache[name]
 
     def _rebuild_x(self):
@@ -247,6 +254,12 @@ def write_state(path: str, arr: np.ndarray) -> None:
             f.write(part)
 
 
+def read_scaled(path: str, rows: int, e: int) -> np.ndarray:
+    """A result block from its file, times ``2**e``."""
+    arr = read_state(path, rows)
+    return ldexp(arr, e, out=arr) if e else arr
+
+
 def read_state(path: str, rows: int | None = None, out: np.ndarray | None = None):
     """Read what :func:`write_state` wrote, into ``out`` when given (same shape and
     dtype); ``rows`` checks the row count."""
@@ -260,7 +273,7 @@ def read_state(path: str, rows: int | None = None, out: np.ndarray | None = None
             arr = np.empty(shape, dtype) if out is None else out
             if arr.shape != tuple(shape) or arr.dtype != dtype:
                 raise ValueError(f"{path} holds {shape} {dtype}, not {arr.shape} {arr.dtype}")
-            if arr.nbytes and f.readinto(memoryview(arr).cast("B")) != arr.nbytes:
+            if arr.nbytes and f.readinto(arr.data.cast("B")) != arr.nbytes:
                 raise ValueError(f"{path} is truncated")
     else:
         from numcodecs import Blosc
@@ -291,12 +304,28 @@ def _writes(fn) -> bool:
 
 
 def stats(block: Block, gram: bool):
-    """``(sum |d|^2, max |d|, non-finite observed entries, D^H D or None)``."""
+    """``(sum |d|^2, max |d|, max(|Re d|, |Im d|), non-finite entries, D^H D or None)``."""
     D = block.get("D")
-    sum_sq, peak = norm_and_max(D)
+    sum_sq, peak, part = norm_and_max(D)
+    # A non-finite sum: NaN / Inf in D, or squares that overflow (rescaled later).
     bad = 0 if np.isfinite(sum_sq) else int(D.size - np.count_nonzero(np.isfinite(D)))
-    G = D.conj().T @ D if gram and not bad else None
-    return float(sum_sq), float(peak), bad, G
+    G = D.conj().T @ D if gram and not bad and np.isfinite(sum_sq) else None
+    return float(sum_sq), float(peak), float(part), bad, G
+
+
+def scale(block: Block, e: int):
+    """Work on ``D * 2**-e`` (exact): the in-memory solver's rescaling of extreme data."""
+    block.exponent = e
+    if not isinstance(block, DiskBlock):  # a DiskBlock scales D as it reads it
+        D = block.get("D")
+        ldexp(D, -e, out=D)
+
+
+def unscale(block: Block, e: int):
+    """Scale the result's S back by ``2**e`` (in-memory blocks; files are scaled on read)."""
+    if not isinstance(block, DiskBlock):
+        S = block.get("S")
+        ldexp(S, e, out=S)
 
 
 def gram_matvec(block: Block, v):
@@ -313,7 +342,7 @@ def start(block: Block, y_scale, mu, lam):
     X.fill(0)
     S0.fill(0)
     np.multiply(D, y_scale, out=Y)
-    fused_pass(D, X, S0, S1, Y, 0.0, mu, lam, block.get("mask"))
+    fused_pass(D, X, S0, S1, Y, 0.0, mu, lam, block.get("mask"), None)
     block.cur = 1
     block.tall.clear()
     block.generation = 0
@@ -348,7 +377,8 @@ def step(block: Block, generation, swap, u_name, u_T, w, Vh, mu, mu_next, lam, W
         mu_next,
         lam,
         block.get("mask"),
-    )
+        None,
+    )[0]
     block.touch("Y")
     block.tall = {"U": U}
     block.generation += 1
@@ -431,7 +461,7 @@ def write_array(path: str, arr) -> None:
 def read_array(path: str, rows=slice(None)) -> np.ndarray:
     import zarr
 
-    return zarr.open_array(path, mode="r")[rows]
+    return np.asarray(zarr.open_array(path, mode="r")[rows])
 
 
 def save_rows(block: Block, generation, path):
@@ -530,6 +560,7 @@ class BlockOperator:
         self.prefetch = None  # (W, name, R blocks, C sum)
         self._names = itertools.count()
         self.passes = 0  # passes over X done by the engine (beyond the step passes)
+        self.row_chunks: tuple[int, ...] = ()  # rows of each block, in order
         self.fallbacks = 0  # warm sketches whose R was too ill-conditioned to use
 
     def fresh(self) -> str:
@@ -630,11 +661,12 @@ def concat(parts):
 
 
 def combine_stats(parts):
-    G = [p[3] for p in parts]
+    G = [p[4] for p in parts]
     return (
         sum(p[0] for p in parts),
         max(p[1] for p in parts),
-        sum(p[2] for p in parts),
+        max(p[2] for p in parts),
+        sum(p[3] for p in parts),
         None if any(g is None for g in G) else _sum(G),
     )
 
@@ -714,7 +746,7 @@ class ThreadRunner:
         import dask.threaded
 
         name = f"fastrpca-{fn.__name__}-{next(self._tokens)}"
-        dsk = {
+        dsk: dict[Any, Any] = {
             (name, i): (_call, fn, b, _Args(_args_for(args, i))) for i, b in enumerate(self.blocks)
         }
         if combine is None:

@@ -30,13 +30,15 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import scipy.linalg as sla
 
 from .._core.config import blas_threads
 from .._core.result import stop_requested, warn_not_converged
-from .._core.validation import check_random_state, positive, rng_from
+from .._core.validation import check_random_state, positive, rng_from, scale_exponent
 from . import _blocks as bk
 from .ialm import RPCAResult, default_lambda
 from .svd import GRAM_MIN_ASPECT, RandomizedSVD, _above, make_engine
@@ -59,13 +61,20 @@ class DaskRPCAResult(RPCAResult):
     s : ndarray (rank,). Singular values of L, largest first.
     Vh : ndarray (rank x n). Right singular vectors of L.
     L : dask array. ``U @ diag(s) @ Vh``, lazy (computed block by block when asked).
-    S, Y : dask arrays, persisted (in this process, or on the workers).
-    rank, n_iter, converged, residual, message, history, lam, mu, tol, svd, time :
-        as for :class:`~fastrpca.robust_pca.ialm.RPCAResult`.
+    S, Y : dask arrays, persisted (in this process, on the workers, or in ``state_dir``).
+    E : None. (Stable PCP is not available on Dask arrays.)
+    rank, n_iter, converged, residual, message, history, lam, mu, tol, delta, sigma,
+    e_norm, max_rank, svd, time : as for :class:`~fastrpca.robust_pca.ialm.RPCAResult`.
     scheduler : str. ``"threads"`` or ``"distributed"``.
     passes : int. Passes over the row blocks (one per iteration plus the SVD engine's
         extra ones: cold start, growth, refinement).
     """
+
+    U: Any
+    s: np.ndarray
+    Vh: np.ndarray
+    scheduler: str
+    passes: int
 
 
 def _dask():
@@ -87,8 +96,12 @@ class _FullOnBlocks:
 
     name = "full"
 
+    def __init__(self, max_rank=None):
+        self.max_rank = max_rank
+
     def __call__(self, op, tau):
-        return _above(*op.full_svd(), tau)
+        U, s, Vh = op.full_svd()
+        return _above(U, s, Vh, tau, self.max_rank)
 
 
 def _validate(M, mask, lam, tol, max_iter, mu, rho, svd):
@@ -198,6 +211,8 @@ def rpca_dask(
     M,
     lam: float | None = None,
     *,
+    delta: float = 0.0,
+    rank: int | None = None,
     tol: float | None = None,
     max_iter: int = 1000,
     mu: float | None = None,
@@ -220,12 +235,22 @@ def rpca_dask(
     ----------
     M : dask.array.Array, shape (m, n). Row-chunked (each chunk all n columns; other
         chunkings are rechunked once). Never modified.
-    lam, tol, max_iter, mu, rho, random_state, callback, check_finite :
-        as for :func:`fastrpca.rpca`; the result equals ``rpca(M.compute(), ...)`` with
-        the same arguments to rounding (same iterations and ranks).
+    lam : float, optional. As for :func:`fastrpca.rpca`; so are the other arguments up
+        to ``check_finite``, and the result equals ``rpca(M.compute(), ...)`` with the
+        same arguments to rounding (the same iterations and ranks).
+    delta : float. Stable PCP is not available on Dask arrays yet: only 0.
+    rank : int, optional. Cap on the rank of L.
+    tol : float, optional. Relative residual at which to stop.
+    max_iter : int. Iteration limit (one pass over the blocks per iteration, plus the
+        SVD engine's occasional extra passes).
+    mu : float, optional. Initial penalty.
+    rho : float. Penalty growth factor.
     svd : {"auto", "full", "randomized"}. As for :func:`fastrpca.rpca` ("full" is a
         TSQR of the row blocks plus the SVD of an n x n R).
     mask : dask or NumPy array of bool, optional. True where M is observed.
+    random_state : None, int or Generator. Seeds the randomized SVD's start block.
+    callback : callable, optional. ``callback(info)`` after each iteration.
+    check_finite : bool. Reject NaN / Inf at observed entries.
     client : distributed.Client, False or None. None: the default client when one
         exists, else Dask's threaded scheduler in this process; False: the threaded
         scheduler.
@@ -250,170 +275,103 @@ def rpca_dask(
     DaskRPCAResult : factors ``U`` (dask), ``s``, ``Vh``; lazy ``L``; persisted ``S`` and
         ``Y``; ``rank``, ``n_iter``, ``converged``, ``residual``, ``message``, ``history``.
     """
-    if svd == "partial":  # before anything is computed
-        _validate(M, mask, lam, tol, max_iter, mu, rho, svd)
-    positive(checkpoint_every, "checkpoint_every", integer=True)
+    if not (isinstance(delta, (int, float)) and delta == 0):
+        raise ValueError(
+            f"delta={delta!r}: stable PCP (the E term) is not available for dask arrays yet; "
+            "use delta=0, or solve M.compute() in memory"
+        )
+    o = SimpleNamespace(
+        start=time.perf_counter(),
+        random_state=0 if check_random_state(random_state) is None else random_state,
+        max_rank=None if rank is None else positive(rank, "rank", integer=True),
+        max_iter=max_iter,
+        mu=mu,
+        rho=rho,
+        svd=svd,
+        callback=callback,
+        check_finite=check_finite,
+        checkpoint=checkpoint,
+        checkpoint_every=positive(checkpoint_every, "checkpoint_every", integer=True),
+        resume=resume,
+    )
+    M, mask, o.lam, o.tol = _validate(M, mask, lam, tol, max_iter, mu, rho, svd)
     with blas_threads():
-        return _solve(
-            M,
-            lam,
-            tol,
-            max_iter,
-            mu,
-            rho,
-            svd,
-            mask,
-            random_state,
-            callback,
-            check_finite,
-            client,
-            checkpoint,
-            checkpoint_every,
-            resume,
-            state_dir,
-            reread,
-        )
+        runner = _runner(M, mask, client, state_dir, reread)
+        try:
+            return _iterate(runner, M, mask, o)
+        finally:
+            runner.release()
 
 
-def _solve(
-    M,
-    lam,
-    tol,
-    max_iter,
-    mu,
-    rho,
-    svd,
-    mask,
-    random_state,
-    callback,
-    check_finite,
-    client,
-    checkpoint,
-    checkpoint_every,
-    resume,
-    state_dir,
-    reread,
-):
-    start_time = time.perf_counter()
-    random_state = 0 if check_random_state(random_state) is None else random_state
-    M, mask, lam, tol = _validate(M, mask, lam, tol, max_iter, mu, rho, svd)
+def _iterate(runner, M, mask, o):
     shape, dtype = M.shape, M.dtype
-    runner = _runner(M, mask, client, state_dir, reread)
-    try:
-        return _iterate(
-            runner,
-            M,
-            shape,
-            dtype,
-            mask,
-            lam,
-            tol,
-            max_iter,
-            mu,
-            rho,
-            svd,
-            random_state,
-            callback,
-            check_finite,
-            checkpoint,
-            checkpoint_every,
-            resume,
-            start_time,
-        )
-    finally:
-        runner.release()
-
-
-def _iterate(
-    runner,
-    M,
-    shape,
-    dtype,
-    mask,
-    lam,
-    tol,
-    max_iter,
-    mu,
-    rho,
-    svd,
-    random_state,
-    callback,
-    check_finite,
-    checkpoint,
-    checkpoint_every,
-    resume,
-    start_time,
-):
     n = shape[1]
-    sum_sq, max_abs, bad, G = runner.map(bk.stats, n <= GRAM_MAX_COLUMNS, combine=bk.combine_stats)
+    gram = n <= GRAM_MAX_COLUMNS
+    sum_sq, max_abs, part, bad, G = runner.map(bk.stats, gram, combine=bk.combine_stats)
     if bad:
-        where = " at observed positions (mask True)" if mask is not None else ""
-        if check_finite:
-            raise ValueError(
-                f"M contains {bad} NaN or infinite entries{where}"
-                + (
-                    ""
-                    if mask is not None
-                    else "; pass mask=da.isfinite(M) to treat them as missing"
-                )
+        if o.check_finite:
+            hint = (
+                " at observed positions (mask True)"
+                if mask is not None
+                else "; pass mask=da.isfinite(M) to treat them as missing"
             )
+            raise ValueError(f"M contains {bad} NaN or infinite entries{hint}")
         raise ValueError(
             "M holds NaN or Inf (check_finite=False skipped the check); "
             "pass mask=da.isfinite(M) to treat them as missing"
         )
+    # As in memory: extreme data is solved scaled by 2**-e (exact), the answer scaled back.
+    o.e = scale_exponent(part, dtype, force=not np.isfinite(sum_sq) or (sum_sq == 0 < part))
+    if o.e:
+        runner.map(bk.scale, o.e)
+        sum_sq, max_abs, _, _, G = runner.map(bk.stats, gram, combine=bk.combine_stats)
     d_norm = float(np.sqrt(sum_sq))
-    if not np.isfinite(d_norm) or (d_norm == 0 and max_abs > 0):
-        raise ValueError(
-            f"M's entries are too {'large' if d_norm else 'small'} for {dtype} (their squares "
-            "over- or underflow); rescale M, e.g. c = abs(M).max(), rpca(M / c), then "
-            "multiply L and S by c"
-        )
     op = bk.BlockOperator(runner, shape, dtype)
     op.row_chunks = tuple(int(c) for c in M.chunks[0])
-    history = {"residual": [], "rank": [], "mu": []}
+    history: dict[str, list] = {"residual": [], "rank": [], "mu": []}
     if d_norm == 0:
-        runner.map(bk.start, dtype.type(0), 1.0, lam)
+        runner.map(bk.start, dtype.type(0), 1.0, o.lam)
+        empty = np.zeros(0, dtype), np.zeros((0, n), dtype)
         return _result(
             runner,
             op,
+            o,
             shape,
             dtype,
-            None,
-            np.zeros(0, dtype),
-            np.zeros((0, n), dtype),
+            False,
+            *empty,
             0,
             True,
             0.0,
             "M is zero: L = S = 0",
             history,
-            lam,
-            mu or 0.0,
-            tol,
-            svd,
-            start_time,
+            o.mu or 0.0,
+            o.svd,
         )
-    norm_two = _spectral_norm(runner, G, shape, dtype, random_state)
-    if mu is None:
-        mu = 1.25 / norm_two
+    norm_two = _spectral_norm(runner, G, shape, dtype, o.random_state)
+    mu = 1.25 / norm_two if o.mu is None else float(np.ldexp(o.mu, o.e))
     mu_bar = 1e7 * mu
+    svd = o.svd
     if svd == "auto":
         svd = "full" if min(shape) <= 32 else "randomized"
-    engine = _FullOnBlocks() if svd == "full" else make_engine(svd, shape, dtype, random_state)
-    n_start = 1
-    if resume is not None:
-        mu, n_start, history = _load(resume, runner, op, engine, shape, dtype, lam, rho, d_norm)
+    if svd == "full":
+        engine = _FullOnBlocks(o.max_rank)
     else:
-        y_scale = dtype.type(1.0 / max(norm_two, max_abs / lam))
-        runner.map(bk.start, y_scale, mu, lam)
+        engine = make_engine(svd, shape, dtype, o.random_state, max_rank=o.max_rank)
+    n_start = 1
+    if o.resume is not None:
+        mu, n_start, history = _load(o.resume, runner, op, engine, shape, dtype, o, d_norm)
+    else:
+        y_scale = dtype.type(1.0 / max(norm_two, max_abs / o.lam))
+        runner.map(bk.start, y_scale, mu, o.lam)
+    if n_start > o.max_iter:
+        raise ValueError(f"the checkpoint is at iteration {n_start - 1}; raise max_iter past it")
 
     converged, stopped, swap = False, False, False
-    residual, rank, U, s, Vh = np.inf, 0, None, None, None
-    if n_start > max_iter:
-        raise ValueError(f"the checkpoint is at iteration {n_start - 1}; raise max_iter past it")
-    for n_iter in range(n_start, max_iter + 1):
+    for n_iter in range(n_start, o.max_iter + 1):
         U, s, Vh = engine(op, 1.0 / mu)
         w = (s - 1.0 / mu).astype(dtype)
-        mu_next = min(rho * mu, mu_bar)
+        mu_next = min(o.rho * mu, mu_bar)
         W = engine.planned_block() if isinstance(engine, RandomizedSVD) else None
         a_name = op.fresh()
         total, Rs, C = runner.map(
@@ -426,7 +384,7 @@ def _iterate(
             Vh,
             mu,
             mu_next,
-            lam,
+            o.lam,
             W,
             a_name,
             combine=bk.combine_sketch,
@@ -439,35 +397,38 @@ def _iterate(
         rank = s.size
         history["residual"].append(residual)
         history["rank"].append(rank)
-        history["mu"].append(mu)
-        converged = bool(residual < tol)
+        history["mu"].append(float(np.ldexp(mu, -o.e)))
+        converged = bool(residual < o.tol)
         if not np.isfinite(residual):
             break
-        if callback is not None and not converged:
-            stopped = stop_requested(callback, n_iter=n_iter, residual=residual, rank=rank, mu=mu)
-        if converged or stopped or n_iter == max_iter:
+        if o.callback is not None and not converged:
+            stopped = stop_requested(
+                o.callback, n_iter=n_iter, residual=residual, rank=rank, mu=np.ldexp(mu, -o.e)
+            )
+        if converged or stopped or n_iter == o.max_iter:
             break
         mu = mu_next
-        if checkpoint is not None and n_iter % checkpoint_every == 0:
-            _save(checkpoint, runner, op, engine, w, Vh, mu, n_iter, history, lam, rho, d_norm)
+        if o.checkpoint is not None and n_iter % o.checkpoint_every == 0:
+            _save(o.checkpoint, runner, op, engine, w, Vh, mu, n_iter, history, o, d_norm)
     if converged:
-        message = f"converged: residual {residual:.2e} < tol {tol:.0e} in {n_iter} iterations"
+        message = f"converged: residual {residual:.2e} < tol {o.tol:.0e} in {n_iter} iterations"
     elif stopped:
         message = f"stopped by callback after {n_iter} iterations (residual {residual:.2e})"
     elif not np.isfinite(residual):
         message = (
             f"stopped at iteration {n_iter}: the residual became {residual} (numerical breakdown)"
         )
-        warn_not_converged(message, stacklevel=5)
+        warn_not_converged(message, stacklevel=4)
     else:
         message = (
-            f"not converged: residual {residual:.2e} >= tol {tol:.0e} after "
-            f"max_iter={max_iter} iterations; raise max_iter or tol"
+            f"not converged: residual {residual:.2e} >= tol {o.tol:.0e} after "
+            f"max_iter={o.max_iter} iterations; raise max_iter or tol"
         )
-        warn_not_converged(message, stacklevel=5)
+        warn_not_converged(message, stacklevel=4)
     return _result(
         runner,
         op,
+        o,
         shape,
         dtype,
         True,
@@ -478,21 +439,18 @@ def _iterate(
         residual,
         message,
         history,
-        lam,
         mu,
-        tol,
         engine.name,
-        start_time,
     )
 
 
-def _blocks_array(runner, what, shape, dtype, chunks, files=None):
-    """A dask array whose blocks are the runner's ``take(what)`` results (no copies)."""
+def _blocks_array(runner, what, dtype, chunks, files=None, e=0):
+    """A dask array of the blocks' ``take(what)`` results (no copies), or of their files."""
     _, da = _dask()
     name = f"fastrpca-{what}-{os.urandom(6).hex()}"
     if files is not None and what != "U":  # out of core: read the files when computed
         graph = {
-            (name, i, 0): (bk.read_state, f[what], rows)
+            (name, i, 0): (bk.read_scaled, f[what], rows, e if what == "S" else 0)
             for i, (f, rows) in enumerate(zip(files, chunks[0]))
         }
         return da.Array(graph, name, chunks, dtype=dtype)
@@ -510,6 +468,7 @@ def _blocks_array(runner, what, shape, dtype, chunks, files=None):
 def _result(
     runner,
     op,
+    o,
     shape,
     dtype,
     have_u,
@@ -520,30 +479,35 @@ def _result(
     residual,
     message,
     history,
-    lam,
     mu,
-    tol,
     svd,
-    start_time,
 ):
     _, da = _dask()
     rows = op.row_chunks
     files = runner.map(bk.result_files)
     files = None if files[0] is None else files
-    S = _blocks_array(runner, "S", shape, dtype, (rows, (shape[1],)), files)
-    Y = _blocks_array(runner, "Y", shape, dtype, (rows, (shape[1],)), files)
+    if o.e and files is None:
+        runner.map(bk.unscale, o.e)
+    S = _blocks_array(runner, "S", dtype, (rows, (shape[1],)), files, o.e)
+    Y = _blocks_array(runner, "Y", dtype, (rows, (shape[1],)), files)
     r = int(w.size)
+    s = np.ldexp(w.real, o.e).astype(np.empty(0, dtype).real.dtype)
     if have_u:
-        U = _blocks_array(runner, "U", (shape[0], r), dtype, (rows, (r,)))
+        U = _blocks_array(runner, "U", dtype, (rows, (r,)))
     else:
         U = da.zeros((shape[0], 0), dtype=dtype, chunks=(rows, (0,)))
-    L = (U * w) @ Vh if r else da.zeros(shape, dtype=dtype, chunks=(rows, (shape[1],)))
+    L = (
+        (U * s.astype(dtype)) @ Vh
+        if r
+        else da.zeros(shape, dtype=dtype, chunks=(rows, (shape[1],)))
+    )
     return DaskRPCAResult(
         L=L,
         S=S,
+        E=None,
         Y=Y,
         U=U,
-        s=w.real.astype(np.empty(0, dtype).real.dtype) if r else np.zeros(0),
+        s=s,
         Vh=Vh,
         rank=r,
         n_iter=n_iter,
@@ -551,11 +515,15 @@ def _result(
         residual=float(residual),
         message=message,
         history={k: np.asarray(v) for k, v in history.items()},
-        lam=float(lam),
-        mu=float(mu),
-        tol=float(tol),
+        lam=float(o.lam),
+        mu=float(np.ldexp(mu, -o.e)),
+        tol=float(o.tol),
+        delta=0.0,
+        sigma=None,
+        e_norm=0.0,
+        max_rank=o.max_rank,
         svd=svd,
-        time=time.perf_counter() - start_time,
+        time=time.perf_counter() - o.start,
         scheduler=runner.kind,
         passes=op.generation + op.passes,
     )
@@ -566,7 +534,8 @@ def _result(
 
 def _engine_state(engine) -> tuple[dict, dict]:
     """(JSON-able attributes, arrays) of an engine, to restore it exactly."""
-    attrs, arrays = {}, {}
+    attrs: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
     for key, value in vars(engine).items():
         if isinstance(value, np.random.Generator):
             attrs[key] = {"bit_generator": json.dumps(value.bit_generator.state)}
@@ -596,7 +565,7 @@ def _restore_engine(engine, attrs, arrays):
             setattr(engine, key, arrays.get(key))
 
 
-def _save(path, runner, op, engine, w, Vh, mu, n_iter, history, lam, rho, d_norm):
+def _save(path, runner, op, engine, w, Vh, mu, n_iter, history, o, d_norm):
     import zarr
 
     path = os.fspath(path)
@@ -618,8 +587,9 @@ def _save(path, runner, op, engine, w, Vh, mu, n_iter, history, lam, rho, d_norm
             "history": {
                 k: [x.item() if hasattr(x, "item") else x for x in v] for k, v in history.items()
             },
-            "lam": float(lam),
-            "rho": float(rho),
+            "lam": float(o.lam),
+            "rho": float(o.rho),
+            "max_rank": o.max_rank,
             "d_norm": float(d_norm),
             "shape": [int(m), int(n)],
             "dtype": op.dtype.str,
@@ -632,7 +602,7 @@ def _save(path, runner, op, engine, w, Vh, mu, n_iter, history, lam, rho, d_norm
     os.replace(partial, path)
 
 
-def _load(path, runner, op, engine, shape, dtype, lam, rho, d_norm):
+def _load(path, runner, op, engine, shape, dtype, o, d_norm):
     import zarr
 
     path = os.fspath(path)
@@ -643,8 +613,10 @@ def _load(path, runner, op, engine, shape, dtype, lam, rho, d_norm):
         problems.append(f"shape/dtype {tuple(a['shape'])} {a['dtype']} vs {shape} {dtype}")
     if a["engine"] != engine.name:
         problems.append(f"svd engine {a['engine']!r} vs {engine.name!r}")
-    if not np.isclose(a["lam"], lam, rtol=1e-12) or not np.isclose(a["rho"], rho, rtol=1e-12):
-        problems.append(f"lam, rho = {a['lam']}, {a['rho']} vs {lam}, {rho}")
+    if not np.isclose(a["lam"], o.lam, rtol=1e-12) or not np.isclose(a["rho"], o.rho, rtol=1e-12):
+        problems.append(f"lam, rho = {a['lam']}, {a['rho']} vs {o.lam}, {o.rho}")
+    if a.get("max_rank") != o.max_rank:
+        problems.append(f"rank cap {a.get('max_rank')} vs {o.max_rank}")
     if not np.isclose(a["d_norm"], d_norm, rtol=1e-9):
         problems.append(f"||M|| = {a['d_norm']} vs {d_norm} (a different matrix or mask)")
     if problems:

@@ -272,6 +272,8 @@ def rpca(
         return _rpca_dask(
             M,
             lam,
+            delta,
+            rank,
             tol,
             max_iter,
             mu,
@@ -314,7 +316,21 @@ def _is_dask_array(x) -> bool:
 
 
 def _rpca_dask(
-    M, lam, tol, max_iter, mu, rho, svd, mask, random_state, callback, check_finite, init, workspace
+    M,
+    lam,
+    delta,
+    rank,
+    tol,
+    max_iter,
+    mu,
+    rho,
+    svd,
+    mask,
+    random_state,
+    callback,
+    check_finite,
+    init,
+    workspace,
 ):
     if init is not None or workspace is not None:
         raise TypeError(
@@ -326,6 +342,8 @@ def _rpca_dask(
     return rpca_dask(
         M,
         lam,
+        delta=delta,
+        rank=rank,
         tol=tol,
         max_iter=max_iter,
         mu=mu,
