@@ -54,15 +54,22 @@ def gram_orthonormalizer(A: np.ndarray) -> np.ndarray | None:
     right singular vectors in a warm-started subspace iteration (cond near 1), and None
     otherwise (or for a rank-deficient A). A is not modified.
     """
-    wide = np.complex128 if A.dtype.kind == "c" else np.float64
-    G = (A.conj().T @ A).astype(wide)
+    return orthonormalizer_from_gram(A.conj().T @ A)
+
+
+def orthonormalizer_from_gram(G: np.ndarray) -> np.ndarray | None:
+    """:func:`gram_orthonormalizer` given ``G = A^H A`` (in A's dtype) instead of A: the
+    Gram matrix of a tall matrix held in row blocks is the sum of the blocks' own."""
+    dtype = G.dtype
+    wide = np.complex128 if G.dtype.kind == "c" else np.float64
+    G = G.astype(wide)
     d = np.sqrt(np.diagonal(G).real)
     if not np.all(d > 0):
         return None
     lam, W = np.linalg.eigh(G / np.outer(d, d))
     if not lam[-1] <= 100 * lam[0]:  # cond > 10 (or NaN)
         return None
-    return ((W / np.sqrt(lam)) / d[:, None]).astype(A.dtype)
+    return ((W / np.sqrt(lam)) / d[:, None]).astype(dtype)
 
 
 def small_svd(B: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import scipy.linalg as sla
 
-from .._core.linalg import small_svd
+from .._core.linalg import orthonormalizer_from_gram, small_svd
 from .._core.validation import ldexp
 from ._kernels.ialm import fused_pass, norm_and_max
 
@@ -349,14 +349,15 @@ def start(block: Block, y_scale, mu, lam):
     block.x_state = ("S1", mu, None, None)
 
 
-def step(block: Block, generation, swap, u_name, u_T, w, Vh, mu, mu_next, lam, W, a_name):
-    """One IALM iteration on the block, then the next warm sketch's products.
+def step(block: Block, generation, swap, u_name, u_T, w, Vh, mu, mu_next, lam, W, a_name, gram):
+    """One IALM iteration on the block, then the next warm step's products.
 
     ``swap``: the previous iteration's next S becomes the current one first (the
     in-memory solver's swap, deferred so that a last iteration keeps its pair (L, S)).
     ``U = u_name @ u_T`` (kept as ``tall["U"]``), ``X = U diag(w) Vh`` (L), the fused pass
-    (residual, Y, next S, next SVT input); with a start block ``W``: ``A = X W`` (kept as
-    ``tall[a_name]``), the R of A's QR and ``C = A^H X``. Returns ``(|Z|^2, R, C)``.
+    (residual, Y, next S, next SVT input); with a start block ``W``: ``P = X W`` (kept as
+    ``tall[a_name]``) and, with ``gram``, ``P^H P`` and ``P^H X``. Returns
+    ``(|Z|^2, P^H P, P^H X)`` (None for what was not computed).
     """
     block.check(generation)
     U = np.ascontiguousarray(block.tall_block(u_name, u_T), dtype=block.dtype)
@@ -385,24 +386,19 @@ def step(block: Block, generation, swap, u_name, u_T, w, Vh, mu, mu_next, lam, W
     block.x_state = (f"S{1 - block.cur}", mu_next, w, Vh)
     if W is None:
         return total, None, None
-    A = X @ W
-    block.tall[a_name] = A
-    R, C = _sketch_products(A, X)
-    return total, [R], C
+    P = X @ W
+    block.tall[a_name] = P
+    if not gram:
+        return total, None, None
+    Ph = P.conj().T
+    return total, Ph @ P, Ph @ X
 
 
-def _sketch_products(A, X):
-    R = sla.qr(A, mode="r", check_finite=False)[0] if A.shape[0] else A[:0]
-    return R[: min(A.shape)], A.conj().T @ X
-
-
-def sketch(block: Block, generation, W, name):
+def gram(block: Block, generation, name, T):
+    """``P^H P`` of the block's rows of a tall ``P``."""
     block.check(generation)
-    X = block.get("X")
-    A = X @ W
-    block.tall[name] = A
-    R, C = _sketch_products(A, X)
-    return 0.0, [R], C
+    P = block.tall_block(name, T)
+    return P.conj().T @ P
 
 
 def matmat(block: Block, generation, W, name):
@@ -540,16 +536,13 @@ def _right(T, f):
     return PerBlock(f(t) for t in T) if isinstance(T, PerBlock) else f(T)
 
 
-#: The warm sketch's R may be used (Q = A R^-1, B = R^-H A^H X) when the condition number
-#: of R with unit columns is below this; else the operator orthonormalises A by TSQR.
-SKETCH_MAX_COND = 1e3
-
-
 class BlockOperator:
     """The blocks as one matrix ``X`` (the SVT input) for :class:`RandomizedSVD`.
 
-    ``prefetch`` holds the warm sketch computed inside the last step pass: when the engine
-    asks for ``sketch(W)`` with that very block W, no pass over the data is needed.
+    The step pass computes ``P = X W`` for the engine's planned start block W, and on the
+    Gram route also ``P^H P`` and ``P^H X`` (``prefetch``): the engine's warm step then
+    needs no pass over the data. Anything else is one pass (``matmat``, ``rmatmat``,
+    ``project``) or a pass over tall blocks only (``orth``, ``orthonormalizer``).
     """
 
     def __init__(self, runner, shape, dtype):
@@ -557,11 +550,11 @@ class BlockOperator:
         self.shape = shape
         self.dtype = np.dtype(dtype)
         self.generation = 0
-        self.prefetch = None  # (W, name, R blocks, C sum)
+        self.prefetch: tuple | None = None  # (W, name, P^H P or None, P^H X or None)
+        self._known: dict[str, tuple] = {}  # tall name -> (P^H P, P^H X) computed already
         self._names = itertools.count()
         self.passes = 0  # passes over X done by the engine (beyond the step passes)
         self.row_chunks: tuple[int, ...] = ()  # rows of each block, in order
-        self.fallbacks = 0  # warm sketches whose R was too ill-conditioned to use
 
     def fresh(self) -> str:
         return f"t{next(self._names)}"
@@ -569,7 +562,17 @@ class BlockOperator:
     def _map(self, fn, *args, combine=None):
         return self.runner.map(fn, self.generation, *args, combine=combine)
 
+    def stepped(self, W, name, G, H):
+        """A step pass was done; it computed ``P = X W`` as ``name`` (and G, H if given)."""
+        self._known = {}
+        self.prefetch = None if W is None else (W, name, G, H)
+
     def matmat(self, W):
+        if self.prefetch is not None and _same(self.prefetch[0], W):
+            _, name, G, H = self.prefetch
+            self.prefetch = None
+            self._known[name] = (G, H)
+            return Tall(name)
         name = self.fresh()
         self.passes += 1
         self._map(matmat, W, name)
@@ -580,10 +583,22 @@ class BlockOperator:
         return self._map(rmatmat, Q.name, Q.T, combine=add)
 
     def project(self, Q: Tall):
+        known = self._known.get(Q.name)
+        if Q.T is None and known is not None and known[1] is not None:
+            return known[1]
         self.passes += 1
         return self._map(project, Q.name, Q.T, combine=add)
 
+    def orthonormalizer(self, P: Tall):
+        known = self._known.get(P.name)
+        if P.T is None and known is not None and known[0] is not None:
+            G = known[0]
+        else:
+            G = self._map(gram, P.name, P.T, combine=add)
+        return orthonormalizer_from_gram(G)
+
     def orth(self, A: Tall) -> Tall:
+        """TSQR: each block's QR (Q kept there), the QR of the stacked R's."""
         name = self.fresh()
         Rs = self._map(orth, A.name, A.T, name, combine=concat)
         Q2 = np.linalg.qr(np.vstack(Rs))[0]
@@ -592,25 +607,6 @@ class BlockOperator:
             parts.append(Q2[at : at + R.shape[0]])
             at += R.shape[0]
         return Tall(name, PerBlock(parts))
-
-    def sketch(self, W):
-        if self.prefetch is not None and _same(self.prefetch[0], W):
-            _, name, Rs, C = self.prefetch
-        else:
-            name = self.fresh()
-            self.passes += 1
-            _, Rs, C = self._map(sketch, W, name, combine=combine_sketch)
-        self.prefetch = None
-        R = sla.qr(np.vstack(Rs), mode="r", check_finite=False)[0][: W.shape[1]]
-        if R.shape[0] < W.shape[1] or _scaled_cond(R) > SKETCH_MAX_COND:
-            # Nearly dependent columns: orthonormalise them explicitly (two short passes).
-            self.fallbacks += 1
-            Q = self.orth(Tall(name))
-            return Q, self.project(Q)
-        eye = np.eye(R.shape[0], dtype=R.dtype)
-        Rinv = sla.solve_triangular(R, eye, check_finite=False)
-        B = sla.solve_triangular(R, C, trans="C", check_finite=False)
-        return Tall(name, Rinv), B
 
     def lift(self, Q: Tall, Ub):
         return Q.times(Ub)
@@ -628,13 +624,6 @@ class BlockOperator:
 
 def _same(a, b) -> bool:
     return a is b or (a.shape == b.shape and np.array_equal(a, b))
-
-
-def _scaled_cond(R) -> float:
-    norms = np.linalg.norm(R, axis=0)
-    if not np.all(norms > 0) or not np.all(np.isfinite(R)):
-        return np.inf
-    return float(np.linalg.cond(R / norms))
 
 
 def _sum(parts):
@@ -671,13 +660,13 @@ def combine_stats(parts):
     )
 
 
-def combine_sketch(parts):
-    """``(|Z|^2 sum, R list, C sum)`` of step / sketch results (None entries kept None)."""
-    C = [p[2] for p in parts]
+def combine_step(parts):
+    """``(|Z|^2, P^H P, P^H X)`` of step results, each summed (None stays None)."""
+    G, H = [p[1] for p in parts], [p[2] for p in parts]
     return (
         sum(p[0] for p in parts),
-        None if parts[0][1] is None else concat([p[1] for p in parts]),
-        None if C[0] is None else _sum(C),
+        None if G[0] is None else _sum(G),
+        None if H[0] is None else _sum(H),
     )
 
 

@@ -95,6 +95,7 @@ class _FullOnBlocks:
     """The ``"full"`` engine on row blocks: TSQR of X, then the SVD of its R."""
 
     name = "full"
+    tall = False  # no warm steps, no Gram route
 
     def __init__(self, max_rank=None):
         self.max_rank = max_rank
@@ -374,7 +375,7 @@ def _iterate(runner, M, mask, o):
         mu_next = min(o.rho * mu, mu_bar)
         W = engine.planned_block() if isinstance(engine, RandomizedSVD) else None
         a_name = op.fresh()
-        total, Rs, C = runner.map(
+        total, G, H = runner.map(
             bk.step,
             op.generation,
             swap,
@@ -387,12 +388,12 @@ def _iterate(runner, M, mask, o):
             o.lam,
             W,
             a_name,
-            combine=bk.combine_sketch,
+            W is not None and engine.tall,
+            combine=bk.combine_step,
         )
         op.generation += 1
+        op.stepped(W, a_name, G, H)
         swap = True
-        if W is not None:
-            op.prefetch = (W, a_name, Rs, C)
         residual = float(np.sqrt(total)) / d_norm
         rank = s.size
         history["residual"].append(residual)
@@ -537,7 +538,11 @@ def _engine_state(engine) -> tuple[dict, dict]:
     attrs: dict[str, Any] = {}
     arrays: dict[str, np.ndarray] = {}
     for key, value in vars(engine).items():
-        if isinstance(value, np.random.Generator):
+        if key == "_planned":  # (k, start block) drawn for the next call
+            attrs[key] = None if value is None else {"planned_k": int(value[0])}
+            if value is not None:
+                arrays[key] = value[1]
+        elif isinstance(value, np.random.Generator):
             attrs[key] = {"bit_generator": json.dumps(value.bit_generator.state)}
         elif isinstance(value, np.ndarray):
             arrays[key] = value
@@ -552,7 +557,9 @@ def _engine_state(engine) -> tuple[dict, dict]:
 
 def _restore_engine(engine, attrs, arrays):
     for key, value in attrs.items():
-        if isinstance(value, dict) and "bit_generator" in value:
+        if isinstance(value, dict) and "planned_k" in value:
+            setattr(engine, key, (value["planned_k"], arrays[key]))
+        elif isinstance(value, dict) and "bit_generator" in value:
             getattr(engine, key).bit_generator.state = json.loads(value["bit_generator"])
         elif isinstance(value, dict) and "dtype" in value:
             setattr(engine, key, np.dtype(value["dtype"]))
