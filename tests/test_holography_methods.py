@@ -451,9 +451,12 @@ def test_sequence_warm_start_saves_sweeps_and_continues_across_calls(dev):
 
 def test_sequence_warm_budget(dev):
     foci = moving(10, 6, mm_per_frame=0.2)
-    seq = H.HologramSequence(dev, 6, method="gs", warm_max_iter=10)
+    seq = H.HologramSequence(dev, 6, method="gs", warm_max_iter=10, tol=0.0)
     res = seq.solve(foci, 4e3)
     np.testing.assert_array_equal(res.n_iter, [100] + [10] * 9)
+    # with GS's own stopping test, warm frames stop sooner than the cold one
+    res = H.HologramSequence(dev, 6, method="gs").solve(foci, 4e3)
+    assert res.converged and res.n_iter[1:].max() < res.n_iter[0]
     seq = H.HologramSequence(dev, 6, warm_max_iter=2, tol=0.0, max_iter=50)
     with pytest.warns(ConvergenceWarning, match="max_iter"):  # the cold frame 0 fails tol
         res = seq.solve(foci, 4e3)
