@@ -559,3 +559,21 @@ def test_plot_field(dev):
     ax = fm.plot(db=True, foci=[[90.0, 70.0, 150.0]])
     assert ax.get_xlabel() == "x (mm)" and len(ax.images) == 1
     np.testing.assert_array_equal(ax.images[0].get_array(), fm.spl)
+
+
+def test_sequence_refuses_a_concurrent_solve(dev):
+    from fastrpca._core.concurrency import InUseError
+
+    seq = H.HologramSequence(dev, 2)
+    foci = moving(3, 2)
+    with seq._in_use:  # as if another thread were inside solve
+        with pytest.raises(InUseError, match="HologramSequence"):
+            seq.solve(foci, 4e3)
+    assert seq.solve(foci, 4e3).phase.shape == (3, 249)  # free again
+
+
+def test_sequence_warning_points_at_the_callers_line(dev):
+    seq = H.HologramSequence(dev, 4, max_iter=1, tol=0.0)
+    with pytest.warns(ConvergenceWarning) as record:
+        seq.solve(moving(2, 4), 4e3)
+    assert len(record) == 1 and record[0].filename == __file__
