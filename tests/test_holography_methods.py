@@ -451,9 +451,12 @@ def test_sequence_warm_start_saves_sweeps_and_continues_across_calls(dev):
 
 def test_sequence_warm_budget(dev):
     foci = moving(10, 6, mm_per_frame=0.2)
-    seq = H.HologramSequence(dev, 6, method="gs", warm_max_iter=10)
+    seq = H.HologramSequence(dev, 6, method="gs", warm_max_iter=10, tol=0.0)
     res = seq.solve(foci, 4e3)
     np.testing.assert_array_equal(res.n_iter, [100] + [10] * 9)
+    # with GS's own stopping test, warm frames stop sooner than the cold one
+    res = H.HologramSequence(dev, 6, method="gs").solve(foci, 4e3)
+    assert res.converged and res.n_iter[1:].max() < res.n_iter[0]
     seq = H.HologramSequence(dev, 6, warm_max_iter=2, tol=0.0, max_iter=50)
     with pytest.warns(ConvergenceWarning, match="max_iter"):  # the cold frame 0 fails tol
         res = seq.solve(foci, 4e3)
@@ -556,3 +559,21 @@ def test_plot_field(dev):
     ax = fm.plot(db=True, foci=[[90.0, 70.0, 150.0]])
     assert ax.get_xlabel() == "x (mm)" and len(ax.images) == 1
     np.testing.assert_array_equal(ax.images[0].get_array(), fm.spl)
+
+
+def test_sequence_refuses_a_concurrent_solve(dev):
+    from fastrpca._core.concurrency import InUseError
+
+    seq = H.HologramSequence(dev, 2)
+    foci = moving(3, 2)
+    with seq._in_use:  # as if another thread were inside solve
+        with pytest.raises(InUseError, match="HologramSequence"):
+            seq.solve(foci, 4e3)
+    assert seq.solve(foci, 4e3).phase.shape == (3, 249)  # free again
+
+
+def test_sequence_warning_points_at_the_callers_line(dev):
+    seq = H.HologramSequence(dev, 4, max_iter=1, tol=0.0)
+    with pytest.warns(ConvergenceWarning) as record:
+        seq.solve(moving(2, 4), 4e3)
+    assert len(record) == 1 and record[0].filename == __file__

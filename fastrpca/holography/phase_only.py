@@ -36,6 +36,7 @@ from ._kernels import lm as _l
 __all__ = ["lm", "greedy"]
 
 LM, GREEDY = 4, 5  # method codes next to acoustics.SDP ... GSPAT
+HISTORY_LENGTH = 10_000  # objectives kept in ``history`` (as methods.HISTORY_LENGTH)
 
 
 class PhaseOnlyOptions:
@@ -73,7 +74,7 @@ class LMBuffers:
         self.Lc = np.zeros((2 * m, 2 * m))
         self.C = np.zeros((m, m), np.complex128)
         self.Gt = np.zeros((m, n), np.complex128)
-        self.hist = np.zeros(max(max_iter, 1))
+        self.hist = np.zeros(max(min(max_iter, HISTORY_LENGTH), 1))  # the first 10 000
         self.info = np.zeros(5)
 
 
@@ -86,7 +87,7 @@ class GreedyBuffers:
         self.level = np.zeros(n, np.int64)
         self.cache = np.zeros(m, np.complex128)
         self.val = np.zeros(levels)
-        self.hist = np.zeros(max(max_iter, 1))
+        self.hist = np.zeros(max(min(max_iter, HISTORY_LENGTH), 1))
         self.info = np.zeros(3)
         self.q = np.zeros(n, np.complex128)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._core.concurrency import Exclusive
 from .._core.result import Result, warn_not_converged
 from .._core.validation import as_array, positive
 from ._kernels import acoustics as _k
@@ -75,8 +76,9 @@ class HologramSequence:
     """Solve sequences of foci sets with warm starts and a bound on phase steps.
 
     The sequence remembers its last frame: the next :meth:`solve` continues from it
-    (warm start and phase bound included) until :meth:`reset`. Not thread-safe: give
-    each thread its own sequence.
+    (warm start and phase bound included) until :meth:`reset`. One thread at a time: a
+    second concurrent :meth:`solve` raises ``InUseError`` (give each thread its own
+    sequence).
 
     Parameters
     ----------
@@ -123,6 +125,9 @@ class HologramSequence:
         **options,
     ):
         self._ws = Workspace(transducers, n_foci, method=method, **options)
+        self._in_use = Exclusive(
+            "this holography.HologramSequence", "give each thread its own HologramSequence"
+        )
         self.bound = -1.0 if max_phase_step is None else positive(max_phase_step, "max_phase_step")
         o = self._ws.options
         if method == "greedy" and max_phase_step is not None:
@@ -235,6 +240,10 @@ class HologramSequence:
             ) from None
         if (a < 0).any():
             raise ValueError("amplitudes must be >= 0 (pressure magnitudes in Pa)")
+        with self._in_use:
+            return self._solve(f, a, F, out)
+
+    def _solve(self, f, a, F, out):
         res = self._outputs(F, out)
         ws, o = self._ws, self._ws.options
         had_prev = bool(self._has_prev[0])
@@ -263,7 +272,7 @@ class HologramSequence:
                 + ") before their tolerance"
             )
             if bad_cold or not budget:
-                warn_not_converged(f"holography sequence: {message}")
+                warn_not_converged(f"holography sequence: {message}", stacklevel=4)
         else:
             message = f"{F} frames solved, each to its method's stopping test"
         if out is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from ..._core.config import kernel
-from .acoustics import GS, OK, SDP, holo_solve, transfer
+from .acoustics import GS, NAIVE, OK, SDP, holo_solve, transfer
 from .emission import focal_pressure, limit_steps, quantize, rotate_columns
 from .greedy import greedy_hologram
 from .lm import lm_hologram
@@ -106,8 +106,8 @@ def run_frames(
                 method, G, a, alpha, ccode, ca, cb, sweeps, tol, omega, iters, seed, A, L,
                 M, X, W, vecs, q, state, hist, amp, phase, drive, focal, info, warm,
             )  # fmt: skip
-            out_iter[f] = info[0] if method == SDP else max_iter
-            out_conv[f] = info[2] <= tol if method == SDP else True
+            out_iter[f] = info[0] if method != NAIVE else 1
+            out_conv[f] = info[2] <= tol if method != NAIVE else True
         if status != OK:
             return status, f
         biggest = 0.0
