@@ -116,8 +116,8 @@ def _robust_col(Dt, y, nrm2, inrm, lam, lam_s, x, s, r, q, idx, score, H, tol, m
     As ``lasso._cd_col`` in residual form: each outer step takes the gap (and D^T r), a
     working set of atoms (support + worst KKT violators), then sweeps (the atoms of the
     working set, then the whole identity block in closed form) until a sweep gains
-    little, and the Newton step on the joint face when the atoms' support stopped
-    growing. Returns (sweeps, objective, gap)."""
+    little, then (from the second step on) the Newton step on the joint face.
+    Returns (sweeps, objective, gap)."""
     n, m = Dt.shape
     _k._residual(Dt, y, x, r)
     for i in range(m):
@@ -125,9 +125,10 @@ def _robust_col(Dt, y, nrm2, inrm, lam, lam_s, x, s, r, q, idx, score, H, tol, m
     obj, gap = _joint_gap(Dt, y, x, s, r, q, lam, lam_s)
     it = 0
     frac = 0.1
-    last_nnz = -1
+    checks = 0
     cap = min(m, 512)
     while not gap <= tol * obj and it < max_iter:
+        checks += 1
         nnz = 0
         for j in range(n):
             nnz += x[j] != 0.0
@@ -139,9 +140,8 @@ def _robust_col(Dt, y, nrm2, inrm, lam, lam_s, x, s, r, q, idx, score, H, tol, m
             it += 1
             if not dsum > target:
                 break
-        if nnz == last_nnz:
+        if checks > 1:  # as in the Gram form of lasso._cd_col: cheap next to the sweeps
             _face_newton(Dt, y, lam, lam_s, x, s, r, q, idx, H, cap)
-        last_nnz = nnz
         obj, gap = _joint_gap(Dt, y, x, s, r, q, lam, lam_s)
         if gap != gap:
             break
