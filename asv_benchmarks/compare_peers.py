@@ -1,6 +1,6 @@
 """Side by side: fastrpca against every peer, on the same inputs, at the same accuracy.
 
-Runs the three comparison modules of ``asv_benchmarks/compare/`` in sequence and prints
+Runs the four comparison modules of ``asv_benchmarks/compare/`` in sequence and prints
 one Markdown report (headed by the machine, the versions and the date):
 
 * ``compare.rpca``: Robust PCA against the NumPy transcription of the reference IALM
@@ -9,7 +9,10 @@ one Markdown report (headed by the machine, the versions and the date):
 * ``compare.sparse``: lasso against scikit-learn, skglm, celer, SPAMS and pyproximal,
   each peer's tolerance calibrated to a relative objective gap below 1e-6;
 * ``compare.holography``: the holography pipeline against pyautd3 26.0.0.1 (in its own
-  virtual environment, ``/work/venv-autd3`` by default).
+  virtual environment, ``/work/venv-autd3`` by default);
+* ``compare.dictionary``: dictionary learning against scikit-learn's
+  MiniBatchDictionaryLearning (time to the same objective on image patches) and anomaly
+  maps on real textures against the reconstruction error of its dictionary.
 
 Every contender runs with BLAS held at one thread, timed in interleaved rounds
 (A B C A B C ...; ``compare/_timing.py``), and is reported with its accuracy. Peers that
@@ -47,6 +50,7 @@ SECTIONS = {
     "rpca": "Robust PCA",
     "sparse": "L1: lasso",
     "holography": "Acoustic holography",
+    "dictionary": "Dictionary learning",
 }
 PEERS = (
     "pyrpca",
@@ -54,6 +58,7 @@ PEERS = (
     "sporco",
     "rpca",
     "scikit-learn",
+    "scikit-image",
     "skglm",
     "celer",
     "spams-bin",
@@ -185,7 +190,7 @@ def main(argv=None) -> str:
         "--rounds",
         type=int,
         help="interleaved rounds (default: each "
-        "module's own: rpca 3, sparse 5, holography 7; 3 with --quick)",
+        "module's own: rpca 3, sparse 5, holography 7, dictionary 3; 3 with --quick)",
     )
     ap.add_argument(
         "--rpca-problems",
@@ -207,6 +212,7 @@ def main(argv=None) -> str:
         + (["--problems", *args.rpca_problems] if args.rpca_problems else []),
         "sparse": [],
         "holography": ["--autd3-python", args.autd3_python] if args.autd3_python else [],
+        "dictionary": [],
     }
     start = time.perf_counter()
     parts = []

@@ -8,7 +8,8 @@ Three families, one package each, over a shared core (:mod:`fastrpca._core`):
 * :mod:`fastrpca.robust_pca`: :func:`rpca` (IALM), :class:`RPCAWorkspace`,
   :class:`StreamingRPCA`, :func:`decompose_frames` and the frame helpers.
 * :mod:`fastrpca.sparse`: :func:`soft_threshold`, :func:`svt`, :func:`lasso`,
-  :func:`elastic_net`, :func:`ridge`, :class:`LassoSolver`, :class:`LISTA`.
+  :func:`elastic_net`, :func:`ridge`, :class:`LassoSolver`, :class:`LISTA`,
+  :class:`RobustDictionaryLearning` and the image-patch helpers.
 * :mod:`fastrpca.holography`: :func:`phasecut` (the complex MaxCut SDP) and the AUTD3
   holography pipeline.
 
@@ -39,15 +40,20 @@ from .robust_pca import (
 )
 from .sparse import (
     LISTA,
+    CodingResult,
+    DictionaryLearningResult,
     LassoResult,
     LassoSolver,
     RidgeResult,
+    RobustDictionaryLearning,
     elastic_net,
     elastic_net_prox,
     enet_from_sklearn,
+    extract_patches,
     lam_from_sklearn,
     lam_max,
     lasso,
+    patches_to_image,
     ridge,
     ridge_shrink,
     sklearn_alpha,
@@ -78,6 +84,11 @@ __all__ = [
     "LassoResult",
     "RidgeResult",
     "LISTA",
+    "RobustDictionaryLearning",
+    "DictionaryLearningResult",
+    "CodingResult",
+    "extract_patches",
+    "patches_to_image",
     "lam_max",
     "lam_from_sklearn",
     "sklearn_alpha",

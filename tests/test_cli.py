@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from fastrpca import precision_recall
+from fastrpca import roc_auc as fastrpca_roc_auc
 from fastrpca._core.result import Result
 from fastrpca.app import cli
 from fastrpca.app.demo import make_factory_line
@@ -632,3 +633,65 @@ def test_integer_count_arrays_keep_their_values(tmp_path, line, capsys):
     assert code == 0, err
     s = json.loads((tmp_path / "o" / "summary.json").read_text())
     assert s["input"]["display_range"] == [pytest.approx(counts.min()), pytest.approx(counts.max())]
+
+
+# --------------------------------------------------------------------------- inspect
+
+
+def test_inspect_maps_the_defects_of_a_folder(tmp_path, capsys):
+    line = make_factory_line(12, 48, 64, defect_rate=0.5, random_state=3)
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i, frame in enumerate(line.frames):
+        iio.imwrite(folder / f"img{i + 1}.png", np.rint(frame * 255).astype(np.uint8))
+    out = tmp_path / "inspected"
+    argv = ["inspect", folder, "--out", out, "--atoms", "64", "--train-patches", "4000"]
+    code, stdout, err = run(argv, capsys)
+    assert code == 0, err
+    assert "dictionary converged" in stdout and "anomalies: threshold" in stdout
+    for name in ("contact_sheet.png", "atoms.png", "summary.json", "inspection.npz"):
+        assert (out / name).is_file()
+    assert len(list((out / "score").iterdir())) == len(list((out / "mask").iterdir())) == 12
+    arrays = np.load(out / "inspection.npz")
+    assert arrays["score"].shape == arrays["mask"].shape == line.truth.shape
+    assert fastrpca_roc_auc(line.truth, arrays["score"]) > 0.85
+    precision, recall = precision_recall(line.truth, arrays["mask"])
+    assert precision > 0.5 and recall > 0.1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["command"] == "inspect" and summary["reference"] is None
+    assert summary["dictionary"]["atoms"] == 64 and summary["dictionary"]["converged"]
+    assert summary["threshold"]["automatic"]
+    assert len(summary["frames"]) == 12 and not leftovers(tmp_path)
+
+
+def test_inspect_one_image_against_a_reference_and_json(tmp_path, capsys):
+    line = make_factory_line(4, 40, 40, defect_rate=1.0, random_state=5)
+    good = make_factory_line(3, 40, 40, defect_rate=0.0, random_state=5)
+    iio.imwrite(tmp_path / "part.png", np.rint(line.frames[0] * 255).astype(np.uint8))
+    ref = tmp_path / "good"
+    ref.mkdir()
+    for i, frame in enumerate(good.frames):
+        iio.imwrite(ref / f"good{i}.png", np.rint(frame * 255).astype(np.uint8))
+    out = tmp_path / "o"
+    argv = ["inspect", tmp_path / "part.png", "--reference", ref, "--out", out, "--json"]
+    code, stdout, err = run(argv + ["--atoms", "32", "--threshold", "0.05"], capsys)
+    assert code == 0, err
+    summary = json.loads(stdout)
+    assert summary["reference"]["frames"] == 3 and summary["input"]["frames"] == 1
+    assert summary["threshold"] == {**summary["threshold"], "value": 0.05, "automatic": False}
+
+
+def test_inspect_errors(tmp_path, png_folder, capsys):
+    code, _, err = run(["inspect", png_folder, "--out", tmp_path / "a", "--patch", "40"], capsys)
+    assert code == 1 and "smaller --patch" in err
+    missing = tmp_path / "nowhere"
+    code, _, err = run(
+        ["inspect", png_folder, "--reference", missing, "--out", tmp_path / "b"], capsys
+    )
+    assert code == 2 and "does not exist" in err
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.png").write_bytes((png_folder / "img1.png").read_bytes())
+    code, _, err = run(["inspect", src / "a.png", "--out", src, "-q", "--force"], capsys)
+    assert code == 2 and "holds the input" in err
+    assert [p.name for p in src.iterdir()] == ["a.png"]

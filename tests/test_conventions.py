@@ -28,6 +28,12 @@ SEEDED = {
     "LISTA.fit": lambda rs: fastrpca.LISTA(A, 0.5, n_layers=2).fit(
         A[:, :8], max_iter=1, random_state=rs
     ),
+    "RobustDictionaryLearning.fit": lambda rs: fastrpca.RobustDictionaryLearning(4, 0.5).fit(
+        A, random_state=rs
+    ),
+    "RobustDictionaryLearning.partial_fit": lambda rs: fastrpca.RobustDictionaryLearning(
+        4, 0.5
+    ).partial_fit(A, random_state=rs),
 }
 
 
@@ -69,6 +75,12 @@ RESULTS = {
     "phasecut": lambda: fastrpca.phasecut(HERM),
     "holography.sdp": lambda: H.sdp(G, [5e3, 5e3]),
     "holography.gs": lambda: H.gs(G, [5e3, 5e3]),
+    "RobustDictionaryLearning.fit": lambda: (
+        fastrpca.RobustDictionaryLearning(4, 0.5, 2.0).fit(A).result
+    ),
+    "RobustDictionaryLearning.decompose": lambda: (
+        fastrpca.RobustDictionaryLearning(4, 0.5, 2.0).fit(A).decompose(A)
+    ),
 }
 
 
@@ -94,6 +106,8 @@ ITERATIVE = {
     "holography.Workspace": H.Workspace,
     "holography.compute": H.Workspace,
     "LISTA.fit": fastrpca.LISTA.fit,
+    "RobustDictionaryLearning.fit": fastrpca.RobustDictionaryLearning.fit,
+    "RobustDictionaryLearning.decompose": fastrpca.RobustDictionaryLearning.decompose,
 }
 
 
@@ -117,5 +131,8 @@ def test_one_callback_convention():
     fastrpca.lasso(
         A, y, 0.1, method="fista", callback=lambda info: seen.append(("lasso", info.n_iter))
     )
-    assert {s[0] for s in seen} == {"rpca", "lasso"}
+    fastrpca.RobustDictionaryLearning(4, 0.5).fit(
+        A, callback=lambda info: seen.append(("rdl", info.n_iter))
+    )
+    assert {s[0] for s in seen} == {"rpca", "lasso", "rdl"}
     assert fastrpca.rpca(M_RPCA, callback=lambda info: True).n_iter == 1

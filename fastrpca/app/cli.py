@@ -1,7 +1,9 @@
 """The ``fastrpca`` command line (also ``python -m fastrpca``).
 
 ``fastrpca decompose`` splits a stack of frames (a folder of images, a video, an array)
-into background and anomalies and writes pictures; ``fastrpca demo`` does the same on a
+into background and anomalies and writes pictures; ``fastrpca inspect`` learns the normal
+texture of product images (robust dictionary learning) and maps what it cannot explain;
+``fastrpca demo`` does the same as decompose on a
 built-in synthetic factory line and scores the detection; ``fastrpca demo regularization``
 draws the L1 versus L2 experiment. Run ``fastrpca COMMAND --help`` for the options.
 """
@@ -318,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
         "  fastrpca demo                     try it: synthetic factory line with "
         "defects\n"
         "  fastrpca decompose FRAMES --out DIR   your own images, video or array\n"
+        "  fastrpca inspect IMAGES --out DIR     defects on textured products\n"
         "  fastrpca demo regularization      L1 versus L2 convergence plot\n\n"
         'Images and video need the optional extra:  pip install "fastrpca[io]"\n\n' + _EXIT_CODES,
     )
@@ -395,6 +398,99 @@ def build_parser() -> argparse.ArgumentParser:
     _add_solver_options(dec)
     _add_threshold_options(dec)
     _add_output_options(dec)
+
+    ins = sub.add_parser(
+        "inspect",
+        formatter_class=_Formatter,
+        help="defects on textured products (robust dictionary learning)",
+        description=_wrap(
+            "Learn the normal texture of product images as a dictionary of small "
+            "patches (robust dictionary learning: rare defects go to a sparse anomaly "
+            "term instead of the atoms), then map, pixel by pixel, what the atoms cannot "
+            "explain. The images need not be aligned, only their texture must repeat. "
+            "Learns from the images themselves, or from --reference images of good "
+            "products."
+        ),
+        epilog="input: as for decompose (images are converted to grey; one image is "
+        "enough).\n\n"
+        "output folder (written under a temporary name, renamed when complete):\n"
+        "  score/ mask/        one PNG per image (score: 0 black to the sheet's top "
+        "white)\n"
+        "  contact_sheet.png   original | normal texture | anomaly score | mask\n"
+        "  atoms.png           the learned dictionary, one tile per atom\n"
+        "  summary.json        settings, learning, threshold, anomaly fraction per image\n"
+        "  inspection.npz      normal, score and mask as arrays (unless --no-arrays)\n\n"
+        "anomaly threshold:\n"
+        "  A pixel is anomalous when its score (|S| averaged over the patches covering "
+        "it)\n"
+        "  exceeds  tau = max(k * sigma, min_contrast * (max - min of the images))  with\n"
+        "  sigma the robust noise of the residual y - D x of every patch; --threshold "
+        "sets tau.\n\n" + _EXIT_CODES + "\nexample:\n"
+        "  fastrpca inspect line_camera/ --out defects --reference good_parts/\n",
+    )
+    ins.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="folder, image files, video or .npy/.npz array"
+    )
+    ins.add_argument(
+        "-o",
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="output folder (must not exist or be empty, unless --force)",
+    )
+    g = ins.add_argument_group("reading images")
+    g.add_argument(
+        "--reference",
+        nargs="+",
+        metavar="PATH",
+        help="images of good products to learn from (default: the inspected images)",
+    )
+    g.add_argument("--max-frames", type=_int_at_least(1), metavar="N", help="use at most N images")
+    g.add_argument(
+        "--downsample",
+        type=_int_at_least(1),
+        default=1,
+        metavar="F",
+        help="average FxF pixel blocks first",
+    )
+    g = ins.add_argument_group("dictionary (see fastrpca.RobustDictionaryLearning)")
+    g.add_argument(
+        "--patch", type=_int_at_least(2), default=8, metavar="P", help="patch side (default 8)"
+    )
+    g.add_argument(
+        "--step",
+        type=_int_at_least(1),
+        default=2,
+        metavar="N",
+        help="pixels between scored patches (default 2; 1 is finer and 4x slower)",
+    )
+    g.add_argument(
+        "--atoms", type=_int_at_least(1), default=256, metavar="N", help="atoms (default 256)"
+    )
+    g.add_argument(
+        "--lam",
+        type=_positive_float,
+        default=1.0,
+        metavar="LAM",
+        help="weight of ||X||_1, in units of the patches' standard deviation (default 1)",
+    )
+    g.add_argument(
+        "--lam-s",
+        type=_positive_float,
+        default=0.25,
+        metavar="LAM",
+        help="weight of ||S||_1, same units (default 0.25; keep it below --lam)",
+    )
+    g.add_argument(
+        "--train-patches",
+        type=_int_at_least(1),
+        default=20_000,
+        metavar="N",
+        help="patches drawn at random to learn from (default 20000)",
+    )
+    g.add_argument("--seed", type=int, default=0, help="seed of the patch draw (default 0)")
+    _add_threshold_options(ins)
+    _add_output_options(ins)
 
     demo = sub.add_parser(
         "demo",
@@ -558,19 +654,17 @@ def _emit_json(args, summary: dict) -> None:
         print(json.dumps(json_safe(summary), indent=2), flush=True)
 
 
-def cmd_decompose(args) -> int:
-    import numpy as np
-
-    from .. import __version__
+def _check_paths(out_arg, inputs, force: bool) -> Path:
+    """The output folder, checked: free (or --force), holding none of the inputs, which
+    exist; the reading dependencies (a video backend for one video) are installed."""
     from . import outputs, reading
-    from .demo import solver_summary
 
-    out = Path(args.out)
+    out = Path(out_arg)
     try:
-        outputs.check_output_dir(out, force=args.force)
+        outputs.check_output_dir(out, force=force)
     except outputs.OutputExistsError as exc:
         raise UsageError(str(exc)) from None
-    for p in args.inputs:
+    for p in inputs:
         if not Path(p).exists():
             raise UsageError(f"input {p} does not exist")
         inp, target = Path(p).resolve(), out.resolve()
@@ -578,13 +672,19 @@ def cmd_decompose(args) -> int:
             raise UsageError(
                 f"--out {out} holds the input {p}, which --force would delete; choose another --out"
             )
-    is_video = (
-        len(args.inputs) == 1
-        and Path(args.inputs[0]).suffix.lower() in reading.VIDEO_SUFFIXES
-        and Path(args.inputs[0]).suffix.lower() != ".gif"
-    )
-    reading.check_dependencies(video=is_video)
+    suffixes = {Path(p).suffix.lower() for p in inputs}
+    reading.check_dependencies(video=bool(suffixes & set(reading.VIDEO_SUFFIXES) - {".gif"}))
+    return out
 
+
+def cmd_decompose(args) -> int:
+    import numpy as np
+
+    from .. import __version__
+    from . import outputs, reading
+    from .demo import solver_summary
+
+    out = _check_paths(args.out, args.inputs, args.force)
     start = time.perf_counter()
     src = reading.read_frames(
         args.inputs,
@@ -659,6 +759,143 @@ def _check_memory(frames, dtype) -> None:
 
 def _input_label(inputs) -> str:
     return inputs[0] if len(inputs) == 1 else f"{len(inputs)} files"
+
+
+def cmd_inspect(args) -> int:
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from .. import __version__
+    from .._core.result import ConvergenceWarning
+    from . import outputs, reading
+    from .inspection import atoms_mosaic, inspect_images
+    from .pictures import sample_frames, save_contact_sheet, to_uint8, write_image
+
+    out = _check_paths(args.out, args.inputs + (args.reference or []), args.force)
+    start = time.perf_counter()
+    read = dict(downsample=args.downsample, min_frames=1)
+    src = reading.read_frames(args.inputs, max_frames=args.max_frames, **read)
+    ref = reading.read_frames(args.reference, **read) if args.reference else None
+    _say(args, f"read {_describe_frames(src.frames)} from {_input_label(args.inputs)}")
+    learn_from = "the inspected images" if ref is None else _describe_frames(ref.frames)
+    _say(args, f"learning {args.atoms} atoms of {args.patch}x{args.patch} from {learn_from} ...")
+    lo, hi = src.display_range
+    with warnings.catch_warnings(record=True) as caught, threadpool_limits(1):
+        warnings.simplefilter("always", ConvergenceWarning)
+        res = inspect_images(
+            src.frames,
+            None if ref is None else ref.frames,
+            patch=args.patch,
+            step=args.step,
+            n_atoms=args.atoms,
+            lam=args.lam,
+            lam_s=args.lam_s,
+            train_patches=args.train_patches,
+            threshold=args.threshold,
+            k=args.threshold_k,
+            min_contrast=args.min_contrast,
+            data_range=hi - lo,
+            random_state=args.seed,
+        )
+    notes = [str(w.message) for w in caught if issubclass(w.category, ConvergenceWarning)]
+    fit = res.model.result
+    score_max = max(float(np.percentile(res.score, 99.9)), 2.0 * res.threshold, 1e-12)
+    n = res.images.shape[0]
+    digits = max(5, len(str(n - 1)))
+    with outputs.staged_directory(out, force=args.force) as tmp:
+        for sub in ("score", "mask"):
+            (tmp / sub).mkdir()
+        for i in range(n):
+            name = f"frame_{i:0{digits}d}.png"
+            write_image(tmp / "score" / name, to_uint8(res.score[i], 0.0, score_max))
+            write_image(tmp / "mask" / name, res.mask[i].astype(np.uint8) * 255)
+        shown = sample_frames(res.anomaly_fraction, args.sheet_frames)
+        save_contact_sheet(
+            tmp / "contact_sheet.png",
+            res.images,
+            res.normal,
+            res.score,
+            res.mask,
+            shown,
+            display_range=(lo, hi),
+            score_max=score_max,
+            labels=("original", "normal texture", "anomaly |S|", "mask"),
+        )
+        mosaic = atoms_mosaic(res.model.dictionary, args.patch)
+        write_image(tmp / "atoms.png", np.kron(to_uint8(mosaic), np.ones((4, 4), np.uint8)))
+        files = {"score": "score/", "mask": "mask/", "contact_sheet": "contact_sheet.png"}
+        files.update(atoms="atoms.png", summary="summary.json", contact_sheet_frames=shown)
+        if not args.no_arrays:
+            np.savez_compressed(
+                tmp / "inspection.npz",
+                normal=res.normal.astype(np.float32),
+                score=res.score.astype(np.float32),
+                mask=res.mask,
+            )
+            files["arrays"] = "inspection.npz"
+        summary = {
+            "fastrpca_version": __version__,
+            "command": "inspect",
+            "input": {
+                "kind": src.kind,
+                "paths": [str(p) for p in args.inputs],
+                "frames": n,
+                "frame_shape": list(src.frames.shape[1:]),
+                "downsample": args.downsample,
+                "display_range": [lo, hi],
+            },
+            "reference": None
+            if ref is None
+            else {"paths": [str(p) for p in args.reference], "frames": int(ref.frames.shape[0])},
+            "dictionary": {
+                "patch": args.patch,
+                "step": args.step,
+                "atoms": args.atoms,
+                "lam": args.lam,
+                "lam_s": args.lam_s,
+                "training_patches": res.n_train,
+                "patch_scale": res.scale,
+                "epochs": fit.n_iter,
+                "converged": fit.converged,
+                "objective": fit.objective,
+                "atoms_replaced": fit.n_replaced,
+            },
+            "threshold": {
+                "value": res.threshold,
+                "automatic": res.automatic,
+                "k": args.threshold_k,
+                "noise_scale": res.noise,
+                "min_contrast": args.min_contrast,
+            },
+            "anomaly_fraction": float(res.mask.mean()),
+            "frames": [
+                {"index": i, "source": s, "anomaly_fraction": float(f)}
+                for i, (s, f) in enumerate(zip(src.sources, res.anomaly_fraction, strict=True))
+            ],
+            "time": {**res.times, "total": time.perf_counter() - start},
+            "warnings": notes,
+            "files": files,
+            "out_dir": str(out),
+        }
+        outputs.write_json(tmp / "summary.json", summary)
+    for note in notes:
+        print(f"fastrpca: warning: {note}", file=sys.stderr)
+    status = "converged" if fit.converged else "did NOT converge"
+    _say(
+        args,
+        f"dictionary {status} in {fit.n_iter} epochs ({res.times['learn']:.1f} s, "
+        f"{res.n_train} patches); images scored in {res.times['decompose']:.1f} s",
+    )
+    how = f"auto: {args.threshold_k:g} x noise {res.noise:.3g}" if res.automatic else "fixed"
+    flagged = int(np.count_nonzero(res.anomaly_fraction))
+    _say(
+        args,
+        f"anomalies: threshold {res.threshold:.3g} ({how}); {100 * res.mask.mean():.2f} % "
+        f"of pixels, in {flagged} of {n} images",
+    )
+    _say(args, f"pictures in {out}{os.sep}: contact_sheet.png, atoms.png, score/, mask/")
+    _emit_json(args, summary)
+    return EXIT_OK
 
 
 def cmd_demo(args) -> int:
@@ -802,7 +1039,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     from . import outputs, reading
 
-    handler = cmd_decompose if args.command == "decompose" else cmd_demo
+    handler = {"decompose": cmd_decompose, "inspect": cmd_inspect}.get(args.command, cmd_demo)
     try:
         return handler(args)
     except UsageError as exc:

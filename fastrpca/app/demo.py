@@ -102,6 +102,53 @@ def _spot(rng, h, w):
     return mask, contrast, {"center": [float(cx), float(cy)], "radius": float(radius)}
 
 
+def plant_defects(
+    image, *, n_scratches: int = 6, n_spots: int = 8, contrast: float = 0.25, random_state=0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw scratches (thin lines, bright or dark) and spots (small dark disks) on an image.
+
+    The same shapes as :func:`make_factory_line`'s defects, with a fixed contrast, for
+    testing anomaly detection on real textures (``skimage.data.brick()`` and the like).
+
+    Parameters
+    ----------
+    image : array_like (h, w), real
+        Grey image, values in the units of ``contrast`` (never modified).
+    n_scratches, n_spots : int
+        How many of each to draw.
+    contrast : float > 0
+        Change of intensity on a defect pixel (added for bright scratches, subtracted for
+        dark scratches and spots).
+    random_state : None, int or Generator
+        Seed of the shapes and positions.
+
+    Returns
+    -------
+    image : ndarray (h, w), float64
+        A copy with the defects.
+    mask : ndarray (h, w) of bool
+        True on defect pixels.
+    """
+    img = np.array(image, dtype=np.float64)
+    if img.ndim != 2 or min(img.shape) < 16:
+        raise ValueError(f"image must be a grey image of at least 16 x 16, got {img.shape}")
+    n_scratches = positive(n_scratches, "n_scratches", integer=True, allow_zero=True)
+    n_spots = positive(n_spots, "n_spots", integer=True, allow_zero=True)
+    contrast = positive(contrast, "contrast")
+    rng = rng_from(random_state)
+    h, w = img.shape
+    mask = np.zeros((h, w), bool)
+    for _ in range(n_scratches):
+        shape, sign, _geometry = _scratch(rng, h, w)
+        img[shape] += np.sign(sign) * contrast
+        mask |= shape
+    for _ in range(n_spots):
+        shape, _c, _geometry = _spot(rng, h, w)
+        img[shape] -= contrast
+        mask |= shape
+    return img, mask
+
+
 def make_factory_line(
     n_frames: int = DEFAULT_FRAMES,
     height: int = DEFAULT_HEIGHT,

@@ -124,6 +124,7 @@ def save_contact_sheet(
     display_range=(0, 1),
     score_max: float = 1.0,
     dpi: int = 100,
+    labels=("original", "background (L)", "anomaly |S|", "mask"),
 ) -> tuple[int, int]:
     """Write the labelled contact sheet (PNG).
 
@@ -140,6 +141,8 @@ def save_contact_sheet(
     score_max : float
         Score shown at the top of the colour map.
     dpi : int
+    labels : tuple of 4 str
+        The column titles.
 
     Returns
     -------
@@ -165,7 +168,6 @@ def save_contact_sheet(
     ax.set_axis_off()
     gap = 4
     _, _, h, w = sheet_geometry(originals.shape[1], originals.shape[2])
-    labels = ("original", "background (L)", "anomaly |S|", "mask")
     for c, label in enumerate(labels):
         x = left + gap + c * (w + gap) + w / 2
         fig.text(x / width, 1 - header / 2 / height, label, ha="center", va="center", fontsize=10)

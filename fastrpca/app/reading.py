@@ -183,10 +183,10 @@ def _check_growing(images: list, where: str) -> None:
         )
 
 
-def _check_count(n: int, where: str) -> None:
+def _check_count(n: int, where: str, minimum: int = 2) -> None:
     if n == 0:
         raise InputError(f"no frames found in {where}")
-    if n == 1:
+    if n < minimum:
         raise InputError(
             f"only one frame in {where}; Robust PCA separates what stays from "
             f"what changes across frames and needs at least 2"
@@ -227,6 +227,7 @@ def read_frames(
     step: int = 1,
     key: str | None = None,
     downsample: int = 1,
+    min_frames: int = 2,
 ) -> FrameSource:
     """Read a frame stack from a folder of images, a list of images, a video or an array.
 
@@ -245,6 +246,8 @@ def read_frames(
         ``frames``).
     downsample : int
         Average ``downsample x downsample`` pixel blocks (shrinks frames, speeds up RPCA).
+    min_frames : int
+        Fewer frames is an error (2 for Robust PCA; 1 for ``fastrpca inspect``).
 
     Returns
     -------
@@ -268,8 +271,8 @@ def read_frames(
     step = int(step)
     if step < 1:
         raise InputError(f"step must be >= 1, got {step}")
-    if max_frames is not None and int(max_frames) < 2:
-        raise InputError(f"max_frames must be >= 2, got {max_frames}")
+    if max_frames is not None and int(max_frames) < min_frames:
+        raise InputError(f"max_frames must be >= {min_frames}, got {max_frames}")
     kind = _classify(paths)
     if kind == "unknown":
         raise InputError(
@@ -278,9 +281,9 @@ def read_frames(
             f"array (.npy, .npz)"
         )
     if kind == "array":
-        return _read_array(paths[0], key, max_frames, step, downsample)
+        return _read_array(paths[0], key, max_frames, step, downsample, min_frames)
     if kind in ("video", "image-file"):
-        return _read_sequence(paths[0], kind, max_frames, step, downsample)
+        return _read_sequence(paths[0], kind, max_frames, step, downsample, min_frames)
     if kind == "folder":
         folder = paths[0]
         files = sorted(
@@ -302,14 +305,14 @@ def read_frames(
                 f"no images in folder {folder} (looked for {', '.join(IMAGE_SUFFIXES)}){hint}"
             )
         paths = files
-    return _read_images(paths, max_frames, step, downsample)
+    return _read_images(paths, max_frames, step, downsample, min_frames)
 
 
-def _read_images(paths, max_frames, step, downsample) -> FrameSource:
+def _read_images(paths, max_frames, step, downsample, min_frames=2) -> FrameSource:
     paths = paths[::step]
     if max_frames is not None:
         paths = paths[: int(max_frames)]
-    _check_count(len(paths), "the input images")
+    _check_count(len(paths), "the input images", min_frames)
     iio = _imageio()
     images, sources = [], []
     for p in paths:
@@ -330,7 +333,9 @@ def _read_images(paths, max_frames, step, downsample) -> FrameSource:
     return FrameSource(_stack(images, sources), sources, "images", (0.0, 1.0))
 
 
-def _read_sequence(path: Path, kind: str, max_frames, step, downsample) -> FrameSource:
+def _read_sequence(
+    path: Path, kind: str, max_frames, step, downsample, min_frames=2
+) -> FrameSource:
     iio = _imageio()
     options = {}
     if kind == "video" and path.suffix.lower() != ".gif":
@@ -367,13 +372,13 @@ def _read_sequence(path: Path, kind: str, max_frames, step, downsample) -> Frame
             else "an image sequence (is it complete and really an image?)"
         )
         raise InputError(f"cannot read {path} as {what}: {exc}") from exc
-    _check_count(len(images), str(path))
+    _check_count(len(images), str(path), min_frames)
     return FrameSource(
         _stack(images, sources), sources, "video" if kind == "video" else "images", (0.0, 1.0)
     )
 
 
-def _read_array(path: Path, key, max_frames, step, downsample) -> FrameSource:
+def _read_array(path: Path, key, max_frames, step, downsample, min_frames=2) -> FrameSource:
     try:
         data = np.load(path, allow_pickle=False)
     except Exception as exc:
@@ -410,7 +415,7 @@ def _read_array(path: Path, key, max_frames, step, downsample) -> FrameSource:
     arr = arr[::step]
     if max_frames is not None:
         arr = arr[: int(max_frames)]
-    _check_count(arr.shape[0], str(path))
+    _check_count(arr.shape[0], str(path), min_frames)
     raw_values = arr.dtype not in (np.uint8, np.uint16, bool)  # not scaled to 0..1
     frames = _scale_to_float(arr, str(path))
     if downsample > 1:

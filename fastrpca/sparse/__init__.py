@@ -16,13 +16,19 @@ lista
     :class:`LISTA`, ISTA unfolded into trained layers.
 penalty
     :func:`lam_max` and the conversions from scikit-learn's ``alpha``.
+dictionary
+    :class:`RobustDictionaryLearning`: learned atoms, sparse codes and a sparse anomaly.
+patches
+    :func:`extract_patches` and :func:`patches_to_image` (overlaps averaged).
 """
 
 from __future__ import annotations
 
+from .dictionary import CodingResult, DictionaryLearningResult, RobustDictionaryLearning
 from .l1 import LassoResult, LassoSolver, clear_cache, elastic_net, lasso
 from .l2 import RidgeResult, ridge
 from .lista import LISTA
+from .patches import extract_patches, patches_to_image
 from .penalty import enet_from_sklearn, lam_from_sklearn, lam_max, sklearn_alpha
 from .prox import elastic_net_prox, ridge_shrink, soft_threshold, svt
 
@@ -43,12 +49,18 @@ __all__ = [
     "lam_from_sklearn",
     "sklearn_alpha",
     "enet_from_sklearn",
+    "RobustDictionaryLearning",
+    "DictionaryLearningResult",
+    "CodingResult",
+    "extract_patches",
+    "patches_to_image",
 ]
 
 
 def _warmup() -> None:
     """Compile (or load) every kernel of the toolbox."""
-    from . import l1, prox
+    from . import dictionary, l1, prox
 
     prox._warmup()
     l1._warmup()
+    dictionary._warmup()
