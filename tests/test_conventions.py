@@ -28,6 +28,7 @@ SEEDED = {
     "LISTA.fit": lambda rs: fastrpca.LISTA(A, 0.5, n_layers=2).fit(
         A[:, :8], max_iter=1, random_state=rs
     ),
+    "LearnedRPCA": lambda rs: fastrpca.LearnedRPCA(n_layers=2, random_state=rs),
 }
 
 
@@ -69,6 +70,10 @@ RESULTS = {
     "phasecut": lambda: fastrpca.phasecut(HERM),
     "holography.sdp": lambda: H.sdp(G, [5e3, 5e3]),
     "holography.gs": lambda: H.gs(G, [5e3, 5e3]),
+    "LearnedRPCA.solve": lambda: (
+        fastrpca.LearnedRPCA(n_layers=2).fit([M_RPCA, M_RPCA], max_iter=0).solve(M_RPCA)
+    ),
+    "LISTA.solve": lambda: fastrpca.LISTA(A, 0.5, n_layers=2).solve(y),
 }
 
 
@@ -94,6 +99,8 @@ ITERATIVE = {
     "holography.Workspace": H.Workspace,
     "holography.compute": H.Workspace,
     "LISTA.fit": fastrpca.LISTA.fit,
+    "LISTA.solve": fastrpca.LISTA.solve,
+    "LearnedRPCA.fit": fastrpca.LearnedRPCA.fit,
 }
 
 
