@@ -54,13 +54,13 @@ def data():
 @pytest.fixture(scope="module")
 def factor_model(data):
     (M, L0, _), _ = data
-    return LearnedRPCA(n_layers=6, tol=1e-2).fit(M, L0, max_iter=20)
+    return LearnedRPCA(n_layers=6, tol=2e-2).fit(M, L0, max_iter=20)
 
 
 @pytest.fixture(scope="module")
 def ialm_model(data):
     (M, L0, _), _ = data
-    return LearnedRPCA(n_layers=5, variant="ialm", tol=1e-2).fit(M, L0, max_iter=20)
+    return LearnedRPCA(n_layers=5, variant="ialm", tol=2e-2).fit(M, L0, max_iter=20)
 
 
 # ---------------------------------------------------------------- gradients
@@ -138,12 +138,16 @@ def test_outlier_split_equals_the_naive_reference():
         M = rng.standard_normal(shape) + np.where(rng.random(shape) < 0.1, 50.0, 0.0)
         L = M + 0.01 * rng.standard_normal(shape)
         L[rng.random(shape) < 0.1] = 0.0
-        S = np.empty(shape)
-        res_sq, clean_sq, tau, count = k.outlier_split(M, L, S, np.empty(M.size), 10.0)
-        want_S, want_err = naive.outlier_split(M, L, 10.0)
-        np.testing.assert_array_equal(S, want_S)
-        assert np.sqrt(res_sq / clean_sq) == pytest.approx(want_err, rel=1e-12)
-        assert count == np.count_nonzero(want_S)
+        for floor in (0.0, 1e-3, 0.05):  # the median's threshold, or the floor's
+            S = np.empty(shape)
+            res_sq, clean_sq, densest, count = k.outlier_split(
+                M, L, S, np.empty(M.size), 10.0, floor
+            )
+            want_S, want_err, want_densest = naive.outlier_split(M, L, 10.0, floor)
+            np.testing.assert_array_equal(S, want_S)
+            assert np.sqrt(res_sq / clean_sq) == pytest.approx(want_err, rel=1e-12)
+            assert densest == pytest.approx(want_densest, rel=1e-15)
+            assert count == np.count_nonzero(want_S)
 
 
 def test_select_finds_the_kth_smallest_with_ties():
@@ -192,7 +196,11 @@ def test_in_distribution_the_layers_answer_without_the_safeguard(factor_model, d
         # the check estimates the relative error of L (on the entries outliers miss)
         assert 0.3 * error < res.error_estimate < 1.5 * error
         assert res.rank == RANK and "no safeguard iteration" in res.message
-        np.testing.assert_array_equal(res.S, naive.outlier_split(Mt[i], res.L, 10.0)[0])
+        floor = factor_model.tol / np.sqrt(min(SHAPE))
+        S, estimate, densest = naive.outlier_split(Mt[i], res.L, 10.0, floor)
+        np.testing.assert_array_equal(res.S, S)
+        assert res.error_estimate == pytest.approx(estimate, rel=1e-10)
+        assert res.densest_line == pytest.approx(densest, rel=1e-15) and densest < 0.5
         # the outliers found are the planted ones, but for a few too small to tell apart
         assert np.count_nonzero((res.S != 0) != (St[i] != 0)) <= 0.005 * Mt[i].size
 
@@ -339,6 +347,8 @@ def test_steady_state_with_a_workspace_allocates_no_array(factor_model, data):
     first = factor_model.solve(Mt[0], workspace=ws)
     second = factor_model.solve(Mt[1], workspace=ws)
     assert np.shares_memory(first.L, second.L) and np.shares_memory(first.S, second.S)
+    for _ in range(20):  # threadpoolctl caches its ctypes symbols over the first calls
+        factor_model.solve(Mt[2], workspace=ws, check_finite=False)
     was_on = nrt.memsys_stats_enabled()
     nrt.memsys_enable_stats()
     try:
@@ -350,7 +360,7 @@ def test_steady_state_with_a_workspace_allocates_no_array(factor_model, data):
         before = rtsys.get_allocation_stats().alloc
         tracemalloc.start()
         for M in Mt:
-            factor_model.solve(M, workspace=ws)
+            factor_model.solve(M, workspace=ws, check_finite=False)  # a trusted loop
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         per_call = (rtsys.get_allocation_stats().alloc - before) / len(Mt)

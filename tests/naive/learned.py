@@ -50,12 +50,15 @@ def ialm_layers(M, mu, lam, lam0):
     return L, S, Y
 
 
-def outlier_split(M, L, factor):
+def outlier_split(M, L, factor, floor):
     """``S`` = entries of ``M - L`` above ``factor`` times the entry of rank mn/2 of
-    ``|M - L|`` (sorted ascending); returns S and the error estimate
-    ``||M - L - S||_F / ||M||_F`` over the entries where S is 0."""
+    ``|M - L|`` (sorted ascending) and above ``floor ||L||_F``; returns S, the error
+    estimate
+    ``||M - L - S||_F / ||M||_F`` over the entries where S is 0, and the largest
+    fraction of a row or a column that S fills."""
     R = M - L
-    tau = factor * np.sort(np.abs(R), axis=None)[R.size // 2]
+    tau = max(factor * np.sort(np.abs(R), axis=None)[R.size // 2], floor * np.linalg.norm(L))
     clean = np.abs(R) <= tau
     S = np.where(clean, 0.0, R)
-    return S, np.linalg.norm(R[clean]) / np.linalg.norm(M[clean])
+    densest = max((~clean).mean(axis=1).max(), (~clean).mean(axis=0).max())
+    return S, np.linalg.norm(R[clean]) / np.linalg.norm(M[clean]), densest

@@ -14,8 +14,9 @@ matrix products go to BLAS through ``np.dot(a, b, out)``.
   ``R += eta_k T^T L (L^T L)^-1`` (both from the old factors), T formed a block of rows
   at a time so that M is read once per layer and the block stays in cache.
 * Split: ``S`` keeps the entries of ``M - L`` above ``factor`` times their median
-  magnitude (the entry of rank mn/2, by quickselect); the rest is the residual whose
-  norm, relative to M on those entries, the safeguard checks.
+  magnitude (the entry of rank mn/2, by quickselect) and above ``floor ||L||_F``; the rest
+  is the residual whose norm, relative to M on those entries, the safeguard checks, with
+  the densest row or column of S.
 """
 
 from __future__ import annotations
@@ -252,32 +253,45 @@ def select(a, k):
 
 
 @kernel
-def outlier_split(M, L, S, work, factor):
-    """``S = (M - L)`` where ``|M - L| > factor * median |M - L|``, else 0.
+def outlier_split(M, L, S, work, factor, floor):
+    """``S = (M - L)`` where ``|M - L| > tau``, else 0, with
+    ``tau = max(factor * median |M - L|, floor * ||L||_F)``.
 
-    ``work`` (m n,) scratch. Returns ``(||M - L - S||_F^2, ||M - S||_F^2 over the entries
-    where S = 0, threshold, count)``; the first is infinite (and S untouched) when
-    ``M - L`` holds a NaN or an Inf.
+    ``work`` (m n,) scratch. Returns ``(||M - L - S||_F^2, ||M||_F^2, the largest
+    fraction of a row or a column that S fills, count)``, the two norms over the entries
+    where S = 0; the first is infinite (and S untouched) when ``M - L`` holds a NaN or an
+    Inf.
     """
     m, n = M.shape
+    norm_l = 0.0
     for i in range(m):
         for j in range(n):
             d = abs(M[i, j] - L[i, j])
             if not np.isfinite(d):
-                return np.inf, np.inf, np.inf, m * n
+                return np.inf, np.inf, 1.0, m * n
             work[i * n + j] = d
-    tau = factor * select(work, (m * n) // 2)
+            norm_l += L[i, j] * L[i, j]
+    tau = max(factor * select(work, (m * n) // 2), floor * np.sqrt(norm_l))
+    col = work[:n]  # reused: outliers per column
+    col[:] = 0.0
     residual = 0.0
     clean = 0.0
     count = 0
+    densest = 0.0
     for i in range(m):
+        in_row = 0
         for j in range(n):
             d = M[i, j] - L[i, j]
             if abs(d) > tau:
                 S[i, j] = d
-                count += 1
+                in_row += 1
+                col[j] += 1.0
             else:
                 S[i, j] = 0.0
                 residual += d * d
                 clean += M[i, j] * M[i, j]
-    return residual, clean, tau, count
+        count += in_row
+        densest = max(densest, in_row / n)
+    for j in range(n):
+        densest = max(densest, col[j] / m)
+    return residual, clean, densest, count
