@@ -139,15 +139,47 @@ def test_outlier_split_equals_the_naive_reference():
         L = M + 0.01 * rng.standard_normal(shape)
         L[rng.random(shape) < 0.1] = 0.0
         for floor in (0.0, 1e-3, 0.05):  # the median's threshold, or the floor's
-            S = np.empty(shape)
-            res_sq, clean_sq, densest, count = k.outlier_split(
-                M, L, S, np.empty(M.size), 10.0, floor
+            S, rows, cols = np.empty(shape), np.empty(shape[0]), np.empty(shape[1])
+            res_sq, clean_sq, count = k.outlier_split(
+                M, L, S, np.empty(M.size), 10.0, floor, rows, cols
             )
-            want_S, want_err, want_densest = naive.outlier_split(M, L, 10.0, floor)
+            want_S, want_err, want_rows, want_cols = naive.outlier_split(M, L, 10.0, floor)
             np.testing.assert_array_equal(S, want_S)
             assert np.sqrt(res_sq / clean_sq) == pytest.approx(want_err, rel=1e-12)
-            assert densest == pytest.approx(want_densest, rel=1e-15)
+            np.testing.assert_array_equal(rows, want_rows)
+            np.testing.assert_array_equal(cols, want_cols)
             assert count == np.count_nonzero(want_S)
+
+
+def test_an_error_gathered_on_one_row_is_found_by_the_line_refit(factor_model, data):
+    # L0 plus an error on one row of the left factor: its entries are large enough to be
+    # taken for outliers, so the plain estimate misses it; the refit of that row does not.
+    _, (Mt, Lt, _) = data
+    model = copy.deepcopy(factor_model)
+    model.solve(Mt[0], safeguard=False)
+    L_f, R_f = model._small["L"], model._small["R"]  # the factors of the answer
+    row_space = R_f
+    error = np.zeros(SHAPE)
+    error[7] = (
+        0.05
+        * np.linalg.norm(Lt[0])
+        * (R_f @ [1.0, -0.5, 0.3])
+        / np.linalg.norm(R_f @ [1.0, -0.5, 0.3])
+    )  # relative error 0.05, all on row 7, inside the row space
+    L = Lt[0] + error
+    S, plain, rows, cols = naive.outlier_split(Mt[0], L, 10.0, model.tol / np.sqrt(50))
+    assert plain < 0.01 and rows[7] > 0.5 * SHAPE[1]  # missed by the plain estimate
+    refit, unresolved = naive.checked_estimate(Mt[0], L, S, row_space, L_f, 4.0)
+    assert unresolved == 0 and 0.5 * 0.05 < refit < 2 * 0.05
+    # and the model's own check, on the same L, says the same (its kernel and its refit)
+    X = np.ascontiguousarray(L)
+    S2, rows2, cols2 = np.empty(SHAPE), model._small["rows"], model._small["cols"]
+    res_sq, clean_sq, count = k.outlier_split(
+        Mt[0], X, S2, np.empty(X.size), 10.0, model.tol / np.sqrt(50), rows2, cols2
+    )
+    hidden, unres = model._refit_lines(Mt[0], X, S2, count, (row_space, L_f))
+    assert unres == 0
+    assert np.sqrt((res_sq + hidden) / clean_sq) == pytest.approx(refit, rel=1e-9)
 
 
 def test_select_finds_the_kth_smallest_with_ties():
@@ -197,10 +229,12 @@ def test_in_distribution_the_layers_answer_without_the_safeguard(factor_model, d
         assert 0.3 * error < res.error_estimate < 1.5 * error
         assert res.rank == RANK and "no safeguard iteration" in res.message
         floor = factor_model.tol / np.sqrt(min(SHAPE))
-        S, estimate, densest = naive.outlier_split(Mt[i], res.L, 10.0, floor)
+        S, _, _, _ = naive.outlier_split(Mt[i], res.L, 10.0, floor)
         np.testing.assert_array_equal(res.S, S)
-        assert res.error_estimate == pytest.approx(estimate, rel=1e-10)
-        assert res.densest_line == pytest.approx(densest, rel=1e-15) and densest < 0.5
+        L_f, R_f = factor_model._small["L"], factor_model._small["R"]
+        estimate, unresolved = naive.checked_estimate(Mt[i], res.L, S, R_f, L_f, 4.0)
+        assert unresolved == 0
+        assert res.error_estimate == pytest.approx(estimate, rel=1e-9)
         # the outliers found are the planted ones, but for a few too small to tell apart
         assert np.count_nonzero((res.S != 0) != (St[i] != 0)) <= 0.005 * Mt[i].size
 
@@ -368,8 +402,8 @@ def test_steady_state_with_a_workspace_allocates_no_array(factor_model, data):
         if not was_on:
             nrt.memsys_disable_stats()
     # one MemInfo per array argument of the five kernel calls (sum_squares 1,
-    # factor_start 11, factor_layers 11, low_rank_into 3, outlier_split 4); none created
-    assert per_call == 30
+    # factor_start 11, factor_layers 11, low_rank_into 3, outlier_split 6); none created
+    assert per_call == 32
     assert peak < 8192  # a matrix is 24 KiB: only small Python objects are created
 
 

@@ -25,14 +25,15 @@ one row or column); the rest of ``M - L`` is what the decomposition fails to exp
 On those outlier-free entries, the error estimate is ``||M - L - S|| / ||M||`` (Frobenius
 norms over the entries where S is 0). For data that follow the model ``M = L0 + S0`` (S0
 sparse) it is the relative error of L there: that of L as a whole when the error is
-spread out (low rank), less when it sits where the outliers are. An error of L gathered
-on a row or a column makes that line look like outliers, so the check also fails when S
-fills more than half of a row or a column (``MAX_LINE_FRACTION``), which sparse outliers
-do not. The check passes when the estimate is at most ``tol / 2`` (``CHECK_MARGIN``: on
-held-out problems the estimate ran low by up to about 2x when the error gathered on a few
-lines) and no line is that full. When it fails, or the layers broke down, the solve
-continues with :func:`fastrpca.rpca` from the layers' answer (``init=``) and the result
-says so.
+spread out, less when it sits where the outliers are. An error of L gathered on a row or
+a column makes that line look like outliers; so a line holding more entries of S than
+sparse outliers would (``LINE_SIGMAS`` binomial standard deviations above the overall
+fraction) is refitted: its error is the least-squares fit of its outlier-free residual in
+the row (column) space of L, and the part of that fit on its entries in S is added to the
+estimate (a line with too few outlier-free entries to fit fails the check). The check
+passes when the estimate is at most ``tol / 2`` (``CHECK_MARGIN``). When it fails, or the
+layers broke down, the solve continues with :func:`fastrpca.rpca` from the layers'
+answer (``init=``) and the result says so.
 """
 
 from __future__ import annotations
@@ -65,9 +66,9 @@ VARIANTS = ("factor", "ialm")
 OUTLIER_FACTOR = 10.0
 #: The check accepts the layers' answer when its error estimate is at most tol / this.
 CHECK_MARGIN = 2.0
-#: The check fails when the outliers fill more than this fraction of a row or a column:
-#: sparse outliers do not, so L went wrong along that line.
-MAX_LINE_FRACTION = 0.5
+#: A row or column holding more entries of S than this many binomial standard deviations
+#: above the overall fraction is refitted by the safeguard's check.
+LINE_SIGMAS = 4.0
 FORMAT_VERSION = 1
 #: The factor variant's default rank counts the targets' singular values above this
 #: fraction of the largest (rpca's solutions carry tiny spurious ones).
@@ -447,7 +448,7 @@ class LearnedRPCA:
     # ------------------------------------------------------------ inference
     def _allocate(self):
         m, n = self.shape
-        small = {"zeta": np.empty(self.n_layers)}
+        small = {"zeta": np.empty(self.n_layers), "rows": np.empty(m), "cols": np.empty(n)}
         if self.variant == "factor":
             r, k = self.rank, min(self.rank + self.oversample, min(m, n))
             small.update(
@@ -503,7 +504,6 @@ class LearnedRPCA:
             ``L``, ``S``, ``Y`` (the dual of the IALM variant or of the safeguard's IALM,
             else None), ``n_layers``, ``safeguard_iter`` (IALM iterations after the
             layers), ``n_iter`` (their sum), ``error_estimate`` (module docstring),
-            ``densest_line`` (the largest fraction of a row or column that S fills),
             ``n_outliers``, ``residual`` (``||M - L - S||_F / ||M||_F``),
             ``converged``, ``message``, ``rank``, ``history`` (the safeguard's), ``time``.
         """
@@ -533,21 +533,21 @@ class LearnedRPCA:
         if sum_sq == 0:
             for a in (X, S, Y):
                 a.fill(0)
-            zero = (0.0, 0.0, 0.0, 0)
+            zero = (0.0, 0.0, 0)
             return self._result(X, S, Y, K, 0, True, zero, "M is zero: L = S = 0", {}, start)
         if self.variant == "factor":
             layers_done, dual = self._factor_layers(D, sum_sq, ws), None
         else:
             layers_done, dual = self._ialm_layers(D, ws), Y
         floor = self.tol / np.sqrt(min(self.shape))
-        res_sq, clean_sq, densest, count = outlier_split(D, X, S, work, OUTLIER_FACTOR, floor)
-        estimate = _estimate(res_sq, clean_sq)
-        fields = (estimate, densest, res_sq / sum_sq, count)
-        if (
-            layers_done == K
-            and CHECK_MARGIN * estimate <= self.tol
-            and densest <= MAX_LINE_FRACTION
-        ):
+        rows, cols = self._small["rows"], self._small["cols"]
+        res_sq, clean_sq, count = outlier_split(D, X, S, work, OUTLIER_FACTOR, floor, rows, cols)
+        hidden, unresolved = 0.0, 0
+        if layers_done == K and np.isfinite(res_sq):
+            hidden, unresolved = self._refit_lines(D, X, S, count, self._bases)
+        estimate = _estimate(res_sq + hidden, clean_sq)
+        fields = (estimate, res_sq / sum_sq, count)
+        if layers_done == K and CHECK_MARGIN * estimate <= self.tol and not unresolved:
             message = (
                 f"{K} learned layers: error estimate {estimate:.2e} <= tol / {CHECK_MARGIN:g}"
                 f" ({self.tol:g}), no safeguard iteration"
@@ -555,15 +555,15 @@ class LearnedRPCA:
             return self._result(X, S, dual, K, 0, True, fields, message, {}, start)
         if layers_done < K:
             why = f"the factors lost rank after {layers_done} of {K} layers"
-        elif CHECK_MARGIN * estimate > self.tol:
+        elif unresolved:
             why = (
-                f"after {K} learned layers the error estimate was {estimate:.2e} > tol / "
-                f"{CHECK_MARGIN:g} ({self.tol:g})"
+                f"after {K} learned layers the outliers filled {unresolved} row(s) or "
+                "column(s) too densely to check them (L is wrong along them)"
             )
         else:
             why = (
-                f"after {K} learned layers the outliers filled {densest:.0%} of a row or "
-                f"column (more than {MAX_LINE_FRACTION:.0%}: L is wrong along it)"
+                f"after {K} learned layers the error estimate was {estimate:.2e} > tol / "
+                f"{CHECK_MARGIN:g} ({self.tol:g})"
             )
         if not safeguard:
             message = f"not converged: {why} (safeguard off)"
@@ -582,7 +582,9 @@ class LearnedRPCA:
                 check_finite=False,
             )
         spare = ws["S1"] if np.shares_memory(res.S, S) else S  # not holding the result
-        res_sq, clean_sq, densest, _ = outlier_split(D, res.L, spare, work, OUTLIER_FACTOR, floor)
+        res_sq, clean_sq, _ = outlier_split(
+            D, res.L, spare, work, OUTLIER_FACTOR, floor, rows, cols
+        )
         estimate = _estimate(res_sq, clean_sq)
         message = (
             f"{why}; the safeguard continued with IALM from it: {res.message} "
@@ -590,7 +592,7 @@ class LearnedRPCA:
         )
         if not res.converged:
             warn_not_converged(message)
-        fields = (estimate, densest, res.residual**2, int(np.count_nonzero(res.S)))
+        fields = (estimate, res.residual**2, int(np.count_nonzero(res.S)))
         out = self._result(
             res.L, res.S, res.Y, K, res.n_iter, res.converged, fields, message, res.history, start
         )
@@ -631,6 +633,7 @@ class LearnedRPCA:
             s["GR"],
         )
         low_rank_into(s["L"], s["R"], ws["X"], s["Tb"].shape[0])
+        self._bases = (s["R"], s["L"])  # the row and column spaces of L = L_f R_f^T
         return done
 
     def _ialm_layers(self, D, ws):
@@ -659,10 +662,34 @@ class LearnedRPCA:
                 S_cur, S_next = S_next, S_cur
         _low_rank_into(factors, X)
         self._ialm_rank = s.size
+        self._bases = (Vh.T, U)
         return K
 
+    def _refit_lines(self, D, X, S, count, bases):
+        """The safeguard's line check (module docstring): ``(hidden, unresolved)``, the
+        squared error the refits find on the entries of S of the over-full lines, and how
+        many such lines had too few outlier-free entries to fit. Allocates nothing unless
+        a line is over-full."""
+        m, n = D.shape
+        p = count / (m * n)
+        hidden, unresolved = 0.0, 0
+        counts = (self._small["rows"], self._small["cols"])
+        for axis, (basis, length) in enumerate(zip(bases, (n, m))):
+            bound = (p + LINE_SIGMAS * np.sqrt(p * (1 - p) / length)) * length + 1
+            if counts[axis].max() <= bound:
+                continue
+            for i in np.flatnonzero(counts[axis] > bound):
+                line = (D[i] - X[i]) if axis == 0 else (D[:, i] - X[:, i])
+                flagged = (S[i] if axis == 0 else S[:, i]) != 0
+                if np.count_nonzero(~flagged) < 2 * basis.shape[1] + 2:
+                    unresolved += 1
+                    continue
+                coef = np.linalg.lstsq(basis[~flagged], line[~flagged], rcond=None)[0]
+                hidden += float(np.sum((basis[flagged] @ coef) ** 2))
+        return hidden, unresolved
+
     def _result(self, L, S, Y, layers, extra, converged, fields, message, history, start):
-        estimate, densest, residual_sq, count = fields
+        estimate, residual_sq, count = fields
         if extra:
             rank = 0  # the caller sets the safeguard's
         elif self.variant == "factor":
@@ -679,7 +706,6 @@ class LearnedRPCA:
             safeguard_iter=extra,
             converged=bool(converged),
             error_estimate=float(estimate),
-            densest_line=float(densest),
             residual=float(np.sqrt(residual_sq)),
             n_outliers=int(count),
             message=message,

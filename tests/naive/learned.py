@@ -53,12 +53,37 @@ def ialm_layers(M, mu, lam, lam0):
 def outlier_split(M, L, factor, floor):
     """``S`` = entries of ``M - L`` above ``factor`` times the entry of rank mn/2 of
     ``|M - L|`` (sorted ascending) and above ``floor ||L||_F``; returns S, the error
-    estimate
-    ``||M - L - S||_F / ||M||_F`` over the entries where S is 0, and the largest
-    fraction of a row or a column that S fills."""
+    estimate ``||M - L - S||_F / ||M||_F`` over the entries where S is 0, and the number
+    of entries of S per row and per column."""
     R = M - L
     tau = max(factor * np.sort(np.abs(R), axis=None)[R.size // 2], floor * np.linalg.norm(L))
     clean = np.abs(R) <= tau
     S = np.where(clean, 0.0, R)
-    densest = max((~clean).mean(axis=1).max(), (~clean).mean(axis=0).max())
-    return S, np.linalg.norm(R[clean]) / np.linalg.norm(M[clean]), densest
+    estimate = np.linalg.norm(R[clean]) / np.linalg.norm(M[clean])
+    return S, estimate, (~clean).sum(axis=1), (~clean).sum(axis=0)
+
+
+def checked_estimate(M, L, S, row_basis, col_basis, sigmas):
+    """The error estimate with the line refit: for each row (column) holding more than
+    ``(p + sigmas sqrt(p (1 - p) / length)) length + 1`` entries of S (p the overall
+    fraction), fit ``M - L`` on its entries outside S by least squares in the row (column)
+    space, and count the fit on its entries in S as error too. Returns the estimate and
+    the number of lines with too few entries outside S to fit (None for those)."""
+    m, n = M.shape
+    R = M - L
+    flagged = S != 0
+    p = flagged.mean()
+    hidden, unresolved = 0.0, 0
+    for lines, flags, basis, length in ((R, flagged, row_basis, n), (R.T, flagged.T, col_basis, m)):
+        bound = (p + sigmas * np.sqrt(p * (1 - p) / length)) * length + 1
+        for line, flag in zip(lines, flags):
+            if flag.sum() <= bound:
+                continue
+            if (~flag).sum() < 2 * basis.shape[1] + 2:
+                unresolved += 1
+                continue
+            coef = np.linalg.solve(basis[~flag].T @ basis[~flag], basis[~flag].T @ line[~flag])
+            hidden += np.sum((basis[flag] @ coef) ** 2)
+    clean = ~flagged
+    estimate = np.sqrt((np.sum(R[clean] ** 2) + hidden) / np.sum(M[clean] ** 2))
+    return estimate, unresolved

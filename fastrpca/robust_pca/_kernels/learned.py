@@ -16,7 +16,7 @@ matrix products go to BLAS through ``np.dot(a, b, out)``.
 * Split: ``S`` keeps the entries of ``M - L`` above ``factor`` times their median
   magnitude (the entry of rank mn/2, by quickselect) and above ``floor ||L||_F``; the rest
   is the residual whose norm, relative to M on those entries, the safeguard checks, with
-  the densest row or column of S.
+  the number of entries of S per row and column.
 """
 
 from __future__ import annotations
@@ -253,14 +253,14 @@ def select(a, k):
 
 
 @kernel
-def outlier_split(M, L, S, work, factor, floor):
+def outlier_split(M, L, S, work, factor, floor, rows, cols):
     """``S = (M - L)`` where ``|M - L| > tau``, else 0, with
     ``tau = max(factor * median |M - L|, floor * ||L||_F)``.
 
-    ``work`` (m n,) scratch. Returns ``(||M - L - S||_F^2, ||M||_F^2, the largest
-    fraction of a row or a column that S fills, count)``, the two norms over the entries
-    where S = 0; the first is infinite (and S untouched) when ``M - L`` holds a NaN or an
-    Inf.
+    ``work`` (m n,) scratch; ``rows`` (m,), ``cols`` (n,) receive the number of entries of
+    S in each row and column. Returns ``(||M - L - S||_F^2, ||M||_F^2, count)``, the two
+    norms over the entries where S = 0; the first is infinite (and S untouched) when
+    ``M - L`` holds a NaN or an Inf.
     """
     m, n = M.shape
     norm_l = 0.0
@@ -268,16 +268,14 @@ def outlier_split(M, L, S, work, factor, floor):
         for j in range(n):
             d = abs(M[i, j] - L[i, j])
             if not np.isfinite(d):
-                return np.inf, np.inf, 1.0, m * n
+                return np.inf, np.inf, m * n
             work[i * n + j] = d
             norm_l += L[i, j] * L[i, j]
     tau = max(factor * select(work, (m * n) // 2), floor * np.sqrt(norm_l))
-    col = work[:n]  # reused: outliers per column
-    col[:] = 0.0
+    cols[:] = 0.0
     residual = 0.0
     clean = 0.0
     count = 0
-    densest = 0.0
     for i in range(m):
         in_row = 0
         for j in range(n):
@@ -285,13 +283,11 @@ def outlier_split(M, L, S, work, factor, floor):
             if abs(d) > tau:
                 S[i, j] = d
                 in_row += 1
-                col[j] += 1.0
+                cols[j] += 1.0
             else:
                 S[i, j] = 0.0
                 residual += d * d
                 clean += M[i, j] * M[i, j]
+        rows[i] = in_row
         count += in_row
-        densest = max(densest, in_row / n)
-    for j in range(n):
-        densest = max(densest, col[j] / m)
-    return residual, clean, densest, count
+    return residual, clean, count
