@@ -134,21 +134,29 @@ def test_ialm_layers_equal_the_naive_reference_and_the_untrained_ones_equal_rpca
 
 def test_outlier_split_equals_the_naive_reference():
     rng = np.random.default_rng(7)
-    for shape in ((7, 5), (6, 6), (40, 31)):
+    for shape, stride in (((7, 5), 1), ((6, 6), 1), ((40, 31), 1), ((40, 31), 3), ((50, 64), 7)):
         M = rng.standard_normal(shape) + np.where(rng.random(shape) < 0.1, 50.0, 0.0)
         L = M + 0.01 * rng.standard_normal(shape)
         L[rng.random(shape) < 0.1] = 0.0
         for floor in (0.0, 1e-3, 0.05):  # the median's threshold, or the floor's
             S, rows, cols = np.empty(shape), np.empty(shape[0]), np.empty(shape[1])
             res_sq, clean_sq, count = k.outlier_split(
-                M, L, S, np.empty(M.size), 10.0, floor, rows, cols
+                M, L, S, np.empty(M.size), 10.0, floor, stride, rows, cols
             )
-            want_S, want_err, want_rows, want_cols = naive.outlier_split(M, L, 10.0, floor)
+            want_S, want_err, want_rows, want_cols = naive.outlier_split(M, L, 10.0, floor, stride)
             np.testing.assert_array_equal(S, want_S)
             assert np.sqrt(res_sq / clean_sq) == pytest.approx(want_err, rel=1e-12)
             np.testing.assert_array_equal(rows, want_rows)
             np.testing.assert_array_equal(cols, want_cols)
             assert count == np.count_nonzero(want_S)
+
+
+def test_the_median_sample_visits_every_column():
+    for m, n in ((64, 64), (200, 200), (128, 128), (1000, 64), (20000, 200), (3, 5)):
+        stride = learned_module._sample_stride(m, n)
+        cols = (np.arange(0, m * n, stride) % n) if stride > 1 else np.arange(n)
+        assert np.unique(cols).size == n
+        assert (m * n) / stride <= 2 * learned_module.MEDIAN_SAMPLE or stride == 1
 
 
 def test_an_error_gathered_on_one_row_is_found_by_the_line_refit(factor_model, data):
@@ -175,7 +183,7 @@ def test_an_error_gathered_on_one_row_is_found_by_the_line_refit(factor_model, d
     X = np.ascontiguousarray(L)
     S2, rows2, cols2 = np.empty(SHAPE), model._small["rows"], model._small["cols"]
     res_sq, clean_sq, count = k.outlier_split(
-        Mt[0], X, S2, np.empty(X.size), 10.0, model.tol / np.sqrt(50), rows2, cols2
+        Mt[0], X, S2, np.empty(X.size), 10.0, model.tol / np.sqrt(50), 1, rows2, cols2
     )
     hidden, unres = model._refit_lines(Mt[0], X, S2, count, (row_space, L_f))
     assert unres == 0
@@ -229,7 +237,7 @@ def test_in_distribution_the_layers_answer_without_the_safeguard(factor_model, d
         assert 0.3 * error < res.error_estimate < 1.5 * error
         assert res.rank == RANK and "no safeguard iteration" in res.message
         floor = factor_model.tol / np.sqrt(min(SHAPE))
-        S, _, _, _ = naive.outlier_split(Mt[i], res.L, 10.0, floor)
+        S, _, _, _ = naive.outlier_split(Mt[i], res.L, 10.0, floor)  # 3000 entries: stride 1
         np.testing.assert_array_equal(res.S, S)
         L_f, R_f = factor_model._small["L"], factor_model._small["R"]
         estimate, unresolved = naive.checked_estimate(Mt[i], res.L, S, R_f, L_f, 4.0)

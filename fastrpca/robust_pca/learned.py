@@ -19,7 +19,8 @@ scheme: stage k trains layers 1..k on the error after layer k) with L-BFGS and
 gradients written out by hand, including through the SVDs.
 
 The safeguard: after the layers, ``S`` is taken as the entries of ``M - L`` above
-``OUTLIER_FACTOR`` (10) times their median magnitude and above ``tol ||L||_F /
+``OUTLIER_FACTOR`` (10) times their median magnitude (over a systematic sample of about
+``MEDIAN_SAMPLE`` = 4096 entries) and above ``tol ||L||_F /
 sqrt(min(m, n))`` (the size of the entries of an error of norm ``tol ||L||`` spread along
 one row or column); the rest of ``M - L`` is what the decomposition fails to explain.
 On those outlier-free entries, the error estimate is ``||M - L - S|| / ||M||`` (Frobenius
@@ -66,6 +67,9 @@ VARIANTS = ("factor", "ialm")
 OUTLIER_FACTOR = 10.0
 #: The check accepts the layers' answer when its error estimate is at most tol / this.
 CHECK_MARGIN = 2.0
+#: The outlier threshold's median is taken over a systematic sample of about this many
+#: entries of |M - L|.
+MEDIAN_SAMPLE = 4096
 #: A row or column holding more entries of S than this many binomial standard deviations
 #: above the overall fraction is refitted by the safeguard's check.
 LINE_SIGMAS = 4.0
@@ -449,6 +453,7 @@ class LearnedRPCA:
     def _allocate(self):
         m, n = self.shape
         small = {"zeta": np.empty(self.n_layers), "rows": np.empty(m), "cols": np.empty(n)}
+        self._stride = _sample_stride(m, n)
         if self.variant == "factor":
             r, k = self.rank, min(self.rank + self.oversample, min(m, n))
             small.update(
@@ -541,7 +546,9 @@ class LearnedRPCA:
             layers_done, dual = self._ialm_layers(D, ws), Y
         floor = self.tol / np.sqrt(min(self.shape))
         rows, cols = self._small["rows"], self._small["cols"]
-        res_sq, clean_sq, count = outlier_split(D, X, S, work, OUTLIER_FACTOR, floor, rows, cols)
+        res_sq, clean_sq, count = outlier_split(
+            D, X, S, work, OUTLIER_FACTOR, floor, self._stride, rows, cols
+        )
         hidden, unresolved = 0.0, 0
         if layers_done == K and np.isfinite(res_sq):
             hidden, unresolved = self._refit_lines(D, X, S, count, self._bases)
@@ -583,7 +590,7 @@ class LearnedRPCA:
             )
         spare = ws["S1"] if np.shares_memory(res.S, S) else S  # not holding the result
         res_sq, clean_sq, _ = outlier_split(
-            D, res.L, spare, work, OUTLIER_FACTOR, floor, rows, cols
+            D, res.L, spare, work, OUTLIER_FACTOR, floor, self._stride, rows, cols
         )
         estimate = _estimate(res_sq, clean_sq)
         message = (
@@ -796,6 +803,15 @@ class LearnedRPCA:
             model.params[name] = value.copy()
         model._allocate()
         return model
+
+
+def _sample_stride(m, n):
+    """Stride of the systematic sample (about ``MEDIAN_SAMPLE`` entries) over which the
+    outlier threshold's median is taken; coprime with n, so every column is visited."""
+    stride = max(1, (m * n) // MEDIAN_SAMPLE)
+    while stride > 1 and np.gcd(stride, n) != 1:
+        stride += 1
+    return stride
 
 
 def _rank(L):

@@ -50,13 +50,15 @@ def ialm_layers(M, mu, lam, lam0):
     return L, S, Y
 
 
-def outlier_split(M, L, factor, floor):
-    """``S`` = entries of ``M - L`` above ``factor`` times the entry of rank mn/2 of
-    ``|M - L|`` (sorted ascending) and above ``floor ||L||_F``; returns S, the error
+def outlier_split(M, L, factor, floor, stride=1):
+    """``S`` = entries of ``M - L`` above ``factor`` times the median of ``|M - L|`` (the
+    entry of rank k/2 of the k entries of flat index 0, stride, 2 stride, ..., sorted
+    ascending) and above ``floor ||L||_F``; returns S, the error
     estimate ``||M - L - S||_F / ||M||_F`` over the entries where S is 0, and the number
     of entries of S per row and per column."""
     R = M - L
-    tau = max(factor * np.sort(np.abs(R), axis=None)[R.size // 2], floor * np.linalg.norm(L))
+    sample = np.sort(np.abs(R).ravel()[::stride])
+    tau = max(factor * sample[sample.size // 2], floor * np.linalg.norm(L))
     clean = np.abs(R) <= tau
     S = np.where(clean, 0.0, R)
     estimate = np.linalg.norm(R[clean]) / np.linalg.norm(M[clean])

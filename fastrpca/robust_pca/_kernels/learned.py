@@ -14,7 +14,8 @@ matrix products go to BLAS through ``np.dot(a, b, out)``.
   ``R += eta_k T^T L (L^T L)^-1`` (both from the old factors), T formed a block of rows
   at a time so that M is read once per layer and the block stays in cache.
 * Split: ``S`` keeps the entries of ``M - L`` above ``factor`` times their median
-  magnitude (the entry of rank mn/2, by quickselect) and above ``floor ||L||_F``; the rest
+  magnitude (over a systematic sample of the entries, by quickselect) and above
+  ``floor ||L||_F``; the rest
   is the residual whose norm, relative to M on those entries, the safeguard checks, with
   the number of entries of S per row and column.
 """
@@ -253,25 +254,31 @@ def select(a, k):
 
 
 @kernel
-def outlier_split(M, L, S, work, factor, floor, rows, cols):
+def outlier_split(M, L, S, work, factor, floor, stride, rows, cols):
     """``S = (M - L)`` where ``|M - L| > tau``, else 0, with
-    ``tau = max(factor * median |M - L|, floor * ||L||_F)``.
+    ``tau = max(factor * median, floor * ||L||_F)``, the median of ``|M - L|`` over the
+    entries of flat index 0, stride, 2 stride, ... (all of them for stride 1).
 
-    ``work`` (m n,) scratch; ``rows`` (m,), ``cols`` (n,) receive the number of entries of
-    S in each row and column. Returns ``(||M - L - S||_F^2, ||M||_F^2, count)``, the two
-    norms over the entries where S = 0; the first is infinite (and S untouched) when
-    ``M - L`` holds a NaN or an Inf.
+    ``work`` (at least m n / stride,) scratch; ``rows`` (m,), ``cols`` (n,) receive the
+    number of entries of S in each row and column. Returns ``(||M - L - S||_F^2,
+    ||M||_F^2, count)``, the two norms over the entries where S = 0; the first is infinite
+    (and S untouched) when ``M - L`` holds a NaN or an Inf.
     """
     m, n = M.shape
     norm_l = 0.0
+    finite = True
     for i in range(m):
         for j in range(n):
-            d = abs(M[i, j] - L[i, j])
-            if not np.isfinite(d):
-                return np.inf, np.inf, m * n
-            work[i * n + j] = d
+            d = M[i, j] - L[i, j]
             norm_l += L[i, j] * L[i, j]
-    tau = max(factor * select(work, (m * n) // 2), floor * np.sqrt(norm_l))
+            finite &= np.isfinite(d)
+    if not finite:
+        return np.inf, np.inf, m * n
+    size = (m * n + stride - 1) // stride
+    for t in range(size):
+        i, j = divmod(t * stride, n)
+        work[t] = abs(M[i, j] - L[i, j])
+    tau = max(factor * select(work[:size], size // 2), floor * np.sqrt(norm_l))
     cols[:] = 0.0
     residual = 0.0
     clean = 0.0
