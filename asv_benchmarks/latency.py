@@ -4,7 +4,8 @@ Run as ``python asv_benchmarks/latency.py`` (``--help`` for options). Prints Mar
 
 1. Latency per call after warm-up (default 3000 timed calls each, BLAS at one thread,
    every call on fresh data, outputs into preallocated buffers):
-   streaming RPCA on 64 x 64 and 256 x 256 frames, one 64 x 256 lasso, one holography
+   streaming RPCA on 64 x 64 and 256 x 256 frames, learned RPCA (trained factor layers)
+   on 64 x 64 matrices, one 64 x 256 lasso, one holography
    update (new foci -> drives) at 1 device x 16 foci and 4 devices x 64 foci.
 2. Streaming RPCA against batch IALM on the same planted drifting sequence: per-frame
    cost, and how close the streaming S is to the batch S and to the truth.
@@ -80,6 +81,28 @@ def latency_cases(calls: int, warmup: int):
                 f"streaming RPCA, {side} x {side}, `check_finite=False`",
                 percentiles(
                     lambda i: stream.process(frames[i % len(frames)], check_finite=False),
+                    calls,
+                    warmup,
+                ),
+            )
+        )
+    try:
+        from fastrpca.robust_pca import LearnedRPCA, RPCAWorkspace, planted_problems
+    except ImportError:
+        rows.append(("learned RPCA: skipped (fastrpca.LearnedRPCA not present)", None))
+    else:
+        M, L0, _ = planted_problems(32, (64, 64), 3, random_state=1)
+        model = LearnedRPCA(n_layers=10).fit(M, L0)  # about 12 s of training
+        held_out = planted_problems(64, (64, 64), 3, random_state=2)[0]
+        # the problems its layers answer alone (the rest continue with IALM: rpca's latency)
+        alone = [A for A in held_out if model.solve(A).safeguard_iter == 0]
+        ws = RPCAWorkspace()
+        rows.append(
+            (
+                f"learned RPCA, 10 factor layers, 64 x 64 rank 3 ({len(alone)} of 64 held-out "
+                "problems without safeguard), `solve(M, workspace=ws, check_finite=False)`",
+                percentiles(
+                    lambda i: model.solve(alone[i % len(alone)], workspace=ws, check_finite=False),
                     calls,
                     warmup,
                 ),

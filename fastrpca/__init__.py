@@ -6,7 +6,8 @@ cache) every kernel before a real-time loop.
 Three families, one package each, over a shared core (:mod:`fastrpca._core`):
 
 * :mod:`fastrpca.robust_pca`: :func:`rpca` (IALM), :class:`RPCAWorkspace`,
-  :class:`StreamingRPCA`, :func:`decompose_frames` and the frame helpers.
+  :class:`StreamingRPCA`, :class:`LearnedRPCA` (trained layers with a safeguard),
+  :func:`decompose_frames` and the frame helpers.
 * :mod:`fastrpca.sparse`: :func:`soft_threshold`, :func:`svt`, :func:`lasso`,
   :func:`elastic_net`, :func:`ridge`, :class:`LassoSolver`, :class:`LISTA`,
   :class:`RobustDictionaryLearning` and the image-patch helpers.
@@ -24,6 +25,7 @@ from ._core.result import ConvergenceWarning
 from .holography import PhaseCutResult, phasecut
 from .robust_pca import (
     FrameDecomposition,
+    LearnedRPCA,
     RPCAResult,
     RPCAWorkspace,
     StreamingRPCA,
@@ -73,6 +75,7 @@ __all__ = [
     "RPCAResult",
     "RPCAWorkspace",
     "StreamingRPCA",
+    "LearnedRPCA",
     "soft_threshold",
     "svt",
     "ridge_shrink",

@@ -34,6 +34,7 @@ SEEDED = {
     "RobustDictionaryLearning.partial_fit": lambda rs: fastrpca.RobustDictionaryLearning(
         4, 0.5
     ).partial_fit(A, random_state=rs),
+    "LearnedRPCA": lambda rs: fastrpca.LearnedRPCA(n_layers=2, random_state=rs),
 }
 
 
@@ -81,6 +82,10 @@ RESULTS = {
     "RobustDictionaryLearning.decompose": lambda: (
         fastrpca.RobustDictionaryLearning(4, 0.5, 2.0).fit(A).decompose(A)
     ),
+    "LearnedRPCA.solve": lambda: (
+        fastrpca.LearnedRPCA(n_layers=2).fit([M_RPCA, M_RPCA], max_iter=0).solve(M_RPCA)
+    ),
+    "LISTA.solve": lambda: fastrpca.LISTA(A, 0.5, n_layers=2).solve(y),
 }
 
 
@@ -108,6 +113,8 @@ ITERATIVE = {
     "LISTA.fit": fastrpca.LISTA.fit,
     "RobustDictionaryLearning.fit": fastrpca.RobustDictionaryLearning.fit,
     "RobustDictionaryLearning.decompose": fastrpca.RobustDictionaryLearning.decompose,
+    "LISTA.solve": fastrpca.LISTA.solve,
+    "LearnedRPCA.fit": fastrpca.LearnedRPCA.fit,
 }
 
 

@@ -456,3 +456,33 @@ def test_ridge_of_a_zero_matrix_is_zero_without_warnings():
         warnings.simplefilter("error")
         res = sp.ridge(np.zeros((5, 3)), np.ones(5), 0.0)
     np.testing.assert_array_equal(res.x, 0.0)
+
+
+def _lista_safeguard_problem():
+    rng = np.random.default_rng(10)
+    A = rng.standard_normal((12, 24))
+    A /= np.linalg.norm(A, axis=0)
+    X = np.zeros((24, 160))
+    for c in range(160):
+        X[rng.choice(24, 3, replace=False), c] = rng.standard_normal(3)
+    Y = A @ X + 0.01 * rng.standard_normal((12, 160))
+    return A, Y, 0.05 * np.median(sp.lam_max(A, Y))
+
+
+def test_lista_safeguard_reaches_the_duality_gap_from_the_layers():
+    A, Y, lam = _lista_safeguard_problem()
+    net = sp.LISTA(A, lam, n_layers=4).fit(Y[:, :120], max_iter=10, random_state=0)
+    res = net.solve(Y[:, 120:])
+    ref = sp.lasso(A, Y[:, 120:], lam, tol=1e-12)
+    assert np.all(res.converged) and np.all(res.dual_gap <= 1e-6 * res.objective)
+    np.testing.assert_allclose(res.x, ref.x, atol=1e-4)
+    assert np.all(res.n_iter == 4 + res.safeguard_iter) and res.n_layers == 4
+    with pytest.warns(ConvergenceWarning, match="safeguard off"):
+        raw = net.solve(Y[:, 120:], safeguard=False)
+    np.testing.assert_array_equal(raw.x, net.predict(Y[:, 120:]))
+    assert not np.all(raw.converged)
+    # where the layers' codes are already within tol, the check costs no iteration
+    exact = sp.LISTA(A, lam, n_layers=4)
+    exact.predict = lambda Y: sp.lasso(A, Y, lam, tol=1e-12).x  # a perfect network
+    one = exact.solve(Y[:, 0])
+    assert one.safeguard_iter == 0 and one.converged and "no safeguard iteration" in one.message

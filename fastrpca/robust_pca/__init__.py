@@ -15,6 +15,8 @@ frames
     Frame stacks to matrices and back, anomaly scores and thresholds, :func:`decompose_frames`.
 metrics
     Detection metrics of a mask or a score against a known mask.
+learned
+    :class:`LearnedRPCA`, K trained layers with a safeguard, and :func:`planted_problems`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from .frames import (
     to_grey,
 )
 from .ialm import RPCAResult, RPCAWorkspace, default_lambda, rpca
+from .learned import LearnedRPCA, planted_problems
 from .metrics import precision_recall, roc_auc
 from .stream import StreamingRPCA
 
@@ -38,6 +41,8 @@ __all__ = [
     "RPCAResult",
     "RPCAWorkspace",
     "default_lambda",
+    "LearnedRPCA",
+    "planted_problems",
     "StreamingRPCA",
     "frames_to_matrix",
     "matrix_to_frames",
@@ -54,7 +59,8 @@ __all__ = [
 
 def _warmup() -> None:
     """Compile (or load) every Robust PCA kernel."""
-    from . import ialm, stream
+    from . import ialm, learned, stream
 
     ialm._warmup()
     stream._warmup()
+    learned._warmup()

@@ -1,12 +1,13 @@
-"""LISTA: learned ISTA, the lasso solver unfolded into trained layers."""
+"""LISTA: learned ISTA, the lasso solver unfolded into trained layers, with a safeguard."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .._core.result import warn_not_converged
 from .._core.validation import as_array, rng_from
 from .._core.validation import positive as _positive
-from .l1 import LassoSolver, lasso
+from .l1 import DEFAULT_TOL, LassoResult, LassoSolver, lasso
 from .penalty import _check_rows_shape
 
 
@@ -20,6 +21,10 @@ class LISTA:
     the layers and one threshold per layer. Initialised to ISTA on ``A`` with weight
     ``lam`` (``W_e = A^T / L``, ``S = I - A^T A / L``, ``theta = lam / L``), then trained
     by Adam on the squared distance to lasso solutions, gradients written out by hand.
+
+    :meth:`solve` adds a safeguard: the duality gap of the lasso at the layers' codes is
+    checked, and where it exceeds ``tol`` times the objective the lasso solver continues
+    from them (``x0=``) to that gap.
 
     Parameters
     ----------
@@ -38,6 +43,7 @@ class LISTA:
         self.S = np.eye(A.shape[1]) - A.T @ A / L
         self.theta = np.full(self.n_layers, self.lam / L)
         self.loss_history: list[float] = []
+        self._solvers: dict = {}
 
     def _forward(self, Y):
         C = self.We @ Y
@@ -67,6 +73,92 @@ class LISTA:
         _check_rows_shape(self.A.shape, Y)
         out = self._forward(Y.reshape(self.A.shape[0], -1))[2][-1]
         return out[:, 0] if Y.ndim == 1 else out
+
+    def solve(
+        self,
+        Y,
+        *,
+        tol: float | None = None,
+        method: str = "auto",
+        max_iter: int | None = None,
+        safeguard: bool = True,
+    ) -> LassoResult:
+        """Codes of ``Y`` by the layers, certified by the lasso's duality gap.
+
+        Parameters
+        ----------
+        Y : array_like (m,) or (m, k). One signal or k signals as columns.
+        tol : float, optional. Accept a column when its duality gap is at most ``tol``
+            times its objective (default that of :func:`fastrpca.lasso`: 1e-6).
+        method : {"auto", "cd", "fista", "ista", "admm"}. The solver that continues from
+            the layers' codes where the gap is above ``tol`` (coordinate descent by
+            default).
+        max_iter : int, optional. Its iteration cap.
+        safeguard : bool. Continue where the gap is too large (else report it, with
+            ``converged=False`` and a warning).
+
+        Returns
+        -------
+        LassoResult
+            ``x``, ``objective``, ``dual_gap``, ``converged`` as for :func:`fastrpca.lasso`,
+            plus ``n_layers`` (K) and ``safeguard_iter`` (the solver's iterations after the
+            layers, 0 where the layers' codes were within ``tol``); ``n_iter`` is ``K`` plus
+            those.
+        """
+        Y = as_array(Y, "Y", ndim=(1, 2), allow_complex=False).astype(np.float64)
+        _check_rows_shape(self.A.shape, Y)
+        tol = DEFAULT_TOL[np.dtype(np.float64)] if tol is None else _positive(tol, "tol")
+        X = self.predict(Y)
+        K = self.n_layers
+        if safeguard:
+            key = (method, tol, max_iter)
+            if key not in self._solvers:
+                self._solvers[key] = LassoSolver(self.A, method=method, tol=tol, max_iter=max_iter)
+            res = self._solvers[key].solve(Y, self.lam, x0=X, check_finite=False)
+            extra = res.n_iter
+            checked = np.all(np.asarray(extra) == 0)
+            message = (
+                f"{K} LISTA layers: duality gap <= tol * objective (tol={tol:g}), no safeguard "
+                "iteration"
+                if checked
+                else f"{K} LISTA layers, then {res.method} from their codes: {res.message}"
+            )
+            return LassoResult(
+                x=res.x,
+                n_iter=K + extra,
+                n_layers=K,
+                safeguard_iter=extra,
+                converged=res.converged,
+                objective=res.objective,
+                dual_gap=res.dual_gap,
+                message=message,
+                method=f"lista+{res.method}",
+                history=res.history,
+            )
+        m, n = self.A.shape
+        obj, gap = _lasso_gap(self.A, Y.reshape(m, -1), X.reshape(n, -1), self.lam)
+        conv = gap <= tol * obj
+        message = (
+            f"{K} LISTA layers: duality gap <= tol * objective (tol={tol:g})"
+            if conv.all()
+            else f"not converged: {int((~conv).sum())} of {conv.size} signal(s) have duality "
+            f"gap > tol * objective (tol={tol:g}) after {K} LISTA layers (safeguard off)"
+        )
+        if not conv.all():
+            warn_not_converged(message)
+        one = Y.ndim == 1
+        return LassoResult(
+            x=X,
+            n_iter=K if one else np.full(conv.size, K),
+            n_layers=K,
+            safeguard_iter=0 if one else np.zeros(conv.size, np.int64),
+            converged=bool(conv[0]) if one else conv,
+            objective=float(obj[0]) if one else obj,
+            dual_gap=float(gap[0]) if one else gap,
+            message=message,
+            method="lista",
+            history={},
+        )
 
     def loss_and_grads(self, Y, Xstar):
         """Mean over columns of 1/2 ||x_K - x*||^2 and its gradients (We, S, theta).
@@ -177,3 +269,14 @@ class LISTA:
             np.maximum(self.theta, 0.0, out=self.theta)
             self.loss_history.append(total / Y.shape[1])
         return self
+
+
+def _lasso_gap(A, Y, X, lam):
+    """Objective and duality gap of the lasso per column (dual point: the residual
+    rescaled into the feasible set ``||A^T theta||_inf <= lam``)."""
+    R = Y - A @ X
+    obj = 0.5 * np.sum(R * R, axis=0) + lam * np.sum(np.abs(X), axis=0)
+    peak = np.abs(A.T @ R).max(axis=0)
+    theta = R * np.minimum(1.0, lam / np.where(peak > 0, peak, 1.0))
+    dual = 0.5 * np.sum(Y * Y, axis=0) - 0.5 * np.sum((Y - theta) ** 2, axis=0)
+    return obj, np.maximum(obj - dual, 0.0)
