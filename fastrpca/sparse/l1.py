@@ -2,12 +2,16 @@ r"""Lasso and elastic net: coordinate descent, (F)ISTA and ADMM behind one reusa
 
 All solvers minimise, per column ``y`` of the right-hand side,
 
-.. math:: \tfrac12\|Ax - y\|_2^2 + \lambda_1\|x\|_1 + \tfrac{\lambda_2}{2}\|x\|_2^2
+.. math:: \tfrac12\sum_i s_i |(Ax - y)_i|^2 + \lambda_1\sum_j w_j |x_j|
+          + \tfrac{\lambda_2}{2}\|x\|_2^2
 
 with *unscaled* penalties (scikit-learn divides the data term by ``n_samples``; see
-:func:`lam_from_sklearn`). Every iterative method stops on one rule: the duality gap
-is at most ``tol`` times the objective, which certifies a relative objective error
-below ``tol / (1 - tol)``.
+:func:`lam_from_sklearn`), optional sample weights ``s`` (``sample_weight``, default 1)
+and per-feature penalty weights ``w`` (``penalty_weights``, default 1). ``A`` and ``y``
+may be complex (coordinate descent, FISTA, ISTA): ``|x_j|`` is then the modulus and the
+proximal step the modulus soft threshold. Every iterative method stops on one rule: the
+duality gap is at most ``tol`` times the objective, which certifies a relative objective
+error below ``tol / (1 - tol)``.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import numpy as np
 import scipy.linalg
 
 from .._core.result import Result, stop_requested, warn_not_converged
-from .._core.validation import as_array, check_all_finite
+from .._core.validation import as_array, check_all_finite, real_dtype
 from .._core.validation import positive as _positive
 from ._kernels import lasso as _k
 from .penalty import _check_rows_shape
@@ -82,6 +86,7 @@ class _Scratch:
         e = lambda size: np.zeros(size, dtype=dtype)  # noqa: E731
         self.r, self.w, self.w2 = e(m), e(m), e(m)
         self.q, self.z, self.xold, self.xs, self.u, self.c, self.v = (e(n) for _ in range(7))
+        self.score = self.v if dtype.kind == "f" else np.zeros(n, dtype=real_dtype(dtype))
         self.idx = np.zeros(n, dtype=np.int64)
         self.tstate = np.ones(1, dtype=np.float64)
         self.hist0 = np.zeros((0, 2), dtype=np.float64)
@@ -97,11 +102,12 @@ class LassoSolver:
 
     Parameters
     ----------
-    A : array_like (m, n), real. The dictionary; copied (later changes to the caller's
-        array are not seen).
+    A : array_like (m, n), real or complex. The dictionary; copied (later changes to the
+        caller's array are not seen).
     method : {"auto", "cd", "fista", "ista", "admm"}. ``"auto"`` picks coordinate
-        descent, in Gram form (A^T A kept) when n <= 2048 or m >= n, else residual form.
-    positive : bool. Constrain ``x >= 0``.
+        descent, in Gram form (A^H A kept) when n <= 2048 or m >= n, else residual form.
+        Complex ``A``: coordinate descent, FISTA or ISTA.
+    positive : bool. Constrain ``x >= 0`` (real ``A`` only).
     tol : float, optional. Relative duality-gap tolerance (default 1e-6 for float64,
         1e-4 for float32).
     max_iter : int, optional. Iteration cap (per signal).
@@ -109,6 +115,10 @@ class LassoSolver:
     gram : bool, optional. Force the Gram form of coordinate descent on or off.
     n_jobs : int, optional. Threads for batches (default: all cores for large batches).
     check_finite : bool. Reject NaN / Inf in ``A``.
+    sample_weight : array_like (m,), optional. Non-negative weights ``s`` of the rows: the
+        data term becomes ``1/2 sum_i s_i |(Ax - y)_i|^2``. Applied once here (the rows
+        of the solver's copy of ``A`` are scaled by ``sqrt(s)``, and each ``y`` on the
+        way in), so weighted solves cost what unweighted ones do.
     """
 
     def __init__(
@@ -123,22 +133,38 @@ class LassoSolver:
         gram: bool | None = None,
         n_jobs: int | None = None,
         check_finite: bool = True,
+        sample_weight=None,
     ):
-        A = as_array(A, "A", ndim=2, allow_complex=False, min_size=0, check_finite=check_finite)
+        A = as_array(A, "A", ndim=2, min_size=0, check_finite=check_finite)
         if A.size == 0:
             raise ValueError(f"A has shape {A.shape}; it needs at least one row and one column")
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        self.complex = A.dtype.kind == "c"
+        if self.complex and method == "admm":
+            raise ValueError(
+                "method='admm' takes real data; for complex A use method='cd' (the "
+                "default), 'fista' or 'ista'"
+            )
+        if self.complex and positive:
+            raise ValueError("positive=True needs real data; A is complex")
         self.dtype = A.dtype
         self.shape = A.shape
         self.At = np.array(A.T, order="C", copy=True)
-        self.nrm2 = np.einsum("ij,ij->i", self.At, self.At)
+        self._sqrt_sw = None
+        if sample_weight is not None:
+            sw = _check_sample_weight(sample_weight, A.shape[0])
+            self._sqrt_sw = np.sqrt(sw).astype(real_dtype(self.dtype))
+            self.At *= self._sqrt_sw
+        self.nrm2 = np.einsum("ij,ij->i", self.At, self.At.conj()).real
         self._has_zero_col = not self.nrm2.all()
         with np.errstate(divide="ignore"):
-            self.inrm = np.where(self.nrm2 > 0, 1 / np.sqrt(self.nrm2), 0).astype(self.dtype)
+            self.inrm = np.where(self.nrm2 > 0, 1 / np.sqrt(self.nrm2), 0).astype(
+                real_dtype(self.dtype)
+            )
         self.method = method
         self.positive = bool(positive)
-        self.tol = DEFAULT_TOL[self.dtype] if tol is None else _positive(tol, "tol")
+        self.tol = DEFAULT_TOL[real_dtype(self.dtype)] if tol is None else _positive(tol, "tol")
         self.max_iter = None if max_iter is None else _positive(max_iter, "max_iter", integer=True)
         self.rho = None if rho is None else _positive(rho, "rho")
         m, n = A.shape
@@ -151,13 +177,16 @@ class LassoSolver:
         self._scratch: list[_Scratch] = []
         self._stats = np.zeros((1, 4))
         self._Yt = np.zeros((1, m), dtype=self.dtype)
+        self._ones = np.ones(n)
+        self._pw = np.ones(n)
+        self._ipw = np.ones(n)
 
     # -- lazily built, cached pieces
     @property
     def G(self) -> np.ndarray:
-        """The Gram matrix A^T A (built on first use)."""
+        """The Gram matrix A^H A (built on first use)."""
         if self._G is None:
-            self._G = np.ascontiguousarray(self.At @ self.At.T)
+            self._G = np.ascontiguousarray(self.At.conj() @ self.At.T)
         return self._G
 
     @property
@@ -174,10 +203,12 @@ class LassoSolver:
         if self._lip is None:
             m, n = self.shape
             if min(m, n) <= 1024:
-                small = self.At @ self.At.T if n <= m else self.At.T @ self.At
+                At, Ah = self.At, self.At.conj()
+                small = Ah @ At.T if n <= m else At.T @ Ah
                 lip = float(
                     scipy.linalg.eigvalsh(
-                        small.astype(np.float64), subset_by_index=[min(m, n) - 1] * 2
+                        small.astype(np.result_type(small.dtype, np.float64)),
+                        subset_by_index=[min(m, n) - 1] * 2,
                     )[0]
                 )
             else:
@@ -186,7 +217,7 @@ class LassoSolver:
                 lip = (
                     float(
                         spla.svds(
-                            self.At.astype(np.float64),
+                            self.At.astype(np.result_type(self.dtype, np.float64)),
                             k=1,
                             tol=1e-8,
                             return_singular_vectors=False,
@@ -230,6 +261,25 @@ class LassoSolver:
             self._Yt = np.zeros((k, m), dtype=self.dtype)
         return self._stats[:k]
 
+    def _penalty_weights(self, weights):
+        """Validated penalty weights and their inverses, in the solver's buffers."""
+        n = self.shape[1]
+        w = as_array(weights, "penalty_weights", ndim=1, allow_complex=False, min_size=0)
+        if w.shape != (n,):
+            raise ValueError(
+                f"penalty_weights has shape {w.shape}; it needs one weight per column of "
+                f"A, shape ({n},)"
+            )
+        if not (w > 0).all():
+            raise ValueError(
+                f"penalty_weights must be > 0 (got minimum {w.min():g}); features with a "
+                "zero weight (unpenalised) are not supported: give them a small positive "
+                "weight, or leave the column out"
+            )
+        np.copyto(self._pw, w)
+        np.divide(1.0, self._pw, out=self._ipw)
+        return self._pw, self._ipw
+
     def resolve_method(self, k: int = 1) -> tuple[str, bool]:
         """The method and (for "cd") whether the Gram form is used, for k signals."""
         if self.method in ("auto", "cd"):
@@ -243,19 +293,24 @@ class LassoSolver:
         lam: float,
         *,
         l2: float = 0.0,
+        penalty_weights=None,
         x0=None,
         out: np.ndarray | None = None,
         callback: Callable | None = None,
         history: bool = False,
         check_finite: bool = True,
     ) -> LassoResult:
-        """Solve ``min 1/2||Ax - y||^2 + lam ||x||_1 + l2/2 ||x||^2`` for each column of y.
+        """Solve ``min 1/2||Ax - y||^2 + lam sum_j w_j |x_j| + l2/2 ||x||^2`` for each
+        column of y.
 
         Parameters
         ----------
-        y : array_like (m,) or (m, k). One signal, or k signals as columns.
+        y : array_like (m,) or (m, k). One signal, or k signals as columns (complex
+            when ``A`` is).
         lam : float >= 0. L1 weight (unscaled).
         l2 : float >= 0. L2 weight (elastic net).
+        penalty_weights : array_like (n,), optional. Positive weights ``w`` of the L1
+            term, one per feature (default: all 1).
         x0 : array_like (n,) or (n, k), optional. Warm start (copied; may be ``out``).
         out : ndarray, optional. Where to write x: (n,) C-contiguous, or (n, k)
             F-contiguous, of the solver's dtype. With ``out`` no arrays are allocated.
@@ -269,16 +324,24 @@ class LassoSolver:
         -------
         LassoResult
         """
-        y = _as_rhs(y, check_finite)
-        return self._solve(y, lam, l2, x0, out, callback, history, check_finite)
+        y = _as_rhs(y, check_finite, self.complex)
+        return self._solve(y, lam, l2, x0, out, callback, history, check_finite, penalty_weights)
 
-    def _solve(self, y, lam, l2, x0, out, callback, history, check_finite) -> LassoResult:
+    def _solve(
+        self, y, lam, l2, x0, out, callback, history, check_finite, penalty_weights=None
+    ) -> LassoResult:
         """:meth:`solve` for a validated ``y``."""
         m, n = self.shape
+        if y.dtype.kind == "c" and not self.complex:
+            raise TypeError(_REAL_A_COMPLEX_Y)
         _check_rows_shape(self.shape, y)
         l1 = _nonneg(lam, "lam")
         l2 = _nonneg(l2, "l2")
         k = 1 if y.ndim == 1 else y.shape[1]
+        if penalty_weights is None:
+            pw = ipw = self._ones
+        else:
+            pw, ipw = self._penalty_weights(penalty_weights)
         if l1 == 0.0 and l2 == 0.0:
             return self._least_squares(y, x0, out)
         if (
@@ -289,13 +352,17 @@ class LassoSolver:
             and self.method in ("auto", "cd")
             and y.dtype == self.dtype
             and y.flags.c_contiguous
+            and self._sqrt_sw is None
         ):
-            return self._solve_one_cd(y, l1, l2, out)
+            return self._solve_one_cd(y, l1, l2, out, pw, ipw)
         # right-hand sides as rows (views when the layout allows)
         if y.dtype != self.dtype:
             y = y.astype(self.dtype)
         stats = self._buffers(k)
-        if y.ndim == 1 and y.flags.c_contiguous:
+        if self._sqrt_sw is not None:
+            Yt = self._Yt[:k]
+            np.multiply(y.T if y.ndim == 2 else y[None, :], self._sqrt_sw, out=Yt)
+        elif y.ndim == 1 and y.flags.c_contiguous:
             Yt = y.reshape(1, m)
         elif y.ndim == 2 and y.T.flags.c_contiguous:
             Yt = y.T
@@ -306,7 +373,9 @@ class LassoSolver:
         if x0 is None:
             Xt[...] = 0
         elif x0 is not out:
-            x0 = as_array(x0, "x0", ndim=(1, 2), allow_complex=False, check_finite=check_finite)
+            x0 = as_array(
+                x0, "x0", ndim=(1, 2), allow_complex=self.complex, check_finite=check_finite
+            )
             if x0.shape not in ((n,), (n, k)):
                 raise ValueError(f"x0 has shape {x0.shape}; expected ({n},) or ({n}, {k})")
             np.copyto(Xt, x0.T if x0.ndim == 2 else x0[None, :], casting="unsafe")
@@ -351,10 +420,12 @@ class LassoSolver:
                     sc.q,
                     sc.c,
                     sc.idx,
-                    sc.v,
+                    sc.score,
                     sc.tstate,
                     resume,
                     hist,
+                    pw,
+                    ipw,
                 )
             elif method == "admm":
                 _k.admm(
@@ -382,6 +453,8 @@ class LassoSolver:
                     sc.q,
                     resume,
                     hist,
+                    pw,
+                    ipw,
                 )
             else:
                 _k.fista(
@@ -405,6 +478,8 @@ class LassoSolver:
                     sc.tstate,
                     resume,
                     hist,
+                    pw,
+                    ipw,
                 )
 
         hist_out: dict[str, np.ndarray] = {}
@@ -465,7 +540,7 @@ class LassoSolver:
             x = out
         return self._result(x, stats, y.ndim, tol, max_iter, method, gram, hist_out, stopped)
 
-    def _solve_one_cd(self, y, l1, l2, out):
+    def _solve_one_cd(self, y, l1, l2, out, pw, ipw):
         """One signal by coordinate descent, no warm start, callback or history: the
         path of the per-call benchmarks, with nothing but the kernel call."""
         Xt = self._out(out, 1, 1)
@@ -497,10 +572,12 @@ class LassoSolver:
             sc.q,
             sc.c,
             sc.idx,
-            sc.v,
+            sc.score,
             sc.tstate,
             False,
             sc.hist0,
+            pw,
+            ipw,
         )
         return self._result(
             Xt[0] if out is None else out, stats, 1, self.tol, max_iter, "cd", self.gram, {}
@@ -593,8 +670,11 @@ class LassoSolver:
 
     def _least_squares(self, y, x0, out):
         """lam = l2 = 0: the minimum-norm least-squares solution (or NNLS if positive)."""
-        A = self.At.T.astype(np.float64)
-        Y = y.astype(np.float64).reshape(self.shape[0], -1)
+        wide = np.result_type(self.dtype, np.float64)
+        A = self.At.T.astype(wide)
+        Y = y.astype(wide).reshape(self.shape[0], -1)
+        if self._sqrt_sw is not None:
+            Y = Y * self._sqrt_sw[:, None]
         if self.positive:
             from scipy.optimize import nnls
 
@@ -602,9 +682,9 @@ class LassoSolver:
         else:
             X = np.linalg.lstsq(A, Y, rcond=None)[0]
         R = Y - A @ X
-        obj = 0.5 * np.einsum("ij,ij->j", R, R)
-        Q = A.T @ R
-        gap = np.abs(np.einsum("ij,ij->j", Q, X))  # dual point theta = r
+        obj = 0.5 * np.einsum("ij,ij->j", R, R.conj()).real
+        Q = A.conj().T @ R
+        gap = np.abs(np.einsum("ij,ij->j", Q.conj(), X))  # dual point theta = r
         X = X.astype(self.dtype)
         x = X[:, 0] if y.ndim == 1 else X
         if out is not None:
@@ -651,13 +731,36 @@ def _nonneg(value, name):
     return _positive(value, name, allow_zero=True)
 
 
-def _as_rhs(y, check_finite):
-    """``y`` validated as a real 1-D or 2-D array (fast path for float ndarrays)."""
+_REAL_A_COMPLEX_Y = (
+    "y is complex but A is real; pass a complex A (A.astype(complex)) to solve the complex lasso"
+)
+
+
+def _as_rhs(y, check_finite, allow_complex=False):
+    """``y`` validated as a 1-D or 2-D array, complex only if allowed (fast path for
+    float ndarrays)."""
     if isinstance(y, np.ndarray) and y.dtype in _FLOATS and y.ndim in (1, 2):
         if check_finite and not np.isfinite(y).all():
             check_all_finite(y, "y")
         return y
-    return as_array(y, "y", ndim=(1, 2), allow_complex=False, min_size=0, check_finite=check_finite)
+    y = as_array(y, "y", ndim=(1, 2), min_size=0, check_finite=check_finite)
+    if y.dtype.kind == "c" and not allow_complex:
+        raise TypeError(_REAL_A_COMPLEX_Y)
+    return y
+
+
+def _check_sample_weight(sample_weight, m):
+    """Sample weights as a float64 (m,) array of finite non-negative values."""
+    sw = as_array(sample_weight, "sample_weight", ndim=(0, 1), allow_complex=False, min_size=0)
+    if sw.ndim == 0:
+        sw = np.full(m, float(sw))
+    if sw.shape != (m,):
+        raise ValueError(
+            f"sample_weight has shape {sw.shape}; it needs one weight per row of A, shape ({m},)"
+        )
+    if (sw < 0).any():
+        raise ValueError(f"sample_weight must be >= 0 (got minimum {sw.min():g})")
+    return sw.astype(np.float64)
 
 
 # ---------------------------------------------------------------- solver cache
@@ -729,13 +832,16 @@ def lasso(
     history: bool = False,
     rho: float | None = None,
     check_finite: bool = True,
+    penalty_weights=None,
+    sample_weight=None,
 ) -> LassoResult:
     r"""Lasso: :math:`\min_x \tfrac12\|Ax - y\|_2^2 + \lambda\|x\|_1`.
 
     Parameters
     ----------
-    A : array_like (m, n), real. Dictionary / design matrix.
-    y : array_like (m,) or (m, k). One signal, or k signals solved as a batch.
+    A : array_like (m, n), real or complex. Dictionary / design matrix.
+    y : array_like (m,) or (m, k). One signal, or k signals solved as a batch. If ``A``
+        or ``y`` is complex, both are taken as complex and ``|x_j|`` is the modulus.
     lam : float >= 0. Unscaled L1 weight (scikit-learn's ``alpha`` is ``lam / m``; see
         :func:`lam_from_sklearn`). ``lam >= lam_max(A, y)`` gives ``x = 0``.
     method : {"auto", "cd", "fista", "ista", "admm"}. Coordinate descent (Friedman et
@@ -754,6 +860,11 @@ def lasso(
     history : bool. Keep the duality gap at each check.
     rho : float, optional. ADMM penalty.
     check_finite : bool. Reject NaN / Inf (skip in trusted loops).
+    penalty_weights : array_like (n,), optional. Positive per-feature weights ``w``: the
+        penalty becomes ``lam * sum_j w_j |x_j|``.
+    sample_weight : array_like (m,), optional. Non-negative row weights ``s``: the data
+        term becomes ``1/2 sum_i s_i |(Ax - y)_i|^2`` (for repeated solves with one
+        dictionary, :class:`LassoSolver` applies them once).
 
     Returns
     -------
@@ -771,22 +882,57 @@ def lasso(
     allocation. The input arrays are never modified.
     """
     return _lasso(
-        A, y, lam, 0.0, method, x0, tol, max_iter, positive, callback, history, rho, check_finite
+        A,
+        y,
+        lam,
+        0.0,
+        method,
+        x0,
+        tol,
+        max_iter,
+        positive,
+        callback,
+        history,
+        rho,
+        check_finite,
+        penalty_weights,
+        sample_weight,
     )
 
 
 def _lasso(
-    A, y, lam, l2, method, x0, tol, max_iter, positive, callback, history, rho, check_finite
+    A,
+    y,
+    lam,
+    l2,
+    method,
+    x0,
+    tol,
+    max_iter,
+    positive,
+    callback,
+    history,
+    rho,
+    check_finite,
+    penalty_weights=None,
+    sample_weight=None,
 ) -> LassoResult:
     """:func:`lasso` and :func:`elastic_net`: validate, find the cached solver, solve."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if not (isinstance(A, np.ndarray) and A.dtype in _FLOATS and A.ndim == 2):
-        A = as_array(A, "A", ndim=2, allow_complex=False, min_size=0, check_finite=False)
+        A = as_array(A, "A", ndim=2, min_size=0, check_finite=False)
     if A.size == 0:
         raise ValueError(f"A has shape {A.shape}; it needs at least one row and one column")
-    y = _as_rhs(y, check_finite)
+    y = _as_rhs(y, check_finite, allow_complex=True)
     _check_rows_shape(A.shape, y)
+    if A.dtype.kind == "c" or y.dtype.kind == "c":
+        wide = np.result_type(A.dtype, y.dtype, np.complex64)
+        A, y = A.astype(wide, copy=False), y.astype(wide, copy=False)
+    if sample_weight is not None:
+        root = np.sqrt(_check_sample_weight(sample_weight, A.shape[0]))
+        A = A * root.astype(real_dtype(A.dtype))[:, None]
+        y = y * (root if y.ndim == 1 else root[:, None]).astype(real_dtype(y.dtype))
     m, n = A.shape
     k = 1 if y.ndim == 1 else y.shape[1]
     gram = n <= GRAM_MAX_FEATURES and (m >= n or k * 16 >= n or m * n * n <= GRAM_AUTO_FLOPS)
@@ -802,7 +948,7 @@ def _lasso(
         rho=rho,
         gram=gram,
     )
-    return solver._solve(y, lam, l2, x0, None, callback, history, check_finite)
+    return solver._solve(y, lam, l2, x0, None, callback, history, check_finite, penalty_weights)
 
 
 def elastic_net(
@@ -820,6 +966,8 @@ def elastic_net(
     history: bool = False,
     rho: float | None = None,
     check_finite: bool = True,
+    penalty_weights=None,
+    sample_weight=None,
 ) -> LassoResult:
     r"""Elastic net: :math:`\min_x \tfrac12\|Ax - y\|^2 + l_1\|x\|_1 + \tfrac{l_2}{2}\|x\|^2`.
 
@@ -832,6 +980,8 @@ def elastic_net(
     l2 : float >= 0. Weight of ``1/2 ||x||^2``.
     method, x0, tol, max_iter, positive, callback, history, rho, check_finite
         As in :func:`lasso`.
+    penalty_weights, sample_weight : array_like, optional. As in :func:`lasso` (the
+        penalty weights multiply the L1 term only).
 
     Returns
     -------
@@ -839,22 +989,38 @@ def elastic_net(
     """
     l2 = _positive(l2, "l2", allow_zero=True)
     return _lasso(
-        A, y, l1, l2, method, x0, tol, max_iter, positive, callback, history, rho, check_finite
+        A,
+        y,
+        l1,
+        l2,
+        method,
+        x0,
+        tol,
+        max_iter,
+        positive,
+        callback,
+        history,
+        rho,
+        check_finite,
+        penalty_weights,
+        sample_weight,
     )
 
 
 # ---------------------------------------------------------------- warm-up
 def _warmup() -> None:
-    """Compile (or load from the cache) every kernel of this module, float32 and float64."""
+    """Compile (or load from the cache) every kernel of this module: float32, float64,
+    complex64 and complex128."""
+    import warnings
+
     rng = np.random.default_rng(0)
-    for dtype in (np.float64, np.float32):
+    for dtype in (np.float64, np.float32, np.complex128, np.complex64):
         A = rng.standard_normal((6, 4)).astype(dtype)
         y = rng.standard_normal(6).astype(dtype)
-        for method in ("cd", "fista", "admm"):
+        methods = ("cd", "fista") if A.dtype.kind == "c" else ("cd", "fista", "admm")
+        for method in methods:
             for gram in (False, True) if method == "cd" else (False,):
                 s = LassoSolver(A, method=method, gram=gram, max_iter=3)
-                import warnings
-
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     s.solve(y, 0.1, history=True)

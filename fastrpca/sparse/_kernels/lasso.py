@@ -2,7 +2,12 @@
 
 Problem, per column ``y`` of ``Y``::
 
-    min_x  1/2 ||A x - y||^2 + l1 ||x||_1 + l2/2 ||x||^2      (and x >= 0 if pos)
+    min_x  1/2 ||A x - y||^2 + l1 sum_j w_j |x_j| + l2/2 ||x||^2     (and x >= 0 if pos)
+
+with per-feature penalty weights ``w = pw`` (all ones for the plain lasso; ``ipw`` holds
+1 / w). Real or complex data: for complex A, y and x, |x_j| is the modulus and the prox
+the modulus soft threshold (coordinate descent and (F)ISTA; ADMM, ``pos`` and the
+active-set Newton step are real only).
 
 Layout: the dictionary is passed transposed, ``At = A.T`` C-contiguous (n, m), so that
 column j of A is the contiguous row ``At[j]``; batches are rows: ``Yt`` (k, m), ``Xt``
@@ -16,26 +21,106 @@ lasso on [A; sqrt(l2) I]). ``hist`` (h, 2) receives (iteration, gap) for row 0.
 from __future__ import annotations
 
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 from ..._core._kernels.linalg import chol_solve
 from ..._core._kernels.prox import shrink
 from ..._core.config import kernel
 
 
-@kernel
+# ---------------------------------------------------------------- real / complex scalars
+# Plain Python versions (used as such when the JIT is disabled) and, through
+# ``overload``, one compiled specialisation per scalar type: for real types they reduce
+# to the original arithmetic, so the real kernels compile to the same code as before.
+def _zero(z):
+    """A double-precision zero of z's kind (float64 or complex128): the accumulator."""
+    return 0j if np.iscomplexobj(z) else 0.0
+
+
+def _conj(z):
+    """Complex conjugate (identity for real z)."""
+    return np.conj(z)
+
+
+def _abs2(z):
+    """|z|^2 as a real number."""
+    return (z * np.conj(z)).real
+
+
+def _redot(a, b):
+    """Re(conj(a) b)."""
+    return (np.conj(a) * b).real
+
+
+def _mag(v, pos):
+    """v if pos (real only) else |v|: the quantity the dual constraint bounds."""
+    return v if pos else abs(v)
+
+
 def _prox(t, tau, pos):
+    """Soft threshold of one scalar (one-sided if pos; modulus for complex t)."""
     if pos:
         return max(t - tau, t - t)
     return shrink(t, tau)
+
+
+@overload(_zero)
+def _ov_zero(z):
+    if isinstance(z, types.Complex):
+        return lambda z: 0j
+    return lambda z: 0.0
+
+
+@overload(_conj)
+def _ov_conj(z):
+    if isinstance(z, types.Complex):
+        return lambda z: z.conjugate()
+    return lambda z: z
+
+
+@overload(_abs2)
+def _ov_abs2(z):
+    if isinstance(z, types.Complex):
+        return lambda z: z.real * z.real + z.imag * z.imag
+    return lambda z: z * z
+
+
+@overload(_redot)
+def _ov_redot(a, b):
+    if isinstance(a, types.Complex) or isinstance(b, types.Complex):
+        return lambda a, b: a.real * b.real + a.imag * b.imag
+    return lambda a, b: a * b
+
+
+@overload(_mag)
+def _ov_mag(v, pos):
+    if isinstance(v, types.Complex):
+        return lambda v, pos: abs(v)
+    return lambda v, pos: v if pos else abs(v)
+
+
+@overload(_prox)
+def _ov_prox(t, tau, pos):
+    if isinstance(t, types.Complex):
+        return lambda t, tau, pos: shrink(t, tau)
+
+    def impl(t, tau, pos):
+        if pos:
+            return max(t - tau, t - t)
+        return shrink(t, tau)
+
+    return impl
 
 
 @kernel
 def _gap(rr, ry, l1n, xx, qmax, exc, l1, l2):
     """Primal objective and duality gap from the residual statistics.
 
-    Dual D(theta) = y.theta - ||theta||^2/2 - g*(A^T theta). Lasso view: theta = s r' with
-    r' = [r; -sqrt(l2) x] the residual of [A; sqrt(l2) I], s the best feasible scaling.
-    If l2 > 0 also theta = r with g*(v) = sum (|v| - l1)_+^2 / (2 l2) (``exc`` is the
+    Dual D(theta) = Re(y^H theta) - ||theta||^2/2 - g*(A^H theta). Lasso view:
+    theta = s r' with r' = [r; -sqrt(l2) x] the residual of [A; sqrt(l2) I], s the best
+    feasible scaling (``qmax`` = max_j |a_j^H r'| / w_j, ``l1n`` = sum_j w_j |x_j|). If
+    l2 > 0 also theta = r with g*(v) = sum (|v_j| - l1 w_j)_+^2 / (2 l2) (``exc`` is the
     sum); the better of the two bounds is used.
     """
     rr = max(rr, 0.0)
@@ -65,35 +150,36 @@ def _residual(At, y, x, r):
 
 
 @kernel
-def _gap_resid(At, y, x, r, q, l1, l2, pos):
-    """Objective and gap at x given r = y - A x; fills q = A^T r."""
+def _gap_resid(At, y, x, r, q, l1, l2, pos, pw, ipw):
+    """Objective and gap at x given r = y - A x; fills q = A^H r."""
     n, m = At.shape
     rr = 0.0
     ry = 0.0
     for i in range(m):
-        rr += r[i] * r[i]
-        ry += r[i] * y[i]
+        rr += _abs2(r[i])
+        ry += _redot(r[i], y[i])
     l1n = 0.0
     xx = 0.0
     qmax = 0.0
     exc = 0.0
     for j in range(n):
-        s = 0.0
+        s = _zero(q[j])
         for i in range(m):
-            s += At[j, i] * r[i]
+            s += _conj(At[j, i]) * r[i]
         q[j] = s
         v = s - l2 * x[j]
-        qmax = max(qmax, v if pos else abs(v))
-        e = max((s if pos else abs(s)) - l1, 0.0)
+        qmax = max(qmax, _mag(v, pos) * ipw[j])
+        e = max(_mag(s, pos) - l1 * pw[j], 0.0)
         exc += e * e
-        l1n += abs(x[j])
-        xx += x[j] * x[j]
+        l1n += pw[j] * abs(x[j])
+        xx += _abs2(x[j])
     return _gap(rr, ry, l1n, xx, qmax, exc, l1, l2)
 
 
 @kernel
-def _gap_gram(G, b, yy, x, q, l1, l2, pos):
-    """Objective and gap from the Gram form; recomputes q = b - G x exactly."""
+def _gap_gram(G, b, yy, x, q, l1, l2, pos, pw, ipw):
+    """Objective and gap from the Gram form (G = A^H A, b = A^H y); recomputes
+    q = b - G x exactly."""
     n = x.size
     for j in range(n):
         q[j] = b[j]
@@ -101,7 +187,7 @@ def _gap_gram(G, b, yy, x, q, l1, l2, pos):
         xj = x[j]
         if xj != 0.0:
             for i in range(n):
-                q[i] -= xj * G[j, i]
+                q[i] -= xj * _conj(G[j, i])
     bx = 0.0
     qx = 0.0
     l1n = 0.0
@@ -109,14 +195,14 @@ def _gap_gram(G, b, yy, x, q, l1, l2, pos):
     qmax = 0.0
     exc = 0.0
     for j in range(n):
-        bx += b[j] * x[j]
-        qx += q[j] * x[j]
+        bx += _redot(b[j], x[j])
+        qx += _redot(q[j], x[j])
         v = q[j] - l2 * x[j]
-        qmax = max(qmax, v if pos else abs(v))
-        e = max((q[j] if pos else abs(q[j])) - l1, 0.0)
+        qmax = max(qmax, _mag(v, pos) * ipw[j])
+        e = max(_mag(q[j], pos) - l1 * pw[j], 0.0)
         exc += e * e
-        l1n += abs(x[j])
-        xx += x[j] * x[j]
+        l1n += pw[j] * abs(x[j])
+        xx += _abs2(x[j])
     return _gap(yy - bx - qx, yy - bx, l1n, xx, qmax, exc, l1, l2)
 
 
@@ -131,12 +217,12 @@ def _record(hist, nh, it, gap):
 
 # ---------------------------------------------------------------- coordinate descent
 @kernel
-def _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, count):
+def _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, count, pw):
     """One pass of exact coordinate minimisation over idx[:count] (all j if count < 0).
 
     Residual form: M = At, r = y - A x kept current. Gram form: M = A^T A, q = A^T r
     kept current on idx[:count] only (the other entries go stale until the next gap
-    check recomputes q in full). Returns sum_j (||a_j||^2 + l2) dx_j^2 (twice the
+    check recomputes q in full). Returns sum_j (||a_j||^2 + l2) |dx_j|^2 (twice the
     objective decrease).
     """
     n = x.size
@@ -151,40 +237,40 @@ def _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, count):
         if gram:
             g = q[j]
         else:
-            g = 0.0
+            g = _zero(r[0])
             for i in range(r.size):
-                g += M[j, i] * r[i]
+                g += _conj(M[j, i]) * r[i]
         old = x[j]
-        new = _prox(g + d * old, l1, pos) / (d + l2)
+        new = _prox(g + d * old, l1 * pw[j], pos) / (d + l2)
         delta = new - old
         if delta != 0.0:
             x[j] = new
             if gram:  # written out: a helper call per coordinate costs refcounting
                 if count < 0:
                     for i in range(n):
-                        q[i] -= delta * M[j, i]
+                        q[i] -= delta * _conj(M[j, i])
                 else:
                     for u in range(count):
                         i = idx[u]
-                        q[i] -= delta * M[j, i]
+                        q[i] -= delta * _conj(M[j, i])
             else:
                 for i in range(r.size):
                     r[i] -= delta * M[j, i]
-            dsum += (d + l2) * delta * delta
+            dsum += (d + l2) * _abs2(delta)
     return dsum
 
 
 @kernel
-def _gap_cd(M, y, b, yy, x, r, q, l1, l2, pos, gram):
+def _gap_cd(M, y, b, yy, x, r, q, l1, l2, pos, gram, pw, ipw):
     if gram:
-        return _gap_gram(M, b, yy, x, q, l1, l2, pos)
-    return _gap_resid(M, y, x, r, q, l1, l2, pos)
+        return _gap_gram(M, b, yy, x, q, l1, l2, pos, pw, ipw)
+    return _gap_resid(M, y, x, r, q, l1, l2, pos, pw, ipw)
 
 
 @kernel
-def _working_set(x, q, inrm, l1, pos, idx, score, size):
+def _working_set(x, q, inrm, l1, pos, idx, score, size, pw):
     """idx[:count] = the support of x plus the largest KKT violations
-    (|q_j| - l1) / ||a_j|| at zeros, about ``size`` features in all (the cut is found
+    (|q_j| - l1 w_j) / ||a_j|| at zeros, about ``size`` features in all (the cut is found
     with a 64-bin histogram of the violations: linear time, no sort). The loops are
     written without data-dependent branches (selects and counted stores): which
     features violate changes from signal to signal, and mispredicted branches cost
@@ -194,7 +280,7 @@ def _working_set(x, q, inrm, l1, pos, idx, score, size):
     nviol = 0
     smax = 0.0
     for j in range(n):
-        a = ((q[j] if pos else abs(q[j])) - l1) * inrm[j]
+        a = (_mag(q[j], pos) - l1 * pw[j]) * inrm[j]
         on = x[j] != 0.0
         a = 0.0 if on else max(a, 0.0)
         nnz += on
@@ -222,14 +308,14 @@ def _working_set(x, q, inrm, l1, pos, idx, score, size):
 
 
 @kernel
-def _newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count):
+def _newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count, pw):
     """Exact minimisation on the current support and signs (an active-set Newton step).
 
     The support must lie in idx[:count] (the working set; count < 0: all features);
     in Gram form q is kept current there only.
 
     On the face {sign(x_S) fixed, x_rest = 0} the objective is quadratic: solve
-    (A_S^T A_S + l2 I) d = A_S^T r - l2 x_S - l1 sign(x_S), then step to the minimiser
+    (A_S^T A_S + l2 I) d = A_S^T r - l2 x_S - l1 w_S sign(x_S), then step to the minimiser
     or, if a sign would flip, to the first coordinate that reaches zero (a descent step
     either way). Skipped (returns False) above ``cap`` nonzeros or if singular.
     """
@@ -255,7 +341,7 @@ def _newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count):
             ga = 0.0
             for i in range(r.size):
                 ga += M[ja, i] * r[i]
-        d[a] = ga - l2 * x[ja] - (l1 if x[ja] > 0.0 else -l1)
+        d[a] = ga - l2 * x[ja] - (l1 * pw[ja] if x[ja] > 0.0 else -l1 * pw[ja])
         for c in range(a + 1):
             if gram:
                 h = M[ja, S[c]]
@@ -322,6 +408,23 @@ def _newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count):
     return True
 
 
+def _try_newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count, pw):
+    """:func:`_newton` for real data; complex data (no faces: the modulus is not
+    piecewise linear) skips it."""
+    if np.iscomplexobj(x):
+        return False
+    return _newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count, pw)
+
+
+@overload(_try_newton)
+def _ov_try_newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count, pw):
+    if isinstance(x.dtype, types.Complex):
+        return lambda M, l1, l2, pos, gram, x, r, q, cap, idx, count, pw: False
+    return lambda M, l1, l2, pos, gram, x, r, q, cap, idx, count, pw: _newton(
+        M, l1, l2, pos, gram, x, r, q, cap, idx, count, pw
+    )
+
+
 @kernel
 def _cd_col(
     M,
@@ -345,6 +448,8 @@ def _cd_col(
     max_iter,
     max_checks,
     hist,
+    pw,
+    ipw,
 ):
     """Coordinate descent (Friedman et al. 2010) on working sets, one signal.
 
@@ -355,7 +460,7 @@ def _cd_col(
     n = x.size
     if not gram:
         _residual(M, y, x, r)
-    obj, gap = _gap_cd(M, y, b, yy, x, r, q, l1, l2, pos, gram)
+    obj, gap = _gap_cd(M, y, b, yy, x, r, q, l1, l2, pos, gram, pw, ipw)
     it = 0
     nh = _record(hist, 0, 0, gap)
     frac = tstate[0] if resume else 0.1
@@ -367,23 +472,54 @@ def _cd_col(
         nnz = 0
         for j in range(n):
             nnz += x[j] != 0.0
-        count, nnz = _working_set(x, q, inrm, l1, pos, idx, score, max(2 * nnz, 16))
+        count, nnz = _working_set(x, q, inrm, l1, pos, idx, score, max(2 * nnz, 16), pw)
         target = frac * gap
         while it < max_iter:
-            dsum = _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, count)
+            dsum = _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, count, pw)
             it += 1
             if not dsum > target:
                 break
         if nnz == last_nnz or (gram and checks > 1):
-            _newton(M, l1, l2, pos, gram, x, r, q, newton_cap, idx, count)
+            _try_newton(M, l1, l2, pos, gram, x, r, q, newton_cap, idx, count, pw)
         last_nnz = nnz
-        obj, gap = _gap_cd(M, y, b, yy, x, r, q, l1, l2, pos, gram)
+        obj, gap = _gap_cd(M, y, b, yy, x, r, q, l1, l2, pos, gram, pw, ipw)
         nh = _record(hist, nh, it, gap)
         if gap != gap:
             break
         frac *= 0.5
     tstate[0] = frac
     return it, obj, gap, nh
+
+
+@kernel
+def _gram_rhs(A, y, b):
+    """b = A^H y as sum_i conj(A[i, :]) y_i (``A`` (m, n) C order); returns ||y||^2.
+
+    The sum runs over i in the same order for every signal and vectorises across
+    features without horizontal reductions, so a batch gives bit-for-bit the results of
+    single solves."""
+    m, n = A.shape
+    yy = 0.0
+    for i in range(m):
+        yy += _abs2(y[i])
+    for j in range(n):
+        b[j] = 0.0
+    m4 = m - m % 4
+    for i in range(0, m4, 4):  # four rows per pass over b
+        y0, y1, y2, y3 = y[i], y[i + 1], y[i + 2], y[i + 3]
+        for j in range(n):
+            b[j] = (
+                b[j]
+                + y0 * _conj(A[i, j])
+                + y1 * _conj(A[i + 1, j])
+                + y2 * _conj(A[i + 2, j])
+                + y3 * _conj(A[i + 3, j])
+            )
+    for i in range(m4, m):
+        yi = y[i]
+        for j in range(n):
+            b[j] += yi * _conj(A[i, j])
+    return yy
 
 
 @kernel
@@ -411,33 +547,15 @@ def cd(
     tstate,
     resume,
     hist,
+    pw,
+    ipw,
 ):
     """Coordinate descent over the rows of Xt: residual form on At, or Gram form on
-    G = A^T A. In Gram form b = A^T y and ||y||^2 are formed here, one row at a time,
-    as b = sum_i y_i A[i, :] from ``A`` (m, n) C order: the sum runs over i in the same
-    order for every row and vectorises across features without horizontal reductions,
-    so a batch gives bit-for-bit the results of single solves (``A`` is unused in
-    residual form)."""
-    n, m = At.shape
+    G = A^H A, with b = A^H y and ||y||^2 formed here one row at a time
+    (:func:`_gram_rhs`; ``A`` is unused in residual form)."""
     for c in range(Xt.shape[0]):
         y = Yt[c]
-        yy = 0.0
-        if gram:
-            for i in range(m):
-                yy += y[i] * y[i]
-            for j in range(n):
-                b[j] = 0.0
-            m4 = m - m % 4
-            for i in range(0, m4, 4):  # four rows per pass over b
-                y0, y1, y2, y3 = y[i], y[i + 1], y[i + 2], y[i + 3]
-                for j in range(n):
-                    b[j] = (
-                        b[j] + y0 * A[i, j] + y1 * A[i + 1, j] + y2 * A[i + 2, j] + y3 * A[i + 3, j]
-                    )
-            for i in range(m4, m):
-                yi = y[i]
-                for j in range(n):
-                    b[j] += yi * A[i, j]
+        yy = _gram_rhs(A, y, b) if gram else 0.0
         it, obj, gap, nh = _cd_col(
             G if gram else At,
             y,
@@ -460,6 +578,8 @@ def cd(
             max_iter,
             max_checks,
             hist[:, :] if c == 0 else hist[:0],
+            pw,
+            ipw,
         )
         stats[c, 0] = it
         stats[c, 1] = obj
@@ -520,6 +640,8 @@ def _fista_col(
     max_checks,
     check,
     hist,
+    pw,
+    ipw,
 ):
     """Proximal gradient (Beck & Teboulle 2009); with ``momentum`` FISTA with the
     gradient-based adaptive restart of O'Donoghue & Candes (2015), else ISTA."""
@@ -531,7 +653,7 @@ def _fista_col(
         for j in range(n):
             z[j] = x[j]
     _residual(At, y, x, r)
-    obj, gap = _gap_resid(At, y, x, r, q, l1, l2, pos)
+    obj, gap = _gap_resid(At, y, x, r, q, l1, l2, pos, pw, ipw)
     nh = _record(hist, 0, 0, gap)
     it = 0
     step = 1.0 / lip
@@ -542,12 +664,12 @@ def _fista_col(
             _residual(At, y, z, r)
             inner = 0.0
             for j in range(n):
-                g = 0.0
+                g = _zero(r[0])
                 for i in range(r.size):
-                    g += At[j, i] * r[i]
+                    g += _conj(At[j, i]) * r[i]
                 xold[j] = x[j]
-                x[j] = _prox(z[j] + step * (g - l2 * z[j]), step * l1, pos)
-                inner += (z[j] - x[j]) * (x[j] - xold[j])
+                x[j] = _prox(z[j] + step * (g - l2 * z[j]), step * l1 * pw[j], pos)
+                inner += _redot(z[j] - x[j], x[j] - xold[j])
             it += 1
             if momentum and not inner > 0.0:
                 tn = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
@@ -560,7 +682,7 @@ def _fista_col(
                 for j in range(n):
                     z[j] = x[j]
         _residual(At, y, x, r)
-        obj, gap = _gap_resid(At, y, x, r, q, l1, l2, pos)
+        obj, gap = _gap_resid(At, y, x, r, q, l1, l2, pos, pw, ipw)
         nh = _record(hist, nh, it, gap)
         if gap != gap:
             break
@@ -590,6 +712,8 @@ def fista(
     tstate,
     resume,
     hist,
+    pw,
+    ipw,
 ):
     """ISTA / FISTA over the rows of Xt."""
     for c in range(Xt.shape[0]):
@@ -613,6 +737,8 @@ def fista(
             max_checks,
             check,
             hist[:, :] if c == 0 else hist[:0],
+            pw,
+            ipw,
         )
         stats[c, 0] = it
         stats[c, 1] = obj
@@ -646,6 +772,8 @@ def _admm_col(
     max_checks,
     check,
     hist,
+    pw,
+    ipw,
 ):
     """Scaled-form ADMM for the lasso (Boyd et al. 2011, section 6.4), one signal.
 
@@ -656,7 +784,7 @@ def _admm_col(
     n, m = At.shape
     cc = rho + l2
     _residual(At, y, z, r)
-    obj, gap = _gap_resid(At, y, z, r, q, l1, l2, pos)
+    obj, gap = _gap_resid(At, y, z, r, q, l1, l2, pos, pw, ipw)
     for j in range(n):
         s = 0.0
         for i in range(m):
@@ -688,12 +816,12 @@ def _admm_col(
             else:
                 chol_solve(Lf, v, xs)
             for j in range(n):
-                zj = _prox(xs[j] + u[j], l1 / rho, pos)
+                zj = _prox(xs[j] + u[j], l1 * pw[j] / rho, pos)
                 z[j] = zj
                 u[j] += xs[j] - zj
             it += 1
         _residual(At, y, z, r)
-        obj, gap = _gap_resid(At, y, z, r, q, l1, l2, pos)
+        obj, gap = _gap_resid(At, y, z, r, q, l1, l2, pos, pw, ipw)
         nh = _record(hist, nh, it, gap)
         if gap != gap:
             break
@@ -726,8 +854,10 @@ def admm(
     q,
     resume,
     hist,
+    pw,
+    ipw,
 ):
-    """ADMM over the rows of Xt (z, the sparse iterate, is written to Xt)."""
+    """ADMM over the rows of Xt (z, the sparse iterate, is written to Xt); real data."""
     for k in range(Xt.shape[0]):
         it, obj, gap, nh = _admm_col(
             At,
@@ -753,6 +883,8 @@ def admm(
             max_checks,
             check,
             hist[:, :] if k == 0 else hist[:0],
+            pw,
+            ipw,
         )
         stats[k, 0] = it
         stats[k, 1] = obj
