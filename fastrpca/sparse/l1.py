@@ -30,7 +30,7 @@ from .._core.validation import positive as _positive
 from ._kernels import lasso as _k
 from .penalty import _check_rows_shape
 
-__all__ = ["lasso", "elastic_net", "LassoSolver", "LassoResult", "clear_cache"]
+__all__ = ["lasso", "elastic_net", "LassoSolver", "LassoResult", "LassoPathResult", "clear_cache"]
 
 METHODS = ("auto", "cd", "fista", "ista", "admm")
 DEFAULT_TOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
@@ -64,6 +64,22 @@ class LassoResult(Result):
     """
 
 
+class LassoPathResult(Result):
+    """Solutions of :meth:`LassoSolver.path` along a sequence of penalties.
+
+    Attributes
+    ----------
+    x : ndarray (n, p). Coefficients, one column per penalty (in the order given).
+    lam, l2 : ndarray (p,). The penalties.
+    n_iter : ndarray (p,). Coordinate-descent sweeps spent at each penalty.
+    converged : ndarray (p,) of bool. Duality gap <= tol * objective at each penalty.
+    objective, dual_gap : ndarray (p,). Primal objective and duality gap (absolute).
+    message : str. Why the solver stopped.
+    method : str. ``"cd"`` or ``"cd (gram)"``.
+    history : dict of ndarrays. Empty (per-penalty figures are fields of their own).
+    """
+
+
 # ---------------------------------------------------------------- thread pool
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
@@ -88,6 +104,7 @@ class _Scratch:
         self.q, self.z, self.xold, self.xs, self.u, self.c, self.v = (e(n) for _ in range(7))
         self.score = self.v if dtype.kind == "f" else np.zeros(n, dtype=real_dtype(dtype))
         self.idx = np.zeros(n, dtype=np.int64)
+        self.work = np.zeros((_k.ANDERSON_K + 3, max(m, n)), dtype=dtype)
         self.tstate = np.ones(1, dtype=np.float64)
         self.hist0 = np.zeros((0, 2), dtype=np.float64)
 
@@ -177,7 +194,6 @@ class LassoSolver:
         self._scratch: list[_Scratch] = []
         self._stats = np.zeros((1, 4))
         self._Yt = np.zeros((1, m), dtype=self.dtype)
-        self._ones = np.ones(n)
         self._pw = np.ones(n)
         self._ipw = np.ones(n)
 
@@ -339,7 +355,7 @@ class LassoSolver:
         l2 = _nonneg(l2, "l2")
         k = 1 if y.ndim == 1 else y.shape[1]
         if penalty_weights is None:
-            pw = ipw = self._ones
+            pw = ipw = None
         else:
             pw, ipw = self._penalty_weights(penalty_weights)
         if l1 == 0.0 and l2 == 0.0:
@@ -426,6 +442,7 @@ class LassoSolver:
                     hist,
                     pw,
                     ipw,
+                    sc.work,
                 )
             elif method == "admm":
                 _k.admm(
@@ -578,9 +595,136 @@ class LassoSolver:
             sc.hist0,
             pw,
             ipw,
+            sc.work,
         )
         return self._result(
             Xt[0] if out is None else out, stats, 1, self.tol, max_iter, "cd", self.gram, {}
+        )
+
+    def path(
+        self,
+        y,
+        lams,
+        *,
+        l2=0.0,
+        penalty_weights=None,
+        x0=None,
+        check_finite: bool = True,
+    ) -> LassoPathResult:
+        """Solve for each penalty in ``lams`` in turn, each from the previous solution.
+
+        Coordinate descent (Gram or residual form as the solver was built), one compiled
+        loop over the penalties: every solve starts from the last one's solution (warm
+        start) and its working sets (support plus the largest KKT violations, see
+        :func:`lasso`) screen out the inactive features. Pass ``lams`` in decreasing
+        order, as :func:`lam_max` down, for the usual path.
+
+        Parameters
+        ----------
+        y : array_like (m,). One signal.
+        lams : array_like (p,). L1 weights (unscaled), each >= 0.
+        l2 : float or array_like (p,). L2 weight(s); ``lams[t] + l2[t] > 0``.
+        penalty_weights : array_like (n,), optional. As in :meth:`solve`.
+        x0 : array_like (n,), optional. Start of the first solve (default zero).
+        check_finite : bool. Reject NaN / Inf in ``y`` and ``x0``.
+
+        Returns
+        -------
+        LassoPathResult
+        """
+        m, n = self.shape
+        y = _as_rhs(y, check_finite, self.complex)
+        if y.ndim != 1:
+            raise ValueError(
+                f"y must be 1-D for a path, got shape {y.shape}; run one path per column"
+            )
+        _check_rows_shape(self.shape, y)
+        l1s = as_array(lams, "lams", ndim=1, allow_complex=False).astype(np.float64)
+        l2s = np.broadcast_to(
+            as_array(l2, "l2", ndim=(0, 1), allow_complex=False), l1s.shape
+        ).astype(np.float64)
+        if (l1s < 0).any() or (l2s < 0).any():
+            raise ValueError("lams and l2 must be >= 0")
+        if not (l1s + l2s > 0).all():
+            raise ValueError(
+                "every point of the path needs lam > 0 or l2 > 0; for lam = l2 = 0 (least "
+                "squares) call solve"
+            )
+        if penalty_weights is None:
+            pw = ipw = None
+        else:
+            pw, ipw = self._penalty_weights(penalty_weights)
+        yk = y.astype(self.dtype, copy=self._sqrt_sw is not None)
+        if self._sqrt_sw is not None:
+            yk *= self._sqrt_sw
+        yk = np.ascontiguousarray(yk)
+        x = np.zeros(n, dtype=self.dtype)
+        if x0 is not None:
+            x0 = as_array(x0, "x0", ndim=1, allow_complex=self.complex, check_finite=check_finite)
+            if x0.shape != (n,):
+                raise ValueError(f"x0 has shape {x0.shape}; expected ({n},)")
+            x[:] = x0
+            if self.positive:
+                np.maximum(x, 0, out=x)
+            if self._has_zero_col:
+                x[self.nrm2 == 0] = 0
+        p = l1s.size
+        Xp = np.zeros((p, n), dtype=self.dtype)
+        stats = np.zeros((p, 4))
+        sc = self._scratches(1)[0]
+        G, Ac = (self.G, self.Ac) if self.gram else (self.At, self.At)
+        max_iter = self.max_iter or DEFAULT_MAX_ITER["cd"]
+        _k.cd_path(
+            self.At,
+            G,
+            Ac,
+            yk,
+            self.nrm2,
+            self.inrm,
+            l1s,
+            l2s,
+            self.positive,
+            self.gram,
+            x,
+            Xp,
+            stats,
+            self.tol,
+            max_iter,
+            sc.r,
+            sc.q,
+            sc.c,
+            sc.idx,
+            sc.score,
+            sc.tstate,
+            pw,
+            ipw,
+            sc.work,
+        )
+        obj, gap = stats[:, 1].copy(), stats[:, 2].copy()
+        conv = gap <= self.tol * obj
+        name = "cd (gram)" if self.gram else "cd"
+        if conv.all():
+            msg = _CONVERGED[self.tol]
+        else:
+            bad = np.flatnonzero(~conv)
+            msg = (
+                f"{bad.size} of {p} penalties stopped at max_iter={max_iter} (first: "
+                f"lam={l1s[bad[0]]:g}, relative duality gap "
+                f"{gap[bad[0]] / max(obj[bad[0]], 1e-300):.3g} > tol={self.tol:g}); raise "
+                "max_iter or tol"
+            )
+            warn_not_converged(f"lasso path ({name}): {msg}", stacklevel=2)
+        return LassoPathResult(
+            x=Xp.T,
+            lam=l1s,
+            l2=l2s,
+            n_iter=stats[:, 0].astype(np.int64),
+            converged=conv,
+            objective=obj,
+            dual_gap=gap,
+            message=msg,
+            method=name,
+            history={},
         )
 
     def _n_threads(self, k):
