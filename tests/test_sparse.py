@@ -360,8 +360,20 @@ def test_bad_input_messages():
         sp.lasso(A, y, 1.0, x0=np.zeros(3))
     with pytest.raises(ValueError, match="1-D or 2-D"):
         sp.lasso(A, y[:, None, None], 1.0)
-    with pytest.raises(TypeError, match="real data"):
-        sp.lasso(A + 0j, y, 1.0)
+    with pytest.raises(ValueError, match="admm' takes real data"):
+        sp.lasso(A + 0j, y, 1.0, method="admm")
+    with pytest.raises(ValueError, match="positive=True needs real data"):
+        sp.lasso(A + 0j, y, 1.0, positive=True)
+    with pytest.raises(TypeError, match="y is complex but A is real"):
+        sp.LassoSolver(A).solve(y + 0j, 1.0)
+    with pytest.raises(ValueError, match="penalty_weights has shape"):
+        sp.lasso(A, y, 1.0, penalty_weights=np.ones(3))
+    with pytest.raises(ValueError, match="penalty_weights must be > 0"):
+        sp.lasso(A, y, 1.0, penalty_weights=np.r_[0.0, np.ones(49)])
+    with pytest.raises(ValueError, match="sample_weight must be >= 0"):
+        sp.lasso(A, y, 1.0, sample_weight=-np.ones(30))
+    with pytest.raises(ValueError, match="sample_weight has shape"):
+        sp.lasso(A, y, 1.0, sample_weight=np.ones(3))
     with pytest.raises(ValueError, match="alpha must be >= 0"):
         sp.ridge(A, y, -1.0)
 

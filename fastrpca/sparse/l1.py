@@ -2,14 +2,18 @@ r"""Lasso and elastic net: coordinate descent, (F)ISTA and ADMM behind one reusa
 
 All solvers minimise, per column ``y`` of the right-hand side,
 
-.. math:: \tfrac12\|Ax - y\|_2^2 + \lambda_1\|x\|_1 + \tfrac{\lambda_2}{2}\|x\|_2^2
+.. math:: \tfrac12\sum_i s_i |(Ax - y)_i|^2 + \lambda_1\sum_j w_j |x_j|
+          + \tfrac{\lambda_2}{2}\|x\|_2^2
 
 with *unscaled* penalties (scikit-learn divides the data term by ``n_samples``; see
-:func:`lam_from_sklearn`). Every iterative method stops on one rule: the duality gap
-is at most ``tol`` times the objective, which certifies a relative objective error
-below ``tol / (1 - tol)``. When ``A`` or ``y`` is far from 1 (squares in the gap would
-over- or underflow) the problem is solved scaled by powers of two, exactly, and ``x``,
-the objective and the gap are scaled back: any finite data works.
+:func:`lam_from_sklearn`), optional sample weights ``s`` (``sample_weight``, default 1)
+and per-feature penalty weights ``w`` (``penalty_weights``, default 1). ``A`` and ``y``
+may be complex (coordinate descent, FISTA, ISTA): ``|x_j|`` is then the modulus and the
+proximal step the modulus soft threshold. Every iterative method stops on one rule: the
+duality gap is at most ``tol`` times the objective, which certifies a relative objective
+error below ``tol / (1 - tol)``. When ``A`` or ``y`` is far from 1 (squares in the gap
+would over- or underflow) the problem is solved scaled by powers of two, exactly, and
+``x``, the objective and the gap are scaled back: any finite data works.
 """
 
 from __future__ import annotations
@@ -30,13 +34,14 @@ from .._core.validation import (
     check_out,
     finish_out,
     ldexp,
+    real_dtype,
     scale_exponent,
 )
 from .._core.validation import positive as _positive
 from ._kernels import lasso as _k
 from .penalty import _check_rows_shape
 
-__all__ = ["lasso", "elastic_net", "LassoSolver", "LassoResult", "clear_cache"]
+__all__ = ["lasso", "elastic_net", "LassoSolver", "LassoResult", "LassoPathResult", "clear_cache"]
 
 METHODS = ("auto", "cd", "fista", "ista", "admm")
 DEFAULT_TOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
@@ -77,6 +82,22 @@ class LassoResult(Result):
     method: str
 
 
+class LassoPathResult(Result):
+    """Solutions of :meth:`LassoSolver.path` along a sequence of penalties.
+
+    Attributes
+    ----------
+    x : ndarray (n, p). Coefficients, one column per penalty (in the order given).
+    lam, l2 : ndarray (p,). The penalties.
+    n_iter : ndarray (p,). Coordinate-descent sweeps spent at each penalty.
+    converged : ndarray (p,) of bool. Duality gap <= tol * objective at each penalty.
+    objective, dual_gap : ndarray (p,). Primal objective and duality gap (absolute).
+    message : str. Why the solver stopped.
+    method : str. ``"cd"`` or ``"cd (gram)"``.
+    history : dict of ndarrays. Empty (per-penalty figures are fields of their own).
+    """
+
+
 # ---------------------------------------------------------------- thread pool
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
@@ -99,7 +120,9 @@ class _Scratch:
         e = lambda size: np.zeros(size, dtype=dtype)  # noqa: E731
         self.r, self.w, self.w2 = e(m), e(m), e(m)
         self.q, self.z, self.xold, self.xs, self.u, self.c, self.v = (e(n) for _ in range(7))
+        self.score = self.v if dtype.kind == "f" else np.zeros(n, dtype=real_dtype(dtype))
         self.idx = np.zeros(n, dtype=np.int64)
+        self.work = np.zeros((_k.ANDERSON_K + 3, max(m, n)), dtype=dtype)
         self.tstate = np.ones(1, dtype=np.float64)
         self.hist0 = np.zeros((0, 2), dtype=np.float64)
 
@@ -114,11 +137,12 @@ class LassoSolver:
 
     Parameters
     ----------
-    A : array_like (m, n), real. The dictionary; copied (later changes to the caller's
-        array are not seen).
+    A : array_like (m, n), real or complex. The dictionary; copied (later changes to the
+        caller's array are not seen).
     method : {"auto", "cd", "fista", "ista", "admm"}. ``"auto"`` picks coordinate
-        descent, in Gram form (A^T A kept) when n <= 2048 or m >= n, else residual form.
-    positive : bool. Constrain ``x >= 0``.
+        descent, in Gram form (A^H A kept) when n <= 2048 or m >= n, else residual form.
+        Complex ``A``: coordinate descent, FISTA or ISTA.
+    positive : bool. Constrain ``x >= 0`` (real ``A`` only).
     tol : float, optional. Relative duality-gap tolerance (default 1e-6 for float64,
         1e-4 for float32).
     max_iter : int, optional. Iteration cap (per signal).
@@ -126,6 +150,10 @@ class LassoSolver:
     gram : bool, optional. Force the Gram form of coordinate descent on or off.
     n_jobs : int, optional. Threads for batches (default: all cores for large batches).
     check_finite : bool. Reject NaN / Inf in ``A``.
+    sample_weight : array_like (m,), optional. Non-negative weights ``s`` of the rows: the
+        data term becomes ``1/2 sum_i s_i |(Ax - y)_i|^2``. Applied once here (the rows
+        of the solver's copy of ``A`` are scaled by ``sqrt(s)``, and each ``y`` on the
+        way in), so weighted solves cost what unweighted ones do.
 
     Notes
     -----
@@ -147,12 +175,21 @@ class LassoSolver:
         gram: bool | None = None,
         n_jobs: int | None = None,
         check_finite: bool = True,
+        sample_weight=None,
     ):
-        A = as_array(A, "A", ndim=2, allow_complex=False, min_size=0, check_finite=check_finite)
+        A = as_array(A, "A", ndim=2, min_size=0, check_finite=check_finite)
         if A.size == 0:
             raise ValueError(f"A has shape {A.shape}; it needs at least one row and one column")
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        self.complex = A.dtype.kind == "c"
+        if self.complex and method == "admm":
+            raise ValueError(
+                "method='admm' takes real data; for complex A use method='cd' (the "
+                "default), 'fista' or 'ista'"
+            )
+        if self.complex and positive:
+            raise ValueError("positive=True needs real data; A is complex")
         # A far from 1 is kept scaled by 2**-ea (exactly); each solve scales back
         self._ea = scale_exponent(float(np.abs(A).max()), A.dtype)
         if self._ea:
@@ -160,13 +197,20 @@ class LassoSolver:
         self.dtype = A.dtype
         self.shape = A.shape
         self.At = np.array(A.T, order="C", copy=True)
-        self.nrm2 = np.einsum("ij,ij->i", self.At, self.At)
+        self._sqrt_sw = None
+        if sample_weight is not None:
+            sw = _check_sample_weight(sample_weight, A.shape[0])
+            self._sqrt_sw = np.sqrt(sw).astype(real_dtype(self.dtype))
+            self.At *= self._sqrt_sw
+        self.nrm2 = np.einsum("ij,ij->i", self.At, self.At.conj()).real
         self._has_zero_col = not self.nrm2.all()
         with np.errstate(divide="ignore"):
-            self.inrm = np.where(self.nrm2 > 0, 1 / np.sqrt(self.nrm2), 0).astype(self.dtype)
+            self.inrm = np.where(self.nrm2 > 0, 1 / np.sqrt(self.nrm2), 0).astype(
+                real_dtype(self.dtype)
+            )
         self.method = method
         self.positive = bool(positive)
-        self.tol = DEFAULT_TOL[self.dtype] if tol is None else _positive(tol, "tol")
+        self.tol = DEFAULT_TOL[real_dtype(self.dtype)] if tol is None else _positive(tol, "tol")
         self.max_iter = None if max_iter is None else _positive(max_iter, "max_iter", integer=True)
         self.rho = None if rho is None else _positive(rho, "rho")
         if self.rho is not None and self._ea:
@@ -183,13 +227,15 @@ class LassoSolver:
         self._Yt = np.zeros((1, m), dtype=self.dtype)
         self._lock = threading.Lock()
         self._owner: int | None = None
+        self._pw = np.ones(n)
+        self._ipw = np.ones(n)
 
     # -- lazily built, cached pieces
     @property
     def G(self) -> np.ndarray:
-        """The Gram matrix A^T A (built on first use)."""
+        """The Gram matrix A^H A (built on first use)."""
         if self._G is None:
-            self._G = np.ascontiguousarray(self.At @ self.At.T)
+            self._G = np.ascontiguousarray(self.At.conj() @ self.At.T)
         return self._G
 
     @property
@@ -206,10 +252,12 @@ class LassoSolver:
         if self._lip is None:
             m, n = self.shape
             if min(m, n) <= 1024:
-                small = self.At @ self.At.T if n <= m else self.At.T @ self.At
+                At, Ah = self.At, self.At.conj()
+                small = Ah @ At.T if n <= m else At.T @ Ah
                 lip = float(
                     scipy.linalg.eigvalsh(
-                        small.astype(np.float64), subset_by_index=[min(m, n) - 1] * 2
+                        small.astype(np.result_type(small.dtype, np.float64)),
+                        subset_by_index=[min(m, n) - 1] * 2,
                     )[0]
                 )
             else:
@@ -218,7 +266,7 @@ class LassoSolver:
                 lip = (
                     float(
                         spla.svds(
-                            self.At.astype(np.float64),
+                            self.At.astype(np.result_type(self.dtype, np.float64)),
                             k=1,
                             tol=1e-8,
                             return_singular_vectors=False,
@@ -262,6 +310,25 @@ class LassoSolver:
             self._Yt = np.zeros((k, m), dtype=self.dtype)
         return self._stats[:k]
 
+    def _penalty_weights(self, weights):
+        """Validated penalty weights and their inverses, in the solver's buffers."""
+        n = self.shape[1]
+        w = as_array(weights, "penalty_weights", ndim=1, allow_complex=False, min_size=0)
+        if w.shape != (n,):
+            raise ValueError(
+                f"penalty_weights has shape {w.shape}; it needs one weight per column of "
+                f"A, shape ({n},)"
+            )
+        if not (w > 0).all():
+            raise ValueError(
+                f"penalty_weights must be > 0 (got minimum {w.min():g}); features with a "
+                "zero weight (unpenalised) are not supported: give them a small positive "
+                "weight, or leave the column out"
+            )
+        np.copyto(self._pw, w)
+        np.divide(1.0, self._pw, out=self._ipw)
+        return self._pw, self._ipw
+
     def resolve_method(self, k: int = 1) -> tuple[str, bool]:
         """The method and (for ``"cd"``) whether the Gram form is used, for k signals.
 
@@ -289,19 +356,24 @@ class LassoSolver:
         lam: float,
         *,
         l2: float = 0.0,
+        penalty_weights=None,
         x0=None,
         out: np.ndarray | None = None,
         callback: Callable | None = None,
         history: bool = False,
         check_finite: bool = True,
     ) -> LassoResult:
-        """Solve ``min 1/2||Ax - y||^2 + lam ||x||_1 + l2/2 ||x||^2`` for each column of y.
+        """Solve ``min 1/2||Ax - y||^2 + lam sum_j w_j |x_j| + l2/2 ||x||^2`` for each
+        column of y.
 
         Parameters
         ----------
-        y : array_like (m,) or (m, k). One signal, or k signals as columns.
+        y : array_like (m,) or (m, k). One signal, or k signals as columns (complex
+            when ``A`` is).
         lam : float >= 0. L1 weight (unscaled).
         l2 : float >= 0. L2 weight (elastic net).
+        penalty_weights : array_like (n,), optional. Positive weights ``w`` of the L1
+            term, one per feature (default: all 1).
         x0 : array_like (n,) or (n, k), optional. Warm start (copied; may be ``out``).
         out : ndarray, optional. Where to write x: (n,) C-contiguous, or (n, k)
             F-contiguous, of the solver's dtype. With ``out`` no arrays are allocated.
@@ -315,7 +387,7 @@ class LassoSolver:
         -------
         LassoResult
         """
-        y = _as_rhs(y, check_finite)
+        y = _as_rhs(y, check_finite, self.complex)
         me = threading.get_ident()
         if self._owner == me:
             raise InUseError(
@@ -325,7 +397,9 @@ class LassoSolver:
         with self._lock:  # the work buffers serve one solve at a time
             self._owner = me
             try:
-                return self._solve_checked_out(y, lam, l2, x0, out, callback, history, check_finite)
+                return self._solve_checked_out(
+                    y, lam, l2, x0, out, callback, history, check_finite, penalty_weights
+                )
             finally:
                 self._owner = None
 
@@ -339,10 +413,14 @@ class LassoSolver:
         self._lock = threading.Lock()
         self._owner = None
 
-    def _solve_checked_out(self, y, lam, l2, x0, out, callback, history, check_finite):
+    def _solve_checked_out(
+        self, y, lam, l2, x0, out, callback, history, check_finite, penalty_weights=None
+    ):
         """:meth:`solve` for a validated ``y``, ``out`` checked (see ``check_out``)."""
         if out is None:
-            return self._solve(y, lam, l2, x0, None, callback, history, check_finite)
+            return self._solve(
+                y, lam, l2, x0, None, callback, history, check_finite, penalty_weights
+            )
         _check_rows_shape(self.shape, y)
         n = self.shape[1]
         work, out = check_out(
@@ -352,20 +430,28 @@ class LassoSolver:
             inputs=(y,),
             order="C" if y.ndim == 1 else "F",
         )
-        result = self._solve(y, lam, l2, x0, work, callback, history, check_finite)
+        result = self._solve(y, lam, l2, x0, work, callback, history, check_finite, penalty_weights)
         if work is not out:  # out overlaps y, or has non-native byte order
             result.x = finish_out(work, out)
         return result
 
-    def _solve(self, y, lam, l2, x0, out, callback, history, check_finite) -> LassoResult:
+    def _solve(
+        self, y, lam, l2, x0, out, callback, history, check_finite, penalty_weights=None
+    ) -> LassoResult:
         """:meth:`solve` for a validated ``y``: in a rescaled problem when A or y is far
         from 1 (their squares would over- or underflow in the duality gap)."""
         ey = _exponent_of(y)
         if self._ea or ey:
-            return self._solve_rescaled(ey, y, lam, l2, x0, out, callback, history, check_finite)
-        return self._solve_native(y, lam, l2, x0, out, callback, history, check_finite)
+            return self._solve_rescaled(
+                ey, y, lam, l2, x0, out, callback, history, check_finite, penalty_weights
+            )
+        return self._solve_native(
+            y, lam, l2, x0, out, callback, history, check_finite, penalty_weights
+        )
 
-    def _solve_rescaled(self, ey, y, lam, l2, x0, out, callback, history, check_finite):
+    def _solve_rescaled(
+        self, ey, y, lam, l2, x0, out, callback, history, check_finite, penalty_weights
+    ):
         """Solve for ``A 2**-ea``, ``y 2**-ey`` (exact scalings), where the solution is
         ``x 2**(ea - ey)`` with ``lam 2**-(ea + ey)`` and ``l2 2**-2ea``; scale back."""
         ea = self._ea
@@ -376,7 +462,9 @@ class LassoSolver:
             if x0 is out:
                 ldexp(out, -to_caller, out=out)
             else:
-                x0 = as_array(x0, "x0", ndim=(1, 2), allow_complex=False, check_finite=check_finite)
+                x0 = as_array(
+                    x0, "x0", ndim=(1, 2), allow_complex=self.complex, check_finite=check_finite
+                )
                 x0 = ldexp(x0, -to_caller)
         if callback is not None:
             user = callback
@@ -392,7 +480,15 @@ class LassoSolver:
                 )
 
         res = self._solve_native(
-            ldexp(y, -ey) if ey else y, lam, l2, x0, out, callback, history, check_finite
+            ldexp(y, -ey) if ey else y,
+            lam,
+            l2,
+            x0,
+            out,
+            callback,
+            history,
+            check_finite,
+            penalty_weights,
         )
         res.x = ldexp(res.x, to_caller, out=res.x if out is not None else None)
         res.objective = _ldexp_value(res.objective, 2 * ey)
@@ -401,13 +497,21 @@ class LassoSolver:
             res.history["dual_gap"] = _ldexp_value(res.history["dual_gap"], 2 * ey)
         return res
 
-    def _solve_native(self, y, lam, l2, x0, out, callback, history, check_finite) -> LassoResult:
+    def _solve_native(
+        self, y, lam, l2, x0, out, callback, history, check_finite, penalty_weights=None
+    ) -> LassoResult:
         """:meth:`_solve` on the solver's own scale."""
         m, n = self.shape
+        if y.dtype.kind == "c" and not self.complex:
+            raise TypeError(_REAL_A_COMPLEX_Y)
         _check_rows_shape(self.shape, y)
         l1 = _nonneg(lam, "lam")
         l2 = _nonneg(l2, "l2")
         k = 1 if y.ndim == 1 else y.shape[1]
+        if penalty_weights is None:
+            pw = ipw = None
+        else:
+            pw, ipw = self._penalty_weights(penalty_weights)
         if l1 == 0.0 and l2 == 0.0:
             return self._least_squares(y, x0, out)
         if (
@@ -418,13 +522,17 @@ class LassoSolver:
             and self.method in ("auto", "cd")
             and y.dtype == self.dtype
             and y.flags.c_contiguous
+            and self._sqrt_sw is None
         ):
-            return self._solve_one_cd(y, l1, l2, out)
+            return self._solve_one_cd(y, l1, l2, out, pw, ipw)
         # right-hand sides as rows (views when the layout allows)
         if y.dtype != self.dtype:
             y = y.astype(self.dtype)
         stats = self._buffers(k)
-        if y.ndim == 1 and y.flags.c_contiguous:
+        if self._sqrt_sw is not None:
+            Yt = self._Yt[:k]
+            np.multiply(y.T if y.ndim == 2 else y[None, :], self._sqrt_sw, out=Yt)
+        elif y.ndim == 1 and y.flags.c_contiguous:
             Yt = y.reshape(1, m)
         elif y.ndim == 2 and y.T.flags.c_contiguous:
             Yt = y.T
@@ -435,7 +543,9 @@ class LassoSolver:
         if x0 is None:
             Xt[...] = 0
         elif x0 is not out:
-            x0 = as_array(x0, "x0", ndim=(1, 2), allow_complex=False, check_finite=check_finite)
+            x0 = as_array(
+                x0, "x0", ndim=(1, 2), allow_complex=self.complex, check_finite=check_finite
+            )
             if x0.shape not in ((n,), (n, k)):
                 raise ValueError(f"x0 has shape {x0.shape}; expected ({n},) or ({n}, {k})")
             np.copyto(Xt, x0.T if x0.ndim == 2 else x0[None, :], casting="unsafe")
@@ -480,10 +590,13 @@ class LassoSolver:
                     sc.q,
                     sc.c,
                     sc.idx,
-                    sc.v,
+                    sc.score,
                     sc.tstate,
                     resume,
                     hist,
+                    pw,
+                    ipw,
+                    sc.work,
                 )
             elif method == "admm":
                 _k.admm(
@@ -511,6 +624,8 @@ class LassoSolver:
                     sc.q,
                     resume,
                     hist,
+                    pw,
+                    ipw,
                 )
             else:
                 _k.fista(
@@ -534,6 +649,8 @@ class LassoSolver:
                     sc.tstate,
                     resume,
                     hist,
+                    pw,
+                    ipw,
                 )
 
         hist_out: dict[str, np.ndarray] = {}
@@ -603,7 +720,7 @@ class LassoSolver:
             x = out
         return self._result(x, stats, y.ndim, tol, max_iter, method, gram, hist_out, stopped)
 
-    def _solve_one_cd(self, y, l1, l2, out):
+    def _solve_one_cd(self, y, l1, l2, out, pw, ipw):
         """One signal by coordinate descent, no warm start, callback or history: the
         path of the per-call benchmarks, with nothing but the kernel call."""
         Xt = self._out(out, 1, 1)
@@ -635,13 +752,142 @@ class LassoSolver:
             sc.q,
             sc.c,
             sc.idx,
-            sc.v,
+            sc.score,
             sc.tstate,
             False,
             sc.hist0,
+            pw,
+            ipw,
+            sc.work,
         )
         return self._result(
             Xt[0] if out is None else out, stats, 1, self.tol, max_iter, "cd", self.gram, {}
+        )
+
+    def path(
+        self,
+        y,
+        lams,
+        *,
+        l2=0.0,
+        penalty_weights=None,
+        x0=None,
+        check_finite: bool = True,
+    ) -> LassoPathResult:
+        """Solve for each penalty in ``lams`` in turn, each from the previous solution.
+
+        Coordinate descent (Gram or residual form as the solver was built), one compiled
+        loop over the penalties: every solve starts from the last one's solution (warm
+        start) and its working sets (support plus the largest KKT violations, see
+        :func:`lasso`) screen out the inactive features. Pass ``lams`` in decreasing
+        order, as :func:`lam_max` down, for the usual path.
+
+        Parameters
+        ----------
+        y : array_like (m,). One signal.
+        lams : array_like (p,). L1 weights (unscaled), each >= 0.
+        l2 : float or array_like (p,). L2 weight(s); ``lams[t] + l2[t] > 0``.
+        penalty_weights : array_like (n,), optional. As in :meth:`solve`.
+        x0 : array_like (n,), optional. Start of the first solve (default zero).
+        check_finite : bool. Reject NaN / Inf in ``y`` and ``x0``.
+
+        Returns
+        -------
+        LassoPathResult
+        """
+        m, n = self.shape
+        y = _as_rhs(y, check_finite, self.complex)
+        if y.ndim != 1:
+            raise ValueError(
+                f"y must be 1-D for a path, got shape {y.shape}; run one path per column"
+            )
+        _check_rows_shape(self.shape, y)
+        l1s = as_array(lams, "lams", ndim=1, allow_complex=False).astype(np.float64)
+        l2s = np.broadcast_to(
+            as_array(l2, "l2", ndim=(0, 1), allow_complex=False), l1s.shape
+        ).astype(np.float64)
+        if (l1s < 0).any() or (l2s < 0).any():
+            raise ValueError("lams and l2 must be >= 0")
+        if not (l1s + l2s > 0).all():
+            raise ValueError(
+                "every point of the path needs lam > 0 or l2 > 0; for lam = l2 = 0 (least "
+                "squares) call solve"
+            )
+        if penalty_weights is None:
+            pw = ipw = None
+        else:
+            pw, ipw = self._penalty_weights(penalty_weights)
+        yk = y.astype(self.dtype, copy=self._sqrt_sw is not None)
+        if self._sqrt_sw is not None:
+            yk *= self._sqrt_sw
+        yk = np.ascontiguousarray(yk)
+        x = np.zeros(n, dtype=self.dtype)
+        if x0 is not None:
+            x0 = as_array(x0, "x0", ndim=1, allow_complex=self.complex, check_finite=check_finite)
+            if x0.shape != (n,):
+                raise ValueError(f"x0 has shape {x0.shape}; expected ({n},)")
+            x[:] = x0
+            if self.positive:
+                np.maximum(x, 0, out=x)
+            if self._has_zero_col:
+                x[self.nrm2 == 0] = 0
+        p = l1s.size
+        Xp = np.zeros((p, n), dtype=self.dtype)
+        stats = np.zeros((p, 4))
+        sc = self._scratches(1)[0]
+        G, Ac = (self.G, self.Ac) if self.gram else (self.At, self.At)
+        max_iter = self.max_iter or DEFAULT_MAX_ITER["cd"]
+        _k.cd_path(
+            self.At,
+            G,
+            Ac,
+            yk,
+            self.nrm2,
+            self.inrm,
+            l1s,
+            l2s,
+            self.positive,
+            self.gram,
+            x,
+            Xp,
+            stats,
+            self.tol,
+            max_iter,
+            sc.r,
+            sc.q,
+            sc.c,
+            sc.idx,
+            sc.score,
+            sc.tstate,
+            pw,
+            ipw,
+            sc.work,
+        )
+        obj, gap = stats[:, 1].copy(), stats[:, 2].copy()
+        conv = gap <= self.tol * obj
+        name = "cd (gram)" if self.gram else "cd"
+        if conv.all():
+            msg = _CONVERGED[self.tol]
+        else:
+            bad = np.flatnonzero(~conv)
+            msg = (
+                f"{bad.size} of {p} penalties stopped at max_iter={max_iter} (first: "
+                f"lam={l1s[bad[0]]:g}, relative duality gap "
+                f"{gap[bad[0]] / max(obj[bad[0]], 1e-300):.3g} > tol={self.tol:g}); raise "
+                "max_iter or tol"
+            )
+            warn_not_converged(f"lasso path ({name}): {msg}", stacklevel=2)
+        return LassoPathResult(
+            x=Xp.T,
+            lam=l1s,
+            l2=l2s,
+            n_iter=stats[:, 0].astype(np.int64),
+            converged=conv,
+            objective=obj,
+            dual_gap=gap,
+            message=msg,
+            method=name,
+            history={},
         )
 
     def _n_threads(self, k):
@@ -717,8 +963,11 @@ class LassoSolver:
 
     def _least_squares(self, y, x0, out):
         """lam = l2 = 0: the minimum-norm least-squares solution (or NNLS if positive)."""
-        A = self.At.T.astype(np.float64)
-        Y = y.astype(np.float64).reshape(self.shape[0], -1)
+        wide = np.result_type(self.dtype, np.float64)
+        A = self.At.T.astype(wide)
+        Y = y.astype(wide).reshape(self.shape[0], -1)
+        if self._sqrt_sw is not None:
+            Y = Y * self._sqrt_sw[:, None]
         if self.positive:
             from scipy.optimize import nnls
 
@@ -726,9 +975,9 @@ class LassoSolver:
         else:
             X = np.linalg.lstsq(A, Y, rcond=None)[0]
         R = Y - A @ X
-        obj = 0.5 * np.einsum("ij,ij->j", R, R)
-        Q = A.T @ R
-        gap = np.abs(np.einsum("ij,ij->j", Q, X))  # dual point theta = r
+        obj = 0.5 * np.einsum("ij,ij->j", R, R.conj()).real
+        Q = A.conj().T @ R
+        gap = np.abs(np.einsum("ij,ij->j", Q.conj(), X))  # dual point theta = r
         X = X.astype(self.dtype)
         x = X[:, 0] if y.ndim == 1 else X
         if out is not None:
@@ -775,13 +1024,36 @@ def _nonneg(value, name):
     return _positive(value, name, allow_zero=True)
 
 
-def _as_rhs(y, check_finite):
-    """``y`` validated as a real 1-D or 2-D array (fast path for float ndarrays)."""
+_REAL_A_COMPLEX_Y = (
+    "y is complex but A is real; pass a complex A (A.astype(complex)) to solve the complex lasso"
+)
+
+
+def _as_rhs(y, check_finite, allow_complex=False):
+    """``y`` validated as a 1-D or 2-D array, complex only if allowed (fast path for
+    float ndarrays)."""
     if isinstance(y, np.ndarray) and y.dtype in _FLOATS and y.ndim in (1, 2):
         if check_finite and not np.isfinite(y).all():
             check_all_finite(y, "y")
         return y
-    return as_array(y, "y", ndim=(1, 2), allow_complex=False, min_size=0, check_finite=check_finite)
+    y = as_array(y, "y", ndim=(1, 2), min_size=0, check_finite=check_finite)
+    if y.dtype.kind == "c" and not allow_complex:
+        raise TypeError(_REAL_A_COMPLEX_Y)
+    return y
+
+
+def _check_sample_weight(sample_weight, m):
+    """Sample weights as a float64 (m,) array of finite non-negative values."""
+    sw = as_array(sample_weight, "sample_weight", ndim=(0, 1), allow_complex=False, min_size=0)
+    if sw.ndim == 0:
+        sw = np.full(m, float(sw))
+    if sw.shape != (m,):
+        raise ValueError(
+            f"sample_weight has shape {sw.shape}; it needs one weight per row of A, shape ({m},)"
+        )
+    if (sw < 0).any():
+        raise ValueError(f"sample_weight must be >= 0 (got minimum {sw.min():g})")
+    return sw.astype(np.float64)
 
 
 def _exponent_of(y) -> int:
@@ -870,13 +1142,16 @@ def lasso(
     history: bool = False,
     rho: float | None = None,
     check_finite: bool = True,
+    penalty_weights=None,
+    sample_weight=None,
 ) -> LassoResult:
     r"""Lasso: :math:`\min_x \tfrac12\|Ax - y\|_2^2 + \lambda\|x\|_1`.
 
     Parameters
     ----------
-    A : array_like (m, n), real. Dictionary / design matrix.
-    y : array_like (m,) or (m, k). One signal, or k signals solved as a batch.
+    A : array_like (m, n), real or complex. Dictionary / design matrix.
+    y : array_like (m,) or (m, k). One signal, or k signals solved as a batch. If ``A``
+        or ``y`` is complex, both are taken as complex and ``|x_j|`` is the modulus.
     lam : float >= 0. Unscaled L1 weight (scikit-learn's ``alpha`` is ``lam / m``; see
         :func:`lam_from_sklearn`). ``lam >= lam_max(A, y)`` gives ``x = 0``.
     method : {"auto", "cd", "fista", "ista", "admm"}. Coordinate descent (Friedman et
@@ -895,6 +1170,11 @@ def lasso(
     history : bool. Keep the duality gap at each check.
     rho : float, optional. ADMM penalty.
     check_finite : bool. Reject NaN / Inf (skip in trusted loops).
+    penalty_weights : array_like (n,), optional. Positive per-feature weights ``w``: the
+        penalty becomes ``lam * sum_j w_j |x_j|``.
+    sample_weight : array_like (m,), optional. Non-negative row weights ``s``: the data
+        term becomes ``1/2 sum_i s_i |(Ax - y)_i|^2`` (for repeated solves with one
+        dictionary, :class:`LassoSolver` applies them once).
 
     Returns
     -------
@@ -912,22 +1192,57 @@ def lasso(
     allocation. The input arrays are never modified.
     """
     return _lasso(
-        A, y, lam, 0.0, method, x0, tol, max_iter, positive, callback, history, rho, check_finite
+        A,
+        y,
+        lam,
+        0.0,
+        method,
+        x0,
+        tol,
+        max_iter,
+        positive,
+        callback,
+        history,
+        rho,
+        check_finite,
+        penalty_weights,
+        sample_weight,
     )
 
 
 def _lasso(
-    A, y, lam, l2, method, x0, tol, max_iter, positive, callback, history, rho, check_finite
+    A,
+    y,
+    lam,
+    l2,
+    method,
+    x0,
+    tol,
+    max_iter,
+    positive,
+    callback,
+    history,
+    rho,
+    check_finite,
+    penalty_weights=None,
+    sample_weight=None,
 ) -> LassoResult:
     """:func:`lasso` and :func:`elastic_net`: validate, find the cached solver, solve."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if not (isinstance(A, np.ndarray) and A.dtype in _FLOATS and A.ndim == 2):
-        A = as_array(A, "A", ndim=2, allow_complex=False, min_size=0, check_finite=False)
+        A = as_array(A, "A", ndim=2, min_size=0, check_finite=False)
     if A.size == 0:
         raise ValueError(f"A has shape {A.shape}; it needs at least one row and one column")
-    y = _as_rhs(y, check_finite)
+    y = _as_rhs(y, check_finite, allow_complex=True)
     _check_rows_shape(A.shape, y)
+    if A.dtype.kind == "c" or y.dtype.kind == "c":
+        wide = np.result_type(A.dtype, y.dtype, np.complex64)
+        A, y = A.astype(wide, copy=False), y.astype(wide, copy=False)
+    if sample_weight is not None:
+        root = np.sqrt(_check_sample_weight(sample_weight, A.shape[0]))
+        A = A * root.astype(real_dtype(A.dtype))[:, None]
+        y = y * (root if y.ndim == 1 else root[:, None]).astype(real_dtype(y.dtype))
     m, n = A.shape
     k = 1 if y.ndim == 1 else y.shape[1]
     gram = n <= GRAM_MAX_FEATURES and (m >= n or k * 16 >= n or m * n * n <= GRAM_AUTO_FLOPS)
@@ -943,7 +1258,7 @@ def _lasso(
         rho=rho,
         gram=gram,
     )
-    return solver._solve(y, lam, l2, x0, None, callback, history, check_finite)
+    return solver._solve(y, lam, l2, x0, None, callback, history, check_finite, penalty_weights)
 
 
 def elastic_net(
@@ -961,6 +1276,8 @@ def elastic_net(
     history: bool = False,
     rho: float | None = None,
     check_finite: bool = True,
+    penalty_weights=None,
+    sample_weight=None,
 ) -> LassoResult:
     r"""Elastic net: :math:`\min_x \tfrac12\|Ax - y\|^2 + l_1\|x\|_1 + \tfrac{l_2}{2}\|x\|^2`.
 
@@ -973,6 +1290,8 @@ def elastic_net(
     l2 : float >= 0. Weight of ``1/2 ||x||^2``.
     method, x0, tol, max_iter, positive, callback, history, rho, check_finite
         As in :func:`lasso`.
+    penalty_weights, sample_weight : array_like, optional. As in :func:`lasso` (the
+        penalty weights multiply the L1 term only).
 
     Returns
     -------
@@ -980,22 +1299,38 @@ def elastic_net(
     """
     l2 = _positive(l2, "l2", allow_zero=True)
     return _lasso(
-        A, y, l1, l2, method, x0, tol, max_iter, positive, callback, history, rho, check_finite
+        A,
+        y,
+        l1,
+        l2,
+        method,
+        x0,
+        tol,
+        max_iter,
+        positive,
+        callback,
+        history,
+        rho,
+        check_finite,
+        penalty_weights,
+        sample_weight,
     )
 
 
 # ---------------------------------------------------------------- warm-up
 def _warmup() -> None:
-    """Compile (or load from the cache) every kernel of this module, float32 and float64."""
+    """Compile (or load from the cache) every kernel of this module: float32, float64,
+    complex64 and complex128."""
+    import warnings
+
     rng = np.random.default_rng(0)
-    for dtype in (np.float64, np.float32):
+    for dtype in (np.float64, np.float32, np.complex128, np.complex64):
         A = rng.standard_normal((6, 4)).astype(dtype)
         y = rng.standard_normal(6).astype(dtype)
-        for method in ("cd", "fista", "admm"):
+        methods = ("cd", "fista") if A.dtype.kind == "c" else ("cd", "fista", "admm")
+        for method in methods:
             for gram in (False, True) if method == "cd" else (False,):
                 s = LassoSolver(A, method=method, gram=gram, max_iter=3)
-                import warnings
-
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     s.solve(y, 0.1, history=True)

@@ -102,7 +102,7 @@ def _face_newton(Dt, y, lam, lam_s, x, s, r, q, idx, H, cap):
             for i in range(m):
                 h += Dt[a, i] * Dt[b, i] * (s[i] == 0.0)
             H[a, b] = h
-    if _k._newton(H, lam, 0.0, False, True, x, r, q, cap, idx, 0):
+    if _k._newton(H, lam, 0.0, False, True, x, r, q, cap, idx, 0, None):
         _k._residual(Dt, y, x, r)
         for i in range(m):
             r[i] -= s[i]
@@ -132,10 +132,10 @@ def _robust_col(Dt, y, nrm2, inrm, lam, lam_s, x, s, r, q, idx, score, H, tol, m
         nnz = 0
         for j in range(n):
             nnz += x[j] != 0.0
-        count, nnz = _k._working_set(x, q, inrm, lam, False, idx, score, max(2 * nnz, 16))
+        count, nnz = _k._working_set(x, q, inrm, lam, False, idx, score, max(2 * nnz, 16), None)
         target = frac * gap
         while it < max_iter:
-            dsum = _k._cd_sweep(Dt, nrm2, lam, 0.0, False, False, x, r, q, idx, count)
+            dsum = _k._cd_sweep(Dt, nrm2, lam, 0.0, False, False, x, r, q, idx, count, None)[0]
             dsum += _s_step(r, s, lam_s)
             it += 1
             if not dsum > target:
@@ -259,6 +259,8 @@ def code_batch(
     row)."""
     m = Dt.shape[1]
     k = rows.size
+    # lasso._cd_col's Anderson-extrapolation rows (one allocation per batch)
+    work = np.empty((_k.ANDERSON_K + 3, max(m, Dt.shape[0])), Dt.dtype)
     if not replace:
         scale_stats(A, Bt, acc, beta)
     if not robust:
@@ -303,6 +305,9 @@ def code_batch(
                 max_iter,
                 -1,
                 hist0,
+                None,
+                None,
+                work,
             )
         stats[c, 0] = it
         stats[c, 1] = obj

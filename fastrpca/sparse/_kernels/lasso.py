@@ -2,7 +2,13 @@
 
 Problem, per column ``y`` of ``Y``::
 
-    min_x  1/2 ||A x - y||^2 + l1 ||x||_1 + l2/2 ||x||^2      (and x >= 0 if pos)
+    min_x  1/2 ||A x - y||^2 + l1 sum_j w_j |x_j| + l2/2 ||x||^2     (and x >= 0 if pos)
+
+with per-feature penalty weights ``w = pw`` (``ipw`` holds 1 / w; both ``None`` for the
+plain lasso, a specialisation compiled without the weights). Real or complex data: for
+complex A, y and x, |x_j| is the modulus and the prox the modulus soft threshold
+(coordinate descent and (F)ISTA; ADMM, ``pos`` and the active-set Newton step are real
+only).
 
 Layout: the dictionary is passed transposed, ``At = A.T`` C-contiguous (n, m), so that
 column j of A is the contiguous row ``At[j]``; batches are rows: ``Yt`` (k, m), ``Xt``
@@ -16,26 +22,108 @@ lasso on [A; sqrt(l2) I]). ``hist`` (h, 2) receives (iteration, gap) for row 0.
 from __future__ import annotations
 
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 from ..._core._kernels.linalg import chol_solve
 from ..._core._kernels.prox import shrink
 from ..._core.config import kernel
 
 
-@kernel
+# ---------------------------------------------------------------- real / complex scalars
+# Plain Python versions (used as such when the JIT is disabled) and, through
+# ``overload``, one compiled specialisation per scalar type: for real types they reduce
+# to the original arithmetic, so the real kernels compile to the same code as before.
+def _zero(z):
+    """A double-precision zero of z's kind (float64 or complex128): the accumulator."""
+    return 0j if np.iscomplexobj(z) else 0.0
+
+
+def _conj(z):
+    """Complex conjugate (identity for real z)."""
+    return np.conj(z)
+
+
+def _abs2(z):
+    """|z|^2 as a real number."""
+    return (z * np.conj(z)).real
+
+
+def _redot(a, b):
+    """Re(conj(a) b)."""
+    return (np.conj(a) * b).real
+
+
+def _w(weights, j):
+    """weights[j], or 1 when there are no weights (``None``: a separate compiled
+    specialisation in which the weight is the constant 1, so the unweighted lasso
+    costs what it did before weights existed)."""
+    return 1.0 if weights is None else weights[j]
+
+
 def _prox(t, tau, pos):
+    """Soft threshold of one scalar (one-sided if pos; modulus for complex t)."""
     if pos:
         return max(t - tau, t - t)
     return shrink(t, tau)
+
+
+@overload(_zero, inline="always")
+def _ov_zero(z):
+    if isinstance(z, types.Complex):
+        return lambda z: 0j
+    return lambda z: 0.0
+
+
+@overload(_conj, inline="always")
+def _ov_conj(z):
+    if isinstance(z, types.Complex):
+        return lambda z: z.conjugate()
+    return lambda z: z
+
+
+@overload(_abs2, inline="always")
+def _ov_abs2(z):
+    if isinstance(z, types.Complex):
+        return lambda z: z.real * z.real + z.imag * z.imag
+    return lambda z: z * z
+
+
+@overload(_redot, inline="always")
+def _ov_redot(a, b):
+    if isinstance(a, types.Complex) or isinstance(b, types.Complex):
+        return lambda a, b: a.real * b.real + a.imag * b.imag
+    return lambda a, b: a * b
+
+
+@overload(_w, inline="always")
+def _ov_w(weights, j):
+    if isinstance(weights, types.NoneType):
+        return lambda weights, j: 1.0
+    return lambda weights, j: weights[j]
+
+
+@overload(_prox)
+def _ov_prox(t, tau, pos):
+    if isinstance(t, types.Complex):
+        return lambda t, tau, pos: shrink(t, tau)
+
+    def impl(t, tau, pos):
+        if pos:
+            return max(t - tau, t - t)
+        return shrink(t, tau)
+
+    return impl
 
 
 @kernel
 def _gap(rr, ry, l1n, xx, qmax, exc, l1, l2):
     """Primal objective and duality gap from the residual statistics.
 
-    Dual D(theta) = y.theta - ||theta||^2/2 - g*(A^T theta). Lasso view: theta = s r' with
-    r' = [r; -sqrt(l2) x] the residual of [A; sqrt(l2) I], s the best feasible scaling.
-    If l2 > 0 also theta = r with g*(v) = sum (|v| - l1)_+^2 / (2 l2) (``exc`` is the
+    Dual D(theta) = Re(y^H theta) - ||theta||^2/2 - g*(A^H theta). Lasso view:
+    theta = s r' with r' = [r; -sqrt(l2) x] the residual of [A; sqrt(l2) I], s the best
+    feasible scaling (``qmax`` = max_j |a_j^H r'| / w_j, ``l1n`` = sum_j w_j |x_j|). If
+    l2 > 0 also theta = r with g*(v) = sum (|v_j| - l1 w_j)_+^2 / (2 l2) (``exc`` is the
     sum); the better of the two bounds is used.
     """
     rr = max(rr, 0.0)
@@ -65,35 +153,36 @@ def _residual(At, y, x, r):
 
 
 @kernel
-def _gap_resid(At, y, x, r, q, l1, l2, pos):
-    """Objective and gap at x given r = y - A x; fills q = A^T r."""
+def _gap_resid(At, y, x, r, q, l1, l2, pos, pw, ipw):
+    """Objective and gap at x given r = y - A x; fills q = A^H r."""
     n, m = At.shape
     rr = 0.0
     ry = 0.0
     for i in range(m):
-        rr += r[i] * r[i]
-        ry += r[i] * y[i]
+        rr += _abs2(r[i])
+        ry += _redot(r[i], y[i])
     l1n = 0.0
     xx = 0.0
     qmax = 0.0
     exc = 0.0
     for j in range(n):
-        s = 0.0
+        s = _zero(q[j])
         for i in range(m):
-            s += At[j, i] * r[i]
+            s += _conj(At[j, i]) * r[i]
         q[j] = s
         v = s - l2 * x[j]
-        qmax = max(qmax, v if pos else abs(v))
-        e = max((s if pos else abs(s)) - l1, 0.0)
+        qmax = max(qmax, (v.real if pos else abs(v)) * _w(ipw, j))
+        e = max((s.real if pos else abs(s)) - l1 * _w(pw, j), 0.0)
         exc += e * e
-        l1n += abs(x[j])
-        xx += x[j] * x[j]
+        l1n += _w(pw, j) * abs(x[j])
+        xx += _abs2(x[j])
     return _gap(rr, ry, l1n, xx, qmax, exc, l1, l2)
 
 
 @kernel
-def _gap_gram(G, b, yy, x, q, l1, l2, pos):
-    """Objective and gap from the Gram form; recomputes q = b - G x exactly."""
+def _gap_gram(G, b, yy, x, q, l1, l2, pos, pw, ipw):
+    """Objective and gap from the Gram form (G = A^H A, b = A^H y); recomputes
+    q = b - G x exactly."""
     n = x.size
     for j in range(n):
         q[j] = b[j]
@@ -101,7 +190,7 @@ def _gap_gram(G, b, yy, x, q, l1, l2, pos):
         xj = x[j]
         if xj != 0.0:
             for i in range(n):
-                q[i] -= xj * G[j, i]
+                q[i] -= xj * _conj(G[j, i])
     bx = 0.0
     qx = 0.0
     l1n = 0.0
@@ -109,15 +198,57 @@ def _gap_gram(G, b, yy, x, q, l1, l2, pos):
     qmax = 0.0
     exc = 0.0
     for j in range(n):
-        bx += b[j] * x[j]
-        qx += q[j] * x[j]
+        bx += _redot(b[j], x[j])
+        qx += _redot(q[j], x[j])
         v = q[j] - l2 * x[j]
-        qmax = max(qmax, v if pos else abs(v))
-        e = max((q[j] if pos else abs(q[j])) - l1, 0.0)
+        qmax = max(qmax, (v.real if pos else abs(v)) * _w(ipw, j))
+        e = max((q[j].real if pos else abs(q[j])) - l1 * _w(pw, j), 0.0)
         exc += e * e
-        l1n += abs(x[j])
-        xx += x[j] * x[j]
+        l1n += _w(pw, j) * abs(x[j])
+        xx += _abs2(x[j])
     return _gap(yy - bx - qx, yy - bx, l1n, xx, qmax, exc, l1, l2)
+
+
+@kernel
+def _gap_ws(M, y, b, yy, x, r, q, l1, l2, pos, gram, pw, ipw, idx, count):
+    """Objective and gap of the problem restricted to the working set idx[:count] (which
+    holds the support). Residual form: q = A^H r is recomputed on the working set (the
+    cost of one sweep); Gram form: q is current there already and this costs O(count)."""
+    rr = 0.0
+    ry = 0.0
+    if gram:
+        bx = 0.0
+        qx = 0.0
+        for u in range(count):
+            j = idx[u]
+            bx += _redot(b[j], x[j])
+            qx += _redot(q[j], x[j])
+        rr = yy - bx - qx
+        ry = yy - bx
+    else:
+        for i in range(r.size):
+            rr += _abs2(r[i])
+            ry += _redot(r[i], y[i])
+    l1n = 0.0
+    xx = 0.0
+    qmax = 0.0
+    exc = 0.0
+    for u in range(count):
+        j = idx[u]
+        if gram:
+            s = q[j]
+        else:
+            s = _zero(q[j])
+            for i in range(r.size):
+                s += _conj(M[j, i]) * r[i]
+            q[j] = s
+        v = s - l2 * x[j]
+        qmax = max(qmax, (v.real if pos else abs(v)) * _w(ipw, j))
+        e = max((s.real if pos else abs(s)) - l1 * _w(pw, j), 0.0)
+        exc += e * e
+        l1n += _w(pw, j) * abs(x[j])
+        xx += _abs2(x[j])
+    return _gap(rr, ry, l1n, xx, qmax, exc, l1, l2)
 
 
 @kernel
@@ -131,17 +262,18 @@ def _record(hist, nh, it, gap):
 
 # ---------------------------------------------------------------- coordinate descent
 @kernel
-def _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, count):
+def _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, count, pw):
     """One pass of exact coordinate minimisation over idx[:count] (all j if count < 0).
 
     Residual form: M = At, r = y - A x kept current. Gram form: M = A^T A, q = A^T r
     kept current on idx[:count] only (the other entries go stale until the next gap
-    check recomputes q in full). Returns sum_j (||a_j||^2 + l2) dx_j^2 (twice the
-    objective decrease).
+    check recomputes q in full). Returns sum_j (||a_j||^2 + l2) |dx_j|^2 (twice the
+    objective decrease) and the number of coordinates that entered or left the support.
     """
     n = x.size
     total = n if count < 0 else count
     dsum = 0.0
+    flips = 0
     for t in range(total):
         j = t if count < 0 else idx[t]
         d = nrm2[j]
@@ -151,40 +283,41 @@ def _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, count):
         if gram:
             g = q[j]
         else:
-            g = 0.0
+            g = _zero(r[0])
             for i in range(r.size):
-                g += M[j, i] * r[i]
+                g += _conj(M[j, i]) * r[i]
         old = x[j]
-        new = _prox(g + d * old, l1, pos) / (d + l2)
+        new = _prox(g + d * old, l1 * _w(pw, j), pos) / (d + l2)
         delta = new - old
         if delta != 0.0:
+            flips += (old == 0.0) | (new == 0.0)
             x[j] = new
             if gram:  # written out: a helper call per coordinate costs refcounting
                 if count < 0:
                     for i in range(n):
-                        q[i] -= delta * M[j, i]
+                        q[i] -= delta * _conj(M[j, i])
                 else:
                     for u in range(count):
                         i = idx[u]
-                        q[i] -= delta * M[j, i]
+                        q[i] -= delta * _conj(M[j, i])
             else:
                 for i in range(r.size):
                     r[i] -= delta * M[j, i]
-            dsum += (d + l2) * delta * delta
-    return dsum
+            dsum += (d + l2) * _abs2(delta)
+    return dsum, flips
 
 
 @kernel
-def _gap_cd(M, y, b, yy, x, r, q, l1, l2, pos, gram):
+def _gap_cd(M, y, b, yy, x, r, q, l1, l2, pos, gram, pw, ipw):
     if gram:
-        return _gap_gram(M, b, yy, x, q, l1, l2, pos)
-    return _gap_resid(M, y, x, r, q, l1, l2, pos)
+        return _gap_gram(M, b, yy, x, q, l1, l2, pos, pw, ipw)
+    return _gap_resid(M, y, x, r, q, l1, l2, pos, pw, ipw)
 
 
 @kernel
-def _working_set(x, q, inrm, l1, pos, idx, score, size):
+def _working_set(x, q, inrm, l1, pos, idx, score, size, pw):
     """idx[:count] = the support of x plus the largest KKT violations
-    (|q_j| - l1) / ||a_j|| at zeros, about ``size`` features in all (the cut is found
+    (|q_j| - l1 w_j) / ||a_j|| at zeros, about ``size`` features in all (the cut is found
     with a 64-bin histogram of the violations: linear time, no sort). The loops are
     written without data-dependent branches (selects and counted stores): which
     features violate changes from signal to signal, and mispredicted branches cost
@@ -194,7 +327,7 @@ def _working_set(x, q, inrm, l1, pos, idx, score, size):
     nviol = 0
     smax = 0.0
     for j in range(n):
-        a = ((q[j] if pos else abs(q[j])) - l1) * inrm[j]
+        a = ((q[j].real if pos else abs(q[j])) - l1 * _w(pw, j)) * inrm[j]
         on = x[j] != 0.0
         a = 0.0 if on else max(a, 0.0)
         nnz += on
@@ -221,17 +354,184 @@ def _working_set(x, q, inrm, l1, pos, idx, score, size):
     return count, nnz
 
 
+#: Anderson extrapolation of coordinate descent every ANDERSON_K sweeps.
+ANDERSON_K = 3
+#: Sweeps on a working set stop once its own duality gap is below this fraction of the
+#: last global gap.
+WS_FRACTION = 0.3
+#: ... on supports of more than this many features (smaller ones stop on small steps and
+#: are finished by the Newton step).
+WS_GAP_MIN_NNZ = 64
+
+
 @kernel
-def _newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count):
-    """Exact minimisation on the current support and signs (an active-set Newton step).
+def _anderson(M, gram, l1, l2, pos, x, r, q, idx, count, pw, H, dx, buf):
+    """Anderson extrapolation of the last ANDERSON_K sweeps on the working set
+    (Bertrand & Massias 2021): with H[i] = x on idx[:count] after sweep i (H[0] before
+    the first) and U_i = H[i] - H[i-1], the combination x_e = sum_i c_i H[i] with
+    sum c = 1 minimising ||sum_i c_i U_i|| (c = z / sum z, Re(U U^H) z = 1). x_e is
+    kept only if it lowers the objective (computed exactly on the change, with ``buf`` an
+    m-vector (residual form) or a count-vector (Gram form)). Returns True if accepted."""
+    K = H.shape[0] - 1
+    C = np.zeros((K, K))
+    for a in range(K):
+        for c in range(a + 1):
+            s = 0.0
+            for u in range(count):
+                s += _redot(H[a + 1, u] - H[a, u], H[c + 1, u] - H[c, u])
+            C[a, c] = s
+            C[c, a] = s
+    # Cholesky of C + tiny ridge, then C z = 1
+    ridge = 1e-12 * (np.trace(C) + 1e-300)
+    z = np.ones(K)
+    for a in range(K):
+        C[a, a] += ridge
+        for c in range(a):
+            s = C[a, c]
+            for e in range(c):
+                s -= C[a, e] * C[c, e]
+            C[a, c] = s / C[c, c]
+        s = C[a, a]
+        for e in range(a):
+            s -= C[a, e] * C[a, e]
+        if not s > 0.0:
+            return False
+        C[a, a] = np.sqrt(s)
+    for a in range(K):
+        s = z[a]
+        for e in range(a):
+            s -= C[a, e] * z[e]
+        z[a] = s / C[a, a]
+    for a in range(K - 1, -1, -1):
+        s = z[a]
+        for e in range(a + 1, K):
+            s -= C[e, a] * z[e]
+        z[a] = s / C[a, a]
+    zs = 0.0
+    for a in range(K):
+        zs += z[a]
+    if not abs(zs) > 0.0:
+        return False
+    for u in range(count):  # dx = x_e - x on the working set
+        xe = _zero(x[0])
+        for a in range(K):
+            xe += (z[a] / zs) * H[a + 1, u]
+        if pos:
+            xe = _prox(xe, 0.0, pos)
+        dx[u] = xe - x[idx[u]]
+    return _move(M, gram, l1, l2, x, r, q, idx, count, pw, dx, buf)
+
+
+@kernel
+def _move(M, gram, l1, l2, x, r, q, idx, count, pw, dx, buf):
+    """x[idx[u]] += dx[u] (u < count) if that lowers the objective, computed exactly on
+    the change; r (residual form) or q on idx[:count] (Gram form) updated with it.
+    ``buf`` is an m-vector (residual form) or a count-vector (Gram form). Returns True if
+    the move was made."""
+    dpen = 0.0
+    for u in range(count):
+        j = idx[u]
+        xe = x[j] + dx[u]
+        dpen += l1 * _w(pw, j) * (abs(xe) - abs(x[j])) + 0.5 * l2 * (_abs2(xe) - _abs2(x[j]))
+    if gram:
+        dquad = 0.0
+        for v in range(count):
+            buf[v] = 0.0
+        for u in range(count):
+            du = dx[u]
+            if du != 0.0:
+                row = idx[u]
+                for v in range(count):
+                    buf[v] += du * _conj(M[row, idx[v]])
+        for v in range(count):
+            dquad += 0.5 * _redot(dx[v], buf[v]) - _redot(q[idx[v]], dx[v])
+    else:
+        m = r.size
+        for i in range(m):
+            buf[i] = r[i]
+        for u in range(count):
+            du = dx[u]
+            if du != 0.0:
+                row = idx[u]
+                for i in range(m):
+                    buf[i] -= du * M[row, i]
+        dquad = 0.0
+        for i in range(m):
+            dquad += 0.5 * (_abs2(buf[i]) - _abs2(r[i]))
+    if not dquad + dpen < 0.0:
+        return False
+    for u in range(count):
+        x[idx[u]] += dx[u]
+    if gram:
+        for v in range(count):
+            q[idx[v]] -= buf[v]
+    else:
+        for i in range(r.size):
+            r[i] = buf[i]
+    return True
+
+
+@kernel
+def _face_step(M, gram, x, r, q, S, d, idx, count):
+    """x_S += t d with t = 1, or the first t at which a coordinate reaches zero (that
+    coordinate set to exactly zero); r (residual form) or q on idx[:count] (Gram form)
+    updated."""
+    n = x.size
+    nnz = S.size
+    step = 1.0
+    hit = -1
+    for a in range(nnz):
+        xa = x[S[a]]
+        if (xa + d[a]) * xa <= 0.0 and d[a] != 0.0:
+            ta = -xa / d[a]
+            if ta < step:
+                step = ta
+                hit = a
+    for a in range(nnz):
+        ja = S[a]
+        delta = step * d[a]
+        if a == hit:
+            delta = -x[ja]
+        if delta != 0.0:
+            x[ja] += delta
+            if a == hit:
+                x[ja] = 0.0
+            if gram:
+                if count < 0:
+                    for i in range(n):
+                        q[i] -= delta * M[ja, i]
+                else:
+                    for u in range(count):
+                        i = idx[u]
+                        q[i] -= delta * M[ja, i]
+            else:
+                for i in range(r.size):
+                    r[i] -= delta * M[ja, i]
+
+
+#: Residual form: supports of at least this size get A_S^T A_S from one BLAS product.
+NEWTON_BLAS_MIN = 48
+#: Largest support for the Newton step (its Cholesky factor is nnz x nnz).
+NEWTON_MAX = 2048
+#: A dense Newton step is tried once sweeps since the last one cost this multiple of it,
+#: and at least NEWTON_MIN_SWEEPS sweeps were made (slow convergence only).
+NEWTON_WORK = 1.0
+NEWTON_MIN_SWEEPS = 10
+
+
+@kernel
+def _newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count, pw):
+    """Minimisation on the current support and signs (an active-set Newton step).
 
     The support must lie in idx[:count] (the working set; count < 0: all features);
     in Gram form q is kept current there only.
 
     On the face {sign(x_S) fixed, x_rest = 0} the objective is quadratic: solve
-    (A_S^T A_S + l2 I) d = A_S^T r - l2 x_S - l1 sign(x_S), then step to the minimiser
-    or, if a sign would flip, to the first coordinate that reaches zero (a descent step
-    either way). Skipped (returns False) above ``cap`` nonzeros or if singular.
+    (A_S^T A_S + l2 I) d = A_S^T r - l2 x_S - l1 w_S sign(x_S) by Cholesky (A_S^T A_S from
+    one BLAS product in residual form above NEWTON_BLAS_MIN nonzeros), then step to the
+    minimiser or, if a sign would flip, to the first coordinate that reaches zero (a
+    descent step either way). Skipped (returns False) above ``cap`` nonzeros or if
+    singular.
     """
     n = x.size
     nnz = 0
@@ -245,9 +545,25 @@ def _newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count):
         if x[j] != 0.0:
             S[t] = j
             t += 1
-    H = np.empty((nnz, nnz))
     d = np.empty(nnz)
-    for a in range(nnz):
+    H = np.empty((nnz, nnz))
+    blas = not gram and nnz >= NEWTON_BLAS_MIN
+    if blas:
+        m = r.size
+        AS = np.empty((nnz, m), M.dtype)
+        for a in range(nnz):
+            ja = S[a]
+            ga = 0.0
+            for i in range(m):
+                AS[a, i] = M[ja, i]
+                ga += M[ja, i] * r[i]
+            d[a] = ga - l2 * x[ja] - (l1 * _w(pw, ja) if x[ja] > 0.0 else -l1 * _w(pw, ja))
+        HS = AS @ AS.T
+        for a in range(nnz):
+            for c in range(a + 1):
+                H[a, c] = HS[a, c]
+            H[a, a] += l2
+    for a in range(nnz if not blas else 0):
         ja = S[a]
         if gram:
             ga = q[ja]
@@ -255,7 +571,7 @@ def _newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count):
             ga = 0.0
             for i in range(r.size):
                 ga += M[ja, i] * r[i]
-        d[a] = ga - l2 * x[ja] - (l1 if x[ja] > 0.0 else -l1)
+        d[a] = ga - l2 * x[ja] - (l1 * _w(pw, ja) if x[ja] > 0.0 else -l1 * _w(pw, ja))
         for c in range(a + 1):
             if gram:
                 h = M[ja, S[c]]
@@ -290,36 +606,40 @@ def _newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count):
         d[a] *= inv[a]
         for e in range(a):
             d[e] -= H[a, e] * d[a]
-    step = 1.0
-    hit = -1
-    for a in range(nnz):
-        xa = x[S[a]]
-        if (xa + d[a]) * xa <= 0.0 and d[a] != 0.0:
-            ta = -xa / d[a]
-            if ta < step:
-                step = ta
-                hit = a
-    for a in range(nnz):
-        ja = S[a]
-        delta = step * d[a]
-        if a == hit:
-            delta = -x[ja]
-        if delta != 0.0:
-            x[ja] += delta
-            if a == hit:
-                x[ja] = 0.0
-            if gram:
-                if count < 0:
-                    for i in range(n):
-                        q[i] -= delta * M[ja, i]
-                else:
-                    for u in range(count):
-                        i = idx[u]
-                        q[i] -= delta * M[ja, i]
-            else:
-                for i in range(r.size):
-                    r[i] -= delta * M[ja, i]
+    # the full step, coordinates that would change sign set to zero, if it lowers the
+    # objective; else the step to the first sign change
+    if count >= 0:
+        dx = np.empty(count, x.dtype)
+        buf = np.empty(count if gram else r.size, x.dtype)
+        a = 0
+        for u in range(count):
+            j = idx[u]
+            dx[u] = 0.0
+            if a < nnz and S[a] == j:
+                xn = x[j] + d[a]
+                dx[u] = (xn if xn * x[j] > 0.0 else 0.0) - x[j]
+                a += 1
+        if a == nnz and _move(M, gram, l1, l2, x, r, q, idx, count, pw, dx, buf):
+            return True
+    _face_step(M, gram, x, r, q, S, d, idx, count)
     return True
+
+
+def _try_newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count, pw):
+    """:func:`_newton` for real data; complex data (no faces: the modulus is not
+    piecewise linear) skips it."""
+    if np.iscomplexobj(x):
+        return False
+    return _newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count, pw)
+
+
+@overload(_try_newton)
+def _ov_try_newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count, pw):
+    if isinstance(x.dtype, types.Complex):
+        return lambda M, l1, l2, pos, gram, x, r, q, cap, idx, count, pw: False
+    return lambda M, l1, l2, pos, gram, x, r, q, cap, idx, count, pw: _newton(
+        M, l1, l2, pos, gram, x, r, q, cap, idx, count, pw
+    )
 
 
 @kernel
@@ -345,8 +665,14 @@ def _cd_col(
     max_iter,
     max_checks,
     hist,
+    pw,
+    ipw,
+    work,
 ):
     """Coordinate descent (Friedman et al. 2010) on working sets, one signal.
+
+    ``work`` (ANDERSON_K + 3, max(m, n)), of x's dtype, holds the Anderson
+    extrapolation's buffers.
 
     Each outer step: duality gap on all features (which also gives A^T r), working set
     = support + the worst KKT violators, twice the support's size; sweeps on it until a
@@ -355,35 +681,116 @@ def _cd_col(
     n = x.size
     if not gram:
         _residual(M, y, x, r)
-    obj, gap = _gap_cd(M, y, b, yy, x, r, q, l1, l2, pos, gram)
+    obj, gap = _gap_cd(M, y, b, yy, x, r, q, l1, l2, pos, gram, pw, ipw)
     it = 0
     nh = _record(hist, 0, 0, gap)
     frac = tstate[0] if resume else 0.1
     checks = 0
     last_nnz = -1
     newton_cap = min(r.size if not gram else n, 512)
+    # the Newton step taken when sweeps stall: up to m nonzeros (beyond, A_S^T A_S is
+    # singular) unless l2 > 0
+    big_cap = min(NEWTON_MAX, r.size if l2 == 0.0 else n)
+    m = r.size
+    spent = 0.0
+    stalled = 0
     while not gap <= tol * obj and it < max_iter and checks != max_checks:
         checks += 1
         nnz = 0
         for j in range(n):
             nnz += x[j] != 0.0
-        count, nnz = _working_set(x, q, inrm, l1, pos, idx, score, max(2 * nnz, 16))
+        count, nnz = _working_set(x, q, inrm, l1, pos, idx, score, max(2 * nnz, 16), pw)
         target = frac * gap
+        H = work[: ANDERSON_K + 1]
+        for u in range(count):
+            H[0, u] = x[idx[u]]
+        sweeps = 0
+        ws_checked = False
         while it < max_iter:
-            dsum = _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, count)
+            dsum, flips = _cd_sweep(M, nrm2, l1, l2, pos, gram, x, r, q, idx, count, pw)
             it += 1
-            if not dsum > target:
-                break
+            sweeps += 1
+            spent += count * count if gram else 2.0 * count * m
+            stalled += 1
+            newton = False
+            if dsum > target and stalled >= NEWTON_MIN_SWEEPS:
+                # still large steps after many sweeps: once the sweeps since the last
+                # Newton step cost about as much as one, take one (its cost in
+                # multiply-adds, the BLAS product counted at a quarter)
+                k = 0
+                for u in range(count):
+                    k += x[idx[u]] != 0.0
+                cost = k * k * k / 3.0 + (k * k if gram else k * k * m / 4.0)
+                if spent >= NEWTON_WORK * cost and 0 < k <= big_cap:
+                    spent = 0.0
+                    stalled = 0
+                    newton = _try_newton(M, l1, l2, pos, gram, x, r, q, big_cap, idx, count, pw)
+            if newton:
+                sweeps = 0
+                ws_checked = False
+            for u in range(count):
+                H[sweeps, u] = x[idx[u]]
+            if sweeps == ANDERSON_K:
+                # extrapolate on large supports, or once this check's sweeps run long
+                # (quick small solves would pay for it without gaining)
+                if nnz > WS_GAP_MIN_NNZ or stalled > 2 * ANDERSON_K:
+                    _anderson(M, gram, l1, l2, pos, x, r, q, idx, count, pw, H, work[-2], work[-1])
+                for u in range(count):
+                    H[0, u] = x[idx[u]]
+                sweeps = 0
+                ws_checked = False
+            if not dsum > target and not ws_checked:
+                # small steps: stop. On a large support (where the Newton step below is
+                # dear or unavailable), only once the working-set problem is solved to a
+                # fraction of the global gap: slow progress of an ill-conditioned problem
+                # is not convergence, so sweep on, extrapolating every ANDERSON_K sweeps
+                if nnz <= WS_GAP_MIN_NNZ:
+                    break
+                wobj, wgap = _gap_ws(M, y, b, yy, x, r, q, l1, l2, pos, gram, pw, ipw, idx, count)
+                if not wgap > WS_FRACTION * gap or wgap <= tol * wobj:
+                    break
+                ws_checked = True
         if nnz == last_nnz or (gram and checks > 1):
-            _newton(M, l1, l2, pos, gram, x, r, q, newton_cap, idx, count)
+            _try_newton(M, l1, l2, pos, gram, x, r, q, newton_cap, idx, count, pw)
         last_nnz = nnz
-        obj, gap = _gap_cd(M, y, b, yy, x, r, q, l1, l2, pos, gram)
+        obj, gap = _gap_cd(M, y, b, yy, x, r, q, l1, l2, pos, gram, pw, ipw)
         nh = _record(hist, nh, it, gap)
         if gap != gap:
             break
         frac *= 0.5
     tstate[0] = frac
     return it, obj, gap, nh
+
+
+@kernel
+def _gram_rhs(A, y, b):
+    """b = A^H y as sum_i conj(A[i, :]) y_i (``A`` (m, n) C order); returns ||y||^2.
+
+    The sum runs over i in the same order for every signal and vectorises across
+    features without horizontal reductions, so a batch gives bit-for-bit the results of
+    single solves."""
+    m, n = A.shape
+    yy = 0.0
+    for i in range(m):
+        yy += _abs2(y[i])
+    for j in range(n):
+        b[j] = 0.0
+    m4 = m - m % 4
+    for i in range(0, m4, 4):  # four rows per pass over b
+        y0, y1, y2, y3 = y[i], y[i + 1], y[i + 2], y[i + 3]
+        for j in range(n):
+            b[j] = (
+                b[j]
+                + y0 * _conj(A[i, j])
+                + y1 * _conj(A[i + 1, j])
+                + y2 * _conj(A[i + 2, j])
+                + y3 * _conj(A[i + 3, j])
+            )
+    for i in range(m4, m):
+        yi = y[i]
+        for j in range(n):
+            b[j] += yi * _conj(A[i, j])
+    return yy
 
 
 @kernel
@@ -411,33 +818,16 @@ def cd(
     tstate,
     resume,
     hist,
+    pw,
+    ipw,
+    work,
 ):
     """Coordinate descent over the rows of Xt: residual form on At, or Gram form on
-    G = A^T A. In Gram form b = A^T y and ||y||^2 are formed here, one row at a time,
-    as b = sum_i y_i A[i, :] from ``A`` (m, n) C order: the sum runs over i in the same
-    order for every row and vectorises across features without horizontal reductions,
-    so a batch gives bit-for-bit the results of single solves (``A`` is unused in
-    residual form)."""
-    n, m = At.shape
+    G = A^H A, with b = A^H y and ||y||^2 formed here one row at a time
+    (:func:`_gram_rhs`; ``A`` is unused in residual form)."""
     for c in range(Xt.shape[0]):
         y = Yt[c]
-        yy = 0.0
-        if gram:
-            for i in range(m):
-                yy += y[i] * y[i]
-            for j in range(n):
-                b[j] = 0.0
-            m4 = m - m % 4
-            for i in range(0, m4, 4):  # four rows per pass over b
-                y0, y1, y2, y3 = y[i], y[i + 1], y[i + 2], y[i + 3]
-                for j in range(n):
-                    b[j] = (
-                        b[j] + y0 * A[i, j] + y1 * A[i + 1, j] + y2 * A[i + 2, j] + y3 * A[i + 3, j]
-                    )
-            for i in range(m4, m):
-                yi = y[i]
-                for j in range(n):
-                    b[j] += yi * A[i, j]
+        yy = _gram_rhs(A, y, b) if gram else 0.0
         it, obj, gap, nh = _cd_col(
             G if gram else At,
             y,
@@ -460,11 +850,81 @@ def cd(
             max_iter,
             max_checks,
             hist[:, :] if c == 0 else hist[:0],
+            pw,
+            ipw,
+            work,
         )
         stats[c, 0] = it
         stats[c, 1] = obj
         stats[c, 2] = gap
         stats[c, 3] = nh
+
+
+@kernel
+def cd_path(
+    At,
+    G,
+    A,
+    y,
+    nrm2,
+    inrm,
+    l1s,
+    l2s,
+    pos,
+    gram,
+    x,
+    Xp,
+    stats,
+    tol,
+    max_iter,
+    r,
+    q,
+    b,
+    idx,
+    score,
+    tstate,
+    pw,
+    ipw,
+    work,
+):
+    """Coordinate descent along a regularisation path for one signal: for each
+    (l1s[t], l2s[t]) in order, solve from the previous solution (warm start; ``x`` holds
+    the start on entry) and store it in Xp[t]. b = A^H y is formed once (Gram form)."""
+    yy = _gram_rhs(A, y, b) if gram else 0.0
+    hist = np.zeros((0, 2))
+    for t in range(l1s.size):
+        it, obj, gap, nh = _cd_col(
+            G if gram else At,
+            y,
+            b,
+            yy,
+            nrm2,
+            inrm,
+            l1s[t],
+            l2s[t],
+            pos,
+            gram,
+            x,
+            r,
+            q,
+            idx,
+            score,
+            tstate,
+            False,
+            tol,
+            max_iter,
+            -1,
+            hist,
+            pw,
+            ipw,
+            work,
+        )
+        for j in range(x.size):
+            Xp[t, j] = x[j]
+        stats[t, 0] = it
+        stats[t, 1] = obj
+        stats[t, 2] = gap
+        stats[t, 3] = nh
 
 
 @kernel
@@ -520,6 +980,8 @@ def _fista_col(
     max_checks,
     check,
     hist,
+    pw,
+    ipw,
 ):
     """Proximal gradient (Beck & Teboulle 2009); with ``momentum`` FISTA with the
     gradient-based adaptive restart of O'Donoghue & Candes (2015), else ISTA."""
@@ -531,7 +993,7 @@ def _fista_col(
         for j in range(n):
             z[j] = x[j]
     _residual(At, y, x, r)
-    obj, gap = _gap_resid(At, y, x, r, q, l1, l2, pos)
+    obj, gap = _gap_resid(At, y, x, r, q, l1, l2, pos, pw, ipw)
     nh = _record(hist, 0, 0, gap)
     it = 0
     step = 1.0 / lip
@@ -542,12 +1004,12 @@ def _fista_col(
             _residual(At, y, z, r)
             inner = 0.0
             for j in range(n):
-                g = 0.0
+                g = _zero(r[0])
                 for i in range(r.size):
-                    g += At[j, i] * r[i]
+                    g += _conj(At[j, i]) * r[i]
                 xold[j] = x[j]
-                x[j] = _prox(z[j] + step * (g - l2 * z[j]), step * l1, pos)
-                inner += (z[j] - x[j]) * (x[j] - xold[j])
+                x[j] = _prox(z[j] + step * (g - l2 * z[j]), step * l1 * _w(pw, j), pos)
+                inner += _redot(z[j] - x[j], x[j] - xold[j])
             it += 1
             if momentum and not inner > 0.0:
                 tn = 0.5 * (1.0 + np.sqrt(1.0 + 4.0 * t * t))
@@ -560,7 +1022,7 @@ def _fista_col(
                 for j in range(n):
                     z[j] = x[j]
         _residual(At, y, x, r)
-        obj, gap = _gap_resid(At, y, x, r, q, l1, l2, pos)
+        obj, gap = _gap_resid(At, y, x, r, q, l1, l2, pos, pw, ipw)
         nh = _record(hist, nh, it, gap)
         if gap != gap:
             break
@@ -590,6 +1052,8 @@ def fista(
     tstate,
     resume,
     hist,
+    pw,
+    ipw,
 ):
     """ISTA / FISTA over the rows of Xt."""
     for c in range(Xt.shape[0]):
@@ -613,6 +1077,8 @@ def fista(
             max_checks,
             check,
             hist[:, :] if c == 0 else hist[:0],
+            pw,
+            ipw,
         )
         stats[c, 0] = it
         stats[c, 1] = obj
@@ -646,6 +1112,8 @@ def _admm_col(
     max_checks,
     check,
     hist,
+    pw,
+    ipw,
 ):
     """Scaled-form ADMM for the lasso (Boyd et al. 2011, section 6.4), one signal.
 
@@ -656,7 +1124,7 @@ def _admm_col(
     n, m = At.shape
     cc = rho + l2
     _residual(At, y, z, r)
-    obj, gap = _gap_resid(At, y, z, r, q, l1, l2, pos)
+    obj, gap = _gap_resid(At, y, z, r, q, l1, l2, pos, pw, ipw)
     for j in range(n):
         s = 0.0
         for i in range(m):
@@ -688,12 +1156,12 @@ def _admm_col(
             else:
                 chol_solve(Lf, v, xs)
             for j in range(n):
-                zj = _prox(xs[j] + u[j], l1 / rho, pos)
+                zj = _prox(xs[j] + u[j], l1 * _w(pw, j) / rho, pos)
                 z[j] = zj
                 u[j] += xs[j] - zj
             it += 1
         _residual(At, y, z, r)
-        obj, gap = _gap_resid(At, y, z, r, q, l1, l2, pos)
+        obj, gap = _gap_resid(At, y, z, r, q, l1, l2, pos, pw, ipw)
         nh = _record(hist, nh, it, gap)
         if gap != gap:
             break
@@ -726,8 +1194,10 @@ def admm(
     q,
     resume,
     hist,
+    pw,
+    ipw,
 ):
-    """ADMM over the rows of Xt (z, the sparse iterate, is written to Xt)."""
+    """ADMM over the rows of Xt (z, the sparse iterate, is written to Xt); real data."""
     for k in range(Xt.shape[0]):
         it, obj, gap, nh = _admm_col(
             At,
@@ -753,6 +1223,8 @@ def admm(
             max_checks,
             check,
             hist[:, :] if k == 0 else hist[:0],
+            pw,
+            ipw,
         )
         stats[k, 0] = it
         stats[k, 1] = obj
