@@ -160,9 +160,9 @@ class LearnedRPCA:
     >>> M, L0, _ = planted_problems(8, (60, 50), rank=3, random_state=0)
     >>> model = fastrpca.LearnedRPCA(n_layers=6).fit(M, L0, max_iter=20)
     >>> M_new, L_new, _ = planted_problems(1, (60, 50), rank=3, random_state=1)
-    >>> res = model.solve(M_new[0])
-    >>> res.n_layers, res.safeguard_iter
-    (6, 0)
+    >>> res = model.solve(M_new[0])  # K layers, then IALM from there if not within tol
+    >>> res.n_layers, bool(res.converged)
+    (6, True)
     """
 
     def __init__(
@@ -648,7 +648,7 @@ class LearnedRPCA:
         X, S_cur, S_next, Y = ws["X"], ws["S0"], ws["S1"], ws["Y"]
         lam0 = self._lam0()
         norm_two = spectral_norm(D, self.seed)
-        _, max_abs = norm_and_max(D)
+        _, max_abs, _ = norm_and_max(D)
         mus = p["mu"] / norm_two
         lams = p["lam"] * lam0
         engine = make_engine("auto", self.shape, np.float64, self.seed)
@@ -656,7 +656,7 @@ class LearnedRPCA:
         X.fill(0)
         S_cur.fill(0)
         np.multiply(D, 1.0 / max(norm_two, max_abs / lam0), out=Y)
-        pass_(D, X, S_cur, S_next, Y, 0.0, mus[0], lams[0], None)
+        pass_(D, X, S_cur, S_next, Y, 0.0, mus[0], lams[0], None, None)
         S_cur, S_next = S_next, S_cur
         K = self.n_layers
         for k in range(K):
@@ -664,7 +664,7 @@ class LearnedRPCA:
             factors = (U * (s - 1.0 / mus[k]), Vh)
             _low_rank_into(factors, X)
             nxt = min(k + 1, K - 1)
-            pass_(D, X, S_cur, S_next, Y, mus[k], mus[nxt], lams[nxt], None)
+            pass_(D, X, S_cur, S_next, Y, mus[k], mus[nxt], lams[nxt], None, None)
             if k < K - 1:
                 S_cur, S_next = S_next, S_cur
         _low_rank_into(factors, X)

@@ -1059,7 +1059,7 @@ def _check_sample_weight(sample_weight, m):
 def _exponent_of(y) -> int:
     """:func:`scale_exponent` of ``y``'s largest entry, skipped (one dot product) when
     ``|y|^2`` is far inside the normal range."""
-    yy = float(np.einsum("i,i->", y, y) if y.ndim == 1 else np.einsum("ij,ij->", y, y))
+    yy = float(np.vdot(y, y).real)  # |y|^2, real or complex
     if 2.0**-500 < yy < 2.0**500:
         return 0
     return scale_exponent(float(np.abs(y).max()) if y.size else 0.0, y.dtype)
