@@ -60,6 +60,10 @@ class PhaseOnlyOptions:
             self.table = (np.cos(ph), np.sin(ph))
 
 
+#: ``history`` keeps the objective of at most this many iterations / passes.
+HISTORY_LENGTH = 10_000
+
+
 class LMBuffers:
     """Arrays of :func:`_kernels.lm.lm_hologram` for m foci, n transducers."""
 
@@ -73,7 +77,7 @@ class LMBuffers:
         self.Lc = np.zeros((2 * m, 2 * m))
         self.C = np.zeros((m, m), np.complex128)
         self.Gt = np.zeros((m, n), np.complex128)
-        self.hist = np.zeros(max(max_iter, 1))
+        self.hist = np.zeros(max(min(max_iter, HISTORY_LENGTH), 1))  # bounded
         self.info = np.zeros(5)
 
 
@@ -86,7 +90,7 @@ class GreedyBuffers:
         self.level = np.zeros(n, np.int64)
         self.cache = np.zeros(m, np.complex128)
         self.val = np.zeros(levels)
-        self.hist = np.zeros(max(max_iter, 1))
+        self.hist = np.zeros(max(min(max_iter, HISTORY_LENGTH), 1))  # bounded
         self.info = np.zeros(3)
         self.q = np.zeros(n, np.complex128)
 

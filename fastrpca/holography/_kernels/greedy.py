@@ -122,7 +122,8 @@ def greedy_solve(G, amps, max_iter, warm, rtol, order, state, level, cosd, sind,
                 cache[j] += G[j, i] * w
         passes = s + 1
         f = objective(G, amps, level, cosd, sind, cache)
-        hist[s] = f
+        if s < hist.size:  # the history may be shorter than max_iter
+            hist[s] = f
         if changes == 0:
             break
     return passes, changes, f

@@ -209,7 +209,8 @@ def lm_solve(G, amps, x, max_iter, tol_g, tol_h, tau, mu0, bufs, ybuf, cbufs, K,
             # R R^T + mu I not positive definite in floating point: damp more
             mu *= nu
             nu *= 2.0
-            hist[k - 1] = f
+            if k - 1 < hist.size:  # the history may be shorter than max_iter
+                hist[k - 1] = f
             continue
         hn = 0.0
         xnrm = 0.0
@@ -218,7 +219,8 @@ def lm_solve(G, amps, x, max_iter, tol_g, tol_h, tau, mu0, bufs, ybuf, cbufs, K,
             xnrm += x[t] * x[t]
         if math.sqrt(hn) <= tol_h * (math.sqrt(xnrm) + tol_h):
             stop = 2
-            hist[k - 1] = f
+            if k - 1 < hist.size:  # the history may be shorter than max_iter
+                hist[k - 1] = f
             break
         for t in range(N):
             xn[t] = x[t] + h[t]
@@ -249,7 +251,8 @@ def lm_solve(G, amps, x, max_iter, tol_g, tol_h, tau, mu0, bufs, ybuf, cbufs, K,
         else:
             mu *= nu
             nu *= 2.0
-        hist[k - 1] = f
+        if k - 1 < hist.size:  # the history may be shorter than max_iter
+            hist[k - 1] = f
     # the drive of the final phases (q holds the last trial point otherwise)
     for i in range(n):
         sn, cs = sincos(x[i])
