@@ -351,7 +351,8 @@ def test_failure_while_writing_leaves_nothing(tmp_path, png_folder, capsys, monk
 
     monkeypatch.setattr(fio, "save_convergence_plot", boom)
     code, _, err = run(["decompose", png_folder, "--out", tmp_path / "r", "-q"], capsys)
-    assert code == 1 and "disk full; nothing was written" in err
+    assert code == 1 and "disk full" in err and "nothing was written" in err
+    assert f"cannot write the output folder {tmp_path / 'r'}" in err and ".partial-" not in err
     assert not (tmp_path / "r").exists() and leftovers(tmp_path) == []
     # with --force the previous result survives a failed replacement
     old = tmp_path / "old"
@@ -442,11 +443,19 @@ def test_python_dash_m(tmp_path):
 
 
 def test_demo_default_finds_the_defects(tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+    import tempfile
+
+    cwd = tmp_path / "checkout"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
     code, stdout, err = run(["demo"], capsys)
     assert code == 0, err
-    out = tmp_path / "fastrpca-demo"
-    assert "precision" in stdout and "ROC AUC" in stdout and "fastrpca-demo" in stdout
+    out = cli.default_output("fastrpca-demo")
+    assert out.parent == tmp_path / "tmp" and out.name.startswith("fastrpca-demo-")
+    assert list(cwd.iterdir()) == []  # nothing in the current folder (a source checkout?)
+    assert "precision" in stdout and "ROC AUC" in stdout and str(out) in stdout
     s = json.loads((out / "summary.json").read_text())
     d = s["detection"]
     assert d["roc_auc"] > 0.95 and d["precision"] > 0.8 and d["recall"] > 0.8
@@ -456,9 +465,23 @@ def test_demo_default_finds_the_defects(tmp_path, capsys, monkeypatch):
     assert iio.imread(out / "contact_sheet.png").shape[:2] == sheet_size(8, 64, 96)
     truth = np.load(out / "ground_truth.npz")["truth"]
     assert truth.shape == (80, 64, 96)
-    # a second run refuses to overwrite
-    code, _, err = run(["demo"], capsys)
+    # a second run replaces the demo's own folder (README's command, run twice)
+    (out / "stale.txt").write_text("from the first run")
+    code, _, err = run(["demo", "-q"], capsys)
+    assert code == 0, err
+    assert not (out / "stale.txt").exists() and (out / "summary.json").exists()
+    # a folder of that name that the demo did not write is never replaced
+    (out / "summary.json").write_text('{"command": "decompose"}')
+    code, _, err = run(["demo", "-q"], capsys)
+    assert code == 2 and "--out" in err and (out / "stale.txt").exists() is False
+    assert json.loads((out / "summary.json").read_text()) == {"command": "decompose"}
+    # an --out the user names keeps the rule of --force
+    named = tmp_path / "named"
+    assert run(["demo", "-q", "--out", named, "--frames", "20"], capsys)[0] == 0
+    code, _, err = run(["demo", "-q", "--out", named, "--frames", "20"], capsys)
     assert code == 2 and "--force" in err
+    assert run(["demo", "-q", "--out", named, "--frames", "20", "--force"], capsys)[0] == 0
+    assert list(cwd.iterdir()) == []
 
 
 def test_demo_colour_json_and_threshold_sensitivity(tmp_path, capsys):
@@ -519,6 +542,99 @@ def test_demo_regularization(tmp_path, capsys):
     code, _, err = run(["demo", "regularization", "--out", tmp_path / "reg.txt"], capsys)
     assert code == 2 and ".png" in err
     assert [p.name for p in tmp_path.iterdir()] == ["reg.png"]
+
+
+def test_demo_regularization_default_is_replaced(tmp_path, capsys, monkeypatch):
+    import tempfile
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    for _ in range(2):  # run twice: the default picture is the demo's own, replaced
+        code, stdout, err = run(["demo", "regularization", "-q", "--json"], capsys)
+        assert code == 0, err
+    png = cli.default_output("fastrpca-regularization", ".png")
+    assert json.loads(stdout)["plot"] == str(png) and png.parent == tmp_path
+    assert [p.name for p in tmp_path.iterdir()] == [png.name]
+
+
+# --------------------------------------------------------------------------- new-user errors
+
+
+@pytest.mark.parametrize(
+    "content, name",
+    [
+        (b"garbage", "x.png"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "x.png"),
+        (b"\xff\xd8\xff\xe0 not really a jpeg", "x.jpg"),
+        (b"\x00" * 300, "x.tif"),
+    ],
+)
+def test_a_corrupt_image_is_explained_without_internals(
+    tmp_path, png_folder, content, name, capsys
+):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.png").write_bytes((png_folder / "img1.png").read_bytes())
+    (src / name).write_bytes(content)
+    code, _, err = run(["decompose", src / "a.png", src / name, "--out", tmp_path / "o"], capsys)
+    assert code == 1
+    assert err == (
+        f"fastrpca: error: cannot read {src / name} as an image: it is truncated, corrupt or "
+        "not an image (.png, .jpg, .jpeg, .tif, .tiff, .bmp, .webp); replace or remove it\n"
+    )
+
+
+def test_a_corrupt_video_or_array_is_explained_without_internals(tmp_path, capsys):
+    pytest.importorskip("av")
+    (tmp_path / "v.mp4").write_bytes(np.random.default_rng(0).bytes(400))
+    (tmp_path / "a.npy").write_bytes(b"\x93NUMPY" + np.random.default_rng(1).bytes(60))
+    code, _, err = run(["decompose", tmp_path / "v.mp4", "--out", tmp_path / "o"], capsys)
+    assert code == 1 and err.startswith("fastrpca: error: cannot read")
+    assert "FFmpeg does not know" in err and "pyav" not in err and "uri" not in err
+    code, _, err = run(["decompose", tmp_path / "a.npy", "--out", tmp_path / "o"], capsys)
+    assert code == 1 and "numpy.save" in err and "pickle" not in err.lower().replace("python", "")
+
+
+def test_an_unwritable_out_names_the_users_folder_and_exits_1(tmp_path, capsys, monkeypatch):
+    np.save(tmp_path / "f.npy", np.random.default_rng(0).random((6, 16, 16)))
+    (tmp_path / "afile").write_text("in the way")
+    cases = [tmp_path / "afile" / "res"]  # a file where a folder should be
+    import tempfile
+
+    def refuse(*args, **kwargs):  # as a read-only folder does for a non-root user
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".res.partial-x"))
+
+    for out, patch in ((cases[0], False), (tmp_path / "ro" / "res", True)):
+        if patch:
+            monkeypatch.setattr(tempfile, "mkdtemp", refuse)
+        code, _, err = run(["decompose", tmp_path / "f.npy", "--out", out, "-q"], capsys)
+        assert code == 1, err
+        assert f"cannot write the output folder {out}" in err
+        assert ".partial" not in err and "Traceback" not in err
+    assert (
+        "afile is a file, not a folder"
+        in run(["decompose", tmp_path / "f.npy", "--out", cases[0], "-q"], capsys)[2]
+    )
+
+
+def test_a_cold_first_solve_says_it_is_compiling(monkeypatch):
+    import time
+
+    stream = _io.StringIO()
+    bar = cli.Progress("bar", tol=1e-6, stream=stream, interval=0.0)
+    bar.waiting(after=0.05)
+    time.sleep(0.3)  # as numba compiling before the first iteration
+    bar(Result(n_iter=1, residual=1e-1, rank=1, mu=1.0))
+    text = stream.getvalue()
+    assert text.startswith("fastrpca: compiling the kernels") and " s\nRPCA [" in text
+    quiet = _io.StringIO()
+    warm = cli.Progress("bar", tol=1e-6, stream=quiet, interval=0.0)
+    warm.waiting(after=5.0)
+    warm(Result(n_iter=1, residual=1e-1, rank=1, mu=1.0))  # a warm cache: no notice
+    assert "compiling" not in quiet.getvalue()
+    off = cli.Progress("off", tol=1e-6, stream=quiet)
+    off.waiting(after=0.0)
+    assert off._waiting is None
 
 
 # --------------------------------------------------------------------------- progress

@@ -28,3 +28,67 @@ def test_flags_keep_nan_checks():
         return x != x
 
     assert has_nan(float("nan"))
+
+
+PROBE = """
+import glob, json, sys
+import numpy as np
+from fastrpca.robust_pca._kernels import ialm as k
+
+report = {}
+for name in sys.argv[1:]:
+    d = getattr(k, name)
+    a = np.zeros((2, 2))
+    d(a, a.copy(), a.copy(), a.copy(), a.copy(), 1.0, 1.0, 1.0, None, None)
+    cres = d.overloads[d.signatures[0]]
+    cache_file = d._cache._cache_file
+    base = cache_file._index_path[: -len(".nbi")]
+    data = b"".join(open(p, "rb").read() for p in glob.glob(base + ".*.nbc"))
+    report[name] = {
+        "hit": bool(d.stats.cache_hits),
+        "parallel_option": bool(d.targetoptions.get("parallel")),
+        "fresh_parfors": None if cres.metadata is None else len(cres.metadata.get("parfors", {})),
+        "index": cache_file._index_path,
+        "cached_code_is_parallel": b"do_scheduling" in data,
+    }
+print(json.dumps(report))
+"""
+
+
+@pytest.mark.requires_jit
+def test_parallel_and_serial_variants_have_their_own_cache_entries(tmp_path):
+    # numba's cache index ignores parallel= (numba issue 6845): fused_pass and
+    # fused_pass_parallel, compiled from one Python function, shared one cache entry, so a
+    # later process loaded whichever had been compiled first for both names.
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"), NUMBA_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH")]))
+
+    def run(*names):
+        out = subprocess.run(
+            [sys.executable, "-c", PROBE, *names],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+        )
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    first = run("fused_pass")["fused_pass"]  # compiles the serial variant into the cache
+    assert not first["hit"] and first["fresh_parfors"] == 0
+    second = run("fused_pass_parallel")["fused_pass_parallel"]
+    assert not second["hit"], "the parallel kernel loaded the serial variant's cache entry"
+    assert second["parallel_option"] and second["fresh_parfors"] > 0
+    third = run("fused_pass", "fused_pass_parallel")  # both from the cache, each its own
+    serial, parallel = third["fused_pass"], third["fused_pass_parallel"]
+    assert serial["hit"] and parallel["hit"]
+    assert serial["index"] != parallel["index"]
+    assert parallel["cached_code_is_parallel"] and not serial["cached_code_is_parallel"]

@@ -384,23 +384,36 @@ FOCI = np.array([[80.0, 60.0, 150.0], [110.0, 60.0, 150.0], [95.0, 80.0, 150.0]]
 AMPS = np.array([5e3, 4e3, 6e3])
 
 
-@pytest.mark.parametrize("method", ["sdp", "naive", "gs", "gspat"])
+@pytest.mark.parametrize("method", ["sdp", "naive", "gs", "gspat", "lm", "greedy"])
 @pytest.mark.parametrize("scale", SCALES)
 def test_holography_any_scale(method, scale):
     G = H.transfer_matrix(ARRAY, FOCI)
     solve = getattr(H, method)
     ref = solve(G, AMPS)
     alpha = {"alpha": 1e-3 * scale} if method == "sdp" else {}  # the same problem, scaled
-    for Gs, As, kw, fp in (
-        (G * scale, AMPS, alpha, scale),  # G (and alpha with it)
-        (G, AMPS * scale, {}, 1.0),  # the amplitudes
-        (G * scale, AMPS * scale, alpha, scale),
-    ):
+    # (G, amplitudes, options, scale of |G q|, scale of the objective); the SDP objective
+    # u^H M u scales as the amplitudes squared (G with alpha leaves M as it is)
+    cases = [(G * scale, AMPS * scale, alpha, scale, scale)]  # both: the same problem
+    if method not in ("lm", "greedy"):  # LM / Greedy drive at unit amplitude: G and the
+        cases += [  # amplitudes scaled apart are another problem for them
+            (G * scale, AMPS, alpha, scale, 1.0 if method == "sdp" else scale),
+            (G, AMPS * scale, {}, 1.0, scale),
+        ]
+    for Gs, As, kw, fp, fo in cases:
         got = solve(Gs, As, **kw)
         np.testing.assert_allclose(got.amplitude, ref.amplitude, atol=1e-9)
         np.testing.assert_allclose(got.drive, ref.drive, atol=1e-9)
         np.testing.assert_allclose(got.focal_pressure / fp, ref.focal_pressure, rtol=1e-9)
-        assert got.converged and got.n_iter == ref.n_iter
+        assert got.converged == ref.converged and got.n_iter == ref.n_iter
+        if 1e-150 < fo < 1e150:
+            assert got.objective / fo**2 == pytest.approx(ref.objective, rel=1e-9, nan_ok=True)
+            np.testing.assert_allclose(
+                got.history.get("objective", np.zeros(0)) / fo**2,
+                ref.history.get("objective", np.zeros(0)),
+                rtol=1e-9,
+            )
+    if method in ("lm", "greedy"):
+        return
     # clamp reads |q| itself, which scales as amplitudes / G: scaling both changes nothing
     ref = solve(G, AMPS, constraint=("clamp", 0.2, 0.6))
     got = solve(G * scale, AMPS * scale, constraint=("clamp", 0.2, 0.6), **alpha)
@@ -669,7 +682,7 @@ def test_huge_iteration_caps_allocate_what_they_use():
             r = fastrpca.phasecut(M, method=method, max_iter=HUGE, random_state=0)
             assert r.converged and r.history["objective"].shape == (r.n_iter,)
         G = H.transfer_matrix(ARRAY, FOCI)
-        for method in ("sdp", "gs", "gspat"):
+        for method in ("sdp", "gs", "gspat", "lm", "greedy"):
             r = getattr(H, method)(G, AMPS, max_iter=HUGE)
             assert r.converged and r.n_iter < 10**5
         ws = H.Workspace(ARRAY, 3, max_iter=HUGE)

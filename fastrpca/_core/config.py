@@ -9,12 +9,22 @@ Every ``@njit`` in fastrpca goes through :func:`kernel`, so the flags live in on
   checks inside kernels keep working; ``reassoc`` lets LLVM vectorise reductions.
 * ``error_model="numpy"``: division follows IEEE rules instead of raising, which removes
   a branch from every division in the hot loops.
+
+One Python function may be compiled twice with different options (``fused_pass`` and
+``fused_pass_parallel``). numba names a function's on-disk cache entry after its module,
+qualified name and first line, and its index key ignores the options (numba issue 6845),
+so both variants would share one entry and a later process would load whichever was
+compiled first for both. :func:`kernel` therefore compiles a variant with non-default
+options from a copy of the function whose ``__qualname__`` names them
+(``_fused_pass__parallel``): its own cache entry.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
+import types
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -36,8 +46,11 @@ def kernel(fn: Callable | None = None, *, parallel: bool = False, **extra: Any) 
     options.update(extra)
     if parallel:
         options["parallel"] = True
+    variant = (["parallel"] if parallel else []) + [f"{k}_{v}" for k, v in sorted(extra.items())]
 
     def wrap(f: Callable) -> Any:
+        if variant:  # its own cache entry (see the module docstring)
+            f = _renamed(f, "__" + re.sub(r"\W+", "_", "_".join(variant)))
         try:
             return numba.njit(**options)(f)
         except RuntimeError as exc:  # no writable cache location: compile every process
@@ -53,6 +66,21 @@ def kernel(fn: Callable | None = None, *, parallel: bool = False, **extra: Any) 
             return numba.njit(**{**options, "cache": False})(f)
 
     return wrap if fn is None else wrap(fn)
+
+
+def _renamed(f: Callable, suffix: str) -> Callable:
+    """A copy of the Python function ``f`` whose name and qualified name end in ``suffix``
+    (same code, globals, defaults and closure)."""
+    assert isinstance(f, types.FunctionType)
+    g = types.FunctionType(
+        f.__code__, f.__globals__, f.__name__ + suffix, f.__defaults__, f.__closure__
+    )
+    g.__qualname__ = f.__qualname__ + suffix
+    g.__module__ = f.__module__
+    g.__doc__ = f.__doc__
+    g.__kwdefaults__ = f.__kwdefaults__
+    g.__dict__.update(f.__dict__)
+    return g
 
 
 #: BLAS threads inside fastrpca's solvers. One by default: the BLAS calls there are thin

@@ -73,6 +73,42 @@ class Progress:
         self.last_emit = -math.inf
         self.drawn = False
         self.width = 0
+        self._waiting = None  # the timer of the compile notice
+        self._notice_shown = False
+        self._started = 0.0
+
+    def waiting(self, after: float = 2.0) -> None:
+        """Say that the kernels are compiling if the first iteration has not been reported
+        ``after`` seconds from now (numba compiles on first use, about a minute once;
+        nothing is said with a warm cache)."""
+        if self.mode != "bar":
+            return
+        import threading
+
+        self._started = time.monotonic()
+
+        def notice():
+            self.stream.write(
+                "fastrpca: compiling the kernels for this precision (first run only, up to "
+                "a few minutes; cached after) ..."
+            )
+            self.stream.flush()
+            self._notice_shown = True
+
+        self._waiting = threading.Timer(after, notice)
+        self._waiting.daemon = True
+        self._waiting.start()
+
+    def _stop_waiting(self) -> None:
+        if self._waiting is None:
+            return
+        self._waiting.cancel()
+        self._waiting.join()
+        self._waiting = None
+        if self._notice_shown:
+            self.stream.write(f" {time.monotonic() - self._started:.0f} s\n")
+            self.stream.flush()
+            self._notice_shown = False
 
     def fraction(self, residual: float) -> float:
         """Progress on a log scale from the first residual down to the tolerance."""
@@ -84,6 +120,7 @@ class Progress:
         return min(max(math.log(self.first / max(residual, 1e-300)) / span, 0.0), 1.0)
 
     def __call__(self, info) -> bool:
+        self._stop_waiting()
         if self.mode == "off":
             return False
         n_iter, residual, rank, mu = info.n_iter, info.residual, info.rank, info.mu
@@ -124,6 +161,7 @@ class Progress:
 
     def close(self, result) -> None:
         """Report the final state (the solver does not call back on its last iteration)."""
+        self._stop_waiting()
         if self.mode == "off" or result is None:
             if self.drawn:
                 self.stream.write("\n")
@@ -133,6 +171,7 @@ class Progress:
 
     def abort(self) -> None:
         """End a half-drawn bar line before an error message."""
+        self._stop_waiting()
         if self.drawn:
             self.stream.write("\n")
             self.stream.flush()
@@ -520,8 +559,10 @@ def build_parser() -> argparse.ArgumentParser:
         "-o",
         "--out",
         metavar="PATH",
-        help="output folder (factory; default ./fastrpca-demo) or PNG file "
-        "(regularization; default ./fastrpca-regularization.png)",
+        help="output folder (factory) or PNG file (regularization); default "
+        "fastrpca-demo-USER or fastrpca-regularization-USER.png in the system's "
+        "temporary folder, replaced by every run (an --out you name must not exist or "
+        "be empty, unless --force)",
     )
     g = demo.add_argument_group("synthetic data (factory)")
     g.add_argument(
@@ -698,6 +739,7 @@ def cmd_decompose(args) -> int:
     tol = _default_tol(args)
     progress = Progress(_progress_mode(args), tol)
     with outputs.staged_directory(out, force=args.force) as tmp:
+        progress.waiting()
         try:
             dec, notes = _solve(args, src.frames, tol, progress)
         except BaseException:
@@ -898,6 +940,33 @@ def cmd_inspect(args) -> int:
     return EXIT_OK
 
 
+def default_output(name: str, suffix: str = "") -> Path:
+    """Where a demo writes without ``--out``: ``NAME-USER[SUFFIX]`` in the system's
+    temporary folder (never the current folder, which may be a source checkout)."""
+    import getpass
+    import re
+    import tempfile
+
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in some containers
+        user = str(os.getuid()) if hasattr(os, "getuid") else "user"
+    user = re.sub(r"[^A-Za-z0-9_.-]", "_", user)
+    return Path(tempfile.gettempdir()) / f"{name}-{user}{suffix}"
+
+
+def _previous_demo(out: Path) -> bool:
+    """``out`` is an empty folder or one a previous ``fastrpca demo`` wrote."""
+    if not out.is_dir():
+        return False
+    if not any(out.iterdir()):
+        return True
+    try:
+        return json.loads((out / "summary.json").read_text()).get("command") == "demo"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def cmd_demo(args) -> int:
     if args.which == "regularization":
         return cmd_regularization(args)
@@ -907,7 +976,9 @@ def cmd_demo(args) -> int:
     from . import outputs, reading
     from .demo import run_demo
 
-    out = Path(args.out or "fastrpca-demo")
+    out = Path(args.out) if args.out else default_output("fastrpca-demo")
+    if args.out is None:  # the demo's own folder: replaced by every run, if it is ours
+        args.force = args.force or _previous_demo(out)
     try:
         outputs.check_output_dir(out, force=args.force)
     except outputs.OutputExistsError as exc:
@@ -923,6 +994,7 @@ def cmd_demo(args) -> int:
     )
     from .._core.result import ConvergenceWarning
 
+    progress.waiting()
     try:
         with warnings.catch_warnings(record=True) as caught, threadpool_limits(args.blas_threads):
             warnings.simplefilter("always", ConvergenceWarning)
@@ -964,7 +1036,9 @@ def cmd_demo(args) -> int:
 def cmd_regularization(args) -> int:
     from . import reading
 
-    out = Path(args.out or "fastrpca-regularization.png")
+    out = Path(args.out) if args.out else default_output("fastrpca-regularization", ".png")
+    if args.out is None and out.is_file():  # the demo's own picture: replaced every run
+        args.force = True
     if out.exists() and (out.is_dir() or not args.force):
         what = "is a folder" if out.is_dir() else "exists"
         raise UsageError(

@@ -26,6 +26,11 @@ class OutputExistsError(FileExistsError):
     """The output folder exists and is not empty (and overwriting was not asked for)."""
 
 
+class OutputNotWritableError(OSError):
+    """The output cannot be written (permissions, a full disk, a file in the way); the
+    message names the caller's output, never the temporary folder it was staged in."""
+
+
 def write_outputs(
     out_dir,
     frames: np.ndarray,
@@ -162,27 +167,49 @@ def staged_directory(out, *, force: bool = False):
     """
     out = check_output_dir(out, force=force)
     parent = out.absolute().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
     try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)
-        check_output_dir(out, force=force)  # it may have appeared meanwhile
-        old = None
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
-            old.rmdir()
-            out.rename(old)
+        parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=parent))
+    except OSError as exc:
+        raise _not_writable(out, exc) from exc
+    try:
         try:
-            tmp.rename(out)
-        except BaseException:
+            yield tmp
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o777 & ~umask)
+            check_output_dir(out, force=force)  # it may have appeared meanwhile
+            old = None
+            if out.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=parent))
+                old.rmdir()
+                out.rename(old)
+            try:
+                tmp.rename(out)
+            except BaseException:
+                if old is not None:
+                    old.rename(out)
+                raise
             if old is not None:
-                old.rename(out)
+                shutil.rmtree(old, ignore_errors=True)
+        except OutputExistsError:
             raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        except OSError as exc:  # while writing (disk full, permissions): name the output
+            raise _not_writable(out, exc) from exc
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _not_writable(out: Path, exc: OSError) -> OutputNotWritableError:
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    reason = reason[:1].lower() + reason[1:]
+    parent = out.absolute().parent
+    for p in (parent, *parent.parents):
+        if p.exists() and not p.is_dir():
+            reason = f"{p} is a file, not a folder"
+            break
+    return OutputNotWritableError(
+        f"cannot write the output folder {out}: {reason}; choose another --out "
+        f"(a folder you can write to, with free space)"
+    )

@@ -320,7 +320,8 @@ def _read_images(paths, max_frames, step, downsample, min_frames=2) -> FrameSour
             raw = np.asarray(iio.imread(p))
         except Exception as exc:  # imageio raises many types for corrupt files
             raise InputError(
-                f"cannot read {p} as an image (is it complete and really an image?): {exc}"
+                f"cannot read {p} as an image: it is truncated, corrupt or not an image "
+                f"({', '.join(IMAGE_SUFFIXES)}); replace or remove it"
             ) from exc
         if raw.ndim == 4 or (raw.ndim == 3 and raw.shape[2] > 4):
             raise InputError(
@@ -365,13 +366,14 @@ def _read_sequence(
                 break
     except (InputError, MissingDependencyError):
         raise
-    except Exception as exc:
+    except Exception as exc:  # FFmpeg / imageio internals: not shown, chained for -v
         what = (
-            "a video (is it complete, in a format FFmpeg knows?)"
+            "a video: it is truncated, corrupt or in a format FFmpeg does not know"
             if kind == "video"
-            else "an image sequence (is it complete and really an image?)"
+            else "an image sequence: it is truncated, corrupt or not an image"
         )
-        raise InputError(f"cannot read {path} as {what}: {exc}") from exc
+        done = f" (after {len(images)} good frames)" if images else ""
+        raise InputError(f"cannot read {path} as {what}{done}") from exc
     _check_count(len(images), str(path), min_frames)
     return FrameSource(
         _stack(images, sources), sources, "video" if kind == "video" else "images", (0.0, 1.0)
@@ -382,7 +384,10 @@ def _read_array(path: Path, key, max_frames, step, downsample, min_frames=2) -> 
     try:
         data = np.load(path, allow_pickle=False)
     except Exception as exc:
-        raise InputError(f"cannot read {path} as a NumPy array: {exc}") from exc
+        raise InputError(
+            f"cannot read {path} as a NumPy array: it is truncated, corrupt, not written by "
+            "numpy.save / numpy.savez, or holds Python objects (not loaded, for safety)"
+        ) from exc
     if isinstance(data, np.lib.npyio.NpzFile):
         with data:
             names = list(data.files)

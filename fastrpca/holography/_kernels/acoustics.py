@@ -310,11 +310,7 @@ def holo_solve(
         if not (amps[j] >= 0.0 and math.isfinite(amps[j])):
             return BAD_AMPLITUDE
         amax = max(amax, amps[j])
-    gmax = 0.0
-    for j in range(m):
-        for i in range(n):
-            gmax = max(gmax, abs(G[j, i].real), abs(G[j, i].imag))
-    eg = _exponent(gmax)
+    eg = _exponent(max_component(G))
     ea = _exponent(amax)
     if eg != 0:
         _scale(G, -eg)
@@ -465,6 +461,16 @@ def _amplitude_change(g, prev, t):
     if t == 0:
         return np.inf
     return diff / top if top > 0.0 else 0.0
+
+
+@kernel
+def max_component(G):
+    """``max |Re G|, |Im G|`` over all entries (never overflows, allocates nothing)."""
+    top = 0.0
+    for j in range(G.shape[0]):
+        for i in range(G.shape[1]):
+            top = max(top, abs(G[j, i].real), abs(G[j, i].imag))
+    return top
 
 
 @kernel
