@@ -31,10 +31,13 @@ from .robust_pca import (
     StreamingRPCA,
     anomaly_score,
     auto_threshold,
+    best_f_measure,
+    cdnet_metrics,
     decompose_frames,
     frames_to_matrix,
     matrix_to_frames,
     noise_scale,
+    noise_sigma,
     precision_recall,
     roc_auc,
     rpca,
@@ -106,8 +109,11 @@ __all__ = [
     "anomaly_score",
     "noise_scale",
     "auto_threshold",
+    "noise_sigma",
     "precision_recall",
     "roc_auc",
+    "cdnet_metrics",
+    "best_f_measure",
 ]
 
 #: The families whose ``_warmup()`` compiles (or loads) their kernels, in order.

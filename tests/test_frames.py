@@ -98,6 +98,7 @@ def test_noise_scale_estimates_sigma_despite_sparse_outliers():
     S = 0.03 * rng.standard_normal(200_000)
     S[rng.random(S.size) < 0.01] = 5.0  # 1 % large anomalies
     assert fr.noise_scale(S) == pytest.approx(0.03, rel=0.03)
+    assert fr.noise_scale(S, max_samples=50_000) == pytest.approx(0.03, rel=0.05)
 
 
 def test_noise_scale_is_zero_for_exactly_sparse_S():
@@ -106,28 +107,136 @@ def test_noise_scale_is_zero_for_exactly_sparse_S():
     assert fr.noise_scale(S) == 0.0
 
 
-def test_auto_threshold_rule():
-    rng = np.random.default_rng(3)
-    S = 0.02 * rng.standard_normal(100_000)
-    sigma = fr.noise_scale(S)
-    assert fr.auto_threshold(S, 1.0) == pytest.approx(5 * sigma)
-    assert fr.auto_threshold(S, 1.0, k=3) == pytest.approx(3 * sigma)
-    # the floor wins when the noise is tiny, and on exactly sparse S
-    assert fr.auto_threshold(S * 1e-3, 1.0) == pytest.approx(0.01)
-    assert fr.auto_threshold(np.zeros(10), 255.0, min_contrast=0.02) == pytest.approx(5.1)
+def test_quantum_finds_the_grid_of_quantised_data():
+    rng = np.random.default_rng(5)
+    u8 = rng.integers(0, 256, (20, 30, 40))
+    assert fr.quantum(u8 / 255.0) == pytest.approx(1 / 255)
+    assert fr.quantum((u8 / 255.0).astype(np.float32)) == pytest.approx(1 / 255, rel=1e-4)
+    assert fr.quantum(u8) == 1.0
+    assert fr.quantum(rng.random((20, 30, 40))) == 0.0  # continuous data: no grid
+    assert fr.quantum(np.ones(10)) == 0.0
+
+
+def binned_scene(n=40, h=60, w=80, seed=3, quantise=False):
+    """A background with a dark and a bright half, noise growing with brightness (shot
+    noise: 0.005 dark, 0.02 bright), and 2 % of pixels flagged with +0.5."""
+    rng = np.random.default_rng(seed)
+    background = np.where(np.arange(w) < w // 2, 0.2, 0.8) * np.ones((n, h, w))
+    sigma = np.where(background < 0.5, 0.005, 0.02)
+    frames = background + sigma * rng.standard_normal(background.shape)
+    truth = rng.random(frames.shape) < 0.02
+    frames[truth] += 0.5
+    if quantise:
+        frames = np.round(frames * 255) / 255
+    return frames, background, truth
+
+
+def test_auto_threshold_rule_per_brightness_bin():
+    frames, background, _ = binned_scene()
+    th = fr.auto_threshold(frames, background, quantum_step=0.0)
+    assert th.values.shape == (16,) and th.edges[0] == 0.2 and th.edges[-1] == 0.8
+    # the global sigma mixes the two noise levels; each half gets its own, never below it
+    assert 0.005 < th.sigma < 0.02
+    assert th.sigma_bins[0] == pytest.approx(th.sigma)  # dark: the global level wins
+    assert th.sigma_bins[-1] == pytest.approx(0.02, rel=0.05)
+    assert th.values[0] == pytest.approx(5 * th.sigma) and th.values[-1] == pytest.approx(
+        5 * th.sigma_bins[-1]
+    )
+    # empty middle bins fall back to the global level
+    np.testing.assert_allclose(th.sigma_bins[1:-1], th.sigma)
+    assert fr.auto_threshold(frames, background, k=3, quantum_step=0.0).values[-1] == (
+        pytest.approx(3 * th.sigma_bins[-1])
+    )
+    tau = th.map(background)
+    np.testing.assert_array_equal(tau[..., : 80 // 2], th.values[0])
+    np.testing.assert_array_equal(tau[..., 80 // 2 :], th.values[-1])
+    # the contrast floor wins when the noise is tiny, and on noise-free data
+    flat = fr.auto_threshold(background, background, min_contrast=0.1, quantum_step=0.0)
+    assert flat.sigma == 0 and flat.values == pytest.approx(0.1 * 0.6)
     with pytest.raises(ValueError, match="k"):
-        fr.auto_threshold(S, 1.0, k=0)
+        fr.auto_threshold(frames, background, k=0)
+    with pytest.raises(ValueError, match="shape"):
+        fr.auto_threshold(frames, background[:2])
+
+
+def test_auto_threshold_quantisation_floor_keeps_compressed_video_from_zero():
+    # 8-bit frames of a static scene whose noise is under a grey level: the residual is
+    # exactly 0 on most pixels, its MAD is 0, and only the floor keeps the threshold up.
+    rng = np.random.default_rng(0)
+    clean = np.linspace(0.1, 0.9, 200) * np.ones((20, 50, 200))
+    background = np.round(clean * 255) / 255
+    frames = np.round((clean + 0.3 / 255 * rng.standard_normal(clean.shape)) * 255) / 255
+    frames[rng.random(frames.shape) < 0.01] += 77 / 255
+    th = fr.auto_threshold(frames, background, min_contrast=0.0)
+    assert th.quantum == pytest.approx(1 / 255)
+    assert fr.noise_scale(frames - background) == 0.0
+    assert th.values.min() == pytest.approx(5 * 2 / 255 / np.sqrt(12))  # about 3 grey levels
+    assert fr.auto_threshold(frames, background, quantum_step=0.0, min_contrast=0.0).sigma == 0
 
 
 def test_auto_threshold_false_alarm_rate_on_pure_noise():
     rng = np.random.default_rng(4)
-    S = 0.05 * rng.standard_normal(1_000_000)
-    tau = fr.auto_threshold(S, 1.0)
+    background = np.full((10, 100, 1000), 0.5)
+    frames = background + 0.05 * rng.standard_normal(background.shape)
+    th = fr.auto_threshold(frames, background, quantum_step=0.0)
     # P(|z| > 5) = 5.7e-7: expect under one false pixel per million, allow a few
-    assert np.count_nonzero(np.abs(S) > tau) <= 5
+    score, mask = fr.score_and_mask(frames, background, th)
+    assert np.count_nonzero(mask) <= 5
+
+
+@pytest.mark.parametrize("shape", [(6, 7, 9), (6, 7, 9, 3)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_score_and_mask_match_numpy(shape, dtype):
+    rng = np.random.default_rng(6)
+    frames = rng.random(shape).astype(dtype)
+    background = rng.random(shape).astype(dtype)
+    th = fr.auto_threshold(frames, background, n_bins=4)
+    score, mask = fr.score_and_mask(frames, background, th)
+    expected = fr.anomaly_score(frames.astype(np.float64) - background)
+    np.testing.assert_allclose(score, expected, rtol=1e-6 if dtype == np.float32 else 1e-12)
+    assert score.dtype == dtype
+    tau = th.map(background)
+    decided = np.abs(expected - tau) > 1e-5  # away from rounding ties
+    np.testing.assert_array_equal(mask[decided], (expected > tau)[decided])
+    _, fixed = fr.score_and_mask(frames, background, 0.3)
+    np.testing.assert_array_equal(
+        fixed[np.abs(expected - 0.3) > 1e-5], (expected > 0.3)[np.abs(expected - 0.3) > 1e-5]
+    )
 
 
 # --------------------------------------------------------------------------- metrics
+
+
+def test_cdnet_metrics_by_hand():
+    truth = np.array([1, 1, 1, 0, 0, 0, 0, 0, 0, 0], bool)
+    pred = np.array([1, 1, 0, 1, 1, 0, 0, 0, 0, 0], bool)
+    m = fr.cdnet_metrics(truth, pred)
+    assert (m["tp"], m["fp"], m["fn"], m["tn"]) == (2, 2, 1, 5)
+    assert m["recall"] == pytest.approx(2 / 3) and m["fnr"] == pytest.approx(1 / 3)
+    assert m["specificity"] == pytest.approx(5 / 7) and m["fpr"] == pytest.approx(2 / 7)
+    assert m["precision"] == pytest.approx(0.5)
+    assert m["pwc"] == pytest.approx(30.0)
+    f = 2 * 0.5 * (2 / 3) / (0.5 + 2 / 3)  # harmonic mean of precision and recall
+    assert m["f_measure"] == pytest.approx(f)
+    empty = fr.cdnet_metrics(np.zeros(4, bool), np.zeros(4, bool))
+    assert np.isnan(empty["recall"]) and np.isnan(empty["precision"]) and empty["pwc"] == 0
+    with pytest.raises(TypeError, match="boolean"):
+        fr.cdnet_metrics(truth, pred.astype(int))
+
+
+def test_best_f_measure_is_the_best_threshold():
+    rng = np.random.default_rng(7)
+    truth = rng.random(2000) < 0.1
+    score = rng.random(2000) + 0.7 * truth
+    score[:50] = np.round(score[:50], 1)  # ties
+    best, t = fr.best_f_measure(truth, score)
+    assert fr.cdnet_metrics(truth, score > t)["f_measure"] == pytest.approx(best)
+    brute = max(fr.cdnet_metrics(truth, score > c)["f_measure"] for c in np.unique(score))
+    assert best == pytest.approx(
+        max(brute, fr.cdnet_metrics(truth, score >= score.min())["f_measure"])
+    )
+    with pytest.raises(ValueError, match="foreground"):
+        fr.best_f_measure(np.zeros(5, bool), np.ones(5))
 
 
 def test_precision_recall_by_hand():
@@ -217,12 +326,18 @@ def test_decompose_frames_finds_the_defects(small_line):
     frames = small_line.frames.copy()
     dec = fr.decompose_frames(frames, dtype=np.float32, random_state=0)
     np.testing.assert_array_equal(frames, small_line.frames)  # input untouched
-    assert dec.background.shape == dec.foreground.shape == frames.shape
+    assert dec.background.shape == dec.foreground.shape == dec.noise.shape == frames.shape
     assert dec.mask.shape == dec.score.shape == frames.shape
-    np.testing.assert_allclose(dec.background + dec.foreground, frames, atol=1e-4)
-    np.testing.assert_array_equal(dec.mask, dec.score > dec.threshold)
-    assert dec.threshold_auto and dec.threshold > 0
+    # stable PCP by default: frames = L + S + E to its tolerance (1e-3)
+    parts = dec.background + dec.foreground + dec.noise
+    assert np.linalg.norm(parts - frames) < 1.1e-3 * np.linalg.norm(frames)
+    assert dec.result.delta > 0 and dec.result.tol == 1e-3
+    np.testing.assert_allclose(dec.score, np.abs(frames - dec.background), atol=1e-6)
+    np.testing.assert_array_equal(dec.mask, dec.score > dec.threshold_map())
+    assert dec.threshold_auto and dec.threshold > 0 and dec.bins is not None
+    assert dec.threshold == dec.bins.values.min()
     assert dec.noise_scale == pytest.approx(0.01, rel=0.3)
+    assert dec.result.rank <= 4  # the factory line's background is rank 3
     assert fr.roc_auc(small_line.truth, dec.score) > 0.97
     precision, recall = fr.precision_recall(small_line.truth, dec.mask)
     assert precision > 0.8 and recall > 0.8
@@ -231,12 +346,23 @@ def test_decompose_frames_finds_the_defects(small_line):
     assert dec.anomaly_fraction[clean].mean() < 0.2 * dec.anomaly_fraction[~clean].mean()
 
 
+def test_decompose_frames_exact_pcp_on_request(small_line):
+    dec = fr.decompose_frames(small_line.frames, delta=0, dtype=np.float32, random_state=0)
+    assert dec.result.delta == 0 and dec.result.E is None and dec.noise is None
+    assert dec.result.tol == 1e-6  # rpca's own default for float32
+    np.testing.assert_allclose(dec.background + dec.foreground, small_line.frames, atol=1e-4)
+    capped = fr.decompose_frames(small_line.frames, rank=2, dtype=np.float32, random_state=0)
+    assert capped.result.rank <= 2
+
+
 def test_decompose_frames_fixed_threshold_and_colour_modes():
     line = make_factory_line(20, 24, 32, color=True, random_state=3)
     stack = fr.decompose_frames(line.frames, threshold=0.5, dtype=np.float32)
     assert stack.background.shape == (20, 24, 32, 3) and stack.color == "stack"
     assert stack.threshold == 0.5 and not stack.threshold_auto and stack.k is None
+    assert stack.bins is None
     np.testing.assert_array_equal(stack.mask, stack.score > 0.5)
+    np.testing.assert_array_equal(stack.threshold_map(), 0.5)
     grey = fr.decompose_frames(line.frames, color="grey", dtype=np.float32)
     assert grey.background.shape == (20, 24, 32) and grey.color == "grey"
     assert grey.result.L.shape == (24 * 32, 20)

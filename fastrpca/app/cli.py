@@ -33,15 +33,23 @@ exit codes:
 """
 
 _THRESHOLD_HELP = """\
+model:
+  Stable principal component pursuit by default: M = L + S + E with the dense noise E
+  bounded by the noise measured between consecutive frames (--delta auto), solved to
+  --tol 1e-3. --delta 0 is exact PCP (M = L + S), which puts a real camera's noise into
+  L (high rank, slow) or S. --rank caps the rank of the background L.
+
 anomaly threshold:
-  A pixel is anomalous when its score (|S|, or the RMS of S over the colour channels)
-  exceeds  tau = max(k * sigma, min_contrast * (max(M) - min(M)))  where
-  sigma = 1.4826 * median(|S - median(S)|) is a robust estimate of the noise left in S
-  (anomalies are sparse, so they hardly move the median). k = 5 lets through about one
-  Gaussian noise pixel in a million; the floor (1 % of the data range) keeps noise-free
-  inputs from flagging rounding residue. --threshold sets tau directly.
-  Compressed video (H.264, MJPEG) leaves blocky, heavy-tailed residue in S: if the masks
-  are speckled, raise --threshold-k (10 to 20) or set --threshold.
+  A pixel's score is its residual from the background, |M - L| (the RMS over the colour
+  channels). It is anomalous when the score exceeds, for its background brightness bin b
+  (16 bins),  tau(b) = max(k * max(sigma, sigma_b), min_contrast * (max(M) - min(M)))
+  where sigma = 1.4826 * median(|R - median(R)|) is the robust noise of the residual
+  R = M - L and sigma_b the same over the pixels of bin b (noise grows with brightness),
+  both floored at the data's quantisation (2 q / sqrt(12), q = 1/255 for 8-bit frames)
+  so that compressed video, which repeats most pixels exactly, never gets a zero
+  threshold. k = 5 lets through about one Gaussian noise pixel in a million; the floor
+  (1 % of the data range) keeps noise-free inputs from flagging rounding residue.
+  --threshold sets tau directly.
 """
 
 
@@ -210,6 +218,20 @@ def _nonneg_float(text: str) -> float:
     return value
 
 
+def _delta(text: str):
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected 'auto' or a number >= 0, got {text!r}"
+        ) from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number >= 0, got {text!r}")
+    return value
+
+
 def _int_at_least(low: int):
     def parse(text: str) -> int:
         try:
@@ -245,10 +267,25 @@ def _add_solver_options(p: argparse.ArgumentParser) -> None:
         help="weight of ||S||_1 (default 1/sqrt(max(pixels, frames)))",
     )
     g.add_argument(
+        "--delta",
+        type=_delta,
+        default="auto",
+        metavar="DELTA",
+        help="bound on the noise ||E||_F of stable PCP, in the data's units: 'auto' "
+        "(default: from the noise between frames) or a number; 0 is exact PCP",
+    )
+    g.add_argument(
+        "--rank",
+        type=_int_at_least(1),
+        metavar="R",
+        help="cap on the rank of the background L (default: none)",
+    )
+    g.add_argument(
         "--tol",
         type=_positive_float,
         metavar="TOL",
-        help="stop when ||M-L-S||/||M|| < TOL (default 1e-6 for float32, 1e-7 for float64)",
+        help="stop when ||M-L-S-E||/||M|| < TOL (default 1e-3; with --delta 0, 1e-6 for "
+        "float32 and 1e-7 for float64)",
     )
     g.add_argument(
         "--max-iter",
@@ -434,6 +471,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="average FxF pixel blocks first (faster on large frames)",
     )
     g.add_argument("--key", metavar="NAME", help="array to use in a .npz holding several")
+    g.add_argument(
+        "--truth",
+        metavar="MASKS",
+        help="ground-truth foreground masks of the same frames (a folder of mask images or "
+        "a .npy/.npz array; nonzero = foreground; --step, --max-frames and --downsample "
+        "apply to them too): the summary then reports the CDnet measures (recall, "
+        "specificity, FPR, FNR, PWC, precision, F-measure) and the ROC AUC",
+    )
     _add_solver_options(dec)
     _add_threshold_options(dec)
     _add_output_options(dec)
@@ -613,6 +658,8 @@ def _progress_mode(args) -> str:
 def _default_tol(args) -> float:
     if args.tol is not None:
         return args.tol
+    if args.delta != 0:
+        return 1e-3  # decompose_frames' default for stable PCP
     return 1e-6 if args.dtype == "float32" else 1e-7  # fastrpca.rpca's defaults
 
 
@@ -634,6 +681,8 @@ def _solve(args, frames, tol, progress):
             k=args.threshold_k,
             min_contrast=args.min_contrast,
             dtype=np.dtype(args.dtype),
+            delta=args.delta,
+            rank=args.rank,
             tol=tol,
             max_iter=args.max_iter,
             svd=args.svd,
@@ -655,21 +704,37 @@ def _report(args, summary: dict, out: Path) -> None:
     r = summary["rpca"]
     th = summary["threshold"]
     status = "converged" if r["converged"] else "did NOT converge"
+    model = (
+        f"stable PCP (noise sigma {r['sigma']:.3g}, ||E|| <= {r['delta']:.3g})"
+        if r["delta"] > 0
+        else "exact PCP"
+    )
+    truth_rank = summary.get("data", {}).get("background_rank")
     _say(
         args,
-        f"RPCA {status} in {r['n_iter']} iterations, {r['time']:.2f} s: rank of L "
-        f"{r['rank']}, residual {r['residual']:.1e}",
+        f"RPCA, {model}, {status} in {r['n_iter']} iterations, {r['time']:.2f} s: rank of "
+        f"L {r['rank']}"
+        + (f" (the scene's background: {truth_rank})" if truth_rank is not None else "")
+        + f", residual {r['residual']:.1e}",
     )
-    how = (
-        f"auto: {th['k']:g} x noise {th['noise_scale']:.3g}, floor {th['min_contrast']:g} x range"
-        if th["automatic"]
-        else "fixed"
-    )
+    if th["automatic"]:
+        per_bin = th["per_bin"]
+        spread = (
+            f"{th['value']:.3g}"
+            if max(per_bin) == min(per_bin)
+            else f"{min(per_bin):.3g}..{max(per_bin):.3g} by brightness"
+        )
+        how = (
+            f"auto: {th['k']:g} x noise {th['noise_scale']:.3g} (per brightness bin), "
+            f"floor {th['min_contrast']:g} x range"
+        )
+    else:
+        spread, how = f"{th['value']:.3g}", "fixed"
     per_frame = summary["anomaly_fraction_per_frame"]
     n_flagged = sum(1 for f in per_frame if f > 0)
     _say(
         args,
-        f"anomalies: threshold {th['value']:.3g} ({how}); "
+        f"anomalies: threshold {spread} ({how}); "
         f"{100 * summary['anomaly_fraction']:.2f} % of pixels, in {n_flagged} of "
         f"{len(per_frame)} frames",
     )
@@ -677,9 +742,10 @@ def _report(args, summary: dict, out: Path) -> None:
         d = summary["detection"]
         _say(
             args,
-            f"detection vs ground truth: precision {d['precision']:.3f}, recall "
-            f"{d['recall']:.3f}, ROC AUC per pixel {d['roc_auc']:.4f} "
-            f"(defects on {100 * d['true_anomaly_fraction']:.2f} % of pixels)",
+            f"detection vs ground truth (per pixel): F-measure {d['f_measure']:.3f}, "
+            f"precision {d['precision']:.3f}, recall {d['recall']:.3f}, specificity "
+            f"{d['specificity']:.4f}, PWC {d['pwc']:.3f} %, ROC AUC {d['roc_auc']:.4f} "
+            f"(foreground on {100 * d['true_anomaly_fraction']:.2f} % of pixels)",
         )
     _say(
         args,
@@ -735,6 +801,7 @@ def cmd_decompose(args) -> int:
         downsample=args.downsample,
     )
     _say(args, f"read {_describe_frames(src.frames)} from {_input_label(args.inputs)}")
+    truth = _read_truth(args, src.frames.shape[:3]) if args.truth else None
     _check_memory(src.frames, np.dtype(args.dtype))
     tol = _default_tol(args)
     progress = Progress(_progress_mode(args), tol)
@@ -765,6 +832,10 @@ def cmd_decompose(args) -> int:
             ],
             "warnings": notes,
         }
+        if truth is not None:
+            from .demo import detection_report
+
+            summary["detection"] = {"truth": str(args.truth), **detection_report(truth, dec)}
         summary["files"] = outputs.write_outputs(
             tmp,
             src.frames,
@@ -782,6 +853,28 @@ def cmd_decompose(args) -> int:
     _report(args, summary, out)
     _emit_json(args, summary)
     return EXIT_OK
+
+
+def _read_truth(args, shape):
+    """The --truth masks as a bool array of the frames' shape (n, h, w)."""
+
+    from . import reading
+
+    if not Path(args.truth).exists():
+        raise UsageError(f"--truth {args.truth} does not exist")
+    t = reading.read_frames(
+        [args.truth], max_frames=args.max_frames, step=args.step, downsample=args.downsample
+    ).frames
+    if t.ndim == 4:
+        t = t[..., : min(3, t.shape[3])].max(axis=3)  # a mask drawn in any colour
+    peak = float(t.max())
+    truth = t > (0.5 * peak if peak > 0 else 0)
+    if truth.shape != tuple(shape):
+        raise Failure(
+            f"--truth has {truth.shape[0]} masks of {truth.shape[1]}x{truth.shape[2]} but "
+            f"the input has {shape[0]} frames of {shape[1]}x{shape[2]}"
+        )
+    return truth
 
 
 def _check_memory(frames, dtype) -> None:

@@ -40,6 +40,8 @@ class FactoryLine:
     defects : list of dict. One per defect: ``frame``, ``kind`` ("scratch" / "spot"),
         ``pixels``, and its geometry.
     noise : float. Standard deviation of the added sensor noise.
+    background_rank : int. Rank of the clean frames as a pixels x frames matrix (3: the
+        surface times a light of three terms, overall gain and two gradients).
     """
 
     frames: np.ndarray
@@ -47,6 +49,7 @@ class FactoryLine:
     clean: np.ndarray
     defects: list = field(default_factory=list)
     noise: float = 0.0
+    background_rank: int = 0
 
 
 def _smooth_noise(rng, shape, sigma):
@@ -233,19 +236,25 @@ def make_factory_line(
         frames = frames + noise * rng.standard_normal(frames.shape)
     else:
         frames = clean + change + noise * rng.standard_normal(clean.shape)
+    rank = int(np.linalg.matrix_rank(clean.reshape(n_frames, -1)))
     return FactoryLine(
-        frames=np.clip(frames, 0.0, 1.0), truth=truth, clean=clean, defects=defects, noise=noise
+        frames=np.clip(frames, 0.0, 1.0),
+        truth=truth,
+        clean=clean,
+        defects=defects,
+        noise=noise,
+        background_rank=rank,
     )
 
 
 def detection_report(truth, dec) -> dict:
-    """Precision and recall of ``dec.mask`` and the ROC AUC of ``dec.score`` vs ``truth``."""
-    from ..robust_pca.metrics import precision_recall, roc_auc
+    """The CDnet measures of ``dec.mask`` (:func:`fastrpca.cdnet_metrics`: recall,
+    specificity, FPR, FNR, PWC, precision, F-measure) and the ROC AUC of ``dec.score``
+    against ``truth``."""
+    from ..robust_pca.metrics import cdnet_metrics, roc_auc
 
-    precision, recall = precision_recall(truth, dec.mask)
     return {
-        "precision": precision,
-        "recall": recall,
+        **cdnet_metrics(truth, dec.mask),
         "roc_auc": roc_auc(truth, dec.score),
         "true_anomaly_fraction": float(np.mean(truth)),
         "detected_anomaly_fraction": float(np.mean(dec.mask)),
@@ -269,6 +278,8 @@ def run_demo(
     dtype=np.float32,
     lam: float | None = None,
     tol: float | None = None,
+    delta: float | str = "auto",
+    rank: int | None = None,
     max_iter: int = 1000,
     svd: str = "auto",
     seed=0,
@@ -293,9 +304,10 @@ def run_demo(
     threshold, k, min_contrast : optional
         Fixed threshold, or the parameters of the automatic one
         (:func:`fastrpca.auto_threshold`).
-    dtype, lam, tol, max_iter, svd, seed
-        Passed to :func:`fastrpca.rpca` (``seed`` as ``random_state``); ``tol`` defaults
-        to rpca's default for ``dtype``.
+    dtype, lam, tol, delta, rank, max_iter, svd, seed
+        Passed to :func:`fastrpca.decompose_frames` (``seed`` as ``random_state``):
+        stable PCP with ``delta="auto"`` by default; ``tol`` defaults
+        to 1e-3 (stable PCP) or rpca's default for ``dtype`` (``delta=0``).
     sheet_frames : int
         Frames in the contact sheet.
     save_arrays : bool
@@ -323,8 +335,8 @@ def run_demo(
         n_frames, height, width, color=color, noise=noise, random_state=random_state
     )
     dtype = np.dtype(dtype)
-    if tol is None:
-        tol = 1e-6 if dtype == np.float32 else 1e-7  # rpca's own default for this dtype
+    if tol is None:  # decompose_frames' defaults
+        tol = 1e-3 if delta != 0 else (1e-6 if dtype == np.float32 else 1e-7)
     with contextlib.ExitStack() as stack:
         tmp = None
         if out_dir is not None:
@@ -339,6 +351,8 @@ def run_demo(
                 lam,
                 dtype=dtype,
                 tol=tol,
+                delta=delta,
+                rank=rank,
                 callback=callback,
                 threshold=threshold,
                 k=k,
@@ -357,6 +371,7 @@ def run_demo(
                 "frames": n_frames,
                 "frame_shape": list(line.frames.shape[1:]),
                 "noise": noise,
+                "background_rank": line.background_rank,
                 "seed": random_state if isinstance(random_state, int) else None,
                 "defective_frames": sorted({d["frame"] for d in line.defects}),
                 "defects": line.defects,
@@ -383,6 +398,7 @@ def run_demo(
 def solver_summary(dec, tol: float, dtype) -> dict:
     """The solver and threshold part of a summary (shared by the demo and the CLI)."""
     res = dec.result
+    bins = dec.bins
     return {
         "matrix_shape": list(res.L.shape),
         "color": dec.color,
@@ -395,6 +411,10 @@ def solver_summary(dec, tol: float, dtype) -> dict:
             "converged": res.converged,
             "residual": res.residual,
             "rank": res.rank,
+            "max_rank": res.max_rank,
+            "delta": res.delta,
+            "sigma": res.sigma,
+            "e_norm": res.e_norm,
             "time": res.time,
             "message": res.message,
         },
@@ -403,12 +423,16 @@ def solver_summary(dec, tol: float, dtype) -> dict:
             "automatic": dec.threshold_auto,
             "noise_scale": dec.noise_scale,
             "rule": (
-                "max(k * 1.4826 * MAD(S), min_contrast * (max(M) - min(M)))"
+                "per brightness bin b of L: max(k * max(sigma, sigma_b), min_contrast * "
+                "(max(M) - min(M))), sigma = 1.4826 * MAD(M - L) with a quantisation floor"
                 if dec.threshold_auto
                 else "fixed by the user"
             ),
             "k": dec.k,
             "min_contrast": dec.min_contrast,
+            "per_bin": None if bins is None else bins.values,
+            "bin_edges": None if bins is None else bins.edges,
+            "quantum": None if bins is None else bins.quantum,
         },
         "anomaly_fraction": float(dec.mask.mean()),
         "anomaly_fraction_per_frame": dec.anomaly_fraction,

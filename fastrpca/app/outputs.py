@@ -45,9 +45,10 @@ def write_outputs(
 
     Writes ``background/``, ``foreground/`` and ``mask/`` (one PNG per frame, named
     ``frame_00000.png``...), ``contact_sheet.png``, ``convergence.png`` and, with
-    ``save_arrays``, ``decomposition.npz`` (background, foreground, score, mask as float32
-    / bool arrays in frame shape). The foreground pictures show ``S`` around mid-grey
-    (128 = 0), with the same range for every frame (:func:`foreground_range`).
+    ``save_arrays``, ``decomposition.npz`` (background, foreground, score, mask and, for
+    stable PCP, noise, as float32 / bool arrays in frame shape). The foreground pictures
+    show ``S`` around mid-grey (128 = 0), with the same range for every frame
+    (:func:`foreground_range`).
 
     Returns a dict describing what was written (relative paths and picture sizes).
     """
@@ -95,6 +96,7 @@ def write_outputs(
             foreground=dec.foreground.astype(np.float32),
             score=dec.score.astype(np.float32),
             mask=dec.mask,
+            **({} if dec.noise is None else {"noise": dec.noise.astype(np.float32)}),
         )
         files["arrays"] = "decomposition.npz"
     return files

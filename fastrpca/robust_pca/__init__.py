@@ -22,6 +22,7 @@ learned
 from __future__ import annotations
 
 from .frames import (
+    BinnedThreshold,
     FrameDecomposition,
     anomaly_score,
     auto_threshold,
@@ -29,11 +30,14 @@ from .frames import (
     frames_to_matrix,
     matrix_to_frames,
     noise_scale,
+    noise_sigma,
+    quantum,
+    score_and_mask,
     to_grey,
 )
 from .ialm import RPCAResult, RPCAWorkspace, default_lambda, rpca
 from .learned import LearnedRPCA, planted_problems
-from .metrics import precision_recall, roc_auc
+from .metrics import best_f_measure, cdnet_metrics, precision_recall, roc_auc
 from .stream import StreamingRPCA
 
 __all__ = [
@@ -52,15 +56,22 @@ __all__ = [
     "anomaly_score",
     "noise_scale",
     "auto_threshold",
+    "BinnedThreshold",
+    "noise_sigma",
+    "quantum",
+    "score_and_mask",
     "precision_recall",
     "roc_auc",
+    "cdnet_metrics",
+    "best_f_measure",
 ]
 
 
 def _warmup() -> None:
     """Compile (or load) every Robust PCA kernel."""
-    from . import ialm, learned, stream
+    from . import frames, ialm, learned, stream
 
     ialm._warmup()
     stream._warmup()
     learned._warmup()
+    frames._warmup()
