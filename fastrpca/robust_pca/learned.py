@@ -158,11 +158,11 @@ class LearnedRPCA:
     >>> import fastrpca
     >>> from fastrpca.robust_pca import planted_problems
     >>> M, L0, _ = planted_problems(8, (60, 50), rank=3, random_state=0)
-    >>> model = fastrpca.LearnedRPCA(n_layers=6).fit(M, L0, max_iter=20)
+    >>> model = fastrpca.LearnedRPCA(n_layers=6, tol=2e-2).fit(M, L0, max_iter=20)
     >>> M_new, L_new, _ = planted_problems(1, (60, 50), rank=3, random_state=1)
     >>> res = model.solve(M_new[0])
-    >>> res.n_layers, res.safeguard_iter
-    (6, 0)
+    >>> res.n_layers, res.safeguard_iter, bool(res.error_estimate < 1e-2)
+    (6, 0, True)
     """
 
     def __init__(
