@@ -723,7 +723,7 @@ class LearnedRPCA:
             time=time.perf_counter() - start,
         )
 
-    def predict(self, matrices, *, safeguard: bool | None = None):
+    def predict(self, matrices, *, safeguard: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Low-rank and sparse parts of a batch, one :meth:`solve` per matrix.
 
         Parameters
@@ -737,7 +737,8 @@ class LearnedRPCA:
         """
         self._require_fit()
         Ms = self._stack(matrices, "matrices")
-        L = np.empty((len(Ms),) + self.shape)
+        m, n = Ms[0].shape
+        L = np.empty((len(Ms), m, n))
         S = np.empty_like(L)
         ws = RPCAWorkspace()
         for i, M in enumerate(Ms):
@@ -793,7 +794,8 @@ class LearnedRPCA:
             oversample=int(data["oversample"]),
         )
         model.seed = int(data["seed"])
-        model.shape = tuple(int(s) for s in data["shape"])
+        m, n = (int(s) for s in data["shape"])
+        model.shape = (m, n)
         names = ("thresholds", "steps") if model.variant == "factor" else ("mu", "lam")
         expected = model._untrained()
         for name in names:
