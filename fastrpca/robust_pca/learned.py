@@ -138,7 +138,8 @@ class LearnedRPCA:
     lam : float, optional. Weight of ``||S||_1`` of the Robust PCA problem (the IALM
         variant's reference weight and the safeguard's :func:`rpca`); default
         ``1 / sqrt(max(m, n))``.
-    tol : float. The safeguard's bound on the error estimate (module docstring).
+    tol : float. The largest relative error of L the safeguard accepts from the layers
+        (its check asks the error estimate to be at most ``tol / 2``; module docstring).
     safeguard : bool. Continue with :func:`fastrpca.rpca` when the check fails (else the
         result says ``converged=False`` and warns).
     ialm_tol : float, optional. ``tol`` of the safeguard's :func:`rpca` (its default when
