@@ -138,7 +138,8 @@ class LearnedRPCA:
     lam : float, optional. Weight of ``||S||_1`` of the Robust PCA problem (the IALM
         variant's reference weight and the safeguard's :func:`rpca`); default
         ``1 / sqrt(max(m, n))``.
-    tol : float. The safeguard's bound on the error estimate (module docstring).
+    tol : float. The largest relative error of L the safeguard accepts from the layers
+        (its check asks the error estimate to be at most ``tol / 2``; module docstring).
     safeguard : bool. Continue with :func:`fastrpca.rpca` when the check fails (else the
         result says ``converged=False`` and warns).
     ialm_tol : float, optional. ``tol`` of the safeguard's :func:`rpca` (its default when
@@ -158,7 +159,7 @@ class LearnedRPCA:
     >>> import fastrpca
     >>> from fastrpca.robust_pca import planted_problems
     >>> M, L0, _ = planted_problems(8, (60, 50), rank=3, random_state=0)
-    >>> model = fastrpca.LearnedRPCA(n_layers=6).fit(M, L0, max_iter=20)
+    >>> model = fastrpca.LearnedRPCA(n_layers=6, tol=2e-2).fit(M, L0, max_iter=20)
     >>> M_new, L_new, _ = planted_problems(1, (60, 50), rank=3, random_state=1)
     >>> res = model.solve(M_new[0])  # K layers, then IALM from there if not within tol
     >>> res.n_layers, bool(res.converged)
@@ -723,7 +724,7 @@ class LearnedRPCA:
             time=time.perf_counter() - start,
         )
 
-    def predict(self, matrices, *, safeguard: bool | None = None):
+    def predict(self, matrices, *, safeguard: bool | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Low-rank and sparse parts of a batch, one :meth:`solve` per matrix.
 
         Parameters
@@ -737,7 +738,8 @@ class LearnedRPCA:
         """
         self._require_fit()
         Ms = self._stack(matrices, "matrices")
-        L = np.empty((len(Ms),) + self.shape)
+        m, n = Ms[0].shape
+        L = np.empty((len(Ms), m, n))
         S = np.empty_like(L)
         ws = RPCAWorkspace()
         for i, M in enumerate(Ms):
@@ -793,7 +795,8 @@ class LearnedRPCA:
             oversample=int(data["oversample"]),
         )
         model.seed = int(data["seed"])
-        model.shape = tuple(int(s) for s in data["shape"])
+        m, n = (int(s) for s in data["shape"])
+        model.shape = (m, n)
         names = ("thresholds", "steps") if model.variant == "factor" else ("mu", "lam")
         expected = model._untrained()
         for name in names:
