@@ -356,7 +356,7 @@ def step(block: Block, generation, swap, u_name, u_T, w, Vh, mu, mu_next, lam, W
     in-memory solver's swap, deferred so that a last iteration keeps its pair (L, S)).
     ``U = u_name @ u_T`` (kept as ``tall["U"]``), ``X = U diag(w) Vh`` (L), the fused pass
     (residual, Y, next S, next SVT input); with a start block ``W``: ``P = X W`` (kept as
-    ``tall[a_name]``) and, with ``gram``, ``P^H P`` and ``P^H X``. Returns
+    ``tall[a_name]``), ``P^H X`` and, with ``gram``, ``P^H P``. Returns
     ``(|Z|^2, P^H P, P^H X)`` (None for what was not computed).
     """
     block.check(generation)
@@ -388,10 +388,8 @@ def step(block: Block, generation, swap, u_name, u_T, w, Vh, mu, mu_next, lam, W
         return total, None, None
     P = X @ W
     block.tall[a_name] = P
-    if not gram:
-        return total, None, None
     Ph = P.conj().T
-    return total, Ph @ P, Ph @ X
+    return total, Ph @ P if gram else None, Ph @ X
 
 
 def gram(block: Block, generation, name, T):
@@ -543,6 +541,11 @@ class BlockOperator:
     Gram route also ``P^H P`` and ``P^H X`` (``prefetch``): the engine's warm step then
     needs no pass over the data. Anything else is one pass (``matmat``, ``rmatmat``,
     ``project``) or a pass over tall blocks only (``orth``, ``orthonormalizer``).
+
+    On the Householder route (matrices under the engine's Gram threshold) ``orth(P)`` is
+    a TSQR; when its R is well conditioned once its columns are scaled (as for ``P = X V``
+    with V the last right singular vectors), ``Q = P R^-1`` and ``Q^H X = R^-H (P^H X)``
+    from the step's products, so that route needs no pass over the data either.
     """
 
     def __init__(self, runner, shape, dtype):
@@ -552,6 +555,7 @@ class BlockOperator:
         self.generation = 0
         self.prefetch: tuple | None = None  # (W, name, P^H P or None, P^H X or None)
         self._known: dict[str, tuple] = {}  # tall name -> (P^H P, P^H X) computed already
+        self._via_r: dict[str, tuple] = {}  # tall name -> (R^-1, R, P^H X): Q = P R^-1
         self._names = itertools.count()
         self.passes = 0  # passes over X done by the engine (beyond the step passes)
         self.row_chunks: tuple[int, ...] = ()  # rows of each block, in order
@@ -564,7 +568,7 @@ class BlockOperator:
 
     def stepped(self, W, name, G, H):
         """A step pass was done; it computed ``P = X W`` as ``name`` (and G, H if given)."""
-        self._known = {}
+        self._known, self._via_r = {}, {}
         self.prefetch = None if W is None else (W, name, G, H)
 
     def matmat(self, W):
@@ -586,6 +590,9 @@ class BlockOperator:
         known = self._known.get(Q.name)
         if Q.T is None and known is not None and known[1] is not None:
             return known[1]
+        via = self._via_r.get(Q.name)
+        if via is not None and Q.T is via[0]:
+            return sla.solve_triangular(via[1], via[2], trans="C", check_finite=False)
         self.passes += 1
         return self._map(project, Q.name, Q.T, combine=add)
 
@@ -601,7 +608,18 @@ class BlockOperator:
         """TSQR: each block's QR (Q kept there), the QR of the stacked R's."""
         name = self.fresh()
         Rs = self._map(orth, A.name, A.T, name, combine=concat)
-        Q2 = np.linalg.qr(np.vstack(Rs))[0]
+        Q2, R = np.linalg.qr(np.vstack(Rs))
+        known = self._known.get(A.name)
+        if (
+            A.T is None
+            and known is not None
+            and known[1] is not None
+            and R.shape[0] == R.shape[1]
+            and _scaled_cond(R) <= MAX_SCALED_COND
+        ):
+            Rinv = sla.solve_triangular(R, np.eye(R.shape[0], dtype=R.dtype), check_finite=False)
+            self._via_r[A.name] = (Rinv, R, known[1])
+            return Tall(A.name, Rinv)
         parts, at = [], 0
         for R in Rs:
             parts.append(Q2[at : at + R.shape[0]])
@@ -624,6 +642,18 @@ class BlockOperator:
 
 def _same(a, b) -> bool:
     return a is b or (a.shape == b.shape and np.array_equal(a, b))
+
+
+#: ``Q = P R^-1`` is used when R with unit columns has at most this condition number (the
+#: orthogonality of Q, and the accuracy of ``R^-H (P^H X)``, degrade with it).
+MAX_SCALED_COND = 10.0
+
+
+def _scaled_cond(R) -> float:
+    norms = np.linalg.norm(R, axis=0)
+    if not (np.all(norms > 0) and np.all(np.isfinite(R))):
+        return np.inf
+    return float(np.linalg.cond(R / norms))
 
 
 def _sum(parts):
