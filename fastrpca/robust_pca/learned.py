@@ -749,7 +749,13 @@ class LearnedRPCA:
 
     # ------------------------------------------------------------ persistence
     def save(self, path) -> None:
-        """Write the trained parameters and settings to a ``.npz`` file (no pickle)."""
+        """Write the trained parameters and settings to a ``.npz`` file (no pickle).
+
+        Parameters
+        ----------
+        path : str or path-like
+            The file to write.
+        """
         self._require_fit()
         fields = {
             "format_version": np.array(FORMAT_VERSION),
@@ -770,7 +776,17 @@ class LearnedRPCA:
 
     @classmethod
     def load(cls, path) -> LearnedRPCA:
-        """A model from a file written by :meth:`save`."""
+        """A model from a file written by :meth:`save`.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The ``.npz`` file.
+
+        Returns
+        -------
+        LearnedRPCA
+        """
         try:
             with np.load(path, allow_pickle=False) as f:
                 data = {k: f[k] for k in f.files}
