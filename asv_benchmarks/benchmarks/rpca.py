@@ -202,10 +202,10 @@ class FusedPass:
         self.S1 = np.empty(shape)
         self.Y = self.D / 10.0
         self.lam = 1.0 / np.sqrt(max(shape))
-        self.kernel(self.D, self.X, self.S0, self.S1, self.Y, 1.0, 1.0, self.lam, None)
+        self.kernel(self.D, self.X, self.S0, self.S1, self.Y, 1.0, 1.0, self.lam, None, None)
 
     def time_fused_pass(self, shape, variant):
-        self.kernel(self.D, self.X, self.S0, self.S1, self.Y, 1.0, 1.0, self.lam, None)
+        self.kernel(self.D, self.X, self.S0, self.S1, self.Y, 1.0, 1.0, self.lam, None, None)
 
     def time_norm_and_max(self, shape, variant):
         kialm.norm_and_max(self.D)
