@@ -831,3 +831,15 @@ def test_every_solver_refuses_a_bad_seed_by_name(seed):
     for call in calls:
         with pytest.raises((TypeError, ValueError), match="random_state"):
             call()
+
+
+def test_transfer_matrix_out_goes_through_the_one_check():
+    G = H.transfer_matrix(ARRAY, FOCI)
+    out = swapped(np.zeros(G.shape, np.complex128))
+    assert H.transfer_matrix(ARRAY, FOCI, out=out) is out
+    np.testing.assert_array_equal(out, G)
+    ro = np.zeros(G.shape, np.complex128)
+    ro.flags.writeable = False  # numba failed typing a read-only out
+    for bad in (ro, np.zeros((3, 10), np.complex128), np.zeros(G.shape)):
+        with pytest.raises(ValueError, match="out must be a writeable C-contiguous array"):
+            H.transfer_matrix(ARRAY, FOCI, out=bad)

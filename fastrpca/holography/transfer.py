@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from .._core.validation import as_array, positive
+from .._core.validation import as_array, check_out, finish_out, positive
 from ._kernels import acoustics as _k
 from .geometry import TransducerArray, transducer_array
 
@@ -120,7 +120,7 @@ def transfer_matrix(
     directivity : {"t4010a1", "sphere"}
         T4010A1 table (AUTD3) or omnidirectional.
     out : (m, N) complex128 array, optional
-        Written in place and returned.
+        Written in place and returned (writeable, C-contiguous; either byte order).
 
     Returns
     -------
@@ -132,10 +132,7 @@ def transfer_matrix(
     k = wavenumber(positive(frequency, "frequency"), positive(sound_speed, "sound_speed"))
     code = directivity_code(directivity)
     shape = (f.shape[0], len(trans))
-    if out is None:
-        out = np.empty(shape, dtype=np.complex128)
-    elif out.shape != shape or out.dtype != np.complex128 or not out.flags.c_contiguous:
-        raise ValueError(f"out must be a C-contiguous complex128 array of shape {shape}")
-    status = _k.transfer(trans.layout, f, k, P0, code, out)
+    work, out = check_out(out, shape, np.complex128, inputs=(f,))
+    status = _k.transfer(trans.layout, f, k, P0, code, work)
     raise_status(status, trans, f)
-    return out
+    return finish_out(work, out)
