@@ -61,7 +61,8 @@ def stream_case(side: int, n_frames: int = 120, rank: int = 3):
     """A fitted stream and planted frames of side x side pixels, played forwards then
     backwards (so that consecutive frames are always neighbours: no scene jump)."""
     M, _, _ = drifting((side, side), n_frames, rank, drift=0.3, seed=0)
-    stream = StreamingRPCA(rank=rank).fit(M[:30], random_state=0)
+    # noise-free planted frames: the exact PCP fit is their model (delta=0)
+    stream = StreamingRPCA(rank=rank, delta=0).fit(M[:30], random_state=0)
     frames = np.concatenate([M[30:], M[-2:30:-1]])
     return stream, frames
 
@@ -183,7 +184,7 @@ def stream_vs_batch(side: int, n_frames: int, n0: int = 30, window: int = 30):
     batch = fastrpca.rpca(flat.T, random_state=0)
     t_batch = (time.perf_counter() - start) / n_frames
     S_batch = batch.S.T.reshape(M.shape)[n0:]
-    stream = StreamingRPCA(rank=3).fit(M[:n0], random_state=0)
+    stream = StreamingRPCA(rank=3, delta=0).fit(M[:n0], random_state=0)
     S = np.empty_like(M[n0:])
     times = []
     for t, frame in enumerate(M[n0:]):

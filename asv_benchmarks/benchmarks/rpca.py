@@ -187,25 +187,35 @@ class RPCAVariants:
 
 class FusedPass:
     """The fused elementwise IALM pass (residual, dual, shrink, next SVT input): one
-    sweep over memory per iteration, serial and ``parallel=True`` variants."""
+    sweep over memory per iteration, serial and ``parallel=True`` variants; with the
+    noise term of stable PCP (``E``), the same pass plus the projection pass."""
 
     params = ([(500, 500), (1000, 1000), (20000, 200)], ["serial", "parallel"])
     param_names = ["shape", "variant"]
 
     def setup(self, shape, variant):
         frpca._warmup()
-        self.kernel = kialm.fused_pass if variant == "serial" else kialm.fused_pass_parallel
+        serial = variant == "serial"
+        self.kernel = kialm.fused_pass if serial else kialm.fused_pass_parallel
+        self.project = kialm.project_pass if serial else kialm.project_pass_parallel
         rng = np.random.default_rng(0)
         self.D = rng.standard_normal(shape)
         self.X = np.zeros(shape)
         self.S0 = np.zeros(shape)
         self.S1 = np.empty(shape)
         self.Y = self.D / 10.0
+        self.E = np.zeros(shape)
         self.lam = 1.0 / np.sqrt(max(shape))
         self.kernel(self.D, self.X, self.S0, self.S1, self.Y, 1.0, 1.0, self.lam, None, None)
+        self.kernel(self.D, self.X, self.S0, self.S1, self.Y, 1.0, 1.0, self.lam, None, self.E)
+        self.project(self.D, self.X, self.S1, self.Y, self.E, 1.0, 0.5, None)
 
     def time_fused_pass(self, shape, variant):
         self.kernel(self.D, self.X, self.S0, self.S1, self.Y, 1.0, 1.0, self.lam, None, None)
+
+    def time_stable_passes(self, shape, variant):
+        self.kernel(self.D, self.X, self.S0, self.S1, self.Y, 1.0, 1.0, self.lam, None, self.E)
+        self.project(self.D, self.X, self.S1, self.Y, self.E, 1.0, 0.5, None)
 
     def time_norm_and_max(self, shape, variant):
         kialm.norm_and_max(self.D)
@@ -290,7 +300,8 @@ class Streaming:
         fastrpca.warmup()
         h, w = map(int, frame.split("x"))
         self.frames, self.bg, _ = _video(130, h, w)
-        self.stream = fastrpca.StreamingRPCA(rank=3).fit(self.frames[:30], random_state=0)
+        # noise-free planted frames: the exact PCP fit is their model (delta=0)
+        self.stream = fastrpca.StreamingRPCA(rank=3, delta=0).fit(self.frames[:30], random_state=0)
         self.i = 30
         self.stream.process(self.frames[30])
 
@@ -299,7 +310,7 @@ class Streaming:
         self.stream.process(self.frames[self.i])
 
     def track_background_rel_error(self, frame):
-        stream = fastrpca.StreamingRPCA(rank=3).fit(self.frames[:30], random_state=0)
+        stream = fastrpca.StreamingRPCA(rank=3, delta=0).fit(self.frames[:30], random_state=0)
         err = []
         for t in range(30, 130):
             background, _ = stream.process(self.frames[t])
@@ -307,9 +318,121 @@ class Streaming:
         return float(np.median(err))
 
     def track_mean_inner_iterations(self, frame):
-        stream = fastrpca.StreamingRPCA(rank=3).fit(self.frames[:30], random_state=0)
+        stream = fastrpca.StreamingRPCA(rank=3, delta=0).fit(self.frames[:30], random_state=0)
         stream.process(self.frames[30:130])
         return float(np.mean(stream.n_inner))
 
     track_background_rel_error.unit = "median ||B - B0|| / ||B0|| per frame"
     track_mean_inner_iterations.unit = "inner iterations per frame"
+
+
+def _noisy_planted(m, n, rank, fraction, sigma, seed=0, dtype=np.float32):
+    """A planted problem plus Gaussian noise of deviation ``sigma``, and its delta."""
+    M, L0, S0 = planted(m, n, rank, fraction, magnitude=5.0, seed=seed)
+    M = M + sigma * np.random.default_rng(seed + 1).standard_normal(M.shape)
+    delta = float(np.sqrt(M.size + np.sqrt(8 * M.size)) * sigma)
+    return M.astype(dtype), L0, S0, delta
+
+
+def _static_frames(m=20000, n=60, sigma=0.01, seed=0):
+    """Frames of a static scene under 3 % flicker (rank 1), Gaussian noise and 5 % of
+    entries hit by +0.5: where ``delta="auto"`` (noise between frames) applies."""
+    rng = np.random.default_rng(seed)
+    L0 = np.outer(rng.uniform(0.2, 0.8, m), 1 + 0.03 * rng.standard_normal(n))
+    M = L0 + sigma * rng.standard_normal((m, n)) + 0.5 * (rng.random((m, n)) < 0.05)
+    return M.astype(np.float32), L0
+
+
+def _photo_scene():
+    """A real photograph through a camera model with 3 % flicker (needs scikit-image)."""
+    from fastrpca.app import scenes
+
+    return scenes.photo_scene(60, (96, 128), seed=1, noise=0.005, drift=0.04, flicker=0.03)
+
+
+class RPCAStable:
+    """Stable PCP, ``rpca(M, delta=...)`` (``M = L + S + E``, ``||E||_F <= delta``): a noisy
+    planted video-shaped matrix (20000 x 60, rank 2, float32, delta known) with and without
+    a rank cap, ``delta="auto"`` on a static scene's frames (20000 x 60, rank 1 under
+    flicker, noise 0.01), and ``decompose_frames`` with its defaults on
+    a real photograph through a camera model (96 x 128, 60 frames, 3 % flicker). Tracked:
+    the rank, the iterations, the error against the planted L0 and the F-measure of the
+    automatic threshold against the scene's masks."""
+
+    params = [["planted 20000x60 r2", "planted 20000x60 r2 rank<=2", "static auto", "photo"]]
+    param_names = ["problem"]
+    timeout = 300
+
+    def setup_cache(self):
+        _warm()
+        out = {}
+        M, L0, _, delta = _noisy_planted(20000, 60, 2, 0.05, 0.05)
+        static, static_L0 = _static_frames()
+        for name, kw in (
+            ("planted 20000x60 r2", {"delta": delta}),
+            ("planted 20000x60 r2 rank<=2", {"delta": delta, "rank": 2}),
+            ("static auto", {"delta": "auto"}),
+        ):
+            if name == "static auto":
+                M, L0 = static, static_L0
+            res = fastrpca.rpca(M, tol=1e-4, random_state=0, **kw)
+            out[name] = {
+                "rank": res.rank,
+                "n_iter": res.n_iter,
+                "err_L": float(np.linalg.norm(res.L - L0) / np.linalg.norm(L0)),
+                "f": float("nan"),
+            }
+        try:
+            sc = _photo_scene()
+        except ImportError:
+            return out
+        dec = fastrpca.decompose_frames(sc.frames, random_state=0)
+        out["photo"] = {
+            "rank": dec.result.rank,
+            "n_iter": dec.result.n_iter,
+            "err_L": float("nan"),
+            "f": fastrpca.cdnet_metrics(sc.masks, dec.mask)["f_measure"],
+        }
+        return out
+
+    def setup(self, cache, problem):
+        _warm()
+        if problem == "photo":
+            try:
+                self.frames = _photo_scene().frames
+            except ImportError:
+                raise NotImplementedError("needs scikit-image") from None
+            fastrpca.decompose_frames(self.frames[:4, :16, :16])
+            self.run = lambda: fastrpca.decompose_frames(self.frames, random_state=0)
+            return
+        M, _, _, delta = _noisy_planted(20000, 60, 2, 0.05, 0.05)
+        kw = {"delta": delta}
+        if problem == "static auto":
+            M, kw = _static_frames()[0], {"delta": "auto"}
+        if problem.endswith("rank<=2"):
+            kw["rank"] = 2
+        self.run = lambda: fastrpca.rpca(M, tol=1e-4, random_state=0, **kw)
+        fastrpca.rpca(M[:100], delta=1.0, tol=1e-4)  # the stable kernels, compiled
+
+    def time_stable(self, cache, problem):
+        self.run()
+
+    def peakmem_stable(self, cache, problem):
+        self.run()
+
+    def track_rank(self, cache, problem):
+        return cache[problem]["rank"]
+
+    def track_n_iter(self, cache, problem):
+        return cache[problem]["n_iter"]
+
+    def track_rel_error_L(self, cache, problem):
+        return cache[problem]["err_L"]
+
+    def track_f_measure(self, cache, problem):
+        return cache[problem]["f"]
+
+    track_rank.unit = "rank"
+    track_n_iter.unit = "iterations"
+    track_rel_error_L.unit = "||L - L0|| / ||L0|| (NaN for the photo)"
+    track_f_measure.unit = "F-measure of the auto threshold (NaN for planted)"
