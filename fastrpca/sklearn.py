@@ -34,7 +34,9 @@ from __future__ import annotations
 import numbers
 import os
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 
@@ -75,11 +77,11 @@ class ConvergenceWarning(_FastConvergenceWarning, _SklearnConvergenceWarning):
 
 # ---------------------------------------------------------------- shared checks
 def _check_params(alpha, l1_ratio, tol, max_iter, precompute):
-    if not isinstance(alpha, numbers.Real) or not np.isfinite(alpha) or alpha < 0:
+    if not isinstance(alpha, numbers.Real) or not np.isfinite(float(alpha)) or float(alpha) < 0:
         raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
-    if not isinstance(l1_ratio, numbers.Real) or not 0 <= l1_ratio <= 1:
+    if not isinstance(l1_ratio, numbers.Real) or not 0 <= float(l1_ratio) <= 1:
         raise ValueError(f"l1_ratio must be in [0, 1], got {l1_ratio!r}")
-    if not isinstance(tol, numbers.Real) or not np.isfinite(tol) or tol < 0:
+    if not isinstance(tol, numbers.Real) or not np.isfinite(float(tol)) or float(tol) < 0:
         raise ValueError(f"tol must be a finite number >= 0, got {tol!r}")
     if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
         raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
@@ -223,7 +225,7 @@ def _alpha_grid(alphas, n_alphas, eps, alpha_max):
         count = n_alphas if n_alphas is not None else (100 if alphas is None else alphas)
         if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
             raise ValueError(f"the number of alphas must be an integer >= 1, got {count!r}")
-        if not (isinstance(eps, numbers.Real) and eps > 0):
+        if not (isinstance(eps, numbers.Real) and float(eps) > 0):
             raise ValueError(f"eps must be > 0, got {eps!r}")
         tiny = np.finfo(np.float64).resolution
         if alpha_max <= tiny:
@@ -441,7 +443,11 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, BaseEstimator):
     feature_names_in_ : ndarray. When X has string feature names.
     """
 
-    path = staticmethod(enet_path)
+    path: Callable[..., Any] = staticmethod(enet_path)
+    coef_: np.ndarray
+    intercept_: Any
+    n_iter_: Any
+    dual_gap_: Any
 
     def __init__(
         self,
@@ -633,8 +639,12 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):
     n_features_in_, feature_names_in_.
     """
 
-    path = staticmethod(enet_path)
-    _estimator = ElasticNet
+    path: Callable[..., Any] = staticmethod(enet_path)
+    _estimator: type[ElasticNet] = ElasticNet
+    coef_: np.ndarray
+    intercept_: Any
+    n_iter_: Any
+    dual_gap_: Any
 
     def __init__(
         self,
@@ -874,6 +884,9 @@ class RobustPCA(TransformerMixin, BaseEstimator):
     n_iter_ : int. Iterations of the fit.
     n_features_in_, feature_names_in_.
     """
+
+    components_: np.ndarray
+    threshold_: float
 
     def __init__(
         self,

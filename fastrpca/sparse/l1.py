@@ -842,8 +842,8 @@ class LassoSolver:
             res.x = ldexp(res.x, ey - ea, out=res.x)
             res.objective = _ldexp_value(res.objective, 2 * ey)
             res.dual_gap = _ldexp_value(res.dual_gap, 2 * ey)
-        if not res.converged.all():
-            bad = int(np.flatnonzero(~res.converged)[0])
+        if not np.all(res.converged):
+            bad = int(np.flatnonzero(~np.asarray(res.converged))[0])
             res.message = res.message.replace("{lam}", f"{l1s[bad]:g}")
             _warn(f"lasso path ({res.method}): {res.message}", stacklevel=2)
         return res
