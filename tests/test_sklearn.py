@@ -146,6 +146,24 @@ def test_warm_start_and_alpha_zero(diabetes):
     np.testing.assert_allclose(ls.coef_, ref.coef_, rtol=1e-8)
 
 
+def test_refit_on_the_same_or_an_edited_x(diabetes):
+    # refits on the same X reuse its means and solver; an X edited in place is seen
+    X, y = diabetes
+    X = X.copy()
+    est = fsk.Lasso(alpha=0.05, tol=1e-12)
+    first = est.fit(X, y).coef_.copy()
+    np.testing.assert_array_equal(est.fit(X, y).coef_, first)
+    np.testing.assert_array_equal(est.fit(np.asfortranarray(X), y).coef_, first)
+    X[5, 3] += 1.0
+    edited = est.fit(X, y).coef_
+    fresh = fsk.Lasso(alpha=0.05, tol=1e-12).fit(X.copy(), y).coef_
+    np.testing.assert_array_equal(edited, fresh)
+    assert not np.array_equal(edited, first)
+    X[0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        est.fit(X, y)
+
+
 def test_convergence_warning_is_both_classes(diabetes):
     X, y = diabetes
     for category in (SklearnConvergenceWarning, fastrpca.ConvergenceWarning):

@@ -1177,9 +1177,16 @@ def _cached_solver(A, key, check_finite, **options) -> LassoSolver:
     return solver
 
 
+#: Called by :func:`clear_cache` (the scikit-learn estimators register theirs).
+_CLEAR_HOOKS: list[Callable[[], None]] = []
+
+
 def clear_cache() -> None:
-    """Forget the solvers :func:`lasso` keeps (per thread) for recent dictionaries."""
+    """Forget the solvers :func:`lasso` (and :mod:`fastrpca.sklearn`'s estimators) keep
+    (per thread) for recent dictionaries."""
     _cache().clear()
+    for hook in _CLEAR_HOOKS:
+        hook()
 
 
 # ---------------------------------------------------------------- public functions
