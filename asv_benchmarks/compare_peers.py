@@ -7,7 +7,9 @@ one Markdown report (headed by the machine, the versions and the date):
   (full and partial SVD), pyrpca, tensorly, sporco and rpca (AccAltProj), with the SVD
   floor of every problem;
 * ``compare.sparse``: lasso against scikit-learn, skglm, celer, SPAMS and pyproximal,
-  each peer's tolerance calibrated to a relative objective gap below 1e-6;
+  each peer's tolerance calibrated to a relative objective gap below 1e-6; and the
+  scikit-learn API (``fastrpca.sklearn``: a 100-value lasso path, ``LassoCV``, one
+  ``Lasso.fit``) against scikit-learn, skglm and celer (``--sparse-sections``);
 * ``compare.holography``: the holography pipeline against pyautd3 26.0.0.1 (in its own
   virtual environment, ``/work/venv-autd3`` by default);
 * ``compare.dictionary``: dictionary learning against scikit-learn's
@@ -199,6 +201,13 @@ def main(argv=None) -> str:
         help="Robust PCA problems by name (see compare/rpca.py PROBLEMS)",
     )
     ap.add_argument("--large", action="store_true", help="add the n = 3000 RPCA problem")
+    ap.add_argument(
+        "--sparse-sections",
+        nargs="+",
+        choices=["lasso", "sklearn"],
+        help="parts of the L1 section: the solver tables and / or the scikit-learn API "
+        "(paths, LassoCV, Lasso.fit); default both",
+    )
     ap.add_argument("--autd3-python", help="python of the pyautd3 venv")
     ap.add_argument("--output", type=Path, help="also write the report to this file")
     args = ap.parse_args(argv)
@@ -210,7 +219,7 @@ def main(argv=None) -> str:
     extra = {
         "rpca": (["--large"] if args.large else [])
         + (["--problems", *args.rpca_problems] if args.rpca_problems else []),
-        "sparse": [],
+        "sparse": ["--sections", *args.sparse_sections] if args.sparse_sections else [],
         "holography": ["--autd3-python", args.autd3_python] if args.autd3_python else [],
         "dictionary": [],
     }

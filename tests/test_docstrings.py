@@ -23,7 +23,13 @@ from numpydoc.docscrape import ClassDoc, FunctionDoc
 
 from fastrpca._core.result import Result
 
-PUBLIC_MODULES = ("fastrpca", "fastrpca.robust_pca", "fastrpca.sparse", "fastrpca.holography")
+PUBLIC_MODULES = (
+    "fastrpca",
+    "fastrpca.robust_pca",
+    "fastrpca.sparse",
+    "fastrpca.holography",
+    "fastrpca.sklearn",
+)
 
 # Dunder methods whose parameters are part of the public interface.
 PUBLIC_DUNDERS = ("__call__",)
@@ -147,6 +153,7 @@ def test_every_public_name_is_in_the_api_reference():
         "fastrpca.robust_pca": docs / "api" / "robust_pca.rst",
         "fastrpca.sparse": docs / "api" / "sparse.rst",
         "fastrpca.holography": docs / "api" / "holography.rst",
+        "fastrpca.sklearn": docs / "api" / "sklearn.rst",
     }
     listed = set()
     for page in pages.values():

@@ -123,3 +123,17 @@ def test_ill_conditioned_small_penalty_reaches_kkt(gram):
     assert kkt_violation(A, y, res.x, lam) < 1e-3
     x_ref = naive.fista(A, y, lam, n_iter=20000)
     assert res.objective <= naive.objective(A, y, x_ref, lam) + 1e-9 * res.objective
+
+
+@pytest.mark.parametrize("sa, sy", [(2.0**-700, 1.0), (1.0, 2.0**400), (2.0**300, 2.0**-400)])
+def test_path_of_extreme_scales_is_the_scaled_path(sa, sy):
+    # A -> sa A, y -> sy y: x -> (sy / sa) x at lam (sa sy) lam; solved internally on
+    # exactly rescaled data, so any finite scale works
+    A, y = gaussian(30, 40, seed=9)
+    lams = sp.lam_max(A, y) * np.geomspace(0.9, 0.05, 5)
+    ref = sp.LassoSolver(A, tol=1e-12).path(y, lams)
+    res = sp.LassoSolver(A * sa, tol=1e-12).path(y * sy, lams * sa * sy, x0=ref.x[:, 0] * sy / sa)
+    assert res.converged.all()
+    np.testing.assert_allclose(res.x, ref.x * (sy / sa), rtol=1e-9, atol=1e-12 * abs(sy / sa))
+    np.testing.assert_allclose(res.objective, ref.objective * sy**2, rtol=1e-9)
+    np.testing.assert_array_equal(res.lam, lams * sa * sy)

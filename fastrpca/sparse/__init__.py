@@ -25,7 +25,7 @@ patches
 from __future__ import annotations
 
 from .dictionary import CodingResult, DictionaryLearningResult, RobustDictionaryLearning
-from .l1 import LassoResult, LassoSolver, clear_cache, elastic_net, lasso
+from .l1 import LassoPathResult, LassoResult, LassoSolver, clear_cache, elastic_net, lasso
 from .l2 import RidgeResult, ridge
 from .lista import LISTA
 from .patches import extract_patches, patches_to_image
@@ -41,6 +41,7 @@ __all__ = [
     "elastic_net",
     "LassoSolver",
     "LassoResult",
+    "LassoPathResult",
     "clear_cache",
     "ridge",
     "RidgeResult",

@@ -97,6 +97,13 @@ class LassoPathResult(Result):
     history : dict of ndarrays. Empty (per-penalty figures are fields of their own).
     """
 
+    x: np.ndarray
+    lam: np.ndarray
+    l2: np.ndarray
+    objective: np.ndarray
+    dual_gap: np.ndarray
+    method: str
+
 
 # ---------------------------------------------------------------- thread pool
 _POOL: ThreadPoolExecutor | None = None
@@ -813,6 +820,37 @@ class LassoSolver:
                 "every point of the path needs lam > 0 or l2 > 0; for lam = l2 = 0 (least "
                 "squares) call solve"
             )
+        if x0 is not None:
+            x0 = as_array(x0, "x0", ndim=1, allow_complex=self.complex, check_finite=check_finite)
+            if x0.shape != (n,):
+                raise ValueError(f"x0 has shape {x0.shape}; expected ({n},)")
+        # A far from 1 is stored as A 2**-ea; y far from 1 is solved as y 2**-ey (exact):
+        # the solution is then x 2**(ea - ey) with lam 2**-(ea + ey) and l2 2**-2ea
+        ea, ey = self._ea, _exponent_of(y)
+        scaled = bool(ea or ey)
+        x0s = ldexp(x0, ea - ey) if scaled and x0 is not None else x0
+        with self._lock:  # the work buffers serve one solve at a time
+            res = self._path(
+                ldexp(y, -ey) if ey else y,
+                np.ldexp(l1s, -(ea + ey)) if scaled else l1s,
+                np.ldexp(l2s, -2 * ea) if ea else l2s,
+                penalty_weights,
+                x0s,
+            )
+        res.lam, res.l2 = l1s, l2s
+        if scaled:
+            res.x = ldexp(res.x, ey - ea, out=res.x)
+            res.objective = _ldexp_value(res.objective, 2 * ey)
+            res.dual_gap = _ldexp_value(res.dual_gap, 2 * ey)
+        if not np.all(res.converged):
+            bad = int(np.flatnonzero(~np.asarray(res.converged))[0])
+            res.message = res.message.replace("{lam}", f"{l1s[bad]:g}")
+            _warn(f"lasso path ({res.method}): {res.message}", stacklevel=2)
+        return res
+
+    def _path(self, y, l1s, l2s, penalty_weights, x0) -> LassoPathResult:
+        """:meth:`path` on validated, scaled inputs (no warning)."""
+        n = self.shape[1]
         if penalty_weights is None:
             pw = ipw = None
         else:
@@ -823,9 +861,6 @@ class LassoSolver:
         yk = np.ascontiguousarray(yk)
         x = np.zeros(n, dtype=self.dtype)
         if x0 is not None:
-            x0 = as_array(x0, "x0", ndim=1, allow_complex=self.complex, check_finite=check_finite)
-            if x0.shape != (n,):
-                raise ValueError(f"x0 has shape {x0.shape}; expected ({n},)")
             x[:] = x0
             if self.positive:
                 np.maximum(x, 0, out=x)
@@ -872,11 +907,10 @@ class LassoSolver:
             bad = np.flatnonzero(~conv)
             msg = (
                 f"{bad.size} of {p} penalties stopped at max_iter={max_iter} (first: "
-                f"lam={l1s[bad[0]]:g}, relative duality gap "
+                f"lam={{lam}}, relative duality gap "
                 f"{gap[bad[0]] / max(obj[bad[0]], 1e-300):.3g} > tol={self.tol:g}); raise "
                 "max_iter or tol"
             )
-            warn_not_converged(f"lasso path ({name}): {msg}", stacklevel=2)
         return LassoPathResult(
             x=Xp.T,
             lam=l1s,
@@ -938,7 +972,7 @@ class LassoSolver:
                 if finite
                 else f"{bad} signal(s) diverged (non-finite duality gap)"
             )
-            warn_not_converged(f"lasso ({name}): {msg}", stacklevel=4)
+            _warn(f"lasso ({name}): {msg}", stacklevel=5)
         if ndim == 1:
             return LassoResult(
                 x=x,
@@ -1005,6 +1039,27 @@ class LassoSolver:
             method="lstsq",
             history={},
         )
+
+
+_QUIET = threading.local()
+
+
+class _Quiet:
+    """``with _Quiet():`` solvers in this thread do not warn when they stop before
+    converging (callers that report it themselves, e.g. :mod:`fastrpca.sklearn`, read
+    ``converged``). Cheaper than ``warnings.catch_warnings``."""
+
+    def __enter__(self):
+        self._was = getattr(_QUIET, "on", False)
+        _QUIET.on = True
+
+    def __exit__(self, *exc):
+        _QUIET.on = self._was
+
+
+def _warn(message, stacklevel):
+    if not getattr(_QUIET, "on", False):
+        warn_not_converged(message, stacklevel=stacklevel)
 
 
 class _Messages(dict):
@@ -1122,9 +1177,16 @@ def _cached_solver(A, key, check_finite, **options) -> LassoSolver:
     return solver
 
 
+#: Called by :func:`clear_cache` (the scikit-learn estimators register theirs).
+_CLEAR_HOOKS: list[Callable[[], None]] = []
+
+
 def clear_cache() -> None:
-    """Forget the solvers :func:`lasso` keeps (per thread) for recent dictionaries."""
+    """Forget the solvers :func:`lasso` (and :mod:`fastrpca.sklearn`'s estimators) keep
+    (per thread) for recent dictionaries."""
     _cache().clear()
+    for hook in _CLEAR_HOOKS:
+        hook()
 
 
 # ---------------------------------------------------------------- public functions
@@ -1328,12 +1390,20 @@ def _warmup() -> None:
         A = rng.standard_normal((6, 4)).astype(dtype)
         y = rng.standard_normal(6).astype(dtype)
         methods = ("cd", "fista") if A.dtype.kind == "c" else ("cd", "fista", "admm")
+        # penalty weights compile a specialisation of their own (the unweighted kernels
+        # are compiled without them): warmed up for float64, compiled on first use for
+        # the other dtypes
+        w = np.ones(4) if A.dtype == np.float64 else None
         for method in methods:
             for gram in (False, True) if method == "cd" else (False,):
                 s = LassoSolver(A, method=method, gram=gram, max_iter=3)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     s.solve(y, 0.1, history=True)
+                    if w is not None:
+                        s.solve(y, 0.1, penalty_weights=w)
+                    if method == "cd":
+                        s.path(y, [0.2, 0.1], penalty_weights=w)
         for arr in (A, np.asfortranarray(A)):  # the cache compare, both memory orders
             lasso(arr, y, 0.1)
 

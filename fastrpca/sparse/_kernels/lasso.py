@@ -471,48 +471,12 @@ def _move(M, gram, l1, l2, x, r, q, idx, count, pw, dx, buf):
     return True
 
 
-@kernel
-def _face_step(M, gram, x, r, q, S, d, idx, count):
-    """x_S += t d with t = 1, or the first t at which a coordinate reaches zero (that
-    coordinate set to exactly zero); r (residual form) or q on idx[:count] (Gram form)
-    updated."""
-    n = x.size
-    nnz = S.size
-    step = 1.0
-    hit = -1
-    for a in range(nnz):
-        xa = x[S[a]]
-        if (xa + d[a]) * xa <= 0.0 and d[a] != 0.0:
-            ta = -xa / d[a]
-            if ta < step:
-                step = ta
-                hit = a
-    for a in range(nnz):
-        ja = S[a]
-        delta = step * d[a]
-        if a == hit:
-            delta = -x[ja]
-        if delta != 0.0:
-            x[ja] += delta
-            if a == hit:
-                x[ja] = 0.0
-            if gram:
-                if count < 0:
-                    for i in range(n):
-                        q[i] -= delta * M[ja, i]
-                else:
-                    for u in range(count):
-                        i = idx[u]
-                        q[i] -= delta * M[ja, i]
-            else:
-                for i in range(r.size):
-                    r[i] -= delta * M[ja, i]
-
-
 #: Residual form: supports of at least this size get A_S^T A_S from one BLAS product.
 NEWTON_BLAS_MIN = 48
 #: Largest support for the Newton step (its Cholesky factor is nnz x nnz).
 NEWTON_MAX = 2048
+#: Ridge added to A_S^T A_S, relative to its largest diagonal entry.
+NEWTON_RIDGE = 1e-9
 #: A dense Newton step is tried once sweeps since the last one cost this multiple of it,
 #: and at least NEWTON_MIN_SWEEPS sweeps were made (slow convergence only).
 NEWTON_WORK = 1.0
@@ -523,15 +487,16 @@ NEWTON_MIN_SWEEPS = 10
 def _newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count, pw):
     """Minimisation on the current support and signs (an active-set Newton step).
 
-    The support must lie in idx[:count] (the working set; count < 0: all features);
-    in Gram form q is kept current there only.
+    The support must lie in idx[:count] (the working set); in Gram form q is kept
+    current there only.
 
     On the face {sign(x_S) fixed, x_rest = 0} the objective is quadratic: solve
     (A_S^T A_S + l2 I) d = A_S^T r - l2 x_S - l1 w_S sign(x_S) by Cholesky (A_S^T A_S from
-    one BLAS product in residual form above NEWTON_BLAS_MIN nonzeros), then step to the
-    minimiser or, if a sign would flip, to the first coordinate that reaches zero (a
-    descent step either way). Skipped (returns False) above ``cap`` nonzeros or if
-    singular.
+    one BLAS product in residual form above NEWTON_BLAS_MIN nonzeros), then take the full
+    step with the coordinates that would change sign set to zero, or else the step to
+    the first coordinate that reaches zero, whichever first lowers the objective
+    (computed exactly). Skipped (returns False) above ``cap`` nonzeros, if singular, or
+    if neither step lowers the objective.
     """
     n = x.size
     nnz = 0
@@ -582,6 +547,13 @@ def _newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count, pw):
                     h += M[ja, i] * M[jc, i]
             H[a, c] = h
         H[a, a] += l2
+    # a tiny ridge keeps a (near) singular A_S^T A_S (more nonzeros than its rank, a
+    # degenerate lasso) factorable; the step is checked on the objective anyway
+    top = 0.0
+    for a in range(nnz):
+        top = max(top, H[a, a])
+    for a in range(nnz):
+        H[a, a] += NEWTON_RIDGE * top
     # Cholesky in place (lower), keeping 1 / diagonal (multiplies instead of a chain of
     # divisions), then two triangular solves
     inv = np.empty(nnz)
@@ -606,23 +578,38 @@ def _newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count, pw):
         d[a] *= inv[a]
         for e in range(a):
             d[e] -= H[a, e] * d[a]
-    # the full step, coordinates that would change sign set to zero, if it lowers the
-    # objective; else the step to the first sign change
-    if count >= 0:
-        dx = np.empty(count, x.dtype)
-        buf = np.empty(count if gram else r.size, x.dtype)
-        a = 0
-        for u in range(count):
-            j = idx[u]
-            dx[u] = 0.0
-            if a < nnz and S[a] == j:
-                xn = x[j] + d[a]
-                dx[u] = (xn if xn * x[j] > 0.0 else 0.0) - x[j]
-                a += 1
-        if a == nnz and _move(M, gram, l1, l2, x, r, q, idx, count, pw, dx, buf):
-            return True
-    _face_step(M, gram, x, r, q, S, d, idx, count)
-    return True
+    # the full step with coordinates that would change sign set to zero, if it lowers the
+    # objective; else the step to the first sign change (the face's minimiser along d
+    # when d is exact), if that lowers it (with A_S^T A_S near singular, d may not)
+    dx = np.empty(count, x.dtype)
+    buf = np.empty(count if gram else r.size, x.dtype)
+    step = 1.0
+    hit = -1
+    a = 0
+    for u in range(count):
+        j = idx[u]
+        dx[u] = 0.0
+        if a < nnz and S[a] == j:
+            xn = x[j] + d[a]
+            dx[u] = (xn if xn * x[j] > 0.0 else 0.0) - x[j]
+            if xn * x[j] <= 0.0 and d[a] != 0.0 and -x[j] / d[a] < step:
+                step = -x[j] / d[a]
+                hit = u
+            a += 1
+    if a != nnz:  # the support is not within the working set: no step
+        return False
+    if _move(M, gram, l1, l2, x, r, q, idx, count, pw, dx, buf):
+        return True
+    if hit < 0:
+        return False
+    a = 0
+    for u in range(count):
+        j = idx[u]
+        dx[u] = 0.0
+        if a < nnz and S[a] == j:
+            dx[u] = -x[j] if u == hit else step * d[a]
+            a += 1
+    return _move(M, gram, l1, l2, x, r, q, idx, count, pw, dx, buf)
 
 
 def _try_newton(M, l1, l2, pos, gram, x, r, q, cap, idx, count, pw):
