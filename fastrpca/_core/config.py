@@ -83,6 +83,12 @@ def _renamed(f: Callable, suffix: str) -> Callable:
     return g
 
 
+def kernel_threads() -> int:
+    """Threads the ``parallel=True`` kernels use (numba's, set by ``NUMBA_NUM_THREADS`` or
+    ``numba.set_num_threads``)."""
+    return int(numba.get_num_threads())
+
+
 #: BLAS threads inside fastrpca's solvers. One by default: the BLAS calls there are thin
 #: (m x k products, small QR / SVD) and a second BLAS thread competing with numba's
 #: threads or another process on the core made rpca 20-60x slower in our measurements.

@@ -43,6 +43,18 @@ def orthonormal_basis(A: np.ndarray) -> np.ndarray:
     return Q
 
 
+def orthonormal_basis_and_r(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(Q, R)`` of the thin QR of a tall ``A`` (m x k, m >= k) by LAPACK; A is consumed.
+    Q is the same as :func:`orthonormal_basis` gives."""
+    geqrf, orgqr, _ = _lapack(A.dtype)
+    qr, tau, _, info = geqrf(A, overwrite_a=True)
+    R = np.triu(qr[: min(A.shape)])
+    Q, _, info2 = orgqr(qr, tau, overwrite_a=True)
+    if info or info2:
+        raise np.linalg.LinAlgError(f"QR failed (LAPACK info {info}, {info2})")
+    return Q, R
+
+
 def gram_orthonormalizer(A: np.ndarray) -> np.ndarray | None:
     """A k x k ``C`` with ``A @ C`` orthonormal, from the Gram matrix of a tall ``A``.
 

@@ -23,6 +23,7 @@ triplets.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -30,7 +31,7 @@ from contextlib import nullcontext
 import numpy as np
 
 from .._core.concurrency import Exclusive
-from .._core.config import PARALLEL_MIN_SIZE, blas_threads
+from .._core.config import PARALLEL_MIN_SIZE, blas_threads, kernel_threads
 from .._core.result import Result, stop_requested, warn_not_converged
 from .._core.validation import (
     NUMERIC,
@@ -47,8 +48,12 @@ from ._kernels.ialm import (
     norm_and_max,
     project_pass,
     project_pass_parallel,
+    tiled_pass,
+    tiled_pass_parallel,
+    tiled_project,
+    tiled_project_parallel,
 )
-from .svd import ENGINES, make_engine, spectral_norm
+from .svd import ENGINES, PrefetchedOperator, RandomizedSVD, make_engine, spectral_norm
 
 
 class RPCAResult(Result):
@@ -487,12 +492,19 @@ def _solve(
 
     history = _empty_history(stable)
     converged, stopped = False, False
+    tiles = _Tiles(engine, shape, dtype, parallel) if _use_tiles(engine, shape) else None
+    prefetch: tuple = ()
     for n_iter in range(1, max_iter + 1):
-        U, s, Vh = engine(X, 1.0 / mu)
+        U, s, Vh = engine(PrefetchedOperator(X, *prefetch) if prefetch else X, 1.0 / mu)
         factors = (U * (s - 1.0 / mu).astype(U.dtype), Vh)
-        _low_rank_into(factors, X)
         mu_next = min(rho * mu, mu_bar)
-        z2, w2 = pass_(D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E)
+        if tiles is None:
+            _low_rank_into(factors, X)
+            z2, w2 = pass_(D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E)
+        else:
+            z2, w2, prefetch = tiles.step(
+                D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E, factors
+            )
         residual = np.sqrt(z2) / d_norm
         rank = s.size
         history["residual"].append(residual)
@@ -509,7 +521,9 @@ def _solve(
             )
         if converged or stopped or n_iter == max_iter:
             break
-        if stable:  # E and the next SVT input, once ||W|| is known
+        if stable and tiles is not None:
+            e_norm, prefetch = tiles.project(D, X, S_next, Y, E, mu_next, w2, delta, mask)
+        elif stable:  # E and the next SVT input, once ||W|| is known
             e_norm = _project(project, D, X, S_next, Y, E, mu_next, w2, delta, delta2, mask)
         S_cur, S_next = S_next, S_cur
         mu = mu_next
@@ -567,6 +581,82 @@ def _project(project, D, X, S, Y, E, mu, w2, delta, delta2, mask):
     c = 1.0 if w2 <= delta2 else delta / np.sqrt(w2)
     project(D, X, S, Y, E, mu, c, mask)
     return float(c * np.sqrt(w2))
+
+
+#: Row tiles of the tiled step hold about this many bytes of each m x n array (a few
+#: tiles of each array the pass touches fit in a core's L2 cache).
+TILE_BYTES = 1 << 19
+
+
+def _use_tiles(engine, shape) -> bool:
+    """Whether the solve runs its iterations as tiled steps (see :class:`_Tiles`)."""
+    return TILED and isinstance(engine, RandomizedSVD)
+
+
+#: Run the randomized engine's iterations as tiled steps (``FASTRPCA_TILED=0``: the
+#: separate passes: L, the fused pass, the engine's products).
+TILED = os.environ.get("FASTRPCA_TILED", "1") != "0"
+
+
+class _Tiles:
+    """One IALM iteration as one pass over row tiles (two for stable PCP).
+
+    :func:`fastrpca.robust_pca._kernels.ialm.tiled_pass` forms each tile of L from the SVT
+    factors, runs the fused entries on it and, with the engine's planned start block W
+    (:meth:`RandomizedSVD.planned_block`), computes the next warm step's ``P = X W``,
+    ``P^H X`` (and ``P^H P`` on the Gram route) while the tile is in cache; the engine gets
+    them through :class:`PrefetchedOperator`. Same iterates as the separate passes, to
+    rounding. Parallel: tiles in one contiguous group per numba thread.
+    """
+
+    def __init__(self, engine, shape, dtype, parallel):
+        m, n = shape
+        self.engine = engine
+        self.dtype = np.dtype(dtype)
+        self.rows = max(8, TILE_BYTES // (n * self.dtype.itemsize))
+        tiles = -(-m // self.rows)
+        self.groups = min(kernel_threads(), tiles) if parallel else 1
+        self.pass_ = tiled_pass_parallel if parallel else tiled_pass
+        self.project_ = tiled_project_parallel if parallel else tiled_project
+        self.n = n
+        self.m = m
+
+    def _products(self, W):
+        """Buffers for the products with the start block W (empty for None)."""
+        k = 0 if W is None else W.shape[1]
+        g = k if k and self.engine.tall else 0
+        Wc = np.empty((self.n, 0), self.dtype) if W is None else np.ascontiguousarray(W)
+        P = np.empty((self.m if k else 0, k), self.dtype)
+        H = np.zeros((self.groups, k, self.n), self.dtype)
+        G = np.zeros((self.groups, g, g), self.dtype)
+        return Wc, P, H, G
+
+    def _prefetch(self, W, P, H, G):
+        if W is None:
+            return ()
+        return (W, P, G.sum(axis=0) if G.shape[1] else None, H.sum(axis=0))
+
+    def step(self, D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E, factors):
+        """L from ``factors``, the fused pass and (exact PCP) the products; returns
+        ``(|Z|^2, |W|^2, prefetch)``, prefetch the arguments of a PrefetchedOperator after
+        X."""
+        A = np.ascontiguousarray(factors[0], dtype=self.dtype)
+        B = np.ascontiguousarray(factors[1], dtype=self.dtype)
+        W = None if E is not None else self.engine.planned_block()
+        Wc, P, H, G = self._products(W)
+        z2, w2 = self.pass_(
+            D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E, A, B, Wc, P, H, G, self.rows, True
+        )
+        return z2, w2, self._prefetch(W, P, H, G)
+
+    def project(self, D, X, S, Y, E, mu, w2, delta, mask):
+        """Stable PCP's projection (see :func:`_project`) and the products; returns
+        ``(||E||_F, prefetch)``."""
+        c = 1.0 if w2 <= delta * delta else delta / np.sqrt(w2)
+        W = self.engine.planned_block()
+        Wc, P, H, G = self._products(W)
+        self.project_(D, X, S, Y, E, mu, c, mask, Wc, P, H, G, self.rows)
+        return float(c * np.sqrt(w2)), self._prefetch(W, P, H, G)
 
 
 class RPCAWorkspace:

@@ -39,7 +39,14 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.sparse.linalg import svds
 
-from .._core.linalg import full_svd, gram_orthonormalizer, orthonormal_basis, small_svd
+from .._core.linalg import (
+    full_svd,
+    gram_orthonormalizer,
+    orthonormal_basis,
+    orthonormal_basis_and_r,
+    orthonormalizer_from_gram,
+    small_svd,
+)
 from .._core.validation import rng_from
 
 ENGINES = ("auto", "full", "partial", "randomized")
@@ -157,6 +164,71 @@ class DenseOperator:
     def full_svd(self):
         """Every singular triplet ``(U, s, Vh)``; the matrix may be overwritten."""
         return full_svd(self.X, overwrite=True)
+
+
+class PrefetchedOperator(DenseOperator):
+    """A matrix in memory with the products of the engine's next warm step done already.
+
+    The tiled IALM pass (:func:`fastrpca.robust_pca._kernels.ialm.tiled_pass`) produces X
+    and, while each row tile is in cache, ``P = X W`` for the engine's planned start block
+    W (:meth:`RandomizedSVD.planned_block`), ``H = P^H X`` and, on the Gram route,
+    ``G = P^H P``. The engine's first step then reads X no more: ``matmat(W)`` is P,
+    ``orthonormalizer(P)`` comes from G and ``project(P)`` is H. On the Householder route
+    ``orth(P)`` is the QR of P, ``P = Q R``, and ``Q^H X = R^-H H`` when R with unit
+    columns is well conditioned (as for ``X V``, V the last right singular vectors); any
+    other product (refinement, growth, power steps, the full SVD) reads X as usual.
+    """
+
+    def __init__(self, X, W=None, P=None, G=None, H=None):
+        super().__init__(X)
+        self._W, self._P, self._G, self._H = W, P, G, H
+        self._Q: np.ndarray | None = None
+        self._R: np.ndarray | None = None
+        self.passes = 0  # products that read X (the prefetched ones excluded)
+
+    def matmat(self, W):
+        if self._W is not None and W is self._W:
+            self._W = None
+            return self._P
+        self.passes += 1
+        return super().matmat(W)
+
+    def rmatmat(self, Q):
+        self.passes += 1
+        return super().rmatmat(Q)
+
+    def orthonormalizer(self, P):
+        if P is self._P and self._G is not None:
+            return orthonormalizer_from_gram(self._G)
+        return gram_orthonormalizer(P)
+
+    def orth(self, A):
+        if A is not self._P or self._H is None:
+            return orthonormal_basis(A)
+        Q, R = orthonormal_basis_and_r(A)
+        if R.shape[0] == R.shape[1] and _scaled_cond(R) <= MAX_SCALED_COND:
+            self._Q, self._R = Q, R
+        return Q
+
+    def project(self, Q):
+        if Q is self._P and self._H is not None:
+            return self._H
+        if Q is self._Q and self._R is not None:
+            return sla.solve_triangular(self._R, self._H, trans="C", check_finite=False)
+        self.passes += 1
+        return super().project(Q)
+
+
+#: ``Q^H X = R^-H (P^H X)`` is used when R with unit columns has at most this condition
+#: number (the accuracy of the product degrades with it).
+MAX_SCALED_COND = 10.0
+
+
+def _scaled_cond(R: np.ndarray) -> float:
+    norms = np.linalg.norm(R, axis=0)
+    if not (np.all(norms > 0) and np.all(np.isfinite(R))):
+        return np.inf
+    return float(np.linalg.cond(R / norms))
 
 
 class RandomizedSVD:

@@ -28,6 +28,7 @@ the branches on it are removed at compile time: exact PCP runs today's single pa
 from __future__ import annotations
 
 import numba
+import numpy as np
 
 from ..._core._kernels.prox import shrink
 from ..._core.config import kernel
@@ -110,3 +111,138 @@ def norm_and_max(D):
             peak = max(peak, a2)
             part = max(part, abs(d.real), abs(d.imag))
     return total, peak**0.5, part
+
+
+# ---- tiled step: one pass over row tiles per iteration ---------------------------------
+#
+# The in-memory solver with the randomized SVD engine runs an iteration as one pass over
+# row tiles of a few hundred kilobytes: for each tile, L's rows from the SVT factors
+# (``X_t = A_t B``, a small GEMM), the fused entries above on those rows, then, while the
+# tile is still in cache, the next warm subspace step's products ``P_t = X_t W``,
+# ``H += P_t^H X_t`` and (Gram route) ``G += P_t^H P_t``. The engine then needs no pass of
+# its own over X. Tiles are split into ``H.shape[0]`` contiguous groups, one per thread in
+# the parallel variant (each with its own H and G, summed by the caller: the result does
+# not depend on scheduling), and each tile's products run in BLAS at one thread.
+
+
+@kernel
+def fused_rows(D, X, S_old, S_new, Y, r0, r1, mu, mu_next, lam, mask, E):
+    """The fused entries of :func:`fused_pass` on rows ``r0:r1``; ``(|Z|^2, |W|^2)``."""
+    inv = 1.0 / mu_next
+    tau = lam * inv
+    total = 0.0
+    total_w = 0.0
+    for i in range(r0, r1):
+        row = 0.0
+        row_w = 0.0
+        for j in range(D.shape[1]):
+            if mask is not None and not mask[i, j]:
+                S_new[i, j] = 0
+                continue
+            m = D[i, j]
+            l = X[i, j]
+            if E is None:
+                z = m - l - S_old[i, j]
+                y = Y[i, j] + mu * z
+                Y[i, j] = y
+                row += z.real * z.real + z.imag * z.imag
+                s = shrink(m - l + y * inv, tau)
+                S_new[i, j] = s
+                X[i, j] = m - s + y * inv
+            else:
+                e = E[i, j]
+                z = m - l - S_old[i, j] - e
+                y = Y[i, j] + mu * z
+                Y[i, j] = y
+                row += z.real * z.real + z.imag * z.imag
+                t = m - l + y * inv
+                s = shrink(t - e, tau)
+                S_new[i, j] = s
+                w = t - s
+                row_w += w.real * w.real + w.imag * w.imag
+        total += row
+        total_w += row_w
+    return total, total_w
+
+
+@kernel
+def project_rows(D, X, S, Y, E, r0, r1, mu, c, mask):
+    """The entries of :func:`project_pass` on rows ``r0:r1``."""
+    inv = 1.0 / mu
+    keep = 1.0 - c
+    for i in range(r0, r1):
+        for j in range(D.shape[1]):
+            if mask is not None and not mask[i, j]:
+                E[i, j] = 0
+                continue
+            l = X[i, j]
+            w = D[i, j] - l - S[i, j] + Y[i, j] * inv
+            E[i, j] = c * w
+            X[i, j] = l + keep * w
+
+
+@kernel
+def tile_products(X, W, P, H, G, r0, r1):
+    """``P[r0:r1] = X[r0:r1] W``; ``H += P^H X`` and, when G is not empty, ``G += P^H P``
+    over those rows."""
+    Xt = X[r0:r1]
+    Pt = P[r0:r1]
+    np.dot(Xt, W, Pt)
+    Ph = np.conj(Pt).T
+    H += np.dot(Ph, Xt)
+    if G.shape[0] > 0:
+        G += np.dot(Ph, Pt)
+
+
+def _tiled_pass(D, X, S_old, S_new, Y, mu, mu_next, lam, mask, E, A, B, W, P, H, G, rows, form):
+    """One IALM iteration in row tiles: with ``form``, ``X = A B`` (L; zero when A has no
+    column), then :func:`fused_pass`, then (exact PCP and a non-empty W) the products of
+    :func:`tile_products` into ``P`` and each group's ``H[g]``, ``G[g]`` (zeroed by the
+    caller). Returns ``(|Z|^2, |W|^2)``."""
+    m = D.shape[0]
+    tiles = (m + rows - 1) // rows
+    groups = H.shape[0]
+    sums = np.zeros((groups, 2))
+    products = W.shape[1] > 0 and E is None
+    for g in numba.prange(groups):
+        total = 0.0
+        total_w = 0.0
+        for t in range(g * tiles // groups, (g + 1) * tiles // groups):
+            r0 = t * rows
+            r1 = min(m, r0 + rows)
+            if form:
+                if A.shape[1] == 0:
+                    X[r0:r1] = 0
+                else:
+                    np.dot(A[r0:r1], B, X[r0:r1])
+            z2, w2 = fused_rows(D, X, S_old, S_new, Y, r0, r1, mu, mu_next, lam, mask, E)
+            total += z2
+            total_w += w2
+            if products:
+                tile_products(X, W, P, H[g], G[g], r0, r1)
+        sums[g, 0] = total
+        sums[g, 1] = total_w
+    return sums[:, 0].sum(), sums[:, 1].sum()
+
+
+tiled_pass = kernel(_tiled_pass)
+tiled_pass_parallel = kernel(_tiled_pass, parallel=True)
+
+
+def _tiled_project(D, X, S, Y, E, mu, c, mask, W, P, H, G, rows):
+    """:func:`project_pass` in row tiles, then the products of :func:`tile_products` (for
+    a non-empty W) as in :func:`tiled_pass`: stable PCP's second pass."""
+    m = D.shape[0]
+    tiles = (m + rows - 1) // rows
+    groups = H.shape[0]
+    for g in numba.prange(groups):
+        for t in range(g * tiles // groups, (g + 1) * tiles // groups):
+            r0 = t * rows
+            r1 = min(m, r0 + rows)
+            project_rows(D, X, S, Y, E, r0, r1, mu, c, mask)
+            if W.shape[1] > 0:
+                tile_products(X, W, P, H[g], G[g], r0, r1)
+
+
+tiled_project = kernel(_tiled_project)
+tiled_project_parallel = kernel(_tiled_project, parallel=True)
