@@ -185,10 +185,12 @@ class PrefetchedOperator(DenseOperator):
         self._Q: np.ndarray | None = None
         self._R: np.ndarray | None = None
         self.passes = 0  # products that read X (the prefetched ones excluded)
+        self.hits = 0  # products answered from the prefetched ones
 
     def matmat(self, W):
         if self._W is not None and W is self._W:
             self._W = None
+            self.hits += 1
             return self._P
         self.passes += 1
         return super().matmat(W)
@@ -212,8 +214,10 @@ class PrefetchedOperator(DenseOperator):
 
     def project(self, Q):
         if Q is self._P and self._H is not None:
+            self.hits += 1
             return self._H
         if Q is self._Q and self._R is not None:
+            self.hits += 1
             return sla.solve_triangular(self._R, self._H, trans="C", check_finite=False)
         self.passes += 1
         return super().project(Q)
