@@ -819,8 +819,8 @@ def _finish(
 
 
 def _warmup() -> None:
-    """Compile (or load) the fused passes, serial and parallel, with and without a mask,
-    exact and stable."""
+    """Compile (or load) the fused passes and the tiled step, serial and parallel, with and
+    without a mask, exact and stable."""
     for dtype in NUMERIC:
         a = np.zeros((2, 2), dtype)
         for kernel_, proj in (
@@ -831,3 +831,17 @@ def _warmup() -> None:
                 for E in (None, a.copy()):
                     kernel_(a, a.copy(), a.copy(), a.copy(), a.copy(), 1.0, 1.0, 1.0, mask, E)
                 proj(a, a.copy(), a.copy(), a.copy(), a.copy(), 1.0, 0.5, mask)
+        # the tiled step (tall matrices): its kernels with one-column factors and block
+        f = np.ones((2, 1), dtype)
+        P, H, G = np.empty((2, 1), dtype), np.zeros((1, 1, 2), dtype), np.zeros((1, 1, 1), dtype)
+        for step, proj in (
+            (tiled_pass, tiled_project),
+            (tiled_pass_parallel, tiled_project_parallel),
+        ):
+            for mask in (None, np.ones((2, 2), bool)):
+                for E in (None, a.copy()):
+                    step(
+                        a, a.copy(), a.copy(), a.copy(), a.copy(), 1.0, 1.0, 1.0, mask, E,
+                        f, f.T.copy(), f, P, H, G, 1, True,
+                    )  # fmt: skip
+                proj(a, a.copy(), a.copy(), a.copy(), a.copy(), 1.0, 0.5, mask, f, P, H, G, 1)
