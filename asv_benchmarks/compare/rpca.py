@@ -7,6 +7,9 @@ rounds (A B C A B C ...):
   ``inexact_alm_rpca.m`` (``tests/naive/rpca.py``), the 1.0 of every ratio;
 * ``numpy IALM (partial SVD)``: the same with the original's rank-prediction rule and
   PROPACK partial SVDs;
+* ``fastrpca (separate passes)`` / ``fastrpca (tiled step)``: fastrpca with its
+  iterations forced to one path (``fastrpca`` itself chooses by its measured rule,
+  ``fastrpca.robust_pca.ialm.TILED``);
 * pyrpca ``rpca_pcp_ialm``, tensorly ``robust_pca``, sporco ``RobustPCA`` (ADMM) and
   AccAltProj's ``rpca.RobustPCA``, each at the tolerance that gives the others' accuracy
   where it has one; peers that are not installed are skipped with a note.
@@ -89,12 +92,30 @@ def _quiet(fn):
     return run
 
 
+def _tiled(mode, M):
+    """fastrpca with its iterations as tiled steps (``"1"``) or separate passes (``"0"``),
+    whatever its own rule would choose (``FASTRPCA_TILED``)."""
+    from fastrpca.robust_pca import ialm as ialm_module
+
+    def run():
+        saved, ialm_module.TILED = ialm_module.TILED, mode
+        try:
+            r = fastrpca.rpca(M, random_state=0)
+        finally:
+            ialm_module.TILED = saved
+        return r.L, r.S, r.n_iter
+
+    return run
+
+
 def contenders(M, rank):
     """name -> zero-argument callable returning (L, S, n_iter or None)."""
     m, n = M.shape
     lam = 1 / np.sqrt(max(m, n))
     out = {
         "fastrpca": lambda: (lambda r: (r.L, r.S, r.n_iter))(fastrpca.rpca(M, random_state=0)),
+        "fastrpca (separate passes)": _tiled("0", M),
+        "fastrpca (tiled step)": _tiled("1", M),
         "numpy IALM (full SVD)": lambda: ialm(M)[:3],
         "numpy IALM (partial SVD)": lambda: ialm(M, partial=True)[:3],
     }
@@ -154,10 +175,13 @@ def svd_floor(M, rank, n_iter, repeats=3):
     return best * n_iter
 
 
-def run_problem(name, rounds):
+def run_problem(name, rounds, only=None):
     m, n, rank, fraction = PROBLEMS[name]
     M, L0, S0 = planted(m, n, rank, fraction, seed=0)
     runs = contenders(M, rank)
+    if only:  # the reference and fastrpca stay: the ratios and the floor need them
+        keep = {"fastrpca", "numpy IALM (full SVD)", *only}
+        runs = {k: fn for k, fn in runs.items() if k in keep}
     answers = {k: fn() for k, fn in runs.items()}  # also the untimed warm-up
     times = interleaved(runs, rounds=rounds)
     ref = median(times["numpy IALM (full SVD)"])
@@ -415,6 +439,11 @@ def main(argv=None):
     parser.add_argument("--problems", nargs="*", help="names from PROBLEMS")
     parser.add_argument("--no-camera", action="store_true", help="skip the real-camera table")
     parser.add_argument("--camera-only", action="store_true", help="only the real-camera table")
+    parser.add_argument(
+        "--contenders",
+        nargs="*",
+        help="run only these contenders (beside fastrpca and the NumPy reference)",
+    )
     args = parser.parse_args(argv)
     from threadpoolctl import threadpool_limits
 
@@ -436,7 +465,7 @@ def main(argv=None):
     rows = []
     with threadpool_limits(1):
         for name in names:
-            rows += run_problem(name, args.rounds)
+            rows += run_problem(name, args.rounds, args.contenders)
             print(f"done {name}", file=sys.stderr, flush=True)
     header = [
         "problem",

@@ -588,6 +588,10 @@ def _project(project, D, X, S, Y, E, mu, w2, delta, delta2, mask):
 #: of 128 KiB - 2 MiB on the 20000 x 200 video matrix; the square ones did not care.
 TILE_BYTES = 1 << 17
 
+#: ... and at least this many rows: the tile's products are GEMMs with this inner
+#: dimension (16-row tiles of 1000 x 1000 ran them at two thirds of 64-row ones' speed).
+TILE_MIN_ROWS = 64
+
 #: ``FASTRPCA_TILED``: ``auto`` (default) runs the randomized engine's iterations as tiled
 #: steps for matrices at least :data:`TILED_MIN_ASPECT` times taller than wide (as the
 #: solver sees them: a Fortran-ordered M is solved as its transpose); ``1`` always, ``0``
@@ -629,7 +633,7 @@ class _Tiles:
         m, n = shape
         self.engine = engine
         self.dtype = np.dtype(dtype)
-        self.rows = max(8, TILE_BYTES // (n * self.dtype.itemsize))
+        self.rows = max(TILE_MIN_ROWS, TILE_BYTES // (n * self.dtype.itemsize))
         tiles = -(-m // self.rows)
         self.groups = min(GROUPS_PER_THREAD * kernel_threads(), tiles) if parallel else 1
         self.pass_ = tiled_pass_parallel if parallel else tiled_pass
