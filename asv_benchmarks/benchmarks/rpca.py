@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 import fastrpca
+from fastrpca._core.config import kernel_threads
 from fastrpca.robust_pca import ialm as frpca
 from fastrpca.robust_pca import svd as fsvd
 from fastrpca.robust_pca._kernels import ialm as kialm
@@ -219,6 +220,87 @@ class FusedPass:
 
     def time_norm_and_max(self, shape, variant):
         kialm.norm_and_max(self.D)
+
+
+class RPCATiled:
+    """The whole solve with its iterations as tiled steps (one pass over row tiles: L's
+    tile, the fused pass, the next warm SVD products) against the separate passes, on
+    the square and the video problem; ``auto`` is the solver's own measured rule."""
+
+    params = (["1000 r50 5%", "video 20000x200 r2 3%"], ["auto", "tiled", "separate"])
+    param_names = ["problem", "path"]
+    _MODES = {"auto": "auto", "tiled": "1", "separate": "0"}
+
+    def setup(self, problem, path):
+        frpca._warmup()
+        self.M, self.L0, _ = planted(*PROBLEMS[problem])
+        self._saved = frpca.TILED
+        frpca.TILED = self._MODES[path]
+        self.result = fastrpca.rpca(self.M)
+
+    def teardown(self, problem, path):
+        frpca.TILED = self._saved
+
+    def time_rpca(self, problem, path):
+        fastrpca.rpca(self.M)
+
+    def peakmem_rpca(self, problem, path):
+        fastrpca.rpca(self.M)
+
+    def track_rel_error_L(self, problem, path):
+        return float(np.linalg.norm(self.result.L - self.L0) / np.linalg.norm(self.L0))
+
+    def track_n_iter(self, problem, path):
+        return self.result.n_iter
+
+    track_n_iter.unit = "iterations"
+
+
+class TiledStep:
+    """One tiled step on its own (L from rank-r factors, the fused pass, ``X W``,
+    ``W^H X^H X`` for a k-column block W), against the same work as separate calls (L by
+    one GEMM, the fused pass, two GEMMs over X), serial and parallel kernels."""
+
+    params = (["1000x1000 r50 k60", "20000x200 r2 k10"], ["serial", "parallel"])
+    param_names = ["case", "variant"]
+
+    def setup(self, case, variant):
+        frpca._warmup()
+        shape, r, k = {"1000x1000 r50 k60": ((1000, 1000), 50, 60)}.get(case, ((20000, 200), 2, 10))
+        m, n = shape
+        rng = np.random.default_rng(0)
+        serial = variant == "serial"
+        self.step = kialm.tiled_pass if serial else kialm.tiled_pass_parallel
+        self.fused = kialm.fused_pass if serial else kialm.fused_pass_parallel
+        groups = 1 if serial else kernel_threads()
+        self.D = rng.standard_normal(shape)
+        self.A, self.B = rng.standard_normal((m, r)), rng.standard_normal((r, n))
+        self.W = rng.standard_normal((n, k))
+        self.X, self.S0, self.S1 = np.empty(shape), np.zeros(shape), np.empty(shape)
+        self.Y = self.D / 10.0
+        self.P = np.empty((m, k))
+        self.H = np.zeros((groups, k, n))
+        self.G = np.zeros((groups, k, k) if m >= fsvd.GRAM_ORTH_MIN_ROWS else (groups, 0, 0))
+        self.rows = max(frpca.TILE_MIN_ROWS, frpca.TILE_BYTES // (n * 8))
+        self.lam = 1.0 / np.sqrt(max(shape))
+        self.time_tiled_step(case, variant)
+        self.time_separate_passes(case, variant)
+
+    def time_tiled_step(self, case, variant):
+        self.H.fill(0)
+        self.G.fill(0)
+        self.step(
+            self.D, self.X, self.S0, self.S1, self.Y, 1.0, 1.0, self.lam, None, None,
+            self.A, self.B, self.W, self.P, self.H, self.G, self.rows, True,
+        )  # fmt: skip
+
+    def time_separate_passes(self, case, variant):
+        np.matmul(self.A, self.B, out=self.X)
+        self.fused(self.D, self.X, self.S0, self.S1, self.Y, 1.0, 1.0, self.lam, None, None)
+        P = self.X @ self.W
+        P.T @ self.X
+        if self.G.shape[1]:
+            P.T @ P
 
 
 class ProxOps:
