@@ -310,7 +310,10 @@ def holo_solve(
         if not (amps[j] >= 0.0 and math.isfinite(amps[j])):
             return BAD_AMPLITUDE
         amax = max(amax, amps[j])
-    eg = _exponent(max_component(G))
+    top = max_component(G)
+    if method == SDP:  # alpha far above G: alpha^2 would overflow once G is scaled
+        top = max(top, alpha)
+    eg = _exponent(top)
     ea = _exponent(amax)
     if eg != 0:
         _scale(G, -eg)
@@ -354,8 +357,9 @@ def holo_solve(
         # objectives of the caller's problem, alpha^2 P (G G^H + alpha^2 I)^-1 P: with
         # G' = G 2**-eg, alpha' = alpha 2**-eg and P' = P 2**-ea that matrix is
         # alpha'^2 2**(2 ea) P' (G' G'^H + alpha'^2 I)^-1 P'
-        a2 = alpha * alpha
-        e2 = 2 * ea
+        am, ae = math.frexp(alpha)  # alpha'^2 = am^2 2**(2 ae): no underflow
+        a2 = am * am
+        e2 = 2 * ea + 2 * ae
         info[0] = sweeps
         info[1] = math.ldexp(a2 * f, e2)
         info[2] = rel

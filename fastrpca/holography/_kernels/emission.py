@@ -43,7 +43,7 @@ def quantize(amp, phase, drive, levels):
 
 @kernel
 def focal_pressure(G, drive, field, out):
-    """field = G drive, out = |field|."""
+    """field = G drive, out = |field| (hypot: no underflow of tiny fields' squares)."""
     m, n = G.shape
     for j in range(m):
         ar = 0.0
@@ -54,7 +54,7 @@ def focal_pressure(G, drive, field, out):
             ar += a.real * b.real - a.imag * b.imag
             ai += a.real * b.imag + a.imag * b.real
         field[j] = complex(ar, ai)
-        out[j] = math.sqrt(ar * ar + ai * ai)
+        out[j] = math.hypot(ar, ai)
 
 
 @kernel

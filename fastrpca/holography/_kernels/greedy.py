@@ -21,7 +21,8 @@ import math
 import numpy as np
 
 from ..._core.config import kernel
-from .acoustics import BAD_AMPLITUDE, OK, constrain
+from .acoustics import BAD_AMPLITUDE, OK, _exponent, _scale, constrain, max_component
+from .emission import focal_pressure
 from .phasecut import shuffle
 
 
@@ -158,6 +159,7 @@ def greedy_hologram(
     ca,
     cb,
     q,
+    p,
     amp,
     phase,
     drive,
@@ -165,17 +167,35 @@ def greedy_hologram(
     focal,
 ):
     """Check the targets, run :func:`greedy_solve` (seeded by ``seed`` when cold), apply
-    the emission constraint, |G drive| into ``focal``. ``info`` receives [passes, changes
-    in the last pass, objective]. Returns a status code of ``acoustics``."""
+    the emission constraint, G drive into ``field`` and its modulus into ``focal``.
+    ``info`` receives [passes, changes in the last pass, objective]. Returns a status
+    code of ``acoustics``.
+
+    G and the amplitudes are solved multiplied by one power of two 2**-e (the same
+    problem, exactly: the drive is unit-modulus) when their squares would over- or
+    underflow, the amplitudes as solved in ``p`` (m,); G is restored before returning,
+    the objective and ``hist`` are in the caller's units (inf / 0 beyond float64)."""
     m, n = G.shape
+    amax = 0.0
     for j in range(m):
         if not (amps[j] >= 0.0 and math.isfinite(amps[j])):
             return BAD_AMPLITUDE
+        amax = max(amax, amps[j])
+    e = _exponent(max(max_component(G), amax))
+    if e != 0:
+        _scale(G, -e)
+    for j in range(m):
+        p[j] = math.ldexp(amps[j], -e)
     if not warm:
         state[0] = np.uint64(seed)
     passes, changes, f = greedy_solve(
-        G, amps, max_iter, warm, rtol, order, state, level, cosd, sind, cache, val, hist
+        G, p, max_iter, warm, rtol, order, state, level, cosd, sind, cache, val, hist
     )
+    if e != 0:
+        _scale(G, e)
+        f = math.ldexp(f, e)  # sum_j |a_j - |p_j||: one power of the scale
+        for t in range(min(passes, hist.size)):
+            hist[t] = math.ldexp(hist[t], e)
     info[0] = passes
     info[1] = changes
     info[2] = f
@@ -185,14 +205,5 @@ def greedy_hologram(
     step = 2.0 * math.pi / cosd.size
     for i in range(n):
         phase[i] = level[i] * step
-    for j in range(m):
-        ar = 0.0
-        ai = 0.0
-        for i in range(n):
-            a = G[j, i]
-            b = drive[i]
-            ar += a.real * b.real - a.imag * b.imag
-            ai += a.real * b.imag + a.imag * b.real
-        field[j] = complex(ar, ai)
-        focal[j] = math.sqrt(ar * ar + ai * ai)
+    focal_pressure(G, drive, field, focal)
     return OK
