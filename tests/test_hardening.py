@@ -467,6 +467,25 @@ def test_lm_greedy_any_scale_in_the_callers_units(method, scale):
 
 
 @pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("method", ["sdp", "naive", "gs", "gspat"])
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_certificates_with_alpha_far_from_g(method, scale):
+    # alpha = 1e-3 against G near 1e-300 once overflowed alpha'^2 once G was scaled (NaN
+    # objective and bound, "gap 0"); against G near 1e300 alpha'^2 underflowed (bound 0)
+    G, amps = H.transfer_matrix(ARRAY, FOCI) * scale, AMPS * scale
+    r = getattr(H, method)(G, amps)
+    c = H.certify(G, amps, r.drive)
+    for v in (r.lower_bound, r.rounded_objective, r.gap, c.lower_bound, c.rounded_objective):
+        assert not np.isnan(v)
+    assert 0 <= r.lower_bound <= r.rounded_objective and r.gap < np.inf
+    assert r.rounded_objective == pytest.approx(c.rounded_objective, rel=1e-6)
+    if scale > 1:  # alpha negligible: M -> alpha^2 P (G G^H)^-1 P, as unscaled (5e-4)
+        assert 1e-4 < r.rounded_objective < 1e-3
+    else:  # G negligible: M -> P^2 (about 1e-593: 0), every focal phase is optimal
+        assert r.gap < 1e-9
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 @pytest.mark.parametrize("method", ["lm", "greedy"])
 @pytest.mark.parametrize("scale", [1e-300, 1e300])
 def test_lm_greedy_sequences_at_extreme_amplitudes(method, scale):
