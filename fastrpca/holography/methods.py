@@ -750,9 +750,14 @@ class Workspace:
     phase = property(lambda self: self._b.phase)
     drive = property(lambda self: self._b.drive)
     focal_pressure = property(lambda self: self._b.focal_pressure)
-    n_iter = property(
-        lambda self: int((self._b.extra.info if self._b.extra is not None else self._b.info)[0])
-    )
+
+    @property
+    def n_iter(self) -> int:
+        """Iterations of the last solve (as ``HoloResult.n_iter``: 1 for naive)."""
+        if self.options.code == _k.NAIVE:
+            return 1
+        return int((self._b.extra.info if self._b.extra is not None else self._b.info)[0])
+
     objective = property(lambda self: float(self._b.info[1]))
 
     def solve(self, foci, amplitudes) -> tuple[np.ndarray, np.ndarray]:
