@@ -223,6 +223,34 @@ def adjoint(G, w, out):
 
 
 @kernel
+def with_amplitudes(g, p, out):
+    """out_j = p_j g_j / |g_j| (p_j where g_j = 0): the phases of g, the amplitudes p
+    (real parts of ``p``); ``out`` may be ``g``."""
+    for j in range(g.size):
+        r = abs(g[j])
+        out[j] = p[j].real * g[j] / r if r > 0.0 else p[j]
+
+
+@kernel
+def scale_phase_only(G, amps, p):
+    """Check the targets and scale a unit-modulus-drive problem (LM, Greedy): G and the
+    amplitudes multiplied by one power of two 2**-e (G in place, the amplitudes into
+    ``p``) when their squares would over- or underflow; the same problem, exactly.
+    Returns (False, 0) for a negative or non-finite target (G untouched), else (True, e)."""
+    amax = 0.0
+    for j in range(amps.size):
+        if not (amps[j] >= 0.0 and math.isfinite(amps[j])):
+            return False, 0
+        amax = max(amax, amps[j])
+    e = _exponent(max(max_component(G), amax))
+    if e != 0:
+        _scale(G, -e)
+    for j in range(amps.size):
+        p[j] = math.ldexp(amps[j], -e)
+    return True, e
+
+
+@kernel
 def matvec(A, x, out):
     """out = A x for a small square matrix."""
     m = A.shape[0]
@@ -405,9 +433,7 @@ def holo_solve(
                 if tol > 0.0 and change <= tol:
                     done = t
                     break
-                for j in range(m):
-                    r = abs(g[j])
-                    g[j] = p[j] * g[j] / r if r > 0.0 else p[j]
+                with_amplitudes(g, p, g)
                 adjoint(G, g, q)
                 for i in range(n):
                     r = abs(q[i])
@@ -427,9 +453,7 @@ def holo_solve(
                 if tol > 0.0 and change <= tol:
                     done = t
                     break
-                for j in range(m):
-                    r = abs(g[j])
-                    y[j] = p[j].real * g[j] / r if r > 0.0 else p[j]
+                with_amplitudes(g, p, y)
                 matvec(A, y, g)
             for j in range(m):
                 r2 = g[j].real ** 2 + g[j].imag ** 2

@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from ..._core.config import kernel
-from .acoustics import BAD_AMPLITUDE, OK, _exponent, _scale, constrain, max_component
+from .acoustics import BAD_AMPLITUDE, OK, _scale, constrain, forward, scale_phase_only
 from .emission import focal_pressure
 from .phasecut import shuffle
 
@@ -62,33 +62,35 @@ def pick(val, current, rtol):
 
 
 @kernel
-def objective(G, amps, level, cosd, sind, cache):
-    """cache = G q for q_i = w_{level_i}; returns sum_j | a_j - |cache_j| |."""
-    m, n = G.shape
-    for j in range(m):
-        ar = 0.0
-        ai = 0.0
-        for i in range(n):
-            a = G[j, i]
-            d = level[i]
-            ar += a.real * cosd[d] - a.imag * sind[d]
-            ai += a.real * sind[d] + a.imag * cosd[d]
-        cache[j] = complex(ar, ai)
+def levels_to_drive(level, cosd, sind, q):
+    """q_i = w_{level_i} (unit amplitude)."""
+    for i in range(level.size):
+        d = level[i]
+        q[i] = complex(cosd[d], sind[d])
+
+
+@kernel
+def objective(G, amps, level, cosd, sind, q, cache):
+    """q_i = w_{level_i}, cache = G q; returns sum_j | a_j - |cache_j| |."""
+    levels_to_drive(level, cosd, sind, q)
+    forward(G, q, cache)
     f = 0.0
-    for j in range(m):
+    for j in range(cache.size):
         f += abs(amps[j] - abs(cache[j]))
     return f
 
 
 @kernel
-def greedy_solve(G, amps, max_iter, warm, rtol, order, state, level, cosd, sind, cache, val, hist):
+def greedy_solve(
+    G, amps, max_iter, warm, rtol, order, state, level, cosd, sind, q, cache, val, hist
+):
     """``max_iter`` passes over the transducers in a fresh random order each.
 
     Cold (``warm`` False): pass 1 builds the hologram from an empty field, later passes
     refine. Warm: every pass refines the levels already in ``level``. ``cosd`` / ``sind``
-    hold the L levels' cos / sin; ``level`` (n,) receives the chosen level indices.
-    ``hist`` receives the objective after each pass. Returns (passes, changes in the
-    last pass, objective).
+    hold the L levels' cos / sin; ``level`` (n,) receives the chosen level indices, ``q``
+    (n,) is scratch. ``hist`` receives the objective after each pass. Returns (passes,
+    changes in the last pass, objective).
     """
     m, n = G.shape
     passes = 0
@@ -103,7 +105,7 @@ def greedy_solve(G, amps, max_iter, warm, rtol, order, state, level, cosd, sind,
             for j in range(m):
                 cache[j] = 0.0
         else:
-            objective(G, amps, level, cosd, sind, cache)
+            objective(G, amps, level, cosd, sind, q, cache)
         changes = 0
         for t in range(n):
             i = order[t]
@@ -122,20 +124,12 @@ def greedy_solve(G, amps, max_iter, warm, rtol, order, state, level, cosd, sind,
             for j in range(m):
                 cache[j] += G[j, i] * w
         passes = s + 1
-        f = objective(G, amps, level, cosd, sind, cache)
+        f = objective(G, amps, level, cosd, sind, q, cache)
         if s < hist.size:
             hist[s] = f
         if changes == 0:
             break
     return passes, changes, f
-
-
-@kernel
-def levels_to_drive(level, cosd, sind, q):
-    """q_i = w_{level_i} (unit amplitude)."""
-    for i in range(level.size):
-        d = level[i]
-        q[i] = complex(cosd[d], sind[d])
 
 
 @kernel
@@ -175,21 +169,14 @@ def greedy_hologram(
     problem, exactly: the drive is unit-modulus) when their squares would over- or
     underflow, the amplitudes as solved in ``p`` (m,); G is restored before returning,
     the objective and ``hist`` are in the caller's units (inf / 0 beyond float64)."""
-    m, n = G.shape
-    amax = 0.0
-    for j in range(m):
-        if not (amps[j] >= 0.0 and math.isfinite(amps[j])):
-            return BAD_AMPLITUDE
-        amax = max(amax, amps[j])
-    e = _exponent(max(max_component(G), amax))
-    if e != 0:
-        _scale(G, -e)
-    for j in range(m):
-        p[j] = math.ldexp(amps[j], -e)
+    n = G.shape[1]
+    ok, e = scale_phase_only(G, amps, p)
+    if not ok:
+        return BAD_AMPLITUDE
     if not warm:
         state[0] = np.uint64(seed)
     passes, changes, f = greedy_solve(
-        G, p, max_iter, warm, rtol, order, state, level, cosd, sind, cache, val, hist
+        G, p, max_iter, warm, rtol, order, state, level, cosd, sind, q, cache, val, hist
     )
     if e != 0:
         _scale(G, e)

@@ -21,7 +21,7 @@ import math
 
 from ..._core._kernels.linalg import chol_solve, cholesky_lower
 from ..._core.config import kernel
-from .acoustics import BAD_AMPLITUDE, OK, _exponent, _scale, constrain, max_component
+from .acoustics import BAD_AMPLITUDE, OK, _scale, constrain, gram, scale_phase_only
 from .emission import focal_pressure
 from .trig import sincos
 
@@ -173,17 +173,8 @@ def lm_solve(G, amps, x, max_iter, tol_g, tol_h, tau, mu0, bufs, ybuf, cbufs, K,
     rn = cbufs[2][:m]
     w = cbufs[3][:m]
     # C = G G^H + P^2, the phase-independent block of J J^H
+    gram(G, 0.0, C)
     for j in range(m):
-        for l in range(j + 1):
-            ar = 0.0
-            ai = 0.0
-            for i in range(n):
-                a = G[j, i]
-                b = G[l, i]
-                ar += a.real * b.real + a.imag * b.imag
-                ai += a.imag * b.real - a.real * b.imag
-            C[j, l] = complex(ar, ai)
-            C[l, j] = complex(ar, -ai)
         C[j, j] = C[j, j].real + amps[j] * amps[j]
     f = residual(G, amps, x, q, r)
     phase_column_scale(G, x, Gt)
@@ -307,18 +298,12 @@ def lm_hologram(
     units of the problem solved with e (a warm start rescales it to its own);
     ``hist`` holds F in the caller's units."""
     m, n = G.shape
-    amax = 0.0
-    for j in range(m):
-        if not (amps[j] >= 0.0 and math.isfinite(amps[j])):
-            return BAD_AMPLITUDE
-        amax = max(amax, amps[j])
-    e = _exponent(max(max_component(G), amax))
-    if e != 0:
-        _scale(G, -e)
     p = ybuf[2][:m]
+    ok, e = scale_phase_only(G, amps, p)
+    if not ok:
+        return BAD_AMPLITUDE
     p2 = 0.0
     for j in range(m):
-        p[j] = math.ldexp(amps[j], -e)
         p2 += p[j] * p[j]
     mu0 = -1.0
     if warm:  # a warm start keeps the damping it ended with, in this problem's units
