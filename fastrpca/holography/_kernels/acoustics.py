@@ -362,7 +362,7 @@ def holo_solve(
         for i in range(m):
             for j in range(m):
                 M[i, j] = p[i] * p[j] * X[i, j]
-                fro += abs(M[i, j]) ** 2
+                fro += M[i, j].real ** 2 + M[i, j].imag ** 2
         u = vecs[2]
         if not warm:
             state[0] = np.uint64(seed)
