@@ -195,6 +195,8 @@ def test_npy_and_npz_arrays(tmp_path, line, capsys):
             "--out",
             tmp_path / "a",
             "-q",
+            "--start",
+            "1",
             "--step",
             "2",
             "--max-frames",
@@ -205,15 +207,15 @@ def test_npy_and_npz_arrays(tmp_path, line, capsys):
     assert code == 0, err
     s = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert s["input"]["frames"] == 10 and s["input"]["kind"] == "array"
-    assert s["frames"][1]["source"] == "f.npy[2]"
+    assert s["frames"][1]["source"] == "f.npy[3]"
     assert s["input"]["display_range"] == [
-        pytest.approx(frames[::2][:10].min()),
-        pytest.approx(frames[::2][:10].max()),
+        pytest.approx(frames[1::2][:10].min()),
+        pytest.approx(frames[1::2][:10].max()),
     ]
     arr = np.load(tmp_path / "a" / "decomposition.npz")
     # stable PCP by default: frames = L + S + E, to its tolerance 1e-3
     parts = arr["background"] + arr["foreground"] + arr["noise"]
-    assert np.linalg.norm(parts - frames[::2][:10]) < 1e-3 * np.linalg.norm(frames[::2][:10])
+    assert np.linalg.norm(parts - frames[1::2][:10]) < 1e-3 * np.linalg.norm(frames[1::2][:10])
     # in data units the threshold scales with the data
     assert s["threshold"]["value"] > 1.0
 
@@ -681,7 +683,7 @@ def test_progress_bar_and_json_lines():
 
 
 def test_read_frames_formats(tmp_path):
-    from fastrpca.app.reading import read_frames
+    from fastrpca.app.reading import InputError, read_frames
 
     clip = make_factory_line(6, 20, 24, random_state=8)
     u8 = np.rint(clip.frames * 255).astype(np.uint8)
@@ -711,6 +713,21 @@ def test_read_frames_formats(tmp_path):
     small = read_frames(tmp_path / "u16", downsample=4, max_frames=3).frames
     assert small.shape == (3, 5, 6)
     np.testing.assert_allclose(small[0, 0, 0], src.frames[0, :4, :4].mean(), atol=1e-6)
+    # start= skips frames in every kind of input, before step and max_frames
+    late = read_frames(tmp_path / "stack.tif", start=1, step=2)
+    assert late.sources == ["stack.tif#1", "stack.tif#3", "stack.tif#5"]
+    np.testing.assert_allclose(late.frames, u8[1::2] / 255.0, atol=1e-6)
+    np.testing.assert_allclose(read_frames(tmp_path / "u16", start=4).frames, src.frames[4:])
+    np.save(tmp_path / "a.npy", u8)
+    assert read_frames(tmp_path / "a.npy", start=2, max_frames=2).sources == [
+        "a.npy[2]",
+        "a.npy[3]",
+    ]
+    for inp in ("stack.tif", "u16", "a.npy"):
+        with pytest.raises(InputError, match="has 6 frames, so starting at frame 6"):
+            read_frames(tmp_path / inp, start=6)
+    with pytest.raises(InputError, match="start must be >= 0"):
+        read_frames(tmp_path / "u16", start=-1)
 
 
 def test_progress_bar_redraws_in_place_on_a_terminal():

@@ -457,6 +457,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--max-frames", type=_int_at_least(2), metavar="N", help="use at most N frames")
     g.add_argument(
+        "--start",
+        type=_int_at_least(0),
+        default=0,
+        metavar="N",
+        help="skip the first N frames (default 0)",
+    )
+    g.add_argument(
         "--step",
         type=_int_at_least(1),
         default=1,
@@ -475,8 +482,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--truth",
         metavar="MASKS",
         help="ground-truth foreground masks of the same frames (a folder of mask images or "
-        "a .npy/.npz array; nonzero = foreground; --step, --max-frames and --downsample "
-        "apply to them too): the summary then reports the CDnet measures (recall, "
+        "a .npy/.npz array; nonzero = foreground; --start, --step, --max-frames and "
+        "--downsample apply to them too): the summary then reports the CDnet measures (recall, "
         "specificity, FPR, FNR, PWC, precision, F-measure) and the ROC AUC",
     )
     _add_solver_options(dec)
@@ -796,6 +803,7 @@ def cmd_decompose(args) -> int:
     src = reading.read_frames(
         args.inputs,
         max_frames=args.max_frames,
+        start=args.start,
         step=args.step,
         key=args.key,
         downsample=args.downsample,
@@ -863,7 +871,11 @@ def _read_truth(args, shape):
     if not Path(args.truth).exists():
         raise UsageError(f"--truth {args.truth} does not exist")
     t = reading.read_frames(
-        [args.truth], max_frames=args.max_frames, step=args.step, downsample=args.downsample
+        [args.truth],
+        max_frames=args.max_frames,
+        start=args.start,
+        step=args.step,
+        downsample=args.downsample,
     ).frames
     if t.ndim == 4:
         t = t[..., : min(3, t.shape[3])].max(axis=3)  # a mask drawn in any colour

@@ -183,6 +183,14 @@ def _check_growing(images: list, where: str) -> None:
         )
 
 
+def _check_start(start: int, n: int, where: str) -> None:
+    if start and start >= n:
+        raise InputError(
+            f"{where} has {n} frames, so starting at frame {start} leaves none; "
+            f"use a start below {n}"
+        )
+
+
 def _check_count(n: int, where: str, minimum: int = 2) -> None:
     if n == 0:
         raise InputError(f"no frames found in {where}")
@@ -228,6 +236,7 @@ def read_frames(
     key: str | None = None,
     downsample: int = 1,
     min_frames: int = 2,
+    start: int = 0,
 ) -> FrameSource:
     """Read a frame stack from a folder of images, a list of images, a video or an array.
 
@@ -248,6 +257,8 @@ def read_frames(
         Average ``downsample x downsample`` pixel blocks (shrinks frames, speeds up RPCA).
     min_frames : int
         Fewer frames is an error (2 for Robust PCA; 1 for ``fastrpca inspect``).
+    start : int
+        Skip the first ``start`` frames (a video's are decoded but not kept).
 
     Returns
     -------
@@ -271,6 +282,9 @@ def read_frames(
     step = int(step)
     if step < 1:
         raise InputError(f"step must be >= 1, got {step}")
+    start = int(start)
+    if start < 0:
+        raise InputError(f"start must be >= 0 (frames to skip), got {start}")
     if max_frames is not None and int(max_frames) < min_frames:
         raise InputError(f"max_frames must be >= {min_frames}, got {max_frames}")
     kind = _classify(paths)
@@ -281,9 +295,9 @@ def read_frames(
             f"array (.npy, .npz)"
         )
     if kind == "array":
-        return _read_array(paths[0], key, max_frames, step, downsample, min_frames)
+        return _read_array(paths[0], key, max_frames, step, downsample, min_frames, start)
     if kind in ("video", "image-file"):
-        return _read_sequence(paths[0], kind, max_frames, step, downsample, min_frames)
+        return _read_sequence(paths[0], kind, max_frames, step, downsample, min_frames, start)
     if kind == "folder":
         folder = paths[0]
         files = sorted(
@@ -305,11 +319,12 @@ def read_frames(
                 f"no images in folder {folder} (looked for {', '.join(IMAGE_SUFFIXES)}){hint}"
             )
         paths = files
-    return _read_images(paths, max_frames, step, downsample, min_frames)
+    return _read_images(paths, max_frames, step, downsample, min_frames, start)
 
 
-def _read_images(paths, max_frames, step, downsample, min_frames=2) -> FrameSource:
-    paths = paths[::step]
+def _read_images(paths, max_frames, step, downsample, min_frames=2, start=0) -> FrameSource:
+    _check_start(start, len(paths), "the input images")
+    paths = paths[start::step]
     if max_frames is not None:
         paths = paths[: int(max_frames)]
     _check_count(len(paths), "the input images", min_frames)
@@ -335,7 +350,7 @@ def _read_images(paths, max_frames, step, downsample, min_frames=2) -> FrameSour
 
 
 def _read_sequence(
-    path: Path, kind: str, max_frames, step, downsample, min_frames=2
+    path: Path, kind: str, max_frames, step, downsample, min_frames=2, start=0
 ) -> FrameSource:
     iio = _imageio()
     options = {}
@@ -354,8 +369,10 @@ def _read_sequence(
                 yield raw
 
     try:
+        seen = 0
         for i, raw in enumerate(frames_of(iio.imiter(path, **options))):
-            if i % step:
+            seen = i + 1
+            if i < start or (i - start) % step:
                 continue
             what = f"{path.name} frame {i}"
             img = _normalise_channels(_scale_to_float(raw, what), what)
@@ -374,13 +391,17 @@ def _read_sequence(
         )
         done = f" (after {len(images)} good frames)" if images else ""
         raise InputError(f"cannot read {path} as {what}{done}") from exc
+    if not images:
+        _check_start(start, seen, str(path))
     _check_count(len(images), str(path), min_frames)
     return FrameSource(
         _stack(images, sources), sources, "video" if kind == "video" else "images", (0.0, 1.0)
     )
 
 
-def _read_array(path: Path, key, max_frames, step, downsample, min_frames=2) -> FrameSource:
+def _read_array(
+    path: Path, key, max_frames, step, downsample, min_frames=2, start=0
+) -> FrameSource:
     try:
         data = np.load(path, allow_pickle=False)
     except Exception as exc:
@@ -417,7 +438,8 @@ def _read_array(path: Path, key, max_frames, step, downsample, min_frames=2) -> 
         )
     if min(arr.shape[1:]) == 0:
         raise InputError(f"{path} holds frames of shape {arr.shape[1:]}, which have no pixels")
-    arr = arr[::step]
+    _check_start(start, arr.shape[0], str(path))
+    arr = arr[start::step]
     if max_frames is not None:
         arr = arr[: int(max_frames)]
     _check_count(arr.shape[0], str(path), min_frames)
@@ -430,5 +452,5 @@ def _read_array(path: Path, key, max_frames, step, downsample, min_frames=2) -> 
         display = (lo, hi if hi > lo else lo + 1.0)
     else:
         display = (0.0, 1.0)
-    sources = [f"{path.name}[{i * step}]" for i in range(frames.shape[0])]
+    sources = [f"{path.name}[{start + i * step}]" for i in range(frames.shape[0])]
     return FrameSource(np.ascontiguousarray(frames), sources, "array", display)
