@@ -310,3 +310,13 @@ def test_workspace_and_warm_start(tiles):
     tiles(False)
     ref = rpca(M, init=(L, S))
     assert_same_iterates(ref, again, 1e-9)
+
+
+def test_wide_matrix_forced_tiled_takes_no_products(tiles, monkeypatch):
+    # A wide matrix's engine works on the adjoint and plans no block: the tiled step then
+    # forms L and runs the fused pass only, and the answer is the separate passes'.
+    M, _, _ = planted(40, 4200, rank=2, fraction=0.05, seed=16)
+    counts = count_tiled_steps(monkeypatch)
+    ref, got = both(tiles, M)
+    assert counts["steps"] == got.n_iter and counts["prefetched"] == 0
+    assert_same_iterates(ref, got, 1e-9)
