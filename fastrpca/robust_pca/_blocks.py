@@ -27,7 +27,8 @@ import scipy.linalg as sla
 
 from .._core.linalg import orthonormalizer_from_gram, small_svd
 from .._core.validation import ldexp
-from ._kernels.ialm import fused_pass, norm_and_max
+from ._kernels.ialm import fused_pass, norm_and_max, tiled_pass
+from .ialm import tile_rows, tiled_step
 
 
 class StaleBlockError(RuntimeError):
@@ -357,11 +358,26 @@ def step(block: Block, generation, swap, u_name, u_T, w, Vh, mu, mu_next, lam, W
     ``U = u_name @ u_T`` (kept as ``tall["U"]``), ``X = U diag(w) Vh`` (L), the fused pass
     (residual, Y, next S, next SVT input); with a start block ``W``: ``P = X W`` (kept as
     ``tall[a_name]``), ``P^H X`` and, with ``gram``, ``P^H P``. Returns
-    ``(|Z|^2, P^H P, P^H X)`` (None for what was not computed).
+    ``(|Z|^2, P^H P, P^H X)`` (None for what was not computed). A tall block (the
+    in-memory solver's rule) does all of it in one pass over row tiles
+    (:func:`fastrpca.robust_pca.ialm.tiled_step`).
     """
     block.check(generation)
     U = np.ascontiguousarray(block.tall_block(u_name, u_T), dtype=block.dtype)
     X = block.overwrite("X")
+    if _tiled(block.shape):  # one pass over row tiles (the in-memory solver's tiled step)
+        if swap:
+            block.cur = 1 - block.cur
+        total, _, P, G, H = tiled_step(
+            tiled_pass, block.get("D"), X, block.get("S"), block.overwrite("S_next"),
+            block.get("Y"), mu, mu_next, lam, block.get("mask"), None, (U * w, Vh), W, gram,
+            tile_rows(block.shape[1], block.dtype), 1,
+        )  # fmt: skip
+        _stepped(block, U, w, Vh, mu_next)
+        if W is None:
+            return total, None, None
+        block.tall[a_name] = P
+        return total, G, H
     if U.shape[1] == 0:
         X.fill(0)
     else:
@@ -380,16 +396,28 @@ def step(block: Block, generation, swap, u_name, u_T, w, Vh, mu, mu_next, lam, W
         block.get("mask"),
         None,
     )[0]
-    block.touch("Y")
-    block.tall = {"U": U}
-    block.generation += 1
-    block.x_state = (f"S{1 - block.cur}", mu_next, w, Vh)
+    _stepped(block, U, w, Vh, mu_next)
     if W is None:
         return total, None, None
     P = X @ W
     block.tall[a_name] = P
     Ph = P.conj().T
     return total, Ph @ P if gram else None, Ph @ X
+
+
+def _tiled(shape) -> bool:
+    """The in-memory solver's rule (:func:`fastrpca.robust_pca.ialm._use_tiles`) on a
+    block's shape."""
+    from . import ialm
+
+    return ialm.TILED != "0" and (ialm.TILED == "1" or shape[0] >= ialm.TILED_MIN_ASPECT * shape[1])
+
+
+def _stepped(block, U, w, Vh, mu_next):
+    block.touch("Y")
+    block.tall = {"U": U}
+    block.generation += 1
+    block.x_state = (f"S{1 - block.cur}", mu_next, w, Vh)
 
 
 def gram(block: Block, generation, name, T):

@@ -638,51 +638,72 @@ class _Tiles:
     def __init__(self, engine, shape, dtype, parallel):
         m, n = shape
         self.engine = engine
-        self.dtype = np.dtype(dtype)
-        self.rows = max(TILE_MIN_ROWS, TILE_BYTES // (n * self.dtype.itemsize))
+        self.rows = tile_rows(n, dtype)
         tiles = -(-m // self.rows)
         self.groups = min(GROUPS_PER_THREAD * kernel_threads(), tiles) if parallel else 1
         self.pass_ = tiled_pass_parallel if parallel else tiled_pass
         self.project_ = tiled_project_parallel if parallel else tiled_project
-        self.n = n
-        self.m = m
-
-    def _products(self, W):
-        """Buffers for the products with the start block W (empty for None)."""
-        k = 0 if W is None else W.shape[1]
-        g = k if k and self.engine.tall else 0
-        Wc = np.empty((self.n, 0), self.dtype) if W is None else np.ascontiguousarray(W)
-        P = np.empty((self.m if k else 0, k), self.dtype)
-        H = np.zeros((self.groups, k, self.n), self.dtype)
-        G = np.zeros((self.groups, g, g), self.dtype)
-        return Wc, P, H, G
-
-    def _prefetch(self, W, P, H, G):
-        if W is None:
-            return ()
-        return (W, P, G.sum(axis=0) if G.shape[1] else None, H.sum(axis=0))
 
     def step(self, D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E, factors):
         """L from ``factors``, the fused pass and (exact PCP) the products; returns
         ``(|Z|^2, |W|^2, prefetch)``, prefetch the arguments of a PrefetchedOperator after
         X."""
-        A = np.ascontiguousarray(factors[0], dtype=self.dtype)
-        B = np.ascontiguousarray(factors[1], dtype=self.dtype)
         W = None if E is not None else self.engine.planned_block()
-        Wc, P, H, G = self._products(W)
-        z2, w2 = self.pass_(
-            D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E, A, B, Wc, P, H, G, self.rows, True
-        )
-        return z2, w2, self._prefetch(W, P, H, G)
+        z2, w2, P, G, H = tiled_step(
+            self.pass_, D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E, factors, W,
+            self.engine.tall, self.rows, self.groups,
+        )  # fmt: skip
+        return z2, w2, (() if W is None else (W, P, G, H))
 
     def project(self, D, X, S, Y, E, mu, w2, delta, mask):
         """Stable PCP's projection (see :func:`_project`) and the products; returns
         ``(||E||_F, prefetch)``."""
         c = 1.0 if w2 <= delta * delta else delta / np.sqrt(w2)
         W = self.engine.planned_block()
-        Wc, P, H, G = self._products(W)
+        Wc, P, H, G = _product_buffers(W, X.shape, X.dtype, self.engine.tall, self.groups)
         self.project_(D, X, S, Y, E, mu, c, mask, Wc, P, H, G, self.rows)
-        return float(c * np.sqrt(w2)), self._prefetch(W, P, H, G)
+        return float(c * np.sqrt(w2)), _prefetched(W, P, H, G)
+
+
+def tile_rows(n: int, dtype) -> int:
+    """Rows of a tile of the tiled step for matrices of n columns."""
+    return max(TILE_MIN_ROWS, TILE_BYTES // (n * np.dtype(dtype).itemsize))
+
+
+def _product_buffers(W, shape, dtype, gram, groups):
+    """The tiled kernels' W, P, H, G for the start block W (empty for None)."""
+    m, n = shape
+    k = 0 if W is None else W.shape[1]
+    g = k if k and gram else 0
+    Wc = np.empty((n, 0), dtype) if W is None else np.ascontiguousarray(W, dtype=dtype)
+    P = np.empty((m if k else 0, k), dtype)
+    return Wc, P, np.zeros((groups, k, n), dtype), np.zeros((groups, g, g), dtype)
+
+
+def _prefetched(W, P, H, G):
+    """``(W, P, P^H P or None, P^H X)`` from the kernels' buffers, () without W."""
+    if W is None:
+        return ()
+    return (W, P, G.sum(axis=0) if G.shape[1] else None, H.sum(axis=0))
+
+
+def tiled_step(
+    kernel_, D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E, factors, W, gram, rows, groups
+):
+    """One tiled IALM step (:func:`fastrpca.robust_pca._kernels.ialm.tiled_pass`), shared
+    by the in-memory solver and the Dask row blocks: ``X = A B`` (``factors = (A, B)``),
+    the fused pass and, with a start block W (exact PCP), ``P = X W``, ``P^H P`` (with
+    ``gram``) and ``P^H X``. Returns ``(|Z|^2, |W|^2, P, P^H P, P^H X)`` (None for what
+    was not computed)."""
+    dtype = X.dtype
+    A = np.ascontiguousarray(factors[0], dtype=dtype)
+    B = np.ascontiguousarray(factors[1], dtype=dtype)
+    Wc, P, H, G = _product_buffers(W, X.shape, dtype, gram, groups)
+    z2, w2 = kernel_(
+        D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E, A, B, Wc, P, H, G, rows, True
+    )
+    pre = _prefetched(W, P, H, G)
+    return (z2, w2, *(pre[1:] if pre else (None, None, None)))
 
 
 class RPCAWorkspace:
