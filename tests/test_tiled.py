@@ -31,6 +31,7 @@ def tiles(monkeypatch):
     def set_(on, parallel=False, groups=1, tile_bytes=None):
         monkeypatch.setattr(ialm_module, "TILED", "1" if on else "0")
         monkeypatch.setattr(ialm_module, "PARALLEL_MIN_SIZE", 0 if parallel else 10**12)
+        monkeypatch.setattr(ialm_module, "TILED_PARALLEL", parallel)
         monkeypatch.setattr(ialm_module, "GROUPS_PER_THREAD", groups)
         if tile_bytes is not None:  # small tiles: many of them, and a ragged last one
             monkeypatch.setattr(ialm_module, "TILE_BYTES", tile_bytes)

@@ -619,6 +619,15 @@ def _use_tiles(engine, shape) -> bool:
     return TILED == "1" or shape[0] >= TILED_MIN_ASPECT * shape[1]
 
 
+#: ``FASTRPCA_TILED_PARALLEL=1`` runs the tiled step on numba's threads (above
+#: ``PARALLEL_MIN_SIZE``). Off by default: on the shared 2-core development machine, with
+#: other jobs on both cores, two threads made the tiled step 2.4x slower than one (GNU
+#: OpenMP's barrier waits for a thread that has no core), while the one-thread tiled step
+#: was still 2x faster than the separate passes at two threads (20000 x 200 video,
+#: 0.39 s against 0.77 s, one interleaved run). A scaling measurement on idle cores is
+#: still to be made.
+TILED_PARALLEL = os.environ.get("FASTRPCA_TILED_PARALLEL", "0") == "1"
+
 #: The parallel tiled step splits the tiles into this many contiguous groups per thread
 #: (each with its own accumulators of the products).
 GROUPS_PER_THREAD = 1
@@ -632,11 +641,13 @@ class _Tiles:
     (:meth:`RandomizedSVD.planned_block`), computes the next warm step's ``P = X W``,
     ``P^H X`` (and ``P^H P`` on the Gram route) while the tile is in cache; the engine gets
     them through :class:`PrefetchedOperator`. Same iterates as the separate passes, to
-    rounding. Parallel: tiles in one contiguous group per numba thread.
+    rounding. Parallel (:data:`TILED_PARALLEL`): tiles in one contiguous group per numba
+    thread.
     """
 
     def __init__(self, engine, shape, dtype, parallel):
         m, n = shape
+        parallel = parallel and TILED_PARALLEL
         self.engine = engine
         self.rows = tile_rows(n, dtype)
         tiles = -(-m // self.rows)
