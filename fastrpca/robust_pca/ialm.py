@@ -252,6 +252,8 @@ def rpca(
     pass and the next SVD step's products while the tile is in cache (same iterates to
     rounding, about 1.9x faster on a 20000 x 200 video matrix; square matrices gain
     nothing and keep the separate passes). ``FASTRPCA_TILED=1`` / ``0`` forces it on / off.
+    It runs on one thread unless ``FASTRPCA_TILED_PARALLEL=1``: on a machine whose cores
+    were busy with other work, numba's threads made it slower, not faster.
 
     Stable PCP costs a second, lighter pass over memory per iteration and one more m x n
     buffer (E). The noise it takes out of L keeps the rank, hence every SVD, small: on
