@@ -182,6 +182,15 @@ def project_rows(D, X, S, Y, E, r0, r1, mu, c, mask):
 
 
 @kernel
+def low_rank_rows(A, B, X, r0, r1):
+    """``X[r0:r1] = A[r0:r1] B`` (0 when A has no column)."""
+    if A.shape[1] == 0:
+        X[r0:r1] = 0
+    else:
+        np.dot(A[r0:r1], B, X[r0:r1])
+
+
+@kernel
 def tile_products(X, W, P, H, G, r0, r1):
     """``P[r0:r1] = X[r0:r1] W``; ``H += P^H X`` and, when G is not empty, ``G += P^H P``
     over those rows."""
@@ -211,10 +220,7 @@ def _tiled_pass(D, X, S_old, S_new, Y, mu, mu_next, lam, mask, E, A, B, W, P, H,
             r0 = t * rows
             r1 = min(m, r0 + rows)
             if form:
-                if A.shape[1] == 0:
-                    X[r0:r1] = 0
-                else:
-                    np.dot(A[r0:r1], B, X[r0:r1])
+                low_rank_rows(A, B, X, r0, r1)
             z2, w2 = fused_rows(D, X, S_old, S_new, Y, r0, r1, mu, mu_next, lam, mask, E)
             total += z2
             total_w += w2
