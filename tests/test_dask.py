@@ -543,3 +543,54 @@ def test_two_process_local_cluster(tall):
         _same_run(res, ref)
         workers = {w for ws in client.who_has(res.S).values() for w in ws}
         assert len(workers) == 2  # the blocks were spread over both processes
+
+
+# ---- frames streamed into a zarr store -------------------------------------------------------
+
+
+def test_frames_to_zarr_streams_batches_and_equals_frames_to_matrix(tmp_path):
+    import gc
+    import weakref
+
+    from fastrpca.robust_pca.frames import frames_to_matrix
+
+    rng = np.random.default_rng(0)
+    stack = rng.random((23, 6, 5, 3)).astype(np.float32)
+    live, peak = [0], [0]
+
+    def frames():  # counts the frames alive: the writer may hold one batch, no more
+        for f in stack:
+            frame = f.copy()
+            live[0] += 1
+            peak[0] = max(peak[0], live[0])
+            weakref.finalize(frame, lambda: live.__setitem__(0, live[0] - 1))
+            yield frame
+            del frame
+            gc.collect()
+
+    M = fdask.frames_to_zarr(frames(), tmp_path / "m.zarr", dtype=np.float64, batch=4, rows=30)
+    assert peak[0] <= 4 + 1
+    assert M.shape == (90, 23) and M.dtype == np.float64 and M.chunks[0] == (30, 30, 30)
+    assert len(M.chunks[1]) == 1  # row blocks holding every frame
+    np.testing.assert_array_equal(M.compute(), frames_to_matrix(stack, dtype=np.float64))
+    import zarr
+
+    z = zarr.open_array(str(tmp_path / "m.zarr"), mode="r")
+    assert z.chunks[1] == 4 and list(z.attrs["frame_shape"]) == [6, 5, 3]
+
+
+def test_frames_to_zarr_then_stable_rpca_equals_in_memory(tmp_path):
+    M = _frames(600, 40, seed=29)
+    frames = (M[:, t].reshape(20, 30) for t in range(M.shape[1]))
+    X = fdask.frames_to_zarr(frames, tmp_path / "v.zarr", dtype=np.float64, batch=7)
+    ref = fastrpca.rpca(M, svd="randomized", delta="auto")
+    _same_stable_run(fastrpca.rpca(X, svd="randomized", delta="auto"), ref)
+
+
+def test_frames_to_zarr_refuses_mixed_shapes_and_single_frames(tmp_path):
+    with pytest.raises(ValueError, match="frame 2 has shape"):
+        fdask.frames_to_zarr([np.ones((3, 4))] * 2 + [np.ones((4, 3))], tmp_path / "a.zarr")
+    with pytest.raises(ValueError, match="at least 2"):
+        fdask.frames_to_zarr([np.ones((3, 4))], tmp_path / "b.zarr")
+    with pytest.raises(TypeError, match="floating dtype"):
+        fdask.frames_to_zarr([np.ones((3, 4))] * 2, tmp_path / "c.zarr", dtype=int)

@@ -43,7 +43,7 @@ from . import _blocks as bk
 from .ialm import RPCAResult, _check_delta, default_lambda
 from .svd import GRAM_MIN_ASPECT, RandomizedSVD, _above, make_engine
 
-__all__ = ["DaskRPCAResult", "rpca_dask", "from_npy", "from_zarr"]
+__all__ = ["DaskRPCAResult", "rpca_dask", "from_npy", "from_zarr", "frames_to_zarr"]
 
 #: The spectral norm takes the Gram route (one pass: each block's n x n ``D^H D``, summed
 #: where the blocks live) up to this many columns, else Lanczos (a pass per product).
@@ -767,3 +767,86 @@ def from_zarr(url, component: str | None = None, rows: int | None = None):
     if rows is not None or len(M.chunks[1]) > 1:
         M = M.rechunk({0: "auto" if rows is None else positive(rows, "rows", integer=True), 1: -1})
     return M
+
+
+def frames_to_zarr(
+    frames,
+    path,
+    *,
+    dtype=np.float32,
+    batch: int = 64,
+    rows: int | None = None,
+):
+    """Write a stream of frames into a zarr store as the columns of M, batch by batch.
+
+    Only ``batch`` frames are held at a time: a video larger than memory becomes the
+    pixels x frames matrix of :func:`fastrpca.robust_pca.frames.frames_to_matrix` on
+    disk, stored in chunks of (pixel rows, ``batch`` frames) so that both the writer (a
+    batch of frames) and the solver (row blocks holding every frame) read whole chunks.
+
+    Parameters
+    ----------
+    frames : iterable of ndarray. Frames of one shape, (h, w) or (h, w, c), in time order
+        (e.g. a generator decoding a video). At least 2.
+    path : str. The zarr array to create (replaced if it exists); its attribute
+        ``frame_shape`` records the frames' shape.
+    dtype : floating dtype. dtype of M.
+    batch : int. Frames per write, and columns per zarr chunk.
+    rows : int, optional. Rows (pixels) of the row blocks of the returned array; default
+        about 128 MiB per block, a multiple of the chunk height.
+
+    Returns
+    -------
+    dask.array.Array : M (pixels x frames), row-chunked for :func:`rpca_dask`.
+    """
+    import zarr
+
+    from .frames import frames_to_matrix
+
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+    batch = positive(batch, "batch", integer=True)
+    path = os.fspath(path)
+    st: dict[str, Any] = {"out": None, "shape": None, "n": 0}
+    buf: list[np.ndarray] = []
+
+    def flush():
+        part = frames_to_matrix(np.stack(buf), dtype=dtype)
+        n = st["n"]
+        if st["out"] is None:
+            high = max(1, (16 << 20) // (batch * dtype.itemsize))  # chunks of about 16 MiB
+            store: Any = zarr.open_array(
+                path, mode="w", shape=(part.shape[0], 0), chunks=(high, batch), dtype=dtype
+            )
+            store.attrs["frame_shape"] = list(st["shape"])
+            st["out"] = store
+        st["out"].resize((part.shape[0], n + part.shape[1]))
+        st["out"][:, n : n + part.shape[1]] = part
+        st["n"] = n + part.shape[1]
+        buf.clear()
+
+    for i, frame in enumerate(frames):
+        frame = np.asarray(frame)
+        if st["shape"] is None:
+            if frame.ndim not in (2, 3):
+                raise ValueError(f"frame 0 has shape {frame.shape}; frames are (h, w) or (h, w, c)")
+            st["shape"] = frame.shape
+        elif frame.shape != st["shape"]:
+            raise ValueError(
+                f"frame {i} has shape {frame.shape} but frame 0 has {st['shape']}; all frames "
+                "must have one shape"
+            )
+        buf.append(frame)
+        if len(buf) == batch:
+            flush()
+    if buf:
+        flush()
+    n = st["n"]
+    if n < 2:
+        raise ValueError(f"{n} frame(s) given; at least 2 are needed")
+    m, high = st["out"].shape[0], st["out"].chunks[0]
+    if rows is None:
+        rows = max(1, (128 << 20) // (n * dtype.itemsize))
+        rows = max(high, rows // high * high)
+    return from_zarr(path, rows=min(positive(rows, "rows", integer=True), m))
