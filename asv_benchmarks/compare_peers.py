@@ -5,7 +5,9 @@ one Markdown report (headed by the machine, the versions and the date):
 
 * ``compare.rpca``: Robust PCA against the NumPy transcription of the reference IALM
   (full and partial SVD), pyrpca, tensorly, sporco and rpca (AccAltProj), with the SVD
-  floor of every problem;
+  floor of every problem; and on real footage (vtest.avi and a photograph through a
+  camera model, with known masks) against a median background, OpenCV MOG2 / KNN,
+  pyrpca and GoDec: time, pixel F1 / precision / recall, rank of L;
 * ``compare.sparse``: lasso against scikit-learn, skglm, celer, SPAMS and pyproximal,
   each peer's tolerance calibrated to a relative objective gap below 1e-6; and the
   scikit-learn API (``fastrpca.sklearn``: a 100-value lasso path, ``LassoCV``, one

@@ -21,6 +21,7 @@ video reading, pictures and the demos; no solver imports it.
 from __future__ import annotations
 
 from . import holography, robust_pca, sparse
+from ._core.concurrency import InUseError
 from ._core.result import ConvergenceWarning
 from .holography import PhaseCutResult, phasecut
 from .robust_pca import (
@@ -70,6 +71,7 @@ __version__ = "0.2.0"
 
 __all__ = [
     "ConvergenceWarning",
+    "InUseError",
     "warmup",
     "robust_pca",
     "sparse",

@@ -977,9 +977,9 @@ class RobustPCA(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
-    components_ : ndarray (n_components_, n_features). Orthonormal rows spanning the
+    components_ : ndarray (``n_components_``, n_features). Orthonormal rows spanning the
         low-rank part's row space.
-    singular_values_ : ndarray (n_components_,). Of the fitted low-rank part.
+    singular_values_ : ndarray (``n_components_``,). Of the fitted low-rank part.
     n_components_ : int. Its rank.
     threshold_ : float. The ``t`` in use.
     lam_ : float. The sparsity weight used by the fit.

@@ -195,6 +195,8 @@ def test_npy_and_npz_arrays(tmp_path, line, capsys):
             "--out",
             tmp_path / "a",
             "-q",
+            "--start",
+            "1",
             "--step",
             "2",
             "--max-frames",
@@ -205,15 +207,15 @@ def test_npy_and_npz_arrays(tmp_path, line, capsys):
     assert code == 0, err
     s = json.loads((tmp_path / "a" / "summary.json").read_text())
     assert s["input"]["frames"] == 10 and s["input"]["kind"] == "array"
-    assert s["frames"][1]["source"] == "f.npy[2]"
+    assert s["frames"][1]["source"] == "f.npy[3]"
     assert s["input"]["display_range"] == [
-        pytest.approx(frames[::2][:10].min()),
-        pytest.approx(frames[::2][:10].max()),
+        pytest.approx(frames[1::2][:10].min()),
+        pytest.approx(frames[1::2][:10].max()),
     ]
     arr = np.load(tmp_path / "a" / "decomposition.npz")
     # stable PCP by default: frames = L + S + E, to its tolerance 1e-3
     parts = arr["background"] + arr["foreground"] + arr["noise"]
-    assert np.linalg.norm(parts - frames[::2][:10]) < 1e-3 * np.linalg.norm(frames[::2][:10])
+    assert np.linalg.norm(parts - frames[1::2][:10]) < 1e-3 * np.linalg.norm(frames[1::2][:10])
     # in data units the threshold scales with the data
     assert s["threshold"]["value"] > 1.0
 
@@ -770,7 +772,7 @@ def test_progress_bar_and_json_lines():
 
 
 def test_read_frames_formats(tmp_path):
-    from fastrpca.app.reading import read_frames
+    from fastrpca.app.reading import InputError, read_frames
 
     clip = make_factory_line(6, 20, 24, random_state=8)
     u8 = np.rint(clip.frames * 255).astype(np.uint8)
@@ -800,6 +802,21 @@ def test_read_frames_formats(tmp_path):
     small = read_frames(tmp_path / "u16", downsample=4, max_frames=3).frames
     assert small.shape == (3, 5, 6)
     np.testing.assert_allclose(small[0, 0, 0], src.frames[0, :4, :4].mean(), atol=1e-6)
+    # start= skips frames in every kind of input, before step and max_frames
+    late = read_frames(tmp_path / "stack.tif", start=1, step=2)
+    assert late.sources == ["stack.tif#1", "stack.tif#3", "stack.tif#5"]
+    np.testing.assert_allclose(late.frames, u8[1::2] / 255.0, atol=1e-6)
+    np.testing.assert_allclose(read_frames(tmp_path / "u16", start=4).frames, src.frames[4:])
+    np.save(tmp_path / "a.npy", u8)
+    assert read_frames(tmp_path / "a.npy", start=2, max_frames=2).sources == [
+        "a.npy[2]",
+        "a.npy[3]",
+    ]
+    for inp in ("stack.tif", "u16", "a.npy"):
+        with pytest.raises(InputError, match="has 6 frames, so starting at frame 6"):
+            read_frames(tmp_path / inp, start=6)
+    with pytest.raises(InputError, match="start must be >= 0"):
+        read_frames(tmp_path / "u16", start=-1)
 
 
 def test_progress_bar_redraws_in_place_on_a_terminal():
@@ -965,3 +982,23 @@ def test_demo_reports_the_scenes_background_rank(tmp_path, capsys):
     assert summary["rpca"]["rank"] == 3  # stable PCP finds it; exact PCP said 44
     assert "rank of L 3 (the scene's background: 3)" in stdout
     assert summary["detection"]["f_measure"] > 0.95
+
+
+@pytest.mark.parametrize("kind", ["npy", "png"])
+def test_stream_frames_equal_read_frames(tmp_path, line, png_folder, kind):
+    from fastrpca.app import reading
+
+    if kind == "npy":
+        np.save(tmp_path / "f.npy", line.frames.astype(np.float64))
+        src = tmp_path / "f.npy"
+    else:
+        src = png_folder
+    opts = dict(max_frames=4, start=2, step=2, downsample=2)
+    ref = reading.read_frames(src, **opts)
+    stream = reading.stream_frames(src, **opts)
+    got = list(stream.frames)
+    assert [s for s, _ in got] == ref.sources
+    np.testing.assert_array_equal(np.stack([f for _, f in got]), ref.frames)
+    assert stream.display_range == ref.display_range and stream.kind == ref.kind
+    with pytest.raises(reading.InputError, match="starting at frame"):
+        list(reading.stream_frames(src, start=10_000).frames)

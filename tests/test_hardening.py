@@ -420,6 +420,108 @@ def test_holography_any_scale(method, scale):
     np.testing.assert_allclose(got.amplitude, ref.amplitude, atol=1e-9)
 
 
+PHASE_ONLY_SCALES = [2.0**-1000, 1e-300, 2.0**-400, 2.0**400, 1e300, 2.0**1000]
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("method", ["lm", "greedy"])
+@pytest.mark.parametrize("scale", PHASE_ONLY_SCALES)
+def test_lm_greedy_any_scale_in_the_callers_units(method, scale):
+    # LM / Greedy on G and amplitudes near 1e+-300 solve the same problem as unscaled
+    # (unit-modulus drives): the same drive, focal pressures, objectives and history in
+    # the caller's units (Greedy's objective once came back scaled by the square of the
+    # rescaling, 1e300 inputs gave inf), and certificates that agree with certify (one
+    # came back NaN when G was far below alpha, 0 when far above it)
+    G = H.transfer_matrix(ARRAY, FOCI)
+    solve = getattr(H, method)
+    power = 2 if method == "lm" else 1  # 1/2 ||G q - P u||^2, sum_j |a_j - |p_j||
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastrpca.ConvergenceWarning)  # LM's 5 iterations
+        ref = solve(G, AMPS, max_iter=4)
+        got = solve(G * scale, AMPS * scale, max_iter=4)
+    np.testing.assert_allclose(got.drive, ref.drive, atol=1e-9)
+    np.testing.assert_allclose(got.focal_pressure, ref.focal_pressure * scale, rtol=1e-9)
+    assert (got.n_iter, got.converged) == (ref.n_iter, ref.converged)
+    assert got.message == ref.message  # LM's gradient test is reported scale-free
+    with np.errstate(over="ignore", under="ignore"):
+        fo = np.float64(scale) ** power
+        want = ref.objective * fo
+        hist = ref.history["objective"] * fo
+    if 0 < want < np.inf:
+        assert got.objective == pytest.approx(want, rel=1e-9)
+        np.testing.assert_allclose(got.history["objective"], hist, rtol=1e-9)
+    else:  # beyond float64's range: inf / 0, never NaN
+        assert got.objective == want
+    # the certificate: M is alpha^2 P (G G^H + alpha^2 I)^-1 P with alpha = 1e-3 in the
+    # caller's units, far from G here; bound <= objective, a finite gap, both as certify
+    assert 0 <= got.lower_bound <= got.rounded_objective <= np.inf
+    assert 0 <= got.gap < np.inf
+    c = H.certify(G * scale, AMPS * scale, got.drive)
+    assert got.rounded_objective == pytest.approx(c.rounded_objective, rel=1e-9)
+    # with alpha scaled along it is the unscaled problem's certificate, M scaled by s^2
+    c = H.certify(G * scale, AMPS * scale, got.drive, alpha=1e-3 * scale)
+    cref = H.certify(G, AMPS, ref.drive)
+    assert c.gap == pytest.approx(cref.gap, rel=1e-6)
+    if 1e-150 < scale < 1e150:
+        assert c.lower_bound == pytest.approx(cref.lower_bound * scale**2, rel=1e-6)
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("method", ["sdp", "naive", "gs", "gspat"])
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_certificates_with_alpha_far_from_g(method, scale):
+    # alpha = 1e-3 against G near 1e-300 once overflowed alpha'^2 once G was scaled (NaN
+    # objective and bound, "gap 0"); against G near 1e300 alpha'^2 underflowed (bound 0)
+    G, amps = H.transfer_matrix(ARRAY, FOCI) * scale, AMPS * scale
+    r = getattr(H, method)(G, amps)
+    c = H.certify(G, amps, r.drive)
+    for v in (r.lower_bound, r.rounded_objective, r.gap, c.lower_bound, c.rounded_objective):
+        assert not np.isnan(v)
+    assert 0 <= r.lower_bound <= r.rounded_objective and r.gap < np.inf
+    assert r.rounded_objective == pytest.approx(c.rounded_objective, rel=1e-6)
+    if scale > 1:  # alpha negligible: M -> alpha^2 P (G G^H)^-1 P, as unscaled (5e-4)
+        assert 1e-4 < r.rounded_objective < 1e-3
+    else:  # G negligible: M -> P^2 (about 1e-593: 0), every focal phase is optimal
+        assert r.gap < 1e-9
+
+
+@pytest.mark.filterwarnings("error::RuntimeWarning")
+@pytest.mark.parametrize("method", ["lm", "greedy"])
+@pytest.mark.parametrize("scale", [1e-300, 1e300])
+def test_lm_greedy_sequences_at_extreme_amplitudes(method, scale):
+    # a sequence's LM / Greedy frames go through the same kernels as a Workspace: cold
+    # frames at amplitudes near 1e+-300 equal Workspace solves, with focal pressures
+    # |G q| (LM's and Greedy's squared their field, so 1e-300 fields read 0 Pa)
+    foci = np.stack([FOCI + [4.0 * t, 0.0, 0.0] for t in range(3)])
+    seq = H.HologramSequence(ARRAY, 3, method=method, warm_start=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastrpca.ConvergenceWarning)
+        res = seq.solve(foci, AMPS * scale)
+        ws = H.Workspace(ARRAY, 3, method=method)
+        # the frame loop compiles the same kernels into another function: the last bits
+        # may round differently, and LM at ~0 Pa targets (minimising the field) is
+        # ill-conditioned, hence 1e-6
+        for f in range(3):
+            ws.solve(foci[f], AMPS * scale)
+            G = H.transfer_matrix(ARRAY, foci[f])
+            atol = 1e-13 * np.abs(G).sum(axis=1).max()  # LM at ~0 Pa cancels its field
+            np.testing.assert_allclose(res.phase[f], ws.phase, atol=1e-6)
+            np.testing.assert_allclose(
+                res.focal_pressure[f], ws.focal_pressure, rtol=1e-6, atol=1e3 * atol
+            )
+            np.testing.assert_allclose(
+                ws.focal_pressure, np.abs(G @ ws.drive), rtol=1e-12, atol=atol
+            )
+    assert (res.focal_pressure > 0).all()
+    # warm frames too: the last one's certificate is finite
+    warm = H.HologramSequence(ARRAY, 3, method=method)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastrpca.ConvergenceWarning)
+        warm.solve(foci, AMPS * scale)
+    last = warm.last(certificate=True)
+    assert np.isfinite(last.gap) and last.lower_bound <= last.rounded_objective
+
+
 def test_sdp_objective_in_the_callers_units():
     G = H.transfer_matrix(ARRAY, FOCI)
     ref = H.sdp(G, AMPS)

@@ -577,3 +577,11 @@ def test_sequence_warning_points_at_the_callers_line(dev):
     with pytest.warns(ConvergenceWarning) as record:
         seq.solve(moving(2, 4), 4e3)
     assert len(record) == 1 and record[0].filename == __file__
+
+
+@pytest.mark.parametrize("method", ["sdp", "naive", "gs", "gspat"])
+def test_workspace_n_iter_is_the_results(dev, method):
+    # Workspace.n_iter once read 0 for naive while its HoloResult (and a sequence) said 1
+    ws = H.Workspace(dev, 4, method=method)
+    ws.solve(ring(4), np.full(4, 4e3))
+    assert ws.n_iter == ws.result(certificate=False).n_iter >= 1

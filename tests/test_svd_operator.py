@@ -98,3 +98,46 @@ def test_planned_block_is_none_before_a_full_svd():
     op = Recording(X)
     engine(op, 1e-6)
     assert [kind for kind, _ in op.calls] == ["full"]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_wide_matrix_runs_on_its_adjoint(dtype):
+    """A wide in-memory matrix (a few frames by many pixels) is decomposed as its tall
+    adjoint: the same triplets above the threshold as LAPACK's full SVD, and the same
+    ones as the engine on the transposed (tall) copy, call after call."""
+    from fastrpca.robust_pca.svd import WideRandomizedSVD, make_engine
+
+    rng = np.random.default_rng(3)
+    m, n = 40, GRAM_ORTH_MIN_ROWS + 500
+    A, B = rng.standard_normal((m, 6)), rng.standard_normal((6, n))
+    if dtype is np.complex128:
+        A, B = A + 1j * rng.standard_normal((m, 6)), B + 1j * rng.standard_normal((6, n))
+    X = A @ B + 1e-3 * rng.standard_normal((m, n))
+    wide = make_engine("randomized", (m, n), dtype, 0, in_memory=True)
+    tall = make_engine("randomized", (n, m), dtype, 0, in_memory=True)
+    assert isinstance(wide, WideRandomizedSVD) and type(tall) is RandomizedSVD
+    assert type(make_engine("randomized", (m, n), dtype, 0)) is RandomizedSVD  # Dask's
+    s_ref = np.linalg.svd(X, compute_uv=False)
+    tau = 0.5 * s_ref[5]
+    for _ in range(3):
+        U, s, Vh = wide(X.copy(), tau)
+        Ut, st, Vht = tall(np.ascontiguousarray(X.conj().T), tau)
+        np.testing.assert_allclose(s, s_ref[:6], rtol=1e-10)
+        np.testing.assert_allclose(st, s, rtol=1e-12)
+        np.testing.assert_allclose((U * s) @ Vh, ((Ut * st) @ Vht).conj().T, atol=1e-9)
+
+
+def test_fortran_ordered_frames_solve_like_the_tall_copy():
+    """rpca on a Fortran-ordered pixels x frames matrix (frames_to_matrix's view, solved
+    as its wide transpose through the adjoint engine) equals the solve of a C copy."""
+    import fastrpca
+
+    rng = np.random.default_rng(0)
+    frames = (rng.random((1, 64, 96)) + 0.02 * rng.standard_normal((30, 64, 96))).astype(np.float64)
+    frames[:, 10:20, 30:40] += np.linspace(0, 1, 30)[:, None, None]
+    M = fastrpca.frames_to_matrix(frames)
+    assert M.flags.f_contiguous and M.shape[0] >= GRAM_ORTH_MIN_ROWS
+    a = fastrpca.rpca(M, delta="auto", random_state=0)
+    b = fastrpca.rpca(np.ascontiguousarray(M), delta="auto", random_state=0)
+    assert a.converged and b.converged and a.rank == b.rank
+    np.testing.assert_allclose(a.L, b.L, atol=1e-6 * np.abs(b.L).max())

@@ -458,6 +458,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     g.add_argument("--max-frames", type=_int_at_least(2), metavar="N", help="use at most N frames")
     g.add_argument(
+        "--start",
+        type=_int_at_least(0),
+        default=0,
+        metavar="N",
+        help="skip the first N frames (default 0)",
+    )
+    g.add_argument(
         "--step",
         type=_int_at_least(1),
         default=1,
@@ -476,8 +483,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--truth",
         metavar="MASKS",
         help="ground-truth foreground masks of the same frames (a folder of mask images or "
-        "a .npy/.npz array; nonzero = foreground; --step, --max-frames and --downsample "
-        "apply to them too): the summary then reports the CDnet measures (recall, "
+        "a .npy/.npz array; nonzero = foreground; --start, --step, --max-frames and "
+        "--downsample apply to them too): the summary then reports the CDnet measures (recall, "
         "specificity, FPR, FNR, PWC, precision, F-measure) and the ROC AUC",
     )
     g = dec.add_argument_group("larger than memory")
@@ -824,6 +831,7 @@ def cmd_decompose(args) -> int:
     stream = reading.stream_frames(
         args.inputs,
         max_frames=args.max_frames,
+        start=args.start,
         step=args.step,
         key=args.key,
         downsample=args.downsample,
@@ -1011,7 +1019,11 @@ def _read_truth(args, shape):
     if not Path(args.truth).exists():
         raise UsageError(f"--truth {args.truth} does not exist")
     t = reading.read_frames(
-        [args.truth], max_frames=args.max_frames, step=args.step, downsample=args.downsample
+        [args.truth],
+        max_frames=args.max_frames,
+        start=args.start,
+        step=args.step,
+        downsample=args.downsample,
     ).frames
     if t.ndim == 4:
         t = t[..., : min(3, t.shape[3])].max(axis=3)  # a mask drawn in any colour

@@ -184,6 +184,14 @@ def _check_growing(images: list, where: str) -> None:
         )
 
 
+def _check_start(start: int, n: int, where: str) -> None:
+    if start and start >= n:
+        raise InputError(
+            f"{where} has {n} frames, so starting at frame {start} leaves none; "
+            f"use a start below {n}"
+        )
+
+
 def _check_count(n: int, where: str, minimum: int = 2) -> None:
     if n == 0:
         raise InputError(f"no frames found in {where}")
@@ -229,6 +237,7 @@ def read_frames(
     key: str | None = None,
     downsample: int = 1,
     min_frames: int = 2,
+    start: int = 0,
 ) -> FrameSource:
     """Read a frame stack from a folder of images, a list of images, a video or an array.
 
@@ -249,6 +258,8 @@ def read_frames(
         Average ``downsample x downsample`` pixel blocks (shrinks frames, speeds up RPCA).
     min_frames : int
         Fewer frames is an error (2 for Robust PCA; 1 for ``fastrpca inspect``).
+    start : int
+        Skip the first ``start`` frames (a video's are decoded but not kept).
 
     Returns
     -------
@@ -263,16 +274,16 @@ def read_frames(
     MissingDependencyError
         imageio (or PyAV for video) is not installed.
     """
-    kind, paths = _resolve(inputs, max_frames, step, min_frames)
-    step = int(step)
+    kind, paths = _resolve(inputs, max_frames, step, min_frames, start)
+    step, start = int(step), int(start)
     if kind == "array":
-        return _read_array(paths[0], key, max_frames, step, downsample, min_frames)
+        return _read_array(paths[0], key, max_frames, step, downsample, min_frames, start)
     if kind in ("video", "image-file"):
-        return _read_sequence(paths[0], kind, max_frames, step, downsample, min_frames)
-    return _read_images(paths, max_frames, step, downsample, min_frames)
+        return _read_sequence(paths[0], kind, max_frames, step, downsample, min_frames, start)
+    return _read_images(paths, max_frames, step, downsample, min_frames, start)
 
 
-def _resolve(inputs, max_frames, step, min_frames):
+def _resolve(inputs, max_frames, step, min_frames, start=0):
     """``(kind, paths)`` of the inputs, checked (a folder becomes its images)."""
     paths = [Path(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
     if not paths:
@@ -283,6 +294,8 @@ def _resolve(inputs, max_frames, step, min_frames):
     step = int(step)
     if step < 1:
         raise InputError(f"step must be >= 1, got {step}")
+    if int(start) < 0:
+        raise InputError(f"start must be >= 0 (frames to skip), got {start}")
     if max_frames is not None and int(max_frames) < min_frames:
         raise InputError(f"max_frames must be >= {min_frames}, got {max_frames}")
     kind = _classify(paths)
@@ -316,8 +329,9 @@ def _resolve(inputs, max_frames, step, min_frames):
     return kind, paths
 
 
-def _read_images(paths, max_frames, step, downsample, min_frames=2) -> FrameSource:
-    paths = paths[::step]
+def _read_images(paths, max_frames, step, downsample, min_frames=2, start=0) -> FrameSource:
+    _check_start(start, len(paths), "the input images")
+    paths = paths[start::step]
     if max_frames is not None:
         paths = paths[: int(max_frames)]
     _check_count(len(paths), "the input images", min_frames)
@@ -327,10 +341,11 @@ def _read_images(paths, max_frames, step, downsample, min_frames=2) -> FrameSour
 
 
 def _read_sequence(
-    path: Path, kind: str, max_frames, step, downsample, min_frames=2
+    path: Path, kind: str, max_frames, step, downsample, min_frames=2, start=0
 ) -> FrameSource:
     images, sources = [], []
-    for source, img in _sequence_frames(path, kind, max_frames, step, downsample, min_frames):
+    frames = _sequence_frames(path, kind, max_frames, step, downsample, min_frames, start)
+    for source, img in frames:
         images.append(img)
         sources.append(source)
         _check_growing(images, str(path))
@@ -339,8 +354,10 @@ def _read_sequence(
     )
 
 
-def _read_array(path: Path, key, max_frames, step, downsample, min_frames=2) -> FrameSource:
-    arr = _open_array(path, key, max_frames, step, min_frames)
+def _read_array(
+    path: Path, key, max_frames, step, downsample, min_frames=2, start=0
+) -> FrameSource:
+    arr = _open_array(path, key, max_frames, step, min_frames, start=start)
     raw_values = arr.dtype not in (np.uint8, np.uint16, bool)  # not scaled to 0..1
     frames = _scale_to_float(arr, str(path))
     if downsample > 1:
@@ -350,11 +367,11 @@ def _read_array(path: Path, key, max_frames, step, downsample, min_frames=2) -> 
         display = (lo, hi if hi > lo else lo + 1.0)
     else:
         display = (0.0, 1.0)
-    sources = [f"{path.name}[{i * step}]" for i in range(frames.shape[0])]
+    sources = [f"{path.name}[{start + i * step}]" for i in range(frames.shape[0])]
     return FrameSource(np.ascontiguousarray(frames), sources, "array", display)
 
 
-def _open_array(path: Path, key, max_frames, step, min_frames=2, mmap=False) -> np.ndarray:
+def _open_array(path: Path, key, max_frames, step, min_frames=2, mmap=False, start=0) -> np.ndarray:
     """The frames of a ``.npy`` / ``.npz`` file, checked and sliced (a memory map of a
     ``.npy`` with ``mmap``), not yet scaled."""
     try:
@@ -393,7 +410,8 @@ def _open_array(path: Path, key, max_frames, step, min_frames=2, mmap=False) -> 
         )
     if min(arr.shape[1:]) == 0:
         raise InputError(f"{path} holds frames of shape {arr.shape[1:]}, which have no pixels")
-    arr = arr[::step]
+    _check_start(start, arr.shape[0], str(path))
+    arr = arr[start::step]
     if max_frames is not None:
         arr = arr[: int(max_frames)]
     _check_count(arr.shape[0], str(path), min_frames)
@@ -427,6 +445,7 @@ def stream_frames(
     step: int = 1,
     key: str | None = None,
     downsample: int = 1,
+    start: int = 0,
 ) -> FrameStream:
     """The frames of :func:`read_frames`, one at a time (nothing is held but the frame).
 
@@ -443,6 +462,8 @@ def stream_frames(
         ``.npz`` is loaded whole (it is compressed).
     downsample : int
         Average ``downsample x downsample`` pixel blocks.
+    start : int
+        Skip the first ``start`` frames.
 
     Returns
     -------
@@ -450,10 +471,10 @@ def stream_frames(
         Its frames are read (and the errors of :func:`read_frames` raised) while it is
         iterated; fewer than 2 frames is an error at the end.
     """
-    kind, paths = _resolve(inputs, max_frames, step, 2)
-    step = int(step)
+    kind, paths = _resolve(inputs, max_frames, step, 2, start)
+    step, start = int(step), int(start)
     if kind == "array":
-        arr = _open_array(paths[0], key, max_frames, step, mmap=True)
+        arr = _open_array(paths[0], key, max_frames, step, mmap=True, start=start)
         display = (0.0, 1.0)
         if arr.dtype not in (np.uint8, np.uint16, bool):  # raw values: their range, a pass
             lo, hi = np.inf, -np.inf
@@ -466,13 +487,17 @@ def stream_frames(
         def array_frames():
             for i, f in enumerate(arr):
                 frame = _scale_to_float(np.asarray(f), str(paths[0]))
-                yield f"{name}[{i * step}]", _downsample(frame, downsample).astype(np.float32)
+                yield (
+                    f"{name}[{start + i * step}]",
+                    _downsample(frame, downsample).astype(np.float32),
+                )
 
         return FrameStream(array_frames(), "array", display)
     if kind in ("video", "image-file"):
-        frames = _sequence_frames(paths[0], kind, max_frames, step, downsample)
+        frames = _sequence_frames(paths[0], kind, max_frames, step, downsample, 2, start)
         return FrameStream(frames, "video" if kind == "video" else "images", (0.0, 1.0))
-    paths = paths[::step][: None if max_frames is None else int(max_frames)]
+    _check_start(start, len(paths), "the input images")
+    paths = paths[start::step][: None if max_frames is None else int(max_frames)]
     _check_count(len(paths), "the input images")
 
     def image_frames():
@@ -502,7 +527,9 @@ def _read_image(p: Path, downsample: int) -> np.ndarray:
     return _downsample(img, downsample).astype(np.float32, copy=False)
 
 
-def _sequence_frames(path: Path, kind: str, max_frames, step, downsample, min_frames=2) -> Iterator:
+def _sequence_frames(
+    path: Path, kind: str, max_frames, step, downsample, min_frames=2, start=0
+) -> Iterator:
     """``(source, frame)`` of a video or multi-frame image, decoded one at a time."""
     iio = _imageio()
     options = {}
@@ -518,10 +545,11 @@ def _sequence_frames(path: Path, kind: str, max_frames, step, downsample, min_fr
             else:
                 yield raw
 
-    good = 0
+    good = seen = 0
     try:
         for i, raw in enumerate(frames_of(iio.imiter(path, **options))):
-            if i % step:
+            seen = i + 1
+            if i < start or (i - start) % step:
                 continue
             what = f"{path.name} frame {i}"
             img = _normalise_channels(_scale_to_float(raw, what), what)
@@ -539,4 +567,6 @@ def _sequence_frames(path: Path, kind: str, max_frames, step, downsample, min_fr
         )
         done = f" (after {good} good frames)" if good else ""
         raise InputError(f"cannot read {path} as {what}{done}") from exc
+    if not good:
+        _check_start(start, seen, str(path))
     _check_count(good, str(path), min_frames)

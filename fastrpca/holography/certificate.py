@@ -72,10 +72,12 @@ def sdp_matrix(G: np.ndarray, amplitudes: np.ndarray, alpha: float) -> np.ndarra
 def scaled_sdp_matrix(G, amplitudes, alpha) -> tuple[np.ndarray, float, int]:
     """(Ms, a2, e2) with M = 2**e2 a2 Ms, Ms of entries near 1 whatever the scale of G,
     alpha and the amplitudes (powers of two, exact): with G' = G 2**-eg, alpha' = alpha
-    2**-eg and P' = P 2**-ea, M = alpha'^2 2**(2 ea) P' (G' G'^H + alpha'^2 I)^-1 P'."""
+    2**-eg and P' = P 2**-ea, M = alpha'^2 2**(2 ea) P' (G' G'^H + alpha'^2 I)^-1 P'.
+    eg brings the larger of G and alpha near 1, so neither alpha'^2 nor G' G'^H
+    overflows; alpha'^2 enters a2 and e2 as mantissa and exponent (it may underflow)."""
     G = np.ascontiguousarray(G, dtype=np.complex128)
     a = np.asarray(amplitudes, dtype=np.float64)
-    eg = scale_exponent(float(np.abs(G).max()), G.dtype, force=True)
+    eg = scale_exponent(max(_k.max_component(G), alpha), G.dtype, force=True)
     ea = scale_exponent(float(a.max()), a.dtype, force=True)
     Gs = ldexp(G, -eg)
     As = np.ldexp(a, -ea)
@@ -90,7 +92,8 @@ def scaled_sdp_matrix(G, amplitudes, alpha) -> tuple[np.ndarray, float, int]:
             "G G^H + alpha^2 I is not positive definite in floating point; increase alpha"
         )
     Ms = As[:, None] * Ainv * As[None, :]
-    return (Ms + Ms.conj().T) * 0.5, als * als, 2 * ea
+    mant, ex = np.frexp(als)  # alpha'^2 = mant^2 2**(2 ex), mant in [0.5, 1)
+    return (Ms + Ms.conj().T) * 0.5, float(mant * mant), 2 * ea + 2 * int(ex)
 
 
 def focal_objective(M: np.ndarray, field: np.ndarray) -> tuple[float, np.ndarray]:
@@ -175,7 +178,8 @@ def certify(
         Ms, tol=tol, max_iter=max_iter, random_state=random_state
     )
     lower, gap = bound_and_gap(lower, rounded)
-    lower, rounded, relaxed = (float(np.ldexp(a2 * v, e2)) for v in (lower, rounded, relaxed))
+    with np.errstate(over="ignore", under="ignore"):  # inf / 0 beyond float64's range
+        lower, rounded, relaxed = (float(np.ldexp(a2 * v, e2)) for v in (lower, rounded, relaxed))
     return Certificate(
         lower_bound=lower,
         rounded_objective=rounded,

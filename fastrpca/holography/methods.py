@@ -25,7 +25,7 @@ import numpy as np
 
 from .._core.concurrency import Exclusive
 from .._core.result import Result, warn_not_converged
-from .._core.validation import as_array, ldexp, positive, rng_from, scale_exponent
+from .._core.validation import as_array, positive, rng_from
 from . import certificate as _cert
 from . import phase_only as _po
 from ._kernels import acoustics as _k
@@ -237,37 +237,11 @@ def _run(opts: _Options, b: _Buffers, amps: np.ndarray, warm: bool = False) -> i
     b.target[...] = amps
     opts.emission.calibrate(b.G)
     if opts.code in (_po.LM, _po.GREEDY):
-        status = _phase_only(opts, b, amps, warm)
+        status = _po.run(opts.code, opts, b, amps, warm)  # scaled in the kernels
     else:
         status = _holo_solve(opts, b, amps)
     if status == _k.OK:
         opts.emission.finish(b.G, b.amplitude, b.phase, b.drive, b.vecs[1], b.focal_pressure)
-    return status
-
-
-def _phase_only(opts: _Options, b: _Buffers, amps: np.ndarray, warm: bool) -> int:
-    """LM / Greedy on G and the amplitudes scaled by one power of two (the same problem,
-    exactly) when their squares would over- or underflow; everything scaled back."""
-    e = scale_exponent(max(_k.max_component(b.G), float(amps.max())), b.G.dtype)
-    if not e:
-        return _po.run(opts.code, opts, b, amps, warm)
-    x = b.extra
-    lm = opts.code == _po.LM
-    if lm and warm:  # the damping a warm start reuses, in the scaled problem's units
-        x.info[3] = np.ldexp(x.info[3], -2 * e)
-    ldexp(b.G, -e, out=b.G)
-    try:
-        status = _po.run(opts.code, opts, b, np.ldexp(amps, -e), warm)
-    finally:
-        ldexp(b.G, e, out=b.G)
-    with np.errstate(over="ignore", under="ignore"):  # inf / 0 beyond float64's range
-        ldexp(b.focal_pressure, e, out=b.focal_pressure)
-        ldexp(b.vecs[1], e, out=b.vecs[1])  # G drive
-        np.ldexp(x.hist, 2 * e, out=x.hist)  # objectives scale as G^2
-        if lm:  # (iterations, objective, gradient, damping, stop)
-            x.info[1:4] = np.ldexp(x.info[1:4], 2 * e)
-        else:  # (passes, changes, objective)
-            x.info[2] = np.ldexp(x.info[2], 2 * e)
     return status
 
 
@@ -776,9 +750,14 @@ class Workspace:
     phase = property(lambda self: self._b.phase)
     drive = property(lambda self: self._b.drive)
     focal_pressure = property(lambda self: self._b.focal_pressure)
-    n_iter = property(
-        lambda self: int((self._b.extra.info if self._b.extra is not None else self._b.info)[0])
-    )
+
+    @property
+    def n_iter(self) -> int:
+        """Iterations of the last solve (as ``HoloResult.n_iter``: 1 for naive)."""
+        if self.options.code == _k.NAIVE:
+            return 1
+        return int((self._b.extra.info if self._b.extra is not None else self._b.info)[0])
+
     objective = property(lambda self: float(self._b.info[1]))
 
     def solve(self, foci, amplitudes) -> tuple[np.ndarray, np.ndarray]:

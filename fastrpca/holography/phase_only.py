@@ -68,14 +68,16 @@ class LMBuffers:
         N = n + m
         self.x = np.zeros(N)
         self.bufs = np.zeros((3, N))
-        self.ybuf = np.zeros((2, 2 * m))
+        self.ybuf = np.zeros((3, 2 * m))  # the step's right side, its solve, amplitudes
         self.cbufs = np.zeros((4, max(n, m)), np.complex128)
         self.K = np.zeros((2 * m, 2 * m))
         self.Lc = np.zeros((2 * m, 2 * m))
         self.C = np.zeros((m, m), np.complex128)
         self.Gt = np.zeros((m, n), np.complex128)
         self.hist = np.zeros(max(min(max_iter, HISTORY_LENGTH), 1))  # the first 10 000
-        self.info = np.zeros(5)
+        # iterations, objective, ||g||_inf / ||p||^2, damping mu, stop code, the power
+        # of two of the problem mu belongs to (_kernels.lm.lm_hologram)
+        self.info = np.zeros(6)
 
 
 class GreedyBuffers:
@@ -90,6 +92,7 @@ class GreedyBuffers:
         self.hist = np.zeros(max(min(max_iter, HISTORY_LENGTH), 1))
         self.info = np.zeros(3)
         self.q = np.zeros(n, np.complex128)
+        self.p = np.zeros(m)  # the amplitudes as solved (scaled by a power of two)
 
 
 def buffers(method: str, po: PhaseOnlyOptions, m: int, n: int, max_iter: int):
@@ -133,7 +136,7 @@ def run(code, opts, b, amps, warm: bool) -> int:
     cosd, sind = po.table
     return _g.greedy_hologram(
         b.G, amps, opts.max_iter, warm, 1e-12, opts.seed, e.order, e.state, e.level, cosd,
-        sind, e.cache, e.val, e.hist, e.info, ccode, ca, cb, e.q, b.amplitude, b.phase,
+        sind, e.cache, e.val, e.hist, e.info, ccode, ca, cb, e.q, e.p, b.amplitude, b.phase,
         b.drive, b.vecs[1], b.focal_pressure,
     )  # fmt: skip
 
@@ -142,11 +145,12 @@ def outcome(code, opts, b) -> tuple[int, float, bool, str, dict]:
     """(n_iter, objective, converged, message, history) of the last LM / Greedy run."""
     e = b.extra
     if code == LM:
-        k, f, gmax, _, stop = e.info
+        k, f, grel, _, stop, _ = e.info
         k = int(k)
         hist = {"objective": e.hist[:k].copy()}
         if stop == 1:
-            return k, f, True, f"converged: gradient {gmax:.2e} <= tol * ||p||^2 after {k} it", hist
+            msg = f"converged: gradient {grel:.2e} ||p||^2 <= tol ||p||^2 after {k} it"
+            return k, f, True, msg, hist
         if stop == 2:
             return k, f, True, f"converged: step below step_tol after {k} iterations", hist
         return (
@@ -154,8 +158,9 @@ def outcome(code, opts, b) -> tuple[int, float, bool, str, dict]:
             f,
             False,
             (
-                f"not converged: gradient {gmax:.2e} > tol * ||p||^2 after max_iter = "
-                f"{opts.max_iter} iterations (AUTD3's default is 5); raise max_iter"
+                f"not converged: gradient {grel:.2e} ||p||^2 > tol = {opts.tol:.1e} times "
+                f"||p||^2 after max_iter = {opts.max_iter} iterations (AUTD3's default is "
+                "5); raise max_iter"
             ),
             hist,
         )

@@ -165,10 +165,10 @@ class HologramSequence:
             assert po.table is not None  # Greedy's options always carry the level table
             cosd, sind = po.table
             self._gb = (e.order, e.state, e.level, cosd, sind, e.cache, e.val, e.hist, e.info,
-                        e.q)  # fmt: skip
+                        e.q, e.p)  # fmt: skip
         else:
             i1, u1 = _empty(np.int64, 1), _empty(np.uint64, 1)
-            self._gb = (i1, u1, i1, f1, f1, c1, f1, f1, f1, c1)
+            self._gb = (i1, u1, i1, f1, f1, c1, f1, f1, f1, c1, f1)
         rotor = o.emission.rotor
         self._rotor = rotor if rotor is not None else c1
 

@@ -459,7 +459,7 @@ def _solve(
     else:
         mu = float(np.ldexp(mu, e))  # mu ~ 1 / ||M||: the scaled problem's mu
     mu_bar = 1e7 * mu
-    engine = make_engine(svd, shape, dtype, random_state, max_rank=max_rank)
+    engine = make_engine(svd, shape, dtype, random_state, max_rank=max_rank, in_memory=True)
     parallel = D.size >= PARALLEL_MIN_SIZE
     pass_ = fused_pass_parallel if parallel else fused_pass
     project = project_pass_parallel if parallel else project_pass

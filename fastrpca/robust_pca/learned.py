@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize
@@ -213,12 +214,20 @@ class LearnedRPCA:
         # rpca's schedule: mu_k = 1.25 rho^k / ||M||_2 (rho = 1.5), lam_k = lam
         return {"mu": 1.25 * 1.5 ** np.arange(K), "lam": np.ones(K)}
 
-    def _require_fit(self):
+    def _require_fit(self) -> tuple[int, int]:
+        """The trained shape; a clear error before fit."""
         if self.shape is None:
             raise RuntimeError(
                 "this LearnedRPCA is not trained: call fit(matrices) (max_iter=0 for the "
                 "untrained schedule) or LearnedRPCA.load(path)"
             )
+        return self.shape
+
+    def _factor_rank(self) -> int:
+        """The factor variant's rank (set by fit when rank=None)."""
+        if self.rank is None:
+            raise RuntimeError("the factor variant's rank is set by fit(); call fit first")
+        return self.rank
 
     def _lam0(self):
         return default_lambda(self.shape) if self.lam is None else self.lam
@@ -452,11 +461,12 @@ class LearnedRPCA:
 
     # ------------------------------------------------------------ inference
     def _allocate(self):
-        m, n = self.shape
+        m, n = self._require_fit()
         small = {"zeta": np.empty(self.n_layers), "rows": np.empty(m), "cols": np.empty(n)}
         self._stride = _sample_stride(m, n)
         if self.variant == "factor":
-            r, k = self.rank, min(self.rank + self.oversample, min(m, n))
+            r = self._factor_rank()
+            k = min(r + self.oversample, min(m, n))
             small.update(
                 Om=np.random.default_rng(self.seed).standard_normal((n, k)),
                 Tb=np.empty((_block_rows(n), n)),
@@ -545,7 +555,7 @@ class LearnedRPCA:
             layers_done, dual = self._factor_layers(D, sum_sq, ws), None
         else:
             layers_done, dual = self._ialm_layers(D, ws), Y
-        floor = self.tol / np.sqrt(min(self.shape))
+        floor = self.tol / np.sqrt(min(self._require_fit()))
         rows, cols = self._small["rows"], self._small["cols"]
         res_sq, clean_sq, count = outlier_split(
             D, X, S, work, OUTLIER_FACTOR, floor, self._stride, rows, cols
@@ -701,7 +711,7 @@ class LearnedRPCA:
         if extra:
             rank = 0  # the caller sets the safeguard's
         elif self.variant == "factor":
-            rank = self.rank
+            rank = self._factor_rank()
         else:
             rank = getattr(self, "_ialm_rank", 0)
         return RPCAResult(
@@ -757,7 +767,7 @@ class LearnedRPCA:
             The file to write.
         """
         self._require_fit()
-        fields = {
+        fields: dict[str, Any] = {
             "format_version": np.array(FORMAT_VERSION),
             "variant": np.array(self.variant),
             "n_layers": np.array(self.n_layers),

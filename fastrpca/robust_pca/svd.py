@@ -140,8 +140,10 @@ class DenseOperator:
         return self.X @ W
 
     def rmatmat(self, Q):
-        """``X^H @ Q`` for a tall Q: ``n x k``."""
-        return self.X.conj().T @ Q
+        """``X^H @ Q`` for a tall Q: ``n x k`` (a complex X is not conjugated in full)."""
+        if self.X.dtype.kind == "c":
+            return (self.X.T @ Q.conj()).conj()
+        return self.X.T @ Q
 
     def project(self, Q):
         """``Q^H @ X`` for a tall Q: ``k x n``."""
@@ -314,12 +316,60 @@ class RandomizedSVD:
         return U[:, :svp], s[:svp], Vh[:svp]
 
 
-def make_engine(svd: str, shape, dtype, random_state=None, max_rank=None):
+class AdjointOperator:
+    """The operator of ``X^H`` given one of ``X`` (:class:`DenseOperator`'s methods), so
+    that a wide matrix is decomposed as its tall adjoint without a transposed copy."""
+
+    def __init__(self, op):
+        self.op = op
+
+    def matmat(self, W):
+        return self.op.rmatmat(W)
+
+    def rmatmat(self, Q):
+        return self.op.matmat(Q)
+
+    def project(self, Q):
+        return self.op.matmat(Q).conj().T
+
+    orth = staticmethod(orthonormal_basis)
+    orthonormalizer = staticmethod(gram_orthonormalizer)
+
+    def lift(self, Q, Ub):
+        return Q @ Ub
+
+    def full_svd(self):
+        U, s, Vh = self.op.full_svd()
+        return Vh.conj().T, s, U.conj().T
+
+
+class WideRandomizedSVD(RandomizedSVD):
+    """:class:`RandomizedSVD` of a wide in-memory matrix, run on its tall adjoint: the
+    subspace lives in the long dimension, so the warm step takes the Gram route and the
+    small SVD is k x m instead of k x n (a 50-frame video solved as 50 x pixels)."""
+
+    def __init__(self, shape, dtype, random_state=None, max_rank=None, **options):
+        super().__init__(shape[::-1], dtype, random_state, max_rank=max_rank, **options)
+
+    def __call__(self, X, tau):
+        U, s, Vh = super().__call__(AdjointOperator(DenseOperator(X)), tau)
+        return Vh.conj().T, s, U.conj().T
+
+    def planned_block(self):
+        return None  # only the row-block (Dask) operator computes blocks ahead
+
+
+def make_engine(svd: str, shape, dtype, random_state=None, max_rank=None, *, in_memory=False):
     """The engine named ``svd`` (one of :data:`ENGINES`) for matrices of ``shape``,
-    returning at most ``max_rank`` triplets (None: no cap)."""
+    returning at most ``max_rank`` triplets (None: no cap). With ``in_memory`` (ndarray
+    inputs only), a randomized engine for a matrix at least :data:`GRAM_MIN_ASPECT` times
+    wider than tall and :data:`GRAM_ORTH_MIN_ROWS` wide works on its adjoint."""
     if svd == "auto":
         svd = "full" if min(shape) <= SMALL_SIDE else "randomized"
     cls = {"full": FullSVD, "partial": PartialSVD, "randomized": RandomizedSVD}[svd]
+    m, n = shape
+    if cls is RandomizedSVD and in_memory and n >= max(GRAM_MIN_ASPECT * m, GRAM_ORTH_MIN_ROWS):
+        cls = WideRandomizedSVD
     return cls(shape, dtype, random_state, max_rank=max_rank)
 
 

@@ -223,6 +223,34 @@ def adjoint(G, w, out):
 
 
 @kernel
+def with_amplitudes(g, p, out):
+    """out_j = p_j g_j / |g_j| (p_j where g_j = 0): the phases of g, the amplitudes p
+    (real parts of ``p``); ``out`` may be ``g``."""
+    for j in range(g.size):
+        r = abs(g[j])
+        out[j] = p[j].real * g[j] / r if r > 0.0 else p[j]
+
+
+@kernel
+def scale_phase_only(G, amps, p):
+    """Check the targets and scale a unit-modulus-drive problem (LM, Greedy): G and the
+    amplitudes multiplied by one power of two 2**-e (G in place, the amplitudes into
+    ``p``) when their squares would over- or underflow; the same problem, exactly.
+    Returns (False, 0) for a negative or non-finite target (G untouched), else (True, e)."""
+    amax = 0.0
+    for j in range(amps.size):
+        if not (amps[j] >= 0.0 and math.isfinite(amps[j])):
+            return False, 0
+        amax = max(amax, amps[j])
+    e = _exponent(max(max_component(G), amax))
+    if e != 0:
+        _scale(G, -e)
+    for j in range(amps.size):
+        p[j] = math.ldexp(amps[j], -e)
+    return True, e
+
+
+@kernel
 def matvec(A, x, out):
     """out = A x for a small square matrix."""
     m = A.shape[0]
@@ -310,7 +338,10 @@ def holo_solve(
         if not (amps[j] >= 0.0 and math.isfinite(amps[j])):
             return BAD_AMPLITUDE
         amax = max(amax, amps[j])
-    eg = _exponent(max_component(G))
+    top = max_component(G)
+    if method == SDP:  # alpha far above G: alpha^2 would overflow once G is scaled
+        top = max(top, alpha)
+    eg = _exponent(top)
     ea = _exponent(amax)
     if eg != 0:
         _scale(G, -eg)
@@ -331,7 +362,7 @@ def holo_solve(
         for i in range(m):
             for j in range(m):
                 M[i, j] = p[i] * p[j] * X[i, j]
-                fro += abs(M[i, j]) ** 2
+                fro += M[i, j].real ** 2 + M[i, j].imag ** 2
         u = vecs[2]
         if not warm:
             state[0] = np.uint64(seed)
@@ -354,8 +385,9 @@ def holo_solve(
         # objectives of the caller's problem, alpha^2 P (G G^H + alpha^2 I)^-1 P: with
         # G' = G 2**-eg, alpha' = alpha 2**-eg and P' = P 2**-ea that matrix is
         # alpha'^2 2**(2 ea) P' (G' G'^H + alpha'^2 I)^-1 P'
-        a2 = alpha * alpha
-        e2 = 2 * ea
+        am, ae = math.frexp(alpha)  # alpha'^2 = am^2 2**(2 ae): no underflow
+        a2 = am * am
+        e2 = 2 * ea + 2 * ae
         info[0] = sweeps
         info[1] = math.ldexp(a2 * f, e2)
         info[2] = rel
@@ -401,9 +433,7 @@ def holo_solve(
                 if tol > 0.0 and change <= tol:
                     done = t
                     break
-                for j in range(m):
-                    r = abs(g[j])
-                    g[j] = p[j] * g[j] / r if r > 0.0 else p[j]
+                with_amplitudes(g, p, g)
                 adjoint(G, g, q)
                 for i in range(n):
                     r = abs(q[i])
@@ -423,9 +453,7 @@ def holo_solve(
                 if tol > 0.0 and change <= tol:
                     done = t
                     break
-                for j in range(m):
-                    r = abs(g[j])
-                    y[j] = p[j].real * g[j] / r if r > 0.0 else p[j]
+                with_amplitudes(g, p, y)
                 matvec(A, y, g)
             for j in range(m):
                 r2 = g[j].real ** 2 + g[j].imag ** 2

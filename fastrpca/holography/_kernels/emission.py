@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from ..._core.config import kernel
+from .acoustics import forward
 from .trig import sincos
 
 TWO_PI = 2.0 * math.pi
@@ -43,18 +44,10 @@ def quantize(amp, phase, drive, levels):
 
 @kernel
 def focal_pressure(G, drive, field, out):
-    """field = G drive, out = |field|."""
-    m, n = G.shape
-    for j in range(m):
-        ar = 0.0
-        ai = 0.0
-        for i in range(n):
-            a = G[j, i]
-            b = drive[i]
-            ar += a.real * b.real - a.imag * b.imag
-            ai += a.real * b.imag + a.imag * b.real
-        field[j] = complex(ar, ai)
-        out[j] = math.sqrt(ar * ar + ai * ai)
+    """field = G drive, out = |field| (hypot: no underflow of tiny fields' squares)."""
+    forward(G, drive, field)
+    for j in range(field.size):
+        out[j] = math.hypot(field[j].real, field[j].imag)
 
 
 @kernel

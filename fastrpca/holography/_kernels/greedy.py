@@ -21,7 +21,8 @@ import math
 import numpy as np
 
 from ..._core.config import kernel
-from .acoustics import BAD_AMPLITUDE, OK, constrain
+from .acoustics import BAD_AMPLITUDE, OK, _scale, constrain, forward, scale_phase_only
+from .emission import focal_pressure
 from .phasecut import shuffle
 
 
@@ -61,33 +62,35 @@ def pick(val, current, rtol):
 
 
 @kernel
-def objective(G, amps, level, cosd, sind, cache):
-    """cache = G q for q_i = w_{level_i}; returns sum_j | a_j - |cache_j| |."""
-    m, n = G.shape
-    for j in range(m):
-        ar = 0.0
-        ai = 0.0
-        for i in range(n):
-            a = G[j, i]
-            d = level[i]
-            ar += a.real * cosd[d] - a.imag * sind[d]
-            ai += a.real * sind[d] + a.imag * cosd[d]
-        cache[j] = complex(ar, ai)
+def levels_to_drive(level, cosd, sind, q):
+    """q_i = w_{level_i} (unit amplitude)."""
+    for i in range(level.size):
+        d = level[i]
+        q[i] = complex(cosd[d], sind[d])
+
+
+@kernel
+def objective(G, amps, level, cosd, sind, q, cache):
+    """q_i = w_{level_i}, cache = G q; returns sum_j | a_j - |cache_j| |."""
+    levels_to_drive(level, cosd, sind, q)
+    forward(G, q, cache)
     f = 0.0
-    for j in range(m):
+    for j in range(cache.size):
         f += abs(amps[j] - abs(cache[j]))
     return f
 
 
 @kernel
-def greedy_solve(G, amps, max_iter, warm, rtol, order, state, level, cosd, sind, cache, val, hist):
+def greedy_solve(
+    G, amps, max_iter, warm, rtol, order, state, level, cosd, sind, q, cache, val, hist
+):
     """``max_iter`` passes over the transducers in a fresh random order each.
 
     Cold (``warm`` False): pass 1 builds the hologram from an empty field, later passes
     refine. Warm: every pass refines the levels already in ``level``. ``cosd`` / ``sind``
-    hold the L levels' cos / sin; ``level`` (n,) receives the chosen level indices.
-    ``hist`` receives the objective after each pass. Returns (passes, changes in the
-    last pass, objective).
+    hold the L levels' cos / sin; ``level`` (n,) receives the chosen level indices, ``q``
+    (n,) is scratch. ``hist`` receives the objective after each pass. Returns (passes,
+    changes in the last pass, objective).
     """
     m, n = G.shape
     passes = 0
@@ -102,7 +105,7 @@ def greedy_solve(G, amps, max_iter, warm, rtol, order, state, level, cosd, sind,
             for j in range(m):
                 cache[j] = 0.0
         else:
-            objective(G, amps, level, cosd, sind, cache)
+            objective(G, amps, level, cosd, sind, q, cache)
         changes = 0
         for t in range(n):
             i = order[t]
@@ -121,20 +124,12 @@ def greedy_solve(G, amps, max_iter, warm, rtol, order, state, level, cosd, sind,
             for j in range(m):
                 cache[j] += G[j, i] * w
         passes = s + 1
-        f = objective(G, amps, level, cosd, sind, cache)
+        f = objective(G, amps, level, cosd, sind, q, cache)
         if s < hist.size:
             hist[s] = f
         if changes == 0:
             break
     return passes, changes, f
-
-
-@kernel
-def levels_to_drive(level, cosd, sind, q):
-    """q_i = w_{level_i} (unit amplitude)."""
-    for i in range(level.size):
-        d = level[i]
-        q[i] = complex(cosd[d], sind[d])
 
 
 @kernel
@@ -158,6 +153,7 @@ def greedy_hologram(
     ca,
     cb,
     q,
+    p,
     amp,
     phase,
     drive,
@@ -165,17 +161,28 @@ def greedy_hologram(
     focal,
 ):
     """Check the targets, run :func:`greedy_solve` (seeded by ``seed`` when cold), apply
-    the emission constraint, |G drive| into ``focal``. ``info`` receives [passes, changes
-    in the last pass, objective]. Returns a status code of ``acoustics``."""
-    m, n = G.shape
-    for j in range(m):
-        if not (amps[j] >= 0.0 and math.isfinite(amps[j])):
-            return BAD_AMPLITUDE
+    the emission constraint, G drive into ``field`` and its modulus into ``focal``.
+    ``info`` receives [passes, changes in the last pass, objective]. Returns a status
+    code of ``acoustics``.
+
+    G and the amplitudes are solved multiplied by one power of two 2**-e (the same
+    problem, exactly: the drive is unit-modulus) when their squares would over- or
+    underflow, the amplitudes as solved in ``p`` (m,); G is restored before returning,
+    the objective and ``hist`` are in the caller's units (inf / 0 beyond float64)."""
+    n = G.shape[1]
+    ok, e = scale_phase_only(G, amps, p)
+    if not ok:
+        return BAD_AMPLITUDE
     if not warm:
         state[0] = np.uint64(seed)
     passes, changes, f = greedy_solve(
-        G, amps, max_iter, warm, rtol, order, state, level, cosd, sind, cache, val, hist
+        G, p, max_iter, warm, rtol, order, state, level, cosd, sind, q, cache, val, hist
     )
+    if e != 0:
+        _scale(G, e)
+        f = math.ldexp(f, e)  # sum_j |a_j - |p_j||: one power of the scale
+        for t in range(min(passes, hist.size)):
+            hist[t] = math.ldexp(hist[t], e)
     info[0] = passes
     info[1] = changes
     info[2] = f
@@ -185,14 +192,5 @@ def greedy_hologram(
     step = 2.0 * math.pi / cosd.size
     for i in range(n):
         phase[i] = level[i] * step
-    for j in range(m):
-        ar = 0.0
-        ai = 0.0
-        for i in range(n):
-            a = G[j, i]
-            b = drive[i]
-            ar += a.real * b.real - a.imag * b.imag
-            ai += a.real * b.imag + a.imag * b.real
-        field[j] = complex(ar, ai)
-        focal[j] = math.sqrt(ar * ar + ai * ai)
+    focal_pressure(G, drive, field, focal)
     return OK

@@ -21,7 +21,8 @@ import math
 
 from ..._core._kernels.linalg import chol_solve, cholesky_lower
 from ..._core.config import kernel
-from .acoustics import BAD_AMPLITUDE, OK, constrain
+from .acoustics import BAD_AMPLITUDE, OK, _scale, constrain, gram, scale_phase_only
+from .emission import focal_pressure
 from .trig import sincos
 
 
@@ -172,17 +173,8 @@ def lm_solve(G, amps, x, max_iter, tol_g, tol_h, tau, mu0, bufs, ybuf, cbufs, K,
     rn = cbufs[2][:m]
     w = cbufs[3][:m]
     # C = G G^H + P^2, the phase-independent block of J J^H
+    gram(G, 0.0, C)
     for j in range(m):
-        for l in range(j + 1):
-            ar = 0.0
-            ai = 0.0
-            for i in range(n):
-                a = G[j, i]
-                b = G[l, i]
-                ar += a.real * b.real + a.imag * b.imag
-                ai += a.imag * b.real - a.real * b.imag
-            C[j, l] = complex(ar, ai)
-            C[l, j] = complex(ar, -ai)
         C[j, j] = C[j, j].real + amps[j] * amps[j]
     f = residual(G, amps, x, q, r)
     phase_column_scale(G, x, Gt)
@@ -295,46 +287,41 @@ def lm_hologram(
 ):
     """Check the targets, run :func:`lm_solve` (from x and the damping left in info[3] if
     ``warm``, else from zero phases as AUTD3 does), apply the emission constraint, put
-    |G drive| into ``focal``. The gradient test is ||g||_inf <= tol * ||p||^2. Returns a
-    status code of ``acoustics``."""
+    G drive into ``field`` and its modulus into ``focal``. The gradient test is
+    ||g||_inf <= tol * ||p||^2. ``ybuf`` is (3, 2m): its last row holds the amplitudes
+    as solved. Returns a status code of ``acoustics``.
+
+    G and the amplitudes are solved multiplied by one power of two 2**-e (the same
+    problem, exactly: the drive is unit-modulus) when their squares would over- or
+    underflow, and G is restored before returning. ``info`` = [iterations, F (caller's
+    units, inf / 0 beyond float64), ||g||_inf / ||p||^2, mu, stop code, e]: mu in the
+    units of the problem solved with e (a warm start rescales it to its own);
+    ``hist`` holds F in the caller's units."""
     m, n = G.shape
+    p = ybuf[2][:m]
+    ok, e = scale_phase_only(G, amps, p)
+    if not ok:
+        return BAD_AMPLITUDE
     p2 = 0.0
     for j in range(m):
-        if not (amps[j] >= 0.0 and math.isfinite(amps[j])):
-            return BAD_AMPLITUDE
-        p2 += amps[j] * amps[j]
-    mu0 = info[3] if warm else -1.0  # a warm start keeps the damping it ended with
-    if not warm:
+        p2 += p[j] * p[j]
+    mu0 = -1.0
+    if warm:  # a warm start keeps the damping it ended with, in this problem's units
+        mu0 = math.ldexp(info[3], 2 * (int(info[5]) - e)) if info[3] > 0.0 else -1.0
+    else:
         for t in range(x.size):
             x[t] = 0.0
-    lm_solve(
-        G,
-        amps,
-        x,
-        max_iter,
-        tol * p2,
-        step_tol,
-        tau,
-        mu0,
-        bufs,
-        ybuf,
-        cbufs,
-        K,
-        Lc,
-        C,
-        Gt,
-        hist,
-        info,
-    )
+    k = lm_solve(
+        G, p, x, max_iter, tol * p2, step_tol, tau, mu0, bufs, ybuf, cbufs, K, Lc, C, Gt,
+        hist, info,
+    )  # fmt: skip
+    if e != 0:
+        _scale(G, e)
+        info[1] = math.ldexp(info[1], 2 * e)
+        for t in range(min(k, hist.size)):
+            hist[t] = math.ldexp(hist[t], 2 * e)
+    info[2] = info[2] / p2 if p2 > 0.0 else info[2]
+    info[5] = e
     constrain(cbufs[0][:n], code, ca, cb, amp, phase, drive)
-    for j in range(m):
-        ar = 0.0
-        ai = 0.0
-        for i in range(n):
-            a = G[j, i]
-            b = drive[i]
-            ar += a.real * b.real - a.imag * b.imag
-            ai += a.real * b.imag + a.imag * b.real
-        field[j] = complex(ar, ai)
-        focal[j] = math.sqrt(ar * ar + ai * ai)
+    focal_pressure(G, drive, field, focal)
     return OK

@@ -71,7 +71,7 @@ def run_frames(
     ccode, cold_iter, seed, warm_iter = iopts[0], iopts[1], iopts[2], iopts[3]
     A, L, M, X, W, vecs, q, state, hist, info = hs
     x, lbufs, ybuf, cbufs, K, Lc, C, Gt, lhist, linfo = lmb
-    order, gstate, level, cosd, sind, cache, val, ghist, ginfo, gq = gb
+    order, gstate, level, cosd, sind, cache, val, ghist, ginfo, gq, gp = gb
     field = vecs[1]
     step_levels = levels
     if method == GREEDY:
@@ -95,7 +95,7 @@ def run_frames(
         elif method == GREEDY:
             status = greedy_hologram(
                 G, a, max_iter, warm, 1e-12, seed, order, gstate, level, cosd, sind, cache,
-                val, ghist, ginfo, ccode, ca, cb, gq, amp, phase, drive, field, focal,
+                val, ghist, ginfo, ccode, ca, cb, gq, gp, amp, phase, drive, field, focal,
             )  # fmt: skip
             out_iter[f] = ginfo[0]
             out_conv[f] = ginfo[1] == 0 or max_iter == 1
