@@ -36,11 +36,11 @@ import time
 import numpy as np
 
 
-def block_rows(seed, start, stop, n, rank, fraction, magnitude, parts=("M",)):
+def block_rows(seed, start, stop, n, rank, fraction, magnitude, parts=("M",), dtype=np.float32):
     """Rows ``start:stop`` of the planted problem (deterministic in the seed and rows)."""
-    B = np.random.default_rng([seed, 0]).standard_normal((n, rank)).astype(np.float32)
+    B = np.random.default_rng([seed, 0]).standard_normal((n, rank)).astype(dtype)
     rng = np.random.default_rng([seed, 1, start])
-    A = rng.standard_normal((stop - start, rank)).astype(np.float32)
+    A = rng.standard_normal((stop - start, rank)).astype(dtype)
     L0 = A @ B.T
     S0 = np.zeros_like(L0)
     count = rng.binomial(S0.size, fraction)  # positions drawn with repeats: cheap
@@ -51,14 +51,15 @@ def block_rows(seed, start, stop, n, rank, fraction, magnitude, parts=("M",)):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--gib", type=float, required=True, help="size of M in GiB (float32)")
+    ap.add_argument("--gib", type=float, required=True, help="size of M in GiB")
+    ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     ap.add_argument("--dir", required=True, help="scratch folder for the solver's state")
     ap.add_argument("--columns", type=int, default=1000, help="n (frames of a video)")
     ap.add_argument("--rows", type=int, default=16384, help="rows per block")
     ap.add_argument("--rank", type=int, default=5)
     ap.add_argument("--fraction", type=float, default=0.05)
     ap.add_argument("--magnitude", type=float, default=50.0)
-    ap.add_argument("--source", choices=("generated", "npy"), default="generated")
+    ap.add_argument("--source", choices=("generated", "npy", "zarr"), default="generated")
     ap.add_argument("--threads", type=int, default=None, help="Dask worker threads")
     ap.add_argument(
         "--cluster",
@@ -79,28 +80,42 @@ def main(argv=None) -> int:
     from fastrpca.robust_pca import dask as fdask
 
     n = args.columns
-    m = int(args.gib * 2**30 / (4 * n))
+    dtype = np.dtype(args.dtype)
+    m = int(args.gib * 2**30 / (dtype.itemsize * n))
     rows = min(args.rows, m)
     params = (n, args.rank, args.fraction, args.magnitude)
+    kw = {"dtype": dtype}
     os.makedirs(args.dir, exist_ok=True)
     work = tempfile.mkdtemp(prefix="ooc-", dir=args.dir)
     spans = [(a, min(a + rows, m)) for a in range(0, m, rows)]
     gen = dask.delayed(block_rows, pure=True)
+    t_input = time.perf_counter()
     if args.source == "npy":
         path = os.path.join(work, "M.npy")
-        out = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(m, n))
+        out = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(m, n))
         for a, b in spans:
-            out[a:b] = block_rows(0, a, b, *params)
+            out[a:b] = block_rows(0, a, b, *params, **kw)
         out.flush()
         del out
         M = fdask.from_npy(path, rows=rows)
+    elif args.source == "zarr":
+        import zarr
+
+        path = os.path.join(work, "M.zarr")
+        out = zarr.open_array(path, mode="w", shape=(m, n), chunks=(rows, n), dtype=dtype)
+        for a, b in spans:
+            out[a:b] = block_rows(0, a, b, *params, **kw)
+        del out
+        M = fdask.from_zarr(path, rows=rows)
     else:
         M = da.concatenate(
-            [da.from_delayed(gen(0, a, b, *params), (b - a, n), np.float32) for a, b in spans]
+            [da.from_delayed(gen(0, a, b, *params, **kw), (b - a, n), dtype) for a, b in spans]
         )
+    t_input = time.perf_counter() - t_input
     print(
-        f"M: {m} x {n} float32 = {m * n * 4 / 2**30:.2f} GiB in {len(spans)} blocks of "
-        f"{rows} rows ({rows * n * 4 / 2**20:.0f} MiB); state in {work}",
+        f"M: {m} x {n} {dtype} = {m * n * dtype.itemsize / 2**30:.2f} GiB in {len(spans)} "
+        f"blocks of {rows} rows ({rows * n * dtype.itemsize / 2**20:.0f} MiB); state in {work}"
+        f" (input written in {t_input:.0f} s)",
         flush=True,
     )
 
@@ -146,7 +161,7 @@ def main(argv=None) -> int:
     num_l = den_l = num_s = den_s = 0.0
     U = res.U
     for (a, b), Ub, Sb in zip(spans, U.to_delayed().ravel(), res.S.to_delayed().ravel()):
-        L0, S0 = block_rows(0, a, b, *params, parts=("L0", "S0"))
+        L0, S0 = block_rows(0, a, b, *params, parts=("L0", "S0"), **kw)
         Lb = (Ub.compute() * res.s) @ res.Vh
         num_l += float(np.sum((Lb - L0) ** 2.0, dtype=np.float64))
         den_l += float(np.sum(L0.astype(np.float64) ** 2))
@@ -155,7 +170,10 @@ def main(argv=None) -> int:
     disk = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(work) for f in fs)
     summary = {
         "shape": [m, n],
-        "gib": m * n * 4 / 2**30,
+        "gib": m * n * dtype.itemsize / 2**30,
+        "dtype": str(dtype),
+        "input_write_s": t_input,
+        "iteration_s": [float(t) for t in np.diff(stamps)],
         "blocks": len(spans),
         "rows_per_block": rows,
         "source": args.source,

@@ -369,12 +369,101 @@ def test_failure_while_writing_leaves_nothing(tmp_path, png_folder, capsys, monk
     assert (old / "summary.json").read_text() == "{}" and leftovers(tmp_path) == []
 
 
-def test_too_large_for_memory_is_refused(tmp_path, png_folder, capsys, monkeypatch):
+def test_too_large_for_memory_is_refused_in_memory(tmp_path, png_folder, capsys, monkeypatch):
     import fastrpca.app.reading as fio
 
     monkeypatch.setattr(fio, "physical_memory", lambda: 100_000)
-    code, _, err = run(["decompose", png_folder, "--out", tmp_path / "r"], capsys)
+    code, _, err = run(["decompose", png_folder, "--out", tmp_path / "r", "--in-memory"], capsys)
     assert code == 1 and "--downsample" in err and "GiB" in err
+    assert not (tmp_path / "r").exists()
+
+
+# --------------------------------------------------------------------------- out of core
+
+
+def _pngs(folder):
+    return np.stack([iio.imread(p) for p in sorted(folder.glob("*.png"))]).astype(int)
+
+
+def _same_decomposition(a_dir, b_dir):
+    a = json.loads((a_dir / "summary.json").read_text())
+    b = json.loads((b_dir / "summary.json").read_text())
+    for key in ("n_iter", "rank", "converged"):
+        assert a["rpca"][key] == b["rpca"][key]
+    assert b["rpca"]["sigma"] == pytest.approx(a["rpca"]["sigma"], rel=1e-9)
+    assert b["rpca"]["residual"] == pytest.approx(a["rpca"]["residual"], rel=1e-3)
+    assert b["threshold"]["value"] == pytest.approx(a["threshold"]["value"], rel=1e-3)
+    assert [f["source"] for f in a["frames"]] == [f["source"] for f in b["frames"]]
+    for sub in ("background", "mask"):  # float32 rounding may move a pixel by one level
+        x, y = _pngs(a_dir / sub), _pngs(b_dir / sub)
+        assert x.shape == y.shape and np.abs(x - y).max() <= (1 if sub == "background" else 255)
+        assert np.mean(x != y) < 1e-3
+    return a, b
+
+
+def test_video_forced_out_of_core_equals_in_memory(tmp_path, capsys):
+    pytest.importorskip("av")
+    pytest.importorskip("dask")
+    clip = make_factory_line(24, 32, 48, color=True, random_state=4)
+    video = tmp_path / "line.mp4"
+    iio.imwrite(
+        video, np.rint(clip.frames * 255).astype(np.uint8), plugin="pyav", codec="libx264", fps=10
+    )
+    code, _, err = run(["decompose", video, "--out", tmp_path / "m", "-q"], capsys)
+    assert code == 0, err
+    code, _, err = run(["decompose", video, "--out", tmp_path / "o", "-q", "--out-of-core"], capsys)
+    assert code == 0, err
+    _, s = _same_decomposition(tmp_path / "m", tmp_path / "o")
+    assert s["input"]["kind"] == "video" and s["input"]["frames"] == 24
+    assert s["out_of_core"]["passes"] >= 2 * s["rpca"]["n_iter"]  # stable PCP: two a pass
+    assert (tmp_path / "o" / "contact_sheet.png").exists()
+    assert iio.imread(tmp_path / "o" / "contact_sheet.png").shape[:2] == tuple(
+        s["files"]["contact_sheet_size"]
+    )
+    # the arrays: L's factors and S as pixels x frames
+    with np.load(tmp_path / "o" / "factors.npz") as f:
+        L = (f["U"] * f["s"]) @ f["Vh"]
+    assert L.shape == (32 * 48 * 3, 24)
+    import zarr
+
+    S = zarr.open_array(str(tmp_path / "o" / "foreground.zarr"), mode="r")
+    assert S.shape == L.shape
+    # the scratch folder (store, solver state) is gone, nothing partial is left
+    assert not [p for p in (tmp_path / "o").iterdir() if p.name.startswith(".")]
+    assert leftovers(tmp_path) == []
+
+
+def test_too_large_for_memory_goes_out_of_core(tmp_path, line, capsys, monkeypatch):
+    pytest.importorskip("dask")
+    import fastrpca.app.reading as fio
+
+    np.save(tmp_path / "f.npy", line.frames)
+    code, _, err = run(["decompose", tmp_path / "f.npy", "--out", tmp_path / "m", "-q"], capsys)
+    assert code == 0, err
+    # memory for about 3 frames: the fourth frame read switches to the out-of-core path
+    monkeypatch.setattr(fio, "physical_memory", lambda: int(3 * line.frames[0].size * 4 * 10))
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    argv = ["decompose", tmp_path / "f.npy", "--out", tmp_path / "o", "--scratch", scratch]
+    code, out, err = run([*argv, "--color", "grey"], capsys)
+    assert code == 0, err
+    assert "out of core" in out and "streaming" in out
+    a, b = _same_decomposition(tmp_path / "m", tmp_path / "o")
+    assert "out_of_core" in b and "out_of_core" not in a
+    assert list(scratch.iterdir()) == []  # the work folder was deleted
+    code, _, err = run(
+        ["decompose", tmp_path / "f.npy", "--out", tmp_path / "p", "--svd", "partial"], capsys
+    )
+    assert code != 0 and "--svd partial" in err and "out of core" in err
+
+
+def test_out_of_core_refuses_what_it_cannot_do(tmp_path, png_folder, capsys):
+    pytest.importorskip("dask")
+    argv = ["decompose", png_folder, "--out", tmp_path / "r", "--out-of-core"]
+    code, _, err = run([*argv, "--truth", png_folder], capsys)
+    assert code != 0 and "--truth" in err
+    code, _, err = run([*argv, "--svd", "partial"], capsys)
+    assert code != 0 and "--svd partial" in err
     assert not (tmp_path / "r").exists()
 
 
@@ -893,3 +982,23 @@ def test_demo_reports_the_scenes_background_rank(tmp_path, capsys):
     assert summary["rpca"]["rank"] == 3  # stable PCP finds it; exact PCP said 44
     assert "rank of L 3 (the scene's background: 3)" in stdout
     assert summary["detection"]["f_measure"] > 0.95
+
+
+@pytest.mark.parametrize("kind", ["npy", "png"])
+def test_stream_frames_equal_read_frames(tmp_path, line, png_folder, kind):
+    from fastrpca.app import reading
+
+    if kind == "npy":
+        np.save(tmp_path / "f.npy", line.frames.astype(np.float64))
+        src = tmp_path / "f.npy"
+    else:
+        src = png_folder
+    opts = dict(max_frames=4, start=2, step=2, downsample=2)
+    ref = reading.read_frames(src, **opts)
+    stream = reading.stream_frames(src, **opts)
+    got = list(stream.frames)
+    assert [s for s, _ in got] == ref.sources
+    np.testing.assert_array_equal(np.stack([f for _, f in got]), ref.frames)
+    assert stream.display_range == ref.display_range and stream.kind == ref.kind
+    with pytest.raises(reading.InputError, match="starting at frame"):
+        list(reading.stream_frames(src, start=10_000).frames)

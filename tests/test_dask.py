@@ -311,6 +311,158 @@ def test_npy_and_zarr_inputs(tmp_path):
     _same_run(fastrpca.rpca(Z, svd="randomized"), ref)
 
 
+# ---- stable PCP (delta > 0 / "auto"): M = L + S + E, two passes an iteration ----------------
+
+
+def _frames(m, n, sigma=0.05, seed=21, dtype=np.float64):
+    """Frames as columns: a static scene under a drifting gain, moving spikes, noise."""
+    rng = np.random.default_rng(seed)
+    background = rng.uniform(1.0, 3.0, m)
+    gain = 1.0 + 0.1 * np.sin(np.linspace(0, 3, n))
+    S = np.where(rng.random((m, n)) < 0.005, rng.uniform(3.0, 6.0, (m, n)), 0.0)
+    return (np.outer(background, gain) + S + sigma * rng.standard_normal((m, n))).astype(dtype)
+
+
+def _same_stable_run(res, ref, rtol=1e-10):
+    _same_run(res, ref, rtol)
+    assert res.delta == ref.delta and res.sigma == ref.sigma
+    np.testing.assert_allclose(res.history["e_norm"], ref.history["e_norm"], rtol=1e-10)
+    assert res.e_norm == pytest.approx(ref.e_norm, rel=1e-10)
+    assert isinstance(res.E, da.Array)
+    assert _rel(res.E.compute(), ref.E) < 1e3 * rtol  # E = c W: W ~ noise, c near 1
+
+
+@pytest.fixture(scope="module")
+def noisy():
+    # 4200 x 150: the Gram route of the warm steps (products ride on the second pass),
+    # and m (n - 1) > 2**18, so delta="auto" estimates sigma from a row sample
+    return _frames(4200, 150)
+
+
+@pytest.mark.parametrize("rows", [4200, 1050, 977, 97])
+def test_stable_auto_equals_in_memory_on_any_row_chunking(noisy, rows):
+    ref = fastrpca.rpca(noisy, svd="randomized", delta="auto")
+    assert 0.04 < ref.sigma < 0.08 and ref.e_norm > 0  # really stable (noise 0.05)
+    res = fastrpca.rpca(da.from_array(noisy, chunks=(rows, 150)), svd="randomized", delta="auto")
+    _same_stable_run(res, ref)
+    # the sample and the estimate are the in-memory ones, bit for bit
+    assert res.sigma == ref.sigma and res.delta == ref.delta
+    # two passes an iteration (fused, then project), plus the cold start's
+    assert 2 * res.n_iter <= res.passes <= 2 * res.n_iter + 8
+    L, S, E = res.L.compute(), res.S.compute(), res.E.compute()
+    assert np.linalg.norm(E) <= res.delta * (1 + 1e-12)  # the constraint ||E||_F <= delta
+    np.testing.assert_allclose(
+        np.linalg.norm(noisy - L - S - E) / np.linalg.norm(noisy), res.residual, rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize("delta", [2.0, 20.0])  # the ball's boundary; c = 1 late (E = W)
+def test_stable_fixed_delta_equals_in_memory(delta):
+    M = _frames(600, 130, seed=22)  # Householder route of the warm steps
+    ref = fastrpca.rpca(M, svd="randomized", delta=delta)
+    for rows in (600, 97):
+        _same_stable_run(
+            fastrpca.rpca(da.from_array(M, chunks=(rows, 130)), svd="randomized", delta=delta), ref
+        )
+
+
+@pytest.mark.parametrize("as_dask", [False, True])
+def test_stable_masked_equals_in_memory(as_dask):
+    M = _frames(700, 120, seed=23)
+    mask = np.random.default_rng(5).random(M.shape) > 0.2
+    mask[:100] = True  # some blocks fully observed
+    ref = fastrpca.rpca(M, svd="randomized", delta="auto", mask=mask)
+    holes = np.where(mask, M, np.nan)
+    m = da.from_array(mask, chunks=(100, 120)) if as_dask else mask
+    res = fastrpca.rpca(
+        da.from_array(holes, chunks=(100, 120)), svd="randomized", delta="auto", mask=m
+    )
+    _same_stable_run(res, ref)
+    assert not res.E.compute()[~mask].any() and not res.S.compute()[~mask].any()
+
+
+def test_stable_sigma_sample_follows_a_generator_and_the_full_engine():
+    M = _frames(3000, 100, seed=24)  # sampled rows: the Generator's first draw
+    ref = fastrpca.rpca(M, delta="auto", random_state=np.random.default_rng(7))
+    res = fastrpca.rpca(
+        da.from_array(M, chunks=(700, 100)), delta="auto", random_state=np.random.default_rng(7)
+    )
+    _same_stable_run(res, ref)
+    narrow = _frames(300, 20, seed=25)  # "auto" is the full SVD (TSQR) on <= 32 columns
+    ref = fastrpca.rpca(narrow, delta="auto")
+    res = fastrpca.rpca(da.from_array(narrow, chunks=(64, 20)), delta="auto")
+    assert res.svd == "full"
+    _same_stable_run(res, ref)
+
+
+def test_stable_noise_free_data_is_exact_pcp():
+    M = np.repeat(np.arange(1.0, 201.0)[:, None], 40, axis=1)  # identical frames: sigma 0
+    res = fastrpca.rpca(da.from_array(M, chunks=(50, 40)), delta="auto")
+    assert res.sigma == 0 and res.delta == 0 and res.E is None and "e_norm" not in res.history
+
+
+def test_stable_float32_and_extreme_scale(tmp_path):
+    M = _frames(500, 120, seed=26)
+    ref = fastrpca.rpca(M * 1e-160, svd="randomized", delta="auto")
+    res = fastrpca.rpca(da.from_array(M * 1e-160, chunks=(90, 120)), svd="randomized", delta="auto")
+    _same_stable_run(res, ref)
+    M32 = M.astype(np.float32)
+    ref = fastrpca.rpca(M32, svd="randomized", delta="auto", tol=1e-5)
+    res = fastrpca.rpca(
+        da.from_array(M32, chunks=(90, 120)), svd="randomized", delta="auto", tol=1e-5
+    )
+    assert res.E.dtype == np.float32 and res.n_iter == ref.n_iter
+    assert res.sigma == ref.sigma
+    assert _rel(res.E.compute(), ref.E) < 1e-4 and _rel(res.S.compute(), ref.S) < 1e-5
+
+
+@pytest.mark.parametrize("reread", [False, True])
+def test_stable_out_of_core(tmp_path, reread):
+    M = _frames(500, 130, seed=27)
+    mask = np.random.default_rng(8).random(M.shape) > 0.1
+    ref = fastrpca.rpca(M, svd="randomized", delta="auto", mask=mask)
+    np.save(tmp_path / "m.npy", M)
+    X = fdask.from_npy(tmp_path / "m.npy", rows=120)
+    res = fdask.rpca_dask(
+        X, svd="randomized", delta="auto", mask=mask, state_dir=tmp_path / "s", reread=reread
+    )
+    _same_stable_run(res, ref)
+    (run,) = (tmp_path / "s").iterdir()
+    assert sorted(p.name for p in (run / "block-0").iterdir())[0] == "E.npy"
+
+
+@pytest.mark.parametrize("state", [False, True])
+def test_stable_checkpoint_then_resume(tmp_path, state):
+    M = _frames(4200, 100, seed=28)
+    ref = fastrpca.rpca(M, svd="randomized", delta="auto")
+    path = str(tmp_path / "ck.zarr")
+    where = {"state_dir": tmp_path / "a"} if state else {}
+    part = fdask.rpca_dask(
+        da.from_array(M, chunks=(1050, 100)),
+        svd="randomized",
+        delta="auto",
+        checkpoint=path,
+        checkpoint_every=3,
+        callback=lambda info: info.n_iter == 7,
+        **where,
+    )
+    assert part.n_iter == 7
+    where = {"state_dir": tmp_path / "b"} if state else {}
+    res = fdask.rpca_dask(
+        da.from_array(M, chunks=(900, 100)), svd="randomized", delta="auto", resume=path, **where
+    )
+    _same_stable_run(res, ref)
+    with pytest.raises(ValueError, match="delta"):
+        fdask.rpca_dask(da.from_array(M, chunks=(900, 100)), delta=1.0, resume=path)
+
+
+def test_stable_on_a_distributed_client(threads_cluster, noisy):
+    ref = fastrpca.rpca(noisy, svd="randomized", delta="auto")
+    res = fastrpca.rpca(da.from_array(noisy, chunks=(700, 150)), svd="randomized", delta="auto")
+    assert res.scheduler == "distributed"
+    _same_stable_run(res, ref)
+
+
 def test_input_is_never_modified():
     M = _problem(200, 60, 3, seed=15)
     keep = M.copy()
@@ -326,7 +478,8 @@ def test_input_is_never_modified():
         ({"mask": np.ones((60, 40))}, TypeError, "mask must be a boolean"),
         ({"mask": np.ones((6, 4), bool)}, ValueError, "mask has shape"),
         ({"rho": 0.5}, ValueError, "rho must be >= 1"),
-        ({"delta": 0.1}, ValueError, "stable PCP"),
+        ({"delta": "noise"}, ValueError, "delta must be a number >= 0 or 'auto'"),
+        ({"delta": -1.0}, ValueError, "delta"),
         ({"rank": 0}, ValueError, "rank must be > 0"),
     ],
 )
@@ -390,3 +543,54 @@ def test_two_process_local_cluster(tall):
         _same_run(res, ref)
         workers = {w for ws in client.who_has(res.S).values() for w in ws}
         assert len(workers) == 2  # the blocks were spread over both processes
+
+
+# ---- frames streamed into a zarr store -------------------------------------------------------
+
+
+def test_frames_to_zarr_streams_batches_and_equals_frames_to_matrix(tmp_path):
+    import gc
+    import weakref
+
+    from fastrpca.robust_pca.frames import frames_to_matrix
+
+    rng = np.random.default_rng(0)
+    stack = rng.random((23, 6, 5, 3)).astype(np.float32)
+    live, peak = [0], [0]
+
+    def frames():  # counts the frames alive: the writer may hold one batch, no more
+        for f in stack:
+            frame = f.copy()
+            live[0] += 1
+            peak[0] = max(peak[0], live[0])
+            weakref.finalize(frame, lambda: live.__setitem__(0, live[0] - 1))
+            yield frame
+            del frame
+            gc.collect()
+
+    M = fdask.frames_to_zarr(frames(), tmp_path / "m.zarr", dtype=np.float64, batch=4, rows=30)
+    assert peak[0] <= 4 + 1
+    assert M.shape == (90, 23) and M.dtype == np.float64 and M.chunks[0] == (30, 30, 30)
+    assert len(M.chunks[1]) == 1  # row blocks holding every frame
+    np.testing.assert_array_equal(M.compute(), frames_to_matrix(stack, dtype=np.float64))
+    import zarr
+
+    z = zarr.open_array(str(tmp_path / "m.zarr"), mode="r")
+    assert z.chunks[1] == 4 and list(z.attrs["frame_shape"]) == [6, 5, 3]
+
+
+def test_frames_to_zarr_then_stable_rpca_equals_in_memory(tmp_path):
+    M = _frames(600, 40, seed=29)
+    frames = (M[:, t].reshape(20, 30) for t in range(M.shape[1]))
+    X = fdask.frames_to_zarr(frames, tmp_path / "v.zarr", dtype=np.float64, batch=7)
+    ref = fastrpca.rpca(M, svd="randomized", delta="auto")
+    _same_stable_run(fastrpca.rpca(X, svd="randomized", delta="auto"), ref)
+
+
+def test_frames_to_zarr_refuses_mixed_shapes_and_single_frames(tmp_path):
+    with pytest.raises(ValueError, match="frame 2 has shape"):
+        fdask.frames_to_zarr([np.ones((3, 4))] * 2 + [np.ones((4, 3))], tmp_path / "a.zarr")
+    with pytest.raises(ValueError, match="at least 2"):
+        fdask.frames_to_zarr([np.ones((3, 4))], tmp_path / "b.zarr")
+    with pytest.raises(TypeError, match="floating dtype"):
+        fdask.frames_to_zarr([np.ones((3, 4))] * 2, tmp_path / "c.zarr", dtype=int)

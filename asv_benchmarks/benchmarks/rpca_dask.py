@@ -109,3 +109,55 @@ class DaskVsInMemory(_Problem):
         return float(np.abs(res.S.compute() - ref.S).max() / np.abs(ref.S).max())
 
     track_max_difference_from_in_memory.unit = "relative"
+
+
+#: Dense noise added for the stable-PCP benchmarks (deviation, in M's units).
+NOISE = 0.01
+
+
+class DaskStableVsInMemory(_Problem):
+    """Stable PCP (``delta`` = the noise's expected ``||E||_F``) on a dask array against
+    the in-memory solver: two passes over the blocks per iteration, as in memory."""
+
+    params = [list(PROBLEMS)]
+    param_names = ["problem"]
+
+    def setup(self, problem):
+        super().setup(problem)
+        self.M = self.M + NOISE * np.random.default_rng(5).standard_normal(self.M.shape)
+        self.X = da.from_array(self.M, chunks=self.X.chunks)
+        self.delta = NOISE * np.sqrt(self.M.size)
+
+    def teardown(self, problem):
+        super().teardown(problem)
+
+    def _solve(self, layout, callback=None):
+        M = self.M if layout == "in-memory" else self.X
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fastrpca.rpca(M, svd="randomized", delta=self.delta, callback=callback)
+
+    def time_solve_dask(self, problem):
+        self._solve("dask threads")
+
+    def track_ratio_to_in_memory(self, problem):
+        """Per-iteration time over the in-memory stable solver's (median of 3 rounds)."""
+        ratios = []
+        for _ in range(3):
+            a = _per_iteration(lambda cb: self._solve("in-memory", cb))[0]
+            b = _per_iteration(lambda cb: self._solve("dask threads", cb))[0]
+            ratios.append(b / a)
+        return float(np.median(ratios))
+
+    track_ratio_to_in_memory.unit = "ratio"
+
+    def track_max_difference_from_in_memory(self, problem):
+        """``max |E - E_in_memory| / max |E_in_memory|`` (inf if the iteration counts
+        differ)."""
+        ref = self._solve("in-memory")
+        res = self._solve("dask threads")
+        if res.n_iter != ref.n_iter or ref.E is None:
+            return float("inf")
+        return float(np.abs(res.E.compute() - ref.E).max() / np.abs(ref.E).max())
+
+    track_max_difference_from_in_memory.unit = "relative"

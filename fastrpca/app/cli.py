@@ -11,6 +11,7 @@ draws the L1 versus L2 experiment. Run ``fastrpca COMMAND --help`` for the optio
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -486,6 +487,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--downsample apply to them too): the summary then reports the CDnet measures (recall, "
         "specificity, FPR, FNR, PWC, precision, F-measure) and the ROC AUC",
     )
+    g = dec.add_argument_group("larger than memory")
+    how = g.add_mutually_exclusive_group()
+    how.add_argument(
+        "--out-of-core",
+        dest="memory",
+        action="store_const",
+        const="out-of-core",
+        default="auto",
+        help="stream the frames into a zarr store and solve on Dask row blocks with the "
+        "solver's state on disk (needs fastrpca[dask]); by default this happens by itself "
+        "when the frames would not fit in memory",
+    )
+    how.add_argument(
+        "--in-memory",
+        dest="memory",
+        action="store_const",
+        const="in-memory",
+        help="never go out of core: refuse frames that would not fit in memory",
+    )
+    g.add_argument(
+        "--scratch",
+        metavar="DIR",
+        help="folder for the out-of-core store and solver state (about 3 times the "
+        "frames' size as float32; default: inside the output folder, deleted at the end)",
+    )
     _add_solver_options(dec)
     _add_threshold_options(dec)
     _add_output_options(dec)
@@ -800,7 +826,9 @@ def cmd_decompose(args) -> int:
 
     out = _check_paths(args.out, args.inputs, args.force)
     start = time.perf_counter()
-    src = reading.read_frames(
+    if args.memory == "out-of-core":
+        _check_out_of_core(args)
+    stream = reading.stream_frames(
         args.inputs,
         max_frames=args.max_frames,
         start=args.start,
@@ -808,6 +836,31 @@ def cmd_decompose(args) -> int:
         key=args.key,
         downsample=args.downsample,
     )
+    frames = iter(stream.frames)
+    head, sources = [], []
+    spill = args.memory == "out-of-core"
+    budget = _frames_budget(np.dtype(args.dtype))
+    while not spill:
+        try:
+            source, frame = next(frames)
+        except StopIteration:
+            break
+        head.append(frame)
+        sources.append(source)
+        if args.memory == "in-memory":
+            if stream.kind == "video":  # stop decoding before the frames fill the memory
+                reading._check_growing(head, _input_label(args.inputs))
+        elif budget is not None and len(head) * frame.size > budget:
+            spill = True  # the solve would not fit: go on out of core
+            _check_out_of_core(args, automatic=True)
+    if spill:
+        return _decompose_out_of_core(
+            args, out, stream, itertools.chain(zip(sources, head), frames), start
+        )
+    src = reading.FrameSource(
+        reading._stack(head, sources), sources, stream.kind, stream.display_range
+    )
+    del head
     _say(args, f"read {_describe_frames(src.frames)} from {_input_label(args.inputs)}")
     truth = _read_truth(args, src.frames.shape[:3]) if args.truth else None
     _check_memory(src.frames, np.dtype(args.dtype))
@@ -855,6 +908,101 @@ def cmd_decompose(args) -> int:
         )
         summary["out_dir"] = str(out)
         summary["time_total"] = time.perf_counter() - start
+        outputs.write_json(tmp / "summary.json", summary)
+    for note in notes:
+        print(f"fastrpca: warning: {note}", file=sys.stderr)
+    _report(args, summary, out)
+    _emit_json(args, summary)
+    return EXIT_OK
+
+
+def _frames_budget(dtype) -> float | None:
+    """Frame values past which an in-memory solve would not fit (see _check_memory)."""
+    from .reading import physical_memory
+
+    have = physical_memory()
+    return None if not have else 0.8 * have / (8 * dtype.itemsize)
+
+
+def _check_out_of_core(args, automatic: bool = False) -> None:
+    """Refuse what the out-of-core path cannot do, naming the option to change."""
+    why = (
+        "the frames would not fit in memory, so they are decomposed out of core; "
+        if (automatic)
+        else ""
+    )
+    try:
+        import dask  # noqa: F401
+        import zarr  # noqa: F401
+    except ImportError:
+        raise Failure(
+            f"{why}out-of-core decomposition needs dask and zarr: pip install 'fastrpca[dask]'"
+            + (
+                "; or use fewer or smaller frames (--max-frames, --step, --downsample)"
+                if automatic
+                else ""
+            )
+        ) from None
+    if args.svd == "partial":
+        raise UsageError(f"{why}--svd partial needs the whole matrix in memory; use --svd auto")
+    if args.truth:
+        raise UsageError(f"{why}--truth is not available out of core")
+
+
+def _decompose_out_of_core(args, out, stream, frames, start) -> int:
+    """cmd_decompose for a stack larger than memory (fastrpca.app.out_of_core)."""
+    import shutil
+    import tempfile
+
+    import numpy as np
+
+    from .. import __version__
+    from . import out_of_core, outputs
+    from .demo import solver_summary
+
+    tol = _default_tol(args)
+    progress = Progress(_progress_mode(args), tol)
+    _say(args, f"streaming {_input_label(args.inputs)} into a zarr store (out of core) ...")
+    with outputs.staged_directory(out, force=args.force) as tmp:
+        scratch = Path(args.scratch) if args.scratch else tmp
+        work = Path(tempfile.mkdtemp(prefix=".fastrpca-work-", dir=scratch))
+        try:
+            progress.waiting()
+            try:
+                info, notes = out_of_core.decompose(
+                    args, frames, stream.display_range, work, tmp, tol, progress
+                )
+            except BaseException:
+                progress.abort()
+                raise
+            dec = info["dec"]
+            progress.close(dec.result)
+            n = len(info["sources"])
+            summary = {
+                "fastrpca_version": __version__,
+                "command": "decompose",
+                "input": {
+                    "kind": stream.kind,
+                    "paths": [str(p) for p in args.inputs],
+                    "frames": n,
+                    "frame_shape": info["frame_shape"],
+                    "step": args.step,
+                    "downsample": args.downsample,
+                    "display_range": list(stream.display_range),
+                },
+                **solver_summary(dec, tol, np.dtype(args.dtype)),
+                "out_of_core": {"scratch": str(work), **info["out_of_core"]},
+                "frames": [
+                    {"index": i, "source": s, "anomaly_fraction": float(f)}
+                    for i, (s, f) in enumerate(zip(info["sources"], dec.anomaly_fraction))
+                ],
+                "warnings": notes,
+                "files": info["files"],
+                "out_dir": str(out),
+                "time_total": time.perf_counter() - start,
+            }
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
         outputs.write_json(tmp / "summary.json", summary)
     for note in notes:
         print(f"fastrpca: warning: {note}", file=sys.stderr)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -273,6 +274,17 @@ def read_frames(
     MissingDependencyError
         imageio (or PyAV for video) is not installed.
     """
+    kind, paths = _resolve(inputs, max_frames, step, min_frames, start)
+    step, start = int(step), int(start)
+    if kind == "array":
+        return _read_array(paths[0], key, max_frames, step, downsample, min_frames, start)
+    if kind in ("video", "image-file"):
+        return _read_sequence(paths[0], kind, max_frames, step, downsample, min_frames, start)
+    return _read_images(paths, max_frames, step, downsample, min_frames, start)
+
+
+def _resolve(inputs, max_frames, step, min_frames, start=0):
+    """``(kind, paths)`` of the inputs, checked (a folder becomes its images)."""
     paths = [Path(p) for p in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs)]
     if not paths:
         raise InputError("no input given")
@@ -282,8 +294,7 @@ def read_frames(
     step = int(step)
     if step < 1:
         raise InputError(f"step must be >= 1, got {step}")
-    start = int(start)
-    if start < 0:
+    if int(start) < 0:
         raise InputError(f"start must be >= 0 (frames to skip), got {start}")
     if max_frames is not None and int(max_frames) < min_frames:
         raise InputError(f"max_frames must be >= {min_frames}, got {max_frames}")
@@ -294,10 +305,6 @@ def read_frames(
             f"({', '.join(IMAGE_SUFFIXES)}), a video ({', '.join(VIDEO_SUFFIXES)}) or an "
             f"array (.npy, .npz)"
         )
-    if kind == "array":
-        return _read_array(paths[0], key, max_frames, step, downsample, min_frames, start)
-    if kind in ("video", "image-file"):
-        return _read_sequence(paths[0], kind, max_frames, step, downsample, min_frames, start)
     if kind == "folder":
         folder = paths[0]
         files = sorted(
@@ -318,8 +325,8 @@ def read_frames(
             raise InputError(
                 f"no images in folder {folder} (looked for {', '.join(IMAGE_SUFFIXES)}){hint}"
             )
-        paths = files
-    return _read_images(paths, max_frames, step, downsample, min_frames, start)
+        return "images", files
+    return kind, paths
 
 
 def _read_images(paths, max_frames, step, downsample, min_frames=2, start=0) -> FrameSource:
@@ -328,72 +335,20 @@ def _read_images(paths, max_frames, step, downsample, min_frames=2, start=0) -> 
     if max_frames is not None:
         paths = paths[: int(max_frames)]
     _check_count(len(paths), "the input images", min_frames)
-    iio = _imageio()
-    images, sources = [], []
-    for p in paths:
-        try:
-            raw = np.asarray(iio.imread(p))
-        except Exception as exc:  # imageio raises many types for corrupt files
-            raise InputError(
-                f"cannot read {p} as an image: it is truncated, corrupt or not an image "
-                f"({', '.join(IMAGE_SUFFIXES)}); replace or remove it"
-            ) from exc
-        if raw.ndim == 4 or (raw.ndim == 3 and raw.shape[2] > 4):
-            raise InputError(
-                f"{p} holds several frames (an animation or a multi-page "
-                f"image); pass it alone to read all its frames"
-            )
-        img = _normalise_channels(_scale_to_float(raw, str(p)), str(p))
-        images.append(_downsample(img, downsample).astype(np.float32, copy=False))
-        sources.append(p.name)
+    images = [_read_image(p, downsample) for p in paths]
+    sources = [p.name for p in paths]
     return FrameSource(_stack(images, sources), sources, "images", (0.0, 1.0))
 
 
 def _read_sequence(
     path: Path, kind: str, max_frames, step, downsample, min_frames=2, start=0
 ) -> FrameSource:
-    iio = _imageio()
-    options = {}
-    if kind == "video" and path.suffix.lower() != ".gif":
-        _check_video_backend()
-        options["plugin"] = "pyav"  # so that a bad file is reported as such
     images, sources = [], []
-
-    def frames_of(reader):
-        """Single frames, also when a reader yields a whole stack at once (TIFF pages)."""
-        for raw in reader:
-            raw = np.asarray(raw)
-            if raw.ndim == 4 or (raw.ndim == 3 and raw.shape[2] > 4):
-                yield from raw
-            else:
-                yield raw
-
-    try:
-        seen = 0
-        for i, raw in enumerate(frames_of(iio.imiter(path, **options))):
-            seen = i + 1
-            if i < start or (i - start) % step:
-                continue
-            what = f"{path.name} frame {i}"
-            img = _normalise_channels(_scale_to_float(raw, what), what)
-            images.append(_downsample(img, downsample).astype(np.float32, copy=False))
-            sources.append(f"{path.name}#{i}")
-            _check_growing(images, str(path))
-            if max_frames is not None and len(images) >= int(max_frames):
-                break
-    except (InputError, MissingDependencyError):
-        raise
-    except Exception as exc:  # FFmpeg / imageio internals: not shown, chained for -v
-        what = (
-            "a video: it is truncated, corrupt or in a format FFmpeg does not know"
-            if kind == "video"
-            else "an image sequence: it is truncated, corrupt or not an image"
-        )
-        done = f" (after {len(images)} good frames)" if images else ""
-        raise InputError(f"cannot read {path} as {what}{done}") from exc
-    if not images:
-        _check_start(start, seen, str(path))
-    _check_count(len(images), str(path), min_frames)
+    frames = _sequence_frames(path, kind, max_frames, step, downsample, min_frames, start)
+    for source, img in frames:
+        images.append(img)
+        sources.append(source)
+        _check_growing(images, str(path))
     return FrameSource(
         _stack(images, sources), sources, "video" if kind == "video" else "images", (0.0, 1.0)
     )
@@ -402,8 +357,25 @@ def _read_sequence(
 def _read_array(
     path: Path, key, max_frames, step, downsample, min_frames=2, start=0
 ) -> FrameSource:
+    arr = _open_array(path, key, max_frames, step, min_frames, start=start)
+    raw_values = arr.dtype not in (np.uint8, np.uint16, bool)  # not scaled to 0..1
+    frames = _scale_to_float(arr, str(path))
+    if downsample > 1:
+        frames = np.stack([_downsample(f, downsample) for f in frames]).astype(np.float32)
+    if raw_values:
+        lo, hi = float(frames.min()), float(frames.max())
+        display = (lo, hi if hi > lo else lo + 1.0)
+    else:
+        display = (0.0, 1.0)
+    sources = [f"{path.name}[{start + i * step}]" for i in range(frames.shape[0])]
+    return FrameSource(np.ascontiguousarray(frames), sources, "array", display)
+
+
+def _open_array(path: Path, key, max_frames, step, min_frames=2, mmap=False, start=0) -> np.ndarray:
+    """The frames of a ``.npy`` / ``.npz`` file, checked and sliced (a memory map of a
+    ``.npy`` with ``mmap``), not yet scaled."""
     try:
-        data = np.load(path, allow_pickle=False)
+        data = np.load(path, allow_pickle=False, mmap_mode="r" if mmap else None)
     except Exception as exc:
         raise InputError(
             f"cannot read {path} as a NumPy array: it is truncated, corrupt, not written by "
@@ -443,14 +415,158 @@ def _read_array(
     if max_frames is not None:
         arr = arr[: int(max_frames)]
     _check_count(arr.shape[0], str(path), min_frames)
-    raw_values = arr.dtype not in (np.uint8, np.uint16, bool)  # not scaled to 0..1
-    frames = _scale_to_float(arr, str(path))
-    if downsample > 1:
-        frames = np.stack([_downsample(f, downsample) for f in frames]).astype(np.float32)
-    if raw_values:
-        lo, hi = float(frames.min()), float(frames.max())
-        display = (lo, hi if hi > lo else lo + 1.0)
-    else:
+    return arr
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+@dataclass
+class FrameStream:
+    """Frames read one at a time, for stacks larger than memory (:func:`stream_frames`).
+
+    Attributes
+    ----------
+    frames : iterator of (str, ndarray). ``(source, frame)``, the frame float32 of shape
+        (h, w) or (h, w, 3), as :func:`read_frames` would have it.
+    kind : str. ``"images"``, ``"video"`` or ``"array"``.
+    display_range : (float, float). Values shown as black and white in pictures.
+    """
+
+    frames: Iterator
+    kind: str
+    display_range: tuple
+
+
+def stream_frames(
+    inputs,
+    *,
+    max_frames: int | None = None,
+    step: int = 1,
+    key: str | None = None,
+    downsample: int = 1,
+    start: int = 0,
+) -> FrameStream:
+    """The frames of :func:`read_frames`, one at a time (nothing is held but the frame).
+
+    Parameters
+    ----------
+    inputs : path or list of paths
+        As for :func:`read_frames`.
+    max_frames : int, optional
+        Keep at most this many frames (after ``step``).
+    step : int
+        Keep every ``step``-th frame.
+    key : str, optional
+        The array in an ``.npz`` holding several. A ``.npy`` is read by memory map; an
+        ``.npz`` is loaded whole (it is compressed).
+    downsample : int
+        Average ``downsample x downsample`` pixel blocks.
+    start : int
+        Skip the first ``start`` frames.
+
+    Returns
+    -------
+    FrameStream
+        Its frames are read (and the errors of :func:`read_frames` raised) while it is
+        iterated; fewer than 2 frames is an error at the end.
+    """
+    kind, paths = _resolve(inputs, max_frames, step, 2, start)
+    step, start = int(step), int(start)
+    if kind == "array":
+        arr = _open_array(paths[0], key, max_frames, step, mmap=True, start=start)
         display = (0.0, 1.0)
-    sources = [f"{path.name}[{start + i * step}]" for i in range(frames.shape[0])]
-    return FrameSource(np.ascontiguousarray(frames), sources, "array", display)
+        if arr.dtype not in (np.uint8, np.uint16, bool):  # raw values: their range, a pass
+            lo, hi = np.inf, -np.inf
+            for f in arr:
+                f = _downsample(_scale_to_float(np.asarray(f), str(paths[0])), downsample)
+                lo, hi = min(lo, float(f.min())), max(hi, float(f.max()))
+            display = (lo, hi if hi > lo else lo + 1.0)
+        name = paths[0].name
+
+        def array_frames():
+            for i, f in enumerate(arr):
+                frame = _scale_to_float(np.asarray(f), str(paths[0]))
+                yield (
+                    f"{name}[{start + i * step}]",
+                    _downsample(frame, downsample).astype(np.float32),
+                )
+
+        return FrameStream(array_frames(), "array", display)
+    if kind in ("video", "image-file"):
+        frames = _sequence_frames(paths[0], kind, max_frames, step, downsample, 2, start)
+        return FrameStream(frames, "video" if kind == "video" else "images", (0.0, 1.0))
+    _check_start(start, len(paths), "the input images")
+    paths = paths[start::step][: None if max_frames is None else int(max_frames)]
+    _check_count(len(paths), "the input images")
+
+    def image_frames():
+        for p in paths:
+            yield p.name, _read_image(p, downsample)
+
+    return FrameStream(image_frames(), "images", (0.0, 1.0))
+
+
+def _read_image(p: Path, downsample: int) -> np.ndarray:
+    """One image file as a float32 frame."""
+    try:
+        raw = np.asarray(_imageio().imread(p))
+    except MissingDependencyError:
+        raise
+    except Exception as exc:  # imageio raises many types for corrupt files
+        raise InputError(
+            f"cannot read {p} as an image: it is truncated, corrupt or not an image "
+            f"({', '.join(IMAGE_SUFFIXES)}); replace or remove it"
+        ) from exc
+    if raw.ndim == 4 or (raw.ndim == 3 and raw.shape[2] > 4):
+        raise InputError(
+            f"{p} holds several frames (an animation or a multi-page "
+            f"image); pass it alone to read all its frames"
+        )
+    img = _normalise_channels(_scale_to_float(raw, str(p)), str(p))
+    return _downsample(img, downsample).astype(np.float32, copy=False)
+
+
+def _sequence_frames(
+    path: Path, kind: str, max_frames, step, downsample, min_frames=2, start=0
+) -> Iterator:
+    """``(source, frame)`` of a video or multi-frame image, decoded one at a time."""
+    iio = _imageio()
+    options = {}
+    if kind == "video" and path.suffix.lower() != ".gif":
+        _check_video_backend()
+        options["plugin"] = "pyav"
+
+    def frames_of(reader):
+        for raw in reader:
+            raw = np.asarray(raw)
+            if raw.ndim == 4 or (raw.ndim == 3 and raw.shape[2] > 4):
+                yield from raw
+            else:
+                yield raw
+
+    good = seen = 0
+    try:
+        for i, raw in enumerate(frames_of(iio.imiter(path, **options))):
+            seen = i + 1
+            if i < start or (i - start) % step:
+                continue
+            what = f"{path.name} frame {i}"
+            img = _normalise_channels(_scale_to_float(raw, what), what)
+            good += 1
+            yield f"{path.name}#{i}", _downsample(img, downsample).astype(np.float32, copy=False)
+            if max_frames is not None and good >= int(max_frames):
+                break
+    except (InputError, MissingDependencyError):
+        raise
+    except Exception as exc:  # FFmpeg / imageio internals: not shown, chained for -v
+        what = (
+            "a video: it is truncated, corrupt or in a format FFmpeg does not know"
+            if kind == "video"
+            else "an image sequence: it is truncated, corrupt or not an image"
+        )
+        done = f" (after {good} good frames)" if good else ""
+        raise InputError(f"cannot read {path} as {what}{done}") from exc
+    if not good:
+        _check_start(start, seen, str(path))
+    _check_count(good, str(path), min_frames)

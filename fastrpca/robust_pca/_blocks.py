@@ -27,7 +27,7 @@ import scipy.linalg as sla
 
 from .._core.linalg import orthonormalizer_from_gram, small_svd
 from .._core.validation import ldexp
-from ._kernels.ialm import fused_pass, norm_and_max, tiled_pass
+from ._kernels.ialm import fused_pass, norm_and_max, project_pass, tiled_pass
 from .ialm import tile_rows, tiled_step
 
 
@@ -38,8 +38,9 @@ class StaleBlockError(RuntimeError):
 
 class Block:
     """One row block's solver state, in memory: ``D`` (M with unobserved entries zeroed),
-    ``mask``, ``S0`` / ``S1`` (the current and next S), ``Y``, ``X`` (SVT input or L) and
-    named tall arrays. Tasks reach the big arrays through :meth:`get` / :meth:`overwrite`
+    ``mask``, ``S0`` / ``S1`` (the current and next S), ``Y``, ``X`` (SVT input or L),
+    for stable PCP ``E`` (the noise part, allocated by :func:`start`) and named tall
+    arrays. Tasks reach the big arrays through :meth:`get` / :meth:`overwrite`
     (which :class:`DiskBlock` backs by files) inside :meth:`task`."""
 
     def __init__(self, M, mask, start: int):
@@ -49,8 +50,10 @@ class Block:
         self.masked = mask is not None and not mask.all()
         self.cur = 0  # S{cur} is the S paired with the latest L
         self.exponent = 0  # D is M * 2**-exponent
-        # What X holds, for a block that rebuilds it: (S name, mu, w, Vh).
-        self.x_state: tuple[str, float, Any, Any] = ("S0", 1.0, None, None)
+        self.stable = False  # whether E is part of the state (stable PCP)
+        # What X holds, for a block that rebuilds it: (S name, mu, w, Vh) for the SVT
+        # input D - S (- E) + Y/mu (L where unobserved); S name None for L = U diag(w) Vh.
+        self.x_state: tuple[str | None, float, Any, Any] = ("S0", 1.0, None, None)
         self.tall: dict[str, np.ndarray] = {}
         self.generation = 0  # step passes done
         self._store(M, mask if self.masked else None)
@@ -172,7 +175,16 @@ class DiskBlock(Block):
 
     def _rebuild_x(self):
         s_name, mu, w, Vh = self.x_state
-        X = np.subtract(self.get("D"), self.get(s_name), out=_buffer("X", self.shape, self.dtype))
+        X = _buffer("X", self.shape, self.dtype)
+        if s_name is None:  # X holds L (stable PCP, between the fused and project passes)
+            if w is None or w.size == 0:
+                X.fill(0)
+            else:
+                np.matmul(self.tall["U"] * w, Vh, out=X)
+            return X
+        np.subtract(self.get("D"), self.get(s_name), out=X)
+        if self.stable:
+            X -= self.get("E")
         X += self.get("Y") * X.dtype.type(1.0 / mu)
         mask = self.get("mask")
         if mask is not None:
@@ -197,7 +209,7 @@ class DiskBlock(Block):
         try:
             yield self
             if writes:
-                for name in self._dirty & {"S0", "S1", "Y"}:
+                for name in self._dirty & {"S0", "S1", "Y", "E"}:
                     write_state(self._path(name), self._cache[name])
         finally:
             self._cache = {}
@@ -208,7 +220,7 @@ class DiskBlock(Block):
         return self._path(self._name(name))
 
     def tidy(self):
-        """Delete the files the result does not use (keeps the current S and Y)."""
+        """Delete the files the result does not use (keeps the current S, Y and E)."""
         for name in ("D", "mask", self._name("S_next")):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(self._path(name))
@@ -298,20 +310,28 @@ def read_state(path: str, rows: int | None = None, out: np.ndarray | None = None
 
 #: Tasks that change a block's m x n arrays (a DiskBlock writes those back).
 def _writes(fn) -> bool:
-    return fn in (start, step, load_rows)
+    return fn in (start, step, noise_step, load_rows)
 
 
 # ---- tasks: run where the block lives, mutate it, return small arrays --------------------
 
 
-def stats(block: Block, gram: bool):
-    """``(sum |d|^2, max |d|, max(|Re d|, |Im d|), non-finite entries, D^H D or None)``."""
+def stats(block: Block, gram: bool, rows=None):
+    """``(sum |d|^2, max |d|, max(|Re d|, |Im d|), non-finite entries, D^H D or None,
+    observed entries, sample)``; ``sample`` is ``[(D[rows], mask[rows] or None)]`` for
+    the noise estimate of ``delta="auto"`` (``rows``: local row indices, or a slice),
+    else ``[]``."""
     D = block.get("D")
     sum_sq, peak, part = norm_and_max(D)
     # A non-finite sum: NaN / Inf in D, or squares that overflow (rescaled later).
     bad = 0 if np.isfinite(sum_sq) else int(D.size - np.count_nonzero(np.isfinite(D)))
     G = D.conj().T @ D if gram and not bad and np.isfinite(sum_sq) else None
-    return float(sum_sq), float(peak), float(part), bad, G
+    mask = block.get("mask")
+    n_obs = D.size if mask is None else int(np.count_nonzero(mask))
+    sample = []
+    if rows is not None:
+        sample = [(D[rows].copy(), None if mask is None else mask[rows].copy())]
+    return float(sum_sq), float(peak), float(part), bad, G, n_obs, sample
 
 
 def scale(block: Block, e: int):
@@ -323,10 +343,12 @@ def scale(block: Block, e: int):
 
 
 def unscale(block: Block, e: int):
-    """Scale the result's S back by ``2**e`` (in-memory blocks; files are scaled on read)."""
+    """Scale the result's S (and E) back by ``2**e`` (in-memory blocks; files are scaled
+    on read)."""
     if not isinstance(block, DiskBlock):
-        S = block.get("S")
-        ldexp(S, e, out=S)
+        for name in ("S", "E") if block.stable else ("S",):
+            arr = block.get(name)
+            ldexp(arr, e, out=arr)
 
 
 def gram_matvec(block: Block, v):
@@ -335,19 +357,55 @@ def gram_matvec(block: Block, v):
     return D.conj().T @ (D @ v)
 
 
-def start(block: Block, y_scale, mu, lam):
-    """Zero L and S, the dual start ``Y = D y_scale``, then the first S and SVT input."""
+def _noise_buffer(block: Block):
+    """The block's E, to be overwritten (allocated on first use)."""
+    if not isinstance(block, DiskBlock) and "E" not in block.arrays:
+        block.arrays["E"] = np.zeros_like(block.arrays["D"])
+    return block.overwrite("E")
+
+
+def start(block: Block, y_scale, mu, lam, stable=False):
+    """Zero L, S (and E), the dual start ``Y = D y_scale``, then the first S and, for
+    exact PCP, the SVT input; returns ``||W||^2`` of stable PCP's projection (else 0),
+    which :func:`noise_step` then makes (with ``s_key="S"``)."""
     block.cur = 0
+    block.stable = stable
     X, S0, S1, Y = (block.overwrite(n) for n in ("X", "S0", "S1", "Y"))
     D = block.get("D")
     X.fill(0)
     S0.fill(0)
+    E = None
+    if stable:
+        E = _noise_buffer(block)
+        E.fill(0)
     np.multiply(D, y_scale, out=Y)
-    fused_pass(D, X, S0, S1, Y, 0.0, mu, lam, block.get("mask"), None)
+    w2 = fused_pass(D, X, S0, S1, Y, 0.0, mu, lam, block.get("mask"), E)[1]
     block.cur = 1
     block.tall.clear()
     block.generation = 0
-    block.x_state = ("S1", mu, None, None)
+    block.x_state = (None, mu, None, None) if stable else ("S1", mu, None, None)
+    return float(w2)
+
+
+def noise_step(block: Block, generation, s_key, mu, c, W, a_name, gram):
+    """Stable PCP's second pass, once ``c = min(1, delta / ||W||)`` is known (X holds L):
+    ``E = c W`` and the SVT input ``X = L + (1 - c) W`` with ``W = D - L - S + Y/mu``
+    (``S`` the block's ``s_key``: ``"S"`` after :func:`start`, ``"S_next"`` after
+    :func:`step`); then, with a start block ``W``, the next warm step's products as in
+    :func:`step`. Returns ``(P^H P, P^H X)`` (None for what was not computed)."""
+    block.check(generation)
+    _, _, w, Vh = block.x_state
+    X = block.get("X")
+    E = _noise_buffer(block)
+    s_name = block._name(s_key)
+    project_pass(block.get("D"), X, block.get(s_name), block.get("Y"), E, mu, c, block.get("mask"))
+    block.x_state = (s_name, mu, w, Vh)
+    if W is None:
+        return None, None
+    P = X @ W
+    block.tall[a_name] = P
+    Ph = P.conj().T
+    return Ph @ P if gram else None, Ph @ X
 
 
 def step(block: Block, generation, swap, u_name, u_T, w, Vh, mu, mu_next, lam, W, a_name, gram):
@@ -358,33 +416,35 @@ def step(block: Block, generation, swap, u_name, u_T, w, Vh, mu, mu_next, lam, W
     ``U = u_name @ u_T`` (kept as ``tall["U"]``), ``X = U diag(w) Vh`` (L), the fused pass
     (residual, Y, next S, next SVT input); with a start block ``W``: ``P = X W`` (kept as
     ``tall[a_name]``), ``P^H X`` and, with ``gram``, ``P^H P``. Returns
-    ``(|Z|^2, P^H P, P^H X)`` (None for what was not computed). A tall block (the
-    in-memory solver's rule) does all of it in one pass over row tiles
+    ``(|Z|^2, |W|^2, P^H P, P^H X)`` (None for what was not computed). Stable PCP
+    (``block.stable``): the fused pass also takes E and sums ``|W|^2``, X keeps L, and
+    the products wait for :func:`noise_step` (``W`` must be None here). Exact PCP on a
+    tall block (the in-memory solver's rule) does all of it in one pass over row tiles
     (:func:`fastrpca.robust_pca.ialm.tiled_step`).
     """
     block.check(generation)
     U = np.ascontiguousarray(block.tall_block(u_name, u_T), dtype=block.dtype)
     X = block.overwrite("X")
-    if _tiled(block.shape):  # one pass over row tiles (the in-memory solver's tiled step)
+    if not block.stable and _tiled(block.shape):  # one pass over row tiles
         if swap:
             block.cur = 1 - block.cur
-        total, _, P, G, H = tiled_step(
+        total, w2, P, G, H = tiled_step(
             tiled_pass, block.get("D"), X, block.get("S"), block.overwrite("S_next"),
             block.get("Y"), mu, mu_next, lam, block.get("mask"), None, (U * w, Vh), W, gram,
             tile_rows(block.shape[1], block.dtype), 1,
         )  # fmt: skip
         _stepped(block, U, w, Vh, mu_next)
         if W is None:
-            return total, None, None
+            return total, w2, None, None
         block.tall[a_name] = P
-        return total, G, H
+        return total, w2, G, H
     if U.shape[1] == 0:
         X.fill(0)
     else:
         np.matmul(U * w, Vh, out=X)
     if swap:
         block.cur = 1 - block.cur
-    total = fused_pass(
+    total, w2 = fused_pass(
         block.get("D"),
         X,
         block.get("S"),
@@ -394,15 +454,21 @@ def step(block: Block, generation, swap, u_name, u_T, w, Vh, mu, mu_next, lam, W
         mu_next,
         lam,
         block.get("mask"),
-        None,
-    )[0]
-    _stepped(block, U, w, Vh, mu_next)
+        block.get("E") if block.stable else None,
+    )
+    block.touch("Y")
+    block.tall = {"U": U}
+    block.generation += 1
+    if block.stable:  # X keeps L until noise_step, which needs ||W|| of every block
+        block.x_state = (None, mu_next, w, Vh)
+        return total, w2, None, None
+    block.x_state = (f"S{1 - block.cur}", mu_next, w, Vh)
     if W is None:
-        return total, None, None
+        return total, w2, None, None
     P = X @ W
     block.tall[a_name] = P
     Ph = P.conj().T
-    return total, Ph @ P if gram else None, Ph @ X
+    return total, w2, Ph @ P if gram else None, Ph @ X
 
 
 def _tiled(shape) -> bool:
@@ -460,7 +526,8 @@ def x_r(block: Block, generation):
 
 
 def take(block: Block, what: str):
-    """A result array held by the block (no copy for a Block): ``"S"``, ``"Y"``, ``"U"``."""
+    """A result array held by the block (no copy for a Block): ``"S"``, ``"Y"``, ``"E"``,
+    ``"U"``."""
     if what == "U":
         return block.tall["U"]
     with block.task(writes=False):
@@ -487,22 +554,29 @@ def read_array(path: str, rows=slice(None)) -> np.ndarray:
 
 
 def save_rows(block: Block, generation, path):
-    """Write the block's next S, Y and U into the checkpoint folder ``path``, as arrays
-    named by the block's first row (so a resume may use another chunking)."""
+    """Write the block's next S, Y, U (and E) into the checkpoint folder ``path``, as
+    arrays named by the block's first row (so a resume may use another chunking)."""
     block.check(generation)
-    for name, arr in (("S", block.get("S_next")), ("Y", block.get("Y")), ("U", block.tall["U"])):
+    parts = [("S", block.get("S_next")), ("Y", block.get("Y")), ("U", block.tall["U"])]
+    if block.stable:
+        parts.append(("E", block.get("E")))
+    for name, arr in parts:
         write_array(f"{path}/{name}_r{block.start}", arr)
     return block.start, block.start + block.shape[0]
 
 
-def load_rows(block: Block, path, pieces, w, Vh, mu):
-    """Load S, Y, U for the block's rows from a checkpoint; rebuild the SVT input
-    ``X = D - S + Y/mu`` (L from the factors where unobserved)."""
+def load_rows(block: Block, path, pieces, w, Vh, mu, stable=False):
+    """Load S, Y, U (and E) for the block's rows from a checkpoint; rebuild the SVT input
+    ``X = D - S (- E) + Y/mu`` (L from the factors where unobserved)."""
     a, b = block.start, block.start + block.shape[0]
     U = np.empty((b - a, w.size), block.dtype)
     block.cur = 0
+    block.stable = stable
     S, Y, X = block.overwrite("S0"), block.overwrite("Y"), block.overwrite("X")
-    for name, out in (("S", S), ("Y", Y), ("U", U)):
+    parts = [("S", S), ("Y", Y), ("U", U)]
+    if stable:
+        parts.append(("E", _noise_buffer(block)))
+    for name, out in parts:
         for start, stop in pieces:
             lo, hi = max(a, start), min(b, stop)
             if lo < hi:
@@ -510,6 +584,8 @@ def load_rows(block: Block, path, pieces, w, Vh, mu):
                 out[lo - a : hi - a] = piece
     block.tall = {"U": U}
     np.subtract(block.get("D"), S, out=X)
+    if stable:
+        X -= block.get("E")
     X += Y * (1.0 / mu)
     mask = block.get("mask")
     if mask is not None:
@@ -520,11 +596,12 @@ def load_rows(block: Block, path, pieces, w, Vh, mu):
 
 
 def result_files(block: Block):
-    """``{"S": path, "Y": path}`` of an out-of-core block (other files deleted), else None."""
+    """``{"S": path, "Y": path}`` (and ``"E"``) of an out-of-core block (other files
+    deleted), else None."""
     if not isinstance(block, DiskBlock):
         return None
     block.tidy()
-    return {"S": block.file("S"), "Y": block.file("Y")}
+    return {k: block.file(k) for k in ("S", "Y", "E") if k != "E" or block.stable}
 
 
 def nbytes_of(block: Block) -> int:
@@ -715,17 +792,26 @@ def combine_stats(parts):
         max(p[2] for p in parts),
         sum(p[3] for p in parts),
         None if any(g is None for g in G) else _sum(G),
+        sum(p[5] for p in parts),
+        [x for p in parts for x in p[6]],
     )
 
 
 def combine_step(parts):
-    """``(|Z|^2, P^H P, P^H X)`` of step results, each summed (None stays None)."""
-    G, H = [p[1] for p in parts], [p[2] for p in parts]
+    """``(|Z|^2, |W|^2, P^H P, P^H X)`` of step results, each summed (None stays None)."""
+    G, H = [p[2] for p in parts], [p[3] for p in parts]
     return (
         sum(p[0] for p in parts),
+        sum(p[1] for p in parts),
         None if G[0] is None else _sum(G),
         None if H[0] is None else _sum(H),
     )
+
+
+def combine_products(parts):
+    """``(P^H P, P^H X)`` of :func:`noise_step` results, each summed (None stays None)."""
+    G, H = [p[0] for p in parts], [p[1] for p in parts]
+    return None if G[0] is None else _sum(G), None if H[0] is None else _sum(H)
 
 
 def make_block(M, mask, start: int, directory=None, source: Source | None = None) -> Block:

@@ -40,10 +40,10 @@ from .._core.config import blas_threads
 from .._core.result import stop_requested, warn_not_converged
 from .._core.validation import check_random_state, positive, rng_from, scale_exponent
 from . import _blocks as bk
-from .ialm import RPCAResult, default_lambda
+from .ialm import RPCAResult, _check_delta, default_lambda
 from .svd import GRAM_MIN_ASPECT, RandomizedSVD, _above, make_engine
 
-__all__ = ["DaskRPCAResult", "rpca_dask", "from_npy", "from_zarr"]
+__all__ = ["DaskRPCAResult", "rpca_dask", "from_npy", "from_zarr", "frames_to_zarr"]
 
 #: The spectral norm takes the Gram route (one pass: each block's n x n ``D^H D``, summed
 #: where the blocks live) up to this many columns, else Lanczos (a pass per product).
@@ -62,7 +62,8 @@ class DaskRPCAResult(RPCAResult):
     Vh : ndarray (rank x n). Right singular vectors of L.
     L : dask array. ``U @ diag(s) @ Vh``, lazy (computed block by block when asked).
     S, Y : dask arrays, persisted (in this process, on the workers, or in ``state_dir``).
-    E : None. (Stable PCP is not available on Dask arrays.)
+    E : dask array or None. The noise part of stable PCP (``delta > 0``), persisted like
+        S; None for exact PCP.
     rank, n_iter, converged, residual, message, history, lam, mu, tol, delta, sigma,
     e_norm, max_rank, svd, time : as for :class:`~fastrpca.robust_pca.ialm.RPCAResult`.
     scheduler : str. ``"threads"`` or ``"distributed"``.
@@ -212,7 +213,7 @@ def rpca_dask(
     M,
     lam: float | None = None,
     *,
-    delta: float = 0.0,
+    delta: float | str = 0.0,
     rank: int | None = None,
     tol: float | None = None,
     max_iter: int = 1000,
@@ -239,7 +240,12 @@ def rpca_dask(
     lam : float, optional. As for :func:`fastrpca.rpca`; so are the other arguments up
         to ``check_finite``, and the result equals ``rpca(M.compute(), ...)`` with the
         same arguments to rounding (the same iterations and ranks).
-    delta : float. Stable PCP is not available on Dask arrays yet: only 0.
+    delta : float or "auto". Stable PCP (``M = L + S + E``, ``||E||_F <= delta``) as
+        for :func:`fastrpca.rpca`: two passes over the blocks per iteration instead of
+        one (the projection onto the ball needs ``||W||_F`` summed over all blocks).
+        ``"auto"`` estimates the noise from the same row sample as in memory (gathered
+        from the blocks in the first pass over them), so ``sigma`` and ``delta`` equal
+        the in-memory ones.
     rank : int, optional. Cap on the rank of L.
     tol : float, optional. Relative residual at which to stop.
     max_iter : int. Iteration limit (one pass over the blocks per iteration, plus the
@@ -273,15 +279,12 @@ def rpca_dask(
 
     Returns
     -------
-    DaskRPCAResult : factors ``U`` (dask), ``s``, ``Vh``; lazy ``L``; persisted ``S`` and
-        ``Y``; ``rank``, ``n_iter``, ``converged``, ``residual``, ``message``, ``history``.
+    DaskRPCAResult : factors ``U`` (dask), ``s``, ``Vh``; lazy ``L``; persisted ``S``,
+        ``Y`` (and ``E``); ``rank``, ``n_iter``, ``converged``, ``residual``, ``message``,
+        ``history``, ``delta``, ``sigma``, ``e_norm``.
     """
-    if not (isinstance(delta, (int, float)) and delta == 0):
-        raise ValueError(
-            f"delta={delta!r}: stable PCP (the E term) is not available for dask arrays yet; "
-            "use delta=0, or solve M.compute() in memory"
-        )
     o = SimpleNamespace(
+        delta=_check_delta(delta),
         start=time.perf_counter(),
         random_state=0 if check_random_state(random_state) is None else random_state,
         max_rank=None if rank is None else positive(rank, "rank", integer=True),
@@ -304,11 +307,47 @@ def rpca_dask(
             runner.release()
 
 
+def _sample_rows(M, random_state):
+    """The rows :func:`~fastrpca.robust_pca.frames.noise_sigma` samples (the same draw),
+    as one index array per block (a slice for all rows), or None when it uses them all."""
+    m, n = M.shape
+    if m * (n - 1) <= NOISE_SAMPLES:
+        return None
+    k = max(1, NOISE_SAMPLES // (n - 1))
+    rows = np.sort(rng_from(random_state).choice(m, size=k, replace=False))
+    edges = np.concatenate([[0], np.cumsum(M.chunks[0])])
+    return bk.PerBlock(rows[(rows >= a) & (rows < b)] - a for a, b in zip(edges, edges[1:]))
+
+
+def _auto_delta(sample, n_obs, n):
+    """sigma and delta of ``delta="auto"`` from the blocks' sampled rows (in order)."""
+    from .frames import noise_sigma
+
+    A = np.concatenate([a for a, _ in sample])
+    obs = None
+    if any(k is not None for _, k in sample):
+        obs = np.concatenate([np.ones(a.shape, bool) if k is None else k for a, k in sample])
+    # All the sampled rows: noise_sigma draws no further sample.
+    sigma = noise_sigma(A, mask=obs, max_samples=max(1, A.size), check_finite=False)
+    return sigma, float(np.sqrt(n_obs + np.sqrt(8.0 * n_obs)) * sigma)
+
+
+#: ``noise_sigma``'s default ``max_samples``: the in-memory ``delta="auto"`` sample size.
+NOISE_SAMPLES = 2**18
+
+
 def _iterate(runner, M, mask, o):
     shape, dtype = M.shape, M.dtype
     n = shape[1]
     gram = n <= GRAM_MAX_COLUMNS
-    sum_sq, max_abs, part, bad, G = runner.map(bk.stats, gram, combine=bk.combine_stats)
+    rows = None
+    if o.delta == "auto":
+        if n < 2:
+            raise ValueError(f"M has {n} column; delta='auto' needs at least 2 (frames)")
+        rows = _sample_rows(M, o.random_state)
+        rows = slice(None) if rows is None else rows
+    first = runner.map(bk.stats, gram, rows, combine=bk.combine_stats)
+    sum_sq, max_abs, part, bad, G, n_obs, sample = first
     if bad:
         if o.check_finite:
             hint = (
@@ -322,16 +361,24 @@ def _iterate(runner, M, mask, o):
             "pass mask=da.isfinite(M) to treat them as missing"
         )
     # As in memory: extreme data is solved scaled by 2**-e (exact), the answer scaled back.
+    o.sigma = None
+    if o.delta == "auto":
+        o.sigma, o.delta = _auto_delta(sample, n_obs, n)
+    o.stable = o.delta > 0
     o.e = scale_exponent(part, dtype, force=not np.isfinite(sum_sq) or (sum_sq == 0 < part))
     if o.e:
         runner.map(bk.scale, o.e)
-        sum_sq, max_abs, _, _, G = runner.map(bk.stats, gram, combine=bk.combine_stats)
+        sum_sq, max_abs, _, _, G, _, _ = runner.map(bk.stats, gram, combine=bk.combine_stats)
+    delta = float(np.ldexp(o.delta, -o.e))  # the scaled problem's bound
     d_norm = float(np.sqrt(sum_sq))
     op = bk.BlockOperator(runner, shape, dtype)
     op.row_chunks = tuple(int(c) for c in M.chunks[0])
     history: dict[str, list] = {"residual": [], "rank": [], "mu": []}
+    if o.stable:
+        history["e_norm"] = []
+    o.e_norm = 0.0
     if d_norm == 0:
-        runner.map(bk.start, dtype.type(0), 1.0, o.lam)
+        runner.map(bk.start, dtype.type(0), 1.0, o.lam, o.stable)
         empty = np.zeros(0, dtype), np.zeros((0, n), dtype)
         return _result(
             runner,
@@ -364,7 +411,9 @@ def _iterate(runner, M, mask, o):
         mu, n_start, history = _load(o.resume, runner, op, engine, shape, dtype, o, d_norm)
     else:
         y_scale = dtype.type(1.0 / max(norm_two, max_abs / o.lam))
-        runner.map(bk.start, y_scale, mu, o.lam)
+        w2 = runner.map(bk.start, y_scale, mu, o.lam, o.stable, combine=bk.add)
+        if o.stable:  # the first E and SVT input
+            o.e_norm = _noise_pass(runner, op, "S", mu, w2, delta, None, None, False)
     if n_start > o.max_iter:
         raise ValueError(f"the checkpoint is at iteration {n_start - 1}; raise max_iter past it")
 
@@ -375,7 +424,8 @@ def _iterate(runner, M, mask, o):
         mu_next = min(o.rho * mu, mu_bar)
         W = engine.planned_block() if isinstance(engine, RandomizedSVD) else None
         a_name = op.fresh()
-        total, G, H = runner.map(
+        gram_route = W is not None and engine.tall
+        total, w2, G, H = runner.map(
             bk.step,
             op.generation,
             swap,
@@ -386,19 +436,21 @@ def _iterate(runner, M, mask, o):
             mu,
             mu_next,
             o.lam,
-            W,
+            None if o.stable else W,  # stable: the products come with the second pass
             a_name,
-            W is not None and engine.tall,
+            gram_route,
             combine=bk.combine_step,
         )
         op.generation += 1
-        op.stepped(W, a_name, G, H)
+        op.stepped(None if o.stable else W, a_name, G, H)
         swap = True
         residual = float(np.sqrt(total)) / d_norm
         rank = s.size
         history["residual"].append(residual)
         history["rank"].append(rank)
         history["mu"].append(float(np.ldexp(mu, -o.e)))
+        if o.stable:
+            history["e_norm"].append(float(np.ldexp(o.e_norm, o.e)))
         converged = bool(residual < o.tol)
         if not np.isfinite(residual):
             break
@@ -408,6 +460,8 @@ def _iterate(runner, M, mask, o):
             )
         if converged or stopped or n_iter == o.max_iter:
             break
+        if o.stable:  # E and the next SVT input, once ||W|| is known
+            o.e_norm = _noise_pass(runner, op, "S_next", mu_next, w2, delta, W, a_name, gram_route)
         mu = mu_next
         if o.checkpoint is not None and n_iter % o.checkpoint_every == 0:
             _save(o.checkpoint, runner, op, engine, w, Vh, mu, n_iter, history, o, d_norm)
@@ -445,13 +499,25 @@ def _iterate(runner, M, mask, o):
     )
 
 
+def _noise_pass(runner, op, s_key, mu, w2, delta, W, a_name, gram):
+    """Stable PCP's projection pass: ``c = min(1, delta / ||W||)``, then every block's
+    ``E = c W`` and SVT input (and the warm step's products for ``W``); ``||E||_F``."""
+    c = 1.0 if w2 <= delta * delta else delta / np.sqrt(w2)
+    G, H = runner.map(
+        bk.noise_step, op.generation, s_key, mu, c, W, a_name, gram, combine=bk.combine_products
+    )
+    op.passes += 1
+    op.stepped(W, a_name, G, H)
+    return float(c * np.sqrt(w2))
+
+
 def _blocks_array(runner, what, dtype, chunks, files=None, e=0):
     """A dask array of the blocks' ``take(what)`` results (no copies), or of their files."""
     _, da = _dask()
     name = f"fastrpca-{what}-{os.urandom(6).hex()}"
     if files is not None and what != "U":  # out of core: read the files when computed
         graph = {
-            (name, i, 0): (bk.read_scaled, f[what], rows, e if what == "S" else 0)
+            (name, i, 0): (bk.read_scaled, f[what], rows, e if what in "SE" else 0)
             for i, (f, rows) in enumerate(zip(files, chunks[0]))
         }
         return da.Array(graph, name, chunks, dtype=dtype)
@@ -491,6 +557,7 @@ def _result(
         runner.map(bk.unscale, o.e)
     S = _blocks_array(runner, "S", dtype, (rows, (shape[1],)), files, o.e)
     Y = _blocks_array(runner, "Y", dtype, (rows, (shape[1],)), files)
+    E = _blocks_array(runner, "E", dtype, (rows, (shape[1],)), files, o.e) if o.stable else None
     r = int(w.size)
     s = np.ldexp(w.real, o.e).astype(np.empty(0, dtype).real.dtype)
     if have_u:
@@ -505,7 +572,7 @@ def _result(
     return DaskRPCAResult(
         L=L,
         S=S,
-        E=None,
+        E=E,
         Y=Y,
         U=U,
         s=s,
@@ -519,9 +586,9 @@ def _result(
         lam=float(o.lam),
         mu=float(np.ldexp(mu, -o.e)),
         tol=float(o.tol),
-        delta=0.0,
-        sigma=None,
-        e_norm=0.0,
+        delta=float(o.delta),
+        sigma=o.sigma,
+        e_norm=float(np.ldexp(o.e_norm, o.e)),
         max_rank=o.max_rank,
         svd=svd,
         time=time.perf_counter() - o.start,
@@ -597,6 +664,8 @@ def _save(path, runner, op, engine, w, Vh, mu, n_iter, history, o, d_norm):
             "lam": float(o.lam),
             "rho": float(o.rho),
             "max_rank": o.max_rank,
+            "delta": float(o.delta),
+            "e_norm": float(o.e_norm),
             "d_norm": float(d_norm),
             "shape": [int(m), int(n)],
             "dtype": op.dtype.str,
@@ -624,6 +693,8 @@ def _load(path, runner, op, engine, shape, dtype, o, d_norm):
         problems.append(f"lam, rho = {a['lam']}, {a['rho']} vs {o.lam}, {o.rho}")
     if a.get("max_rank") != o.max_rank:
         problems.append(f"rank cap {a.get('max_rank')} vs {o.max_rank}")
+    if not np.isclose(a.get("delta", 0.0), o.delta, rtol=1e-12, atol=0):
+        problems.append(f"delta {a.get('delta', 0.0)} vs {o.delta}")
     if not np.isclose(a["d_norm"], d_norm, rtol=1e-9):
         problems.append(f"||M|| = {a['d_norm']} vs {d_norm} (a different matrix or mask)")
     if problems:
@@ -634,7 +705,8 @@ def _load(path, runner, op, engine, shape, dtype, o, d_norm):
     _restore_engine(engine, a["engine_attrs"], arrays)
     mu = float(a["mu"])
     w, Vh = bk.read_array(f"{path}/w"), bk.read_array(f"{path}/Vh")
-    runner.map(bk.load_rows, path, a["pieces"], w, Vh, mu)
+    runner.map(bk.load_rows, path, a["pieces"], w, Vh, mu, o.stable)
+    o.e_norm = float(a.get("e_norm", 0.0))
     history = {k: list(v) for k, v in a["history"].items()}
     return mu, int(a["n_iter"]) + 1, history
 
@@ -695,3 +767,86 @@ def from_zarr(url, component: str | None = None, rows: int | None = None):
     if rows is not None or len(M.chunks[1]) > 1:
         M = M.rechunk({0: "auto" if rows is None else positive(rows, "rows", integer=True), 1: -1})
     return M
+
+
+def frames_to_zarr(
+    frames,
+    path,
+    *,
+    dtype=np.float32,
+    batch: int = 64,
+    rows: int | None = None,
+):
+    """Write a stream of frames into a zarr store as the columns of M, batch by batch.
+
+    Only ``batch`` frames are held at a time: a video larger than memory becomes the
+    pixels x frames matrix of :func:`fastrpca.robust_pca.frames.frames_to_matrix` on
+    disk, stored in chunks of (pixel rows, ``batch`` frames) so that both the writer (a
+    batch of frames) and the solver (row blocks holding every frame) read whole chunks.
+
+    Parameters
+    ----------
+    frames : iterable of ndarray. Frames of one shape, (h, w) or (h, w, c), in time order
+        (e.g. a generator decoding a video). At least 2.
+    path : str. The zarr array to create (replaced if it exists); its attribute
+        ``frame_shape`` records the frames' shape.
+    dtype : floating dtype. dtype of M.
+    batch : int. Frames per write, and columns per zarr chunk.
+    rows : int, optional. Rows (pixels) of the row blocks of the returned array; default
+        about 128 MiB per block, a multiple of the chunk height.
+
+    Returns
+    -------
+    dask.array.Array : M (pixels x frames), row-chunked for :func:`rpca_dask`.
+    """
+    import zarr
+
+    from .frames import frames_to_matrix
+
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+    batch = positive(batch, "batch", integer=True)
+    path = os.fspath(path)
+    st: dict[str, Any] = {"out": None, "shape": None, "n": 0}
+    buf: list[np.ndarray] = []
+
+    def flush():
+        part = frames_to_matrix(np.stack(buf), dtype=dtype)
+        n = st["n"]
+        if st["out"] is None:
+            high = max(1, (16 << 20) // (batch * dtype.itemsize))  # chunks of about 16 MiB
+            store: Any = zarr.open_array(
+                path, mode="w", shape=(part.shape[0], 0), chunks=(high, batch), dtype=dtype
+            )
+            store.attrs["frame_shape"] = list(st["shape"])
+            st["out"] = store
+        st["out"].resize((part.shape[0], n + part.shape[1]))
+        st["out"][:, n : n + part.shape[1]] = part
+        st["n"] = n + part.shape[1]
+        buf.clear()
+
+    for i, frame in enumerate(frames):
+        frame = np.asarray(frame)
+        if st["shape"] is None:
+            if frame.ndim not in (2, 3):
+                raise ValueError(f"frame 0 has shape {frame.shape}; frames are (h, w) or (h, w, c)")
+            st["shape"] = frame.shape
+        elif frame.shape != st["shape"]:
+            raise ValueError(
+                f"frame {i} has shape {frame.shape} but frame 0 has {st['shape']}; all frames "
+                "must have one shape"
+            )
+        buf.append(frame)
+        if len(buf) == batch:
+            flush()
+    if buf:
+        flush()
+    n = st["n"]
+    if n < 2:
+        raise ValueError(f"{n} frame(s) given; at least 2 are needed")
+    m, high = st["out"].shape[0], st["out"].chunks[0]
+    if rows is None:
+        rows = max(1, (128 << 20) // (n * dtype.itemsize))
+        rows = max(high, rows // high * high)
+    return from_zarr(path, rows=min(positive(rows, "rows", integer=True), m))
