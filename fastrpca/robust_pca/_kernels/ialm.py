@@ -34,97 +34,6 @@ from ..._core._kernels.prox import shrink
 from ..._core.config import kernel
 
 
-def _fused_pass(M, X, S_old, S_new, Y, mu, mu_next, lam, mask, E):
-    inv = 1.0 / mu_next
-    tau = lam * inv
-    total = 0.0
-    total_w = 0.0
-    for i in numba.prange(M.shape[0]):
-        row = 0.0
-        row_w = 0.0
-        for j in range(M.shape[1]):
-            if mask is not None and not mask[i, j]:
-                S_new[i, j] = 0
-                continue
-            m = M[i, j]
-            l = X[i, j]
-            if E is None:
-                z = m - l - S_old[i, j]
-                y = Y[i, j] + mu * z
-                Y[i, j] = y
-                row += z.real * z.real + z.imag * z.imag
-                s = shrink(m - l + y * inv, tau)
-                S_new[i, j] = s
-                X[i, j] = m - s + y * inv
-            else:
-                e = E[i, j]
-                z = m - l - S_old[i, j] - e
-                y = Y[i, j] + mu * z
-                Y[i, j] = y
-                row += z.real * z.real + z.imag * z.imag
-                t = m - l + y * inv
-                s = shrink(t - e, tau)
-                S_new[i, j] = s
-                w = t - s
-                row_w += w.real * w.real + w.imag * w.imag
-        total += row
-        total_w += row_w
-    return total, total_w
-
-
-fused_pass = kernel(_fused_pass)
-fused_pass_parallel = kernel(_fused_pass, parallel=True)
-
-
-def _project_pass(M, X, S, Y, E, mu, c, mask):
-    """``E = c W`` and ``X = L + (1 - c) W`` with ``W = M - L - S + Y/mu`` (X holds L)."""
-    inv = 1.0 / mu
-    keep = 1.0 - c
-    for i in numba.prange(M.shape[0]):
-        for j in range(M.shape[1]):
-            if mask is not None and not mask[i, j]:
-                E[i, j] = 0
-                continue
-            l = X[i, j]
-            w = M[i, j] - l - S[i, j] + Y[i, j] * inv
-            E[i, j] = c * w
-            X[i, j] = l + keep * w
-
-
-project_pass = kernel(_project_pass)
-project_pass_parallel = kernel(_project_pass, parallel=True)
-
-
-@kernel
-def norm_and_max(D):
-    """``(sum |d|^2, max |d|, max(|Re d|, |Im d|))`` over all entries, one pass, no
-    temporaries. The last never overflows (the first two may, for entries beyond the
-    square root of the largest float): it decides the rescaling."""
-    total = 0.0
-    peak = 0.0
-    part = 0.0
-    for i in range(D.shape[0]):
-        for j in range(D.shape[1]):
-            d = D[i, j]
-            a2 = d.real * d.real + d.imag * d.imag
-            total += a2
-            peak = max(peak, a2)
-            part = max(part, abs(d.real), abs(d.imag))
-    return total, peak**0.5, part
-
-
-# ---- tiled step: one pass over row tiles per iteration ---------------------------------
-#
-# The in-memory solver with the randomized SVD engine runs an iteration as one pass over
-# row tiles of a few hundred kilobytes: for each tile, L's rows from the SVT factors
-# (``X_t = A_t B``, a small GEMM), the fused entries above on those rows, then, while the
-# tile is still in cache, the next warm subspace step's products ``P_t = X_t W``,
-# ``H += P_t^H X_t`` and (Gram route) ``G += P_t^H P_t``. The engine then needs no pass of
-# its own over X. Tiles are split into ``H.shape[0]`` contiguous groups, one per thread in
-# the parallel variant (each with its own H and G, summed by the caller: the result does
-# not depend on scheduling), and each tile's products run in BLAS at one thread.
-
-
 @kernel
 def fused_rows(D, X, S_old, S_new, Y, r0, r1, mu, mu_next, lam, mask, E):
     """The fused entries of :func:`fused_pass` on rows ``r0:r1``; ``(|Z|^2, |W|^2)``."""
@@ -179,6 +88,62 @@ def project_rows(D, X, S, Y, E, r0, r1, mu, c, mask):
             w = D[i, j] - l - S[i, j] + Y[i, j] * inv
             E[i, j] = c * w
             X[i, j] = l + keep * w
+
+
+def _fused_pass(M, X, S_old, S_new, Y, mu, mu_next, lam, mask, E):
+    """:func:`fused_rows` over all rows (``prange``); ``(|Z|^2, |W|^2)``."""
+    total = 0.0
+    total_w = 0.0
+    for i in numba.prange(M.shape[0]):
+        z2, w2 = fused_rows(M, X, S_old, S_new, Y, i, i + 1, mu, mu_next, lam, mask, E)
+        total += z2
+        total_w += w2
+    return total, total_w
+
+
+fused_pass = kernel(_fused_pass)
+fused_pass_parallel = kernel(_fused_pass, parallel=True)
+
+
+def _project_pass(M, X, S, Y, E, mu, c, mask):
+    """``E = c W`` and ``X = L + (1 - c) W`` with ``W = M - L - S + Y/mu`` (X holds L):
+    :func:`project_rows` over all rows (``prange``)."""
+    for i in numba.prange(M.shape[0]):
+        project_rows(M, X, S, Y, E, i, i + 1, mu, c, mask)
+
+
+project_pass = kernel(_project_pass)
+project_pass_parallel = kernel(_project_pass, parallel=True)
+
+
+@kernel
+def norm_and_max(D):
+    """``(sum |d|^2, max |d|, max(|Re d|, |Im d|))`` over all entries, one pass, no
+    temporaries. The last never overflows (the first two may, for entries beyond the
+    square root of the largest float): it decides the rescaling."""
+    total = 0.0
+    peak = 0.0
+    part = 0.0
+    for i in range(D.shape[0]):
+        for j in range(D.shape[1]):
+            d = D[i, j]
+            a2 = d.real * d.real + d.imag * d.imag
+            total += a2
+            peak = max(peak, a2)
+            part = max(part, abs(d.real), abs(d.imag))
+    return total, peak**0.5, part
+
+
+# ---- tiled step: one pass over row tiles per iteration ---------------------------------
+#
+# The in-memory solver with the randomized SVD engine runs an iteration as one pass over
+# row tiles of a few hundred kilobytes: for each tile, L's rows from the SVT factors
+# (``X_t = A_t B``, a small GEMM), the fused entries above on those rows, then, while the
+# tile is still in cache, the next warm subspace step's products ``P_t = X_t W``,
+# ``H += P_t^H X_t`` and (Gram route) ``G += P_t^H P_t``. The engine then needs no pass of
+# its own over X. Tiles are split into ``H.shape[0]`` contiguous groups, one per thread in
+# the parallel variant (each with its own H and G, summed by the caller: the result does
+# not depend on scheduling), and each tile's products run in BLAS at one thread.
 
 
 @kernel
