@@ -362,37 +362,56 @@ def enet_path(
 
     Parameters
     ----------
-    X : array_like (n_samples, n_features). Dense.
-    y : array_like (n_samples,). One target (scikit-learn's 2-D ``y`` is the multi-task
+    X : array_like (n_samples, n_features)
+        Dense.
+    y : array_like (n_samples,)
+        One target (scikit-learn's 2-D ``y`` is the multi-task
         lasso, which is not offered here: run one path per column).
     l1_ratio : float in [0, 1].
-    eps : float. ``alpha_min / alpha_max`` of the automatic grid.
-    n_alphas : int, optional. Number of alphas (scikit-learn < 1.9's name; ``alphas``
+    eps : float
+        ``alpha_min / alpha_max`` of the automatic grid.
+    n_alphas : int, optional
+        Number of alphas (scikit-learn < 1.9's name; ``alphas``
         also takes an int).
-    alphas : int or array_like, optional. Number of alphas on the automatic grid
+    alphas : int or array_like, optional
+        Number of alphas on the automatic grid
         (default 100), or the alphas themselves (sorted in decreasing order).
-    precompute : "auto", True or False. Coordinate descent on the Gram matrix (True) or
+    precompute : "auto", True or False
+        Coordinate descent on the Gram matrix (True) or
         on the residual (False).
-    Xy : array_like (n_features,), optional. ``X.T @ y``, for the grid's largest alpha.
-    copy_X : bool. Accepted for compatibility: X is never modified.
-    coef_init : array_like (n_features,), optional. Start of the first solve.
-    verbose : bool or int. Print a summary of the path.
-    return_n_iter : bool. Also return the sweeps per alpha.
-    positive : bool. Constrain the coefficients to be >= 0.
-    check_input : bool. Validate X and y (skip only for trusted float arrays).
-    tol : float. Stop each solve when its duality gap is below ``tol`` times its
+    Xy : array_like (n_features,), optional
+        ``X.T @ y``, for the grid's largest alpha.
+    copy_X : bool
+        Accepted for compatibility: X is never modified.
+    coef_init : array_like (n_features,), optional
+        Start of the first solve.
+    verbose : bool or int
+        Print a summary of the path.
+    return_n_iter : bool
+        Also return the sweeps per alpha.
+    positive : bool
+        Constrain the coefficients to be >= 0.
+    check_input : bool
+        Validate X and y (skip only for trusted float arrays).
+    tol : float
+        Stop each solve when its duality gap is below ``tol`` times its
         objective (relative; see the module notes).
-    max_iter : int. Sweep cap per alpha.
-    penalty_weights : array_like (n_features,), optional. Positive weights of the L1 term
+    max_iter : int
+        Sweep cap per alpha.
+    penalty_weights : array_like (n_features,), optional
+        Positive weights of the L1 term
         (``alpha l1_ratio sum_j w_j |b_j|``).
 
     Returns
     -------
-    alphas : ndarray (n_alphas,). Decreasing.
+    alphas : ndarray (n_alphas,)
+        Decreasing.
     coefs : ndarray (n_features, n_alphas).
-    dual_gaps : ndarray (n_alphas,). Duality gap at each alpha, in the units of the
+    dual_gaps : ndarray (n_alphas,)
+        Duality gap at each alpha, in the units of the
         objective above (scikit-learn's).
-    n_iters : list of int. Only with ``return_n_iter``.
+    n_iters : list of int
+        Only with ``return_n_iter``.
     """
     if check_input:
         X = check_array(X, dtype=[np.float64, np.float32], input_name="X")
@@ -499,29 +518,42 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    alpha : float >= 0. Penalty strength (0: least squares).
-    l1_ratio : float in [0, 1]. Share of the L1 term (1: lasso, 0: ridge).
-    fit_intercept : bool. Fit ``b0`` (X and y centred by their weighted means).
-    precompute : "auto", True or False. Coordinate descent on the Gram matrix (True) or on
+    alpha : float >= 0
+        Penalty strength (0: least squares).
+    l1_ratio : float in [0, 1]
+        Share of the L1 term (1: lasso, 0: ridge).
+    fit_intercept : bool
+        Fit ``b0`` (X and y centred by their weighted means).
+    precompute : "auto", True or False
+        Coordinate descent on the Gram matrix (True) or on
         the residual (False); "auto" picks by size (the solver for one X is cached and
         reused while X holds the same values).
-    max_iter : int. Sweep cap.
-    copy_X : bool. Accepted for compatibility: X is never modified.
-    tol : float. Stop when the duality gap is below ``tol`` times the objective.
-    warm_start : bool. Start from the previous ``coef_``.
-    positive : bool. Constrain the coefficients to be >= 0.
-    penalty_weights : array_like (n_features,), optional. Positive weights of the L1
+    max_iter : int
+        Sweep cap.
+    copy_X : bool
+        Accepted for compatibility: X is never modified.
+    tol : float
+        Stop when the duality gap is below ``tol`` times the objective.
+    warm_start : bool
+        Start from the previous ``coef_``.
+    positive : bool
+        Constrain the coefficients to be >= 0.
+    penalty_weights : array_like (n_features,), optional
+        Positive weights of the L1
         term, one per feature (1 by default).
 
     Attributes
     ----------
     coef_ : ndarray (n_features,) or (n_targets, n_features).
     intercept_ : float or ndarray (n_targets,).
-    n_iter_ : int or list of int. Sweeps used.
-    dual_gap_ : float or ndarray (n_targets,). Duality gap at the end, in the objective's
+    n_iter_ : int or list of int
+        Sweeps used.
+    dual_gap_ : float or ndarray (n_targets,)
+        Duality gap at the end, in the objective's
         units.
     n_features_in_ : int.
-    feature_names_in_ : ndarray. When X has string feature names.
+    feature_names_in_ : ndarray
+        When X has string feature names.
     """
 
     path: Callable[..., Any] = staticmethod(enet_path)
@@ -567,7 +599,8 @@ class ElasticNet(MultiOutputMixin, RegressorMixin, BaseEstimator):
         ----------
         X : array_like (n_samples, n_features).
         y : array_like (n_samples,) or (n_samples, n_targets).
-        sample_weight : array_like (n_samples,) or float, optional. Non-negative weights.
+        sample_weight : array_like (n_samples,) or float, optional
+            Non-negative weights.
 
         Returns
         -------
@@ -667,7 +700,8 @@ class Lasso(ElasticNet):
 
     Parameters
     ----------
-    alpha : float >= 0. Penalty strength.
+    alpha : float >= 0
+        Penalty strength.
     fit_intercept, precompute, max_iter, copy_X, tol, warm_start, positive, \
 penalty_weights
         As in :class:`ElasticNet`.
@@ -717,24 +751,33 @@ class ElasticNetCV(RegressorMixin, BaseEstimator):
     Parameters
     ----------
     l1_ratio : float or list of float in [0, 1].
-    eps : float. ``alpha_min / alpha_max`` of the automatic grid.
-    alphas : int or array_like. Number of alphas on the automatic grid, or the alphas.
+    eps : float
+        ``alpha_min / alpha_max`` of the automatic grid.
+    alphas : int or array_like
+        Number of alphas on the automatic grid, or the alphas.
     fit_intercept : bool.
     precompute : "auto", True or False.
-    max_iter : int. Sweep cap per alpha.
-    tol : float. Relative duality-gap tolerance of every solve.
-    cv : int, cross-validation generator or iterable, optional. As scikit-learn's
+    max_iter : int
+        Sweep cap per alpha.
+    tol : float
+        Relative duality-gap tolerance of every solve.
+    cv : int, cross-validation generator or iterable, optional
+        As scikit-learn's
         (default 5-fold).
-    copy_X : bool. Accepted for compatibility: X is never modified.
-    verbose : bool or int. Print one line per fold.
-    n_jobs : int, optional. Threads for the folds (the solvers release the GIL); -1: all
+    copy_X : bool
+        Accepted for compatibility: X is never modified.
+    verbose : bool or int
+        Print one line per fold.
+    n_jobs : int, optional
+        Threads for the folds (the solvers release the GIL); -1: all
         cores.
     positive : bool.
     penalty_weights : array_like (n_features,), optional.
 
     Attributes
     ----------
-    alpha_, l1_ratio_ : float. The chosen penalty.
+    alpha_, l1_ratio_ : float
+        The chosen penalty.
     coef_, intercept_, n_iter_, dual_gap_ : the refitted model's.
     alphas_ : ndarray (n_alphas,) or (n_l1_ratio, n_alphas).
     mse_path_ : ndarray (n_alphas, n_folds) or (n_l1_ratio, n_alphas, n_folds).
@@ -964,26 +1007,37 @@ class RobustPCA(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    lam : float, optional. Weight of ``||S||_1`` in the fit (default
+    lam : float, optional
+        Weight of ``||S||_1`` in the fit (default
         ``1 / sqrt(max(n_samples, n_features))``).
-    tol : float, optional. Relative residual tolerance of the fit (:func:`rpca`'s).
-    max_iter : int. Iteration cap of the fit.
-    svd : {"auto", "full", "partial", "randomized"}. :func:`rpca`'s SVD engine.
-    threshold : float, optional. ``t`` of :meth:`transform`, in the data's units: entries
+    tol : float, optional
+        Relative residual tolerance of the fit (:func:`rpca`'s).
+    max_iter : int
+        Iteration cap of the fit.
+    svd : {"auto", "full", "partial", "randomized"}
+        :func:`rpca`'s SVD engine.
+    threshold : float, optional
+        ``t`` of :meth:`transform`, in the data's units: entries
         off the low-rank part by more than this are sparse. Default: five robust (MAD)
         noise sigmas of the fit's residual ``X - L``, at least 1 % of the data's range.
-    transform_max_iter : int. Iteration cap of the per-row problem.
-    random_state : None, int or Generator. Seeds the randomized SVD (None means seed 0).
+    transform_max_iter : int
+        Iteration cap of the per-row problem.
+    random_state : None, int or Generator
+        Seeds the randomized SVD (None means seed 0).
 
     Attributes
     ----------
     components_ : ndarray (``n_components_``, n_features). Orthonormal rows spanning the
         low-rank part's row space.
     singular_values_ : ndarray (``n_components_``,). Of the fitted low-rank part.
-    n_components_ : int. Its rank.
-    threshold_ : float. The ``t`` in use.
-    lam_ : float. The sparsity weight used by the fit.
-    n_iter_ : int. Iterations of the fit.
+    n_components_ : int
+        Its rank.
+    threshold_ : float
+        The ``t`` in use.
+    lam_ : float
+        The sparsity weight used by the fit.
+    n_iter_ : int
+        Iterations of the fit.
     n_features_in_, feature_names_in_.
     """
 

@@ -35,12 +35,16 @@ class FactoryLine:
     Attributes
     ----------
     frames : ndarray, float64 in [0, 1], shape (n, h, w) or (n, h, w, 3).
-    truth : ndarray of bool, shape (n, h, w). True on defect pixels.
+    truth : ndarray of bool, shape (n, h, w)
+        True on defect pixels.
     clean : ndarray, shape of ``frames``. The frames without defects and without noise.
-    defects : list of dict. One per defect: ``frame``, ``kind`` ("scratch" / "spot"),
+    defects : list of dict
+        One per defect: ``frame``, ``kind`` ("scratch" / "spot"),
         ``pixels``, and its geometry.
-    noise : float. Standard deviation of the added sensor noise.
-    background_rank : int. Rank of the clean frames as a pixels x frames matrix (3: the
+    noise : float
+        Standard deviation of the added sensor noise.
+    background_rank : int
+        Rank of the clean frames as a pixels x frames matrix (3: the
         surface times a light of three terms, overall gain and two gradients).
     """
 

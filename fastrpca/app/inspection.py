@@ -30,19 +30,31 @@ class Inspection:
 
     Attributes
     ----------
-    images : ndarray. The grey images inspected.
-    normal : ndarray. What the dictionary explains (the codes' reconstruction plus each
+    images : ndarray
+        The grey images inspected.
+    normal : ndarray
+        What the dictionary explains (the codes' reconstruction plus each
         patch's mean, overlaps averaged).
-    score : ndarray. Anomaly score: ``|S|`` averaged over the patches covering a pixel.
-    mask : ndarray of bool. ``score > threshold``.
-    threshold : float. In the images' units.
-    automatic : bool. The threshold came from the noise (``k`` times ``noise``).
-    noise : float. Robust standard deviation of the reconstruction residual ``y - D x``.
-    anomaly_fraction : ndarray (n,). Share of masked pixels per image.
-    model : RobustDictionaryLearning. The learned dictionary (in scaled units).
-    scale : float. Standard deviation of the (mean-removed) training patches.
-    n_train : int. Training patches used.
-    times : dict. Seconds spent learning and decomposing.
+    score : ndarray
+        Anomaly score: ``|S|`` averaged over the patches covering a pixel.
+    mask : ndarray of bool
+        ``score > threshold``.
+    threshold : float
+        In the images' units.
+    automatic : bool
+        The threshold came from the noise (``k`` times ``noise``).
+    noise : float
+        Robust standard deviation of the reconstruction residual ``y - D x``.
+    anomaly_fraction : ndarray (n,)
+        Share of masked pixels per image.
+    model : RobustDictionaryLearning
+        The learned dictionary (in scaled units).
+    scale : float
+        Standard deviation of the (mean-removed) training patches.
+    n_train : int
+        Training patches used.
+    times : dict
+        Seconds spent learning and decomposing.
     """
 
     images: np.ndarray

@@ -94,9 +94,12 @@ class FrameSource:
     Attributes
     ----------
     frames : ndarray, float32, shape (n, h, w) or (n, h, w, 3)
-    sources : list of str. Where each frame came from (file name, or ``video.mp4#12``).
-    kind : str. ``"images"``, ``"video"`` or ``"array"``.
-    display_range : (float, float). Values shown as black and white in pictures.
+    sources : list of str
+        Where each frame came from (file name, or ``video.mp4#12``).
+    kind : str
+        ``"images"``, ``"video"`` or ``"array"``.
+    display_range : (float, float)
+        Values shown as black and white in pictures.
     """
 
     frames: np.ndarray
@@ -427,10 +430,13 @@ class FrameStream:
 
     Attributes
     ----------
-    frames : iterator of (str, ndarray). ``(source, frame)``, the frame float32 of shape
+    frames : iterator of (str, ndarray)
+        ``(source, frame)``, the frame float32 of shape
         (h, w) or (h, w, 3), as :func:`read_frames` would have it.
-    kind : str. ``"images"``, ``"video"`` or ``"array"``.
-    display_range : (float, float). Values shown as black and white in pictures.
+    kind : str
+        ``"images"``, ``"video"`` or ``"array"``.
+    display_range : (float, float)
+        Values shown as black and white in pictures.
     """
 
     frames: Iterator

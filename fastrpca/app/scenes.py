@@ -64,15 +64,20 @@ class Scene:
     Attributes
     ----------
     frames : ndarray of float32 in [0, 1], shape (n, h, w) or (n, h, w, 3).
-    masks : ndarray of bool, shape (n, h, w). True where an object was pasted.
-    visible : ndarray of bool, shape (n, h, w). The true pixels that differ from the clean
+    masks : ndarray of bool, shape (n, h, w)
+        True where an object was pasted.
+    visible : ndarray of bool, shape (n, h, w)
+        The true pixels that differ from the clean
         background by at least 2/255 (the detectable part of ``masks``).
     background : ndarray of float32, shape of ``frames``. The lit background without
         objects, noise or compression (the ideal ``L``).
-    gain : ndarray, shape (n,). Exposure gain of each frame.
-    noise : float. Sensor noise standard deviation at mid-grey (0 for none added).
+    gain : ndarray, shape (n,)
+        Exposure gain of each frame.
+    noise : float
+        Sensor noise standard deviation at mid-grey (0 for none added).
     name : str.
-    params : dict. The arguments that built the scene.
+    params : dict
+        The arguments that built the scene.
     """
 
     frames: np.ndarray
@@ -338,10 +343,14 @@ def camera(
     ----------
     clean : ndarray, shape (n, h, w) or (n, h, w, 3), values in [0, 1].
     rng : Generator.
-    gain : ndarray of shape (n,), optional. Exposure gain of each frame.
-    noise : float. Sensor noise standard deviation at mid-grey.
-    jpeg : int, optional. JPEG quality; None skips compression.
-    quantize : bool. Round to 8 bits (always done when ``jpeg`` is set).
+    gain : ndarray of shape (n,), optional
+        Exposure gain of each frame.
+    noise : float
+        Sensor noise standard deviation at mid-grey.
+    jpeg : int, optional
+        JPEG quality; None skips compression.
+    quantize : bool
+        Round to 8 bits (always done when ``jpeg`` is set).
 
     Returns
     -------
@@ -413,20 +422,32 @@ def photo_scene(
 
     Parameters
     ----------
-    n_frames : int. Number of frames (>= 2).
-    size : (height, width). Frame size (>= 8 each).
-    seed : int. Everything random (object choice, paths, timing, noise) follows from it.
-    background : str. One of :data:`BACKGROUNDS` (a ``skimage.data`` photograph).
-    objects : sequence of str. Kinds from :data:`OBJECTS`, one object each (repeat a kind
+    n_frames : int
+        Number of frames (>= 2).
+    size : (height, width)
+        Frame size (>= 8 each).
+    seed : int
+        Everything random (object choice, paths, timing, noise) follows from it.
+    background : str
+        One of :data:`BACKGROUNDS` (a ``skimage.data`` photograph).
+    objects : sequence of str
+        Kinds from :data:`OBJECTS`, one object each (repeat a kind
         for several).
-    scale : float. Object height as a fraction of the frame's smaller side (+-25 %).
-    color : bool. RGB frames (n, h, w, 3) instead of grey (Rec. 601 luma).
-    effects : bool. False gives the clean sequence (no gain, noise, quantisation or JPEG);
+    scale : float
+        Object height as a fraction of the frame's smaller side (+-25 %).
+    color : bool
+        RGB frames (n, h, w, 3) instead of grey (Rec. 601 luma).
+    effects : bool
+        False gives the clean sequence (no gain, noise, quantisation or JPEG);
         the effect parameters below are then ignored.
-    noise : float. Sensor noise standard deviation at mid-grey (Poisson-Gaussian).
-    flicker : float. Standard deviation of the per-frame exposure jitter.
-    drift : float. Peak-to-peak slow exposure drift over the sequence (0.04 = 4 %).
-    jpeg : int or None. JPEG quality of each frame; None for none.
+    noise : float
+        Sensor noise standard deviation at mid-grey (Poisson-Gaussian).
+    flicker : float
+        Standard deviation of the per-frame exposure jitter.
+    drift : float
+        Peak-to-peak slow exposure drift over the sequence (0.04 = 4 %).
+    jpeg : int or None
+        JPEG quality of each frame; None for none.
 
     Returns
     -------
@@ -558,15 +579,20 @@ def video_scene(
 
     Parameters
     ----------
-    n_frames : int. Frames ``start, start + step, ...`` are used, all within the first
+    n_frames : int
+        Frames ``start, start + step, ...`` are used, all within the first
         520 frames of the video (the crop is empty there).
-    seed : int. Object choice, paths, timing and extra noise.
-    start, step : int. Which frames of the video.
-    downsample : int. Average ``downsample x downsample`` blocks (1 = 160 x 320).
+    seed : int
+        Object choice, paths, timing and extra noise.
+    start, step : int
+        Which frames of the video.
+    downsample : int
+        Average ``downsample x downsample`` blocks (1 = 160 x 320).
     objects, scale, color : as in :func:`photo_scene`.
     flicker, drift, noise, jpeg : extra camera effects on top of the video's own
         (default none).
-    path : path, optional. The video (default :func:`vtest_path`).
+    path : path, optional
+        The video (default :func:`vtest_path`).
 
     Returns
     -------

@@ -57,17 +57,24 @@ class DaskRPCAResult(RPCAResult):
 
     Attributes
     ----------
-    U : dask array (m x rank), row-chunked like M. Left singular vectors of L.
-    s : ndarray (rank,). Singular values of L, largest first.
-    Vh : ndarray (rank x n). Right singular vectors of L.
-    L : dask array. ``U @ diag(s) @ Vh``, lazy (computed block by block when asked).
+    U : dask array (m x rank), row-chunked like M
+        Left singular vectors of L.
+    s : ndarray (rank,)
+        Singular values of L, largest first.
+    Vh : ndarray (rank x n)
+        Right singular vectors of L.
+    L : dask array
+        ``U @ diag(s) @ Vh``, lazy (computed block by block when asked).
     S, Y : dask arrays, persisted (in this process, on the workers, or in ``state_dir``).
-    E : dask array or None. The noise part of stable PCP (``delta > 0``), persisted like
+    E : dask array or None
+        The noise part of stable PCP (``delta > 0``), persisted like
         S; None for exact PCP.
     rank, n_iter, converged, residual, message, history, lam, mu, tol, delta, sigma,
     e_norm, max_rank, svd, time : as for :class:`~fastrpca.robust_pca.ialm.RPCAResult`.
-    scheduler : str. ``"threads"`` or ``"distributed"``.
-    passes : int. Passes over the row blocks (one per iteration plus the SVD engine's
+    scheduler : str
+        ``"threads"`` or ``"distributed"``.
+    passes : int
+        Passes over the row blocks (one per iteration plus the SVD engine's
         extra ones: cold start, growth, refinement).
     """
 
@@ -235,45 +242,64 @@ def rpca_dask(
 
     Parameters
     ----------
-    M : dask.array.Array, shape (m, n). Row-chunked (each chunk all n columns; other
+    M : dask.array.Array, shape (m, n)
+        Row-chunked (each chunk all n columns; other
         chunkings are rechunked once). Never modified.
-    lam : float, optional. As for :func:`fastrpca.rpca`; so are the other arguments up
+    lam : float, optional
+        As for :func:`fastrpca.rpca`; so are the other arguments up
         to ``check_finite``, and the result equals ``rpca(M.compute(), ...)`` with the
         same arguments to rounding (the same iterations and ranks).
-    delta : float or "auto". Stable PCP (``M = L + S + E``, ``||E||_F <= delta``) as
+    delta : float or "auto"
+        Stable PCP (``M = L + S + E``, ``||E||_F <= delta``) as
         for :func:`fastrpca.rpca`: two passes over the blocks per iteration instead of
         one (the projection onto the ball needs ``||W||_F`` summed over all blocks).
         ``"auto"`` estimates the noise from the same row sample as in memory (gathered
         from the blocks in the first pass over them), so ``sigma`` and ``delta`` equal
         the in-memory ones.
-    rank : int, optional. Cap on the rank of L.
-    tol : float, optional. Relative residual at which to stop.
-    max_iter : int. Iteration limit (one pass over the blocks per iteration, plus the
+    rank : int, optional
+        Cap on the rank of L.
+    tol : float, optional
+        Relative residual at which to stop.
+    max_iter : int
+        Iteration limit (one pass over the blocks per iteration, plus the
         SVD engine's occasional extra passes).
-    mu : float, optional. Initial penalty.
-    rho : float. Penalty growth factor.
-    svd : {"auto", "full", "randomized"}. As for :func:`fastrpca.rpca` ("full" is a
+    mu : float, optional
+        Initial penalty.
+    rho : float
+        Penalty growth factor.
+    svd : {"auto", "full", "randomized"}
+        As for :func:`fastrpca.rpca` ("full" is a
         TSQR of the row blocks plus the SVD of an n x n R).
-    mask : dask or NumPy array of bool, optional. True where M is observed.
-    random_state : None, int or Generator. Seeds the randomized SVD's start block.
-    callback : callable, optional. ``callback(info)`` after each iteration.
-    check_finite : bool. Reject NaN / Inf at observed entries.
-    client : distributed.Client, False or None. None: the default client when one
+    mask : dask or NumPy array of bool, optional
+        True where M is observed.
+    random_state : None, int or Generator
+        Seeds the randomized SVD's start block.
+    callback : callable, optional
+        ``callback(info)`` after each iteration.
+    check_finite : bool
+        Reject NaN / Inf at observed entries.
+    client : distributed.Client, False or None
+        None: the default client when one
         exists, else Dask's threaded scheduler in this process; False: the threaded
         scheduler.
-    checkpoint : str, optional. Path of a zarr group written every ``checkpoint_every``
+    checkpoint : str, optional
+        Path of a zarr group written every ``checkpoint_every``
         iterations (S, Y, the factors and the solver's state; replaced atomically). With
         a distributed cluster it must be on storage every worker and the client see.
-    checkpoint_every : int. Iterations between checkpoints.
-    resume : str, optional. A checkpoint to continue from (same M, mask, lam and rho);
+    checkpoint_every : int
+        Iterations between checkpoints.
+    resume : str, optional
+        A checkpoint to continue from (same M, mask, lam and rho);
         the run then ends as the uninterrupted one would have.
-    state_dir : str, optional. Out of core: keep each block's m x n arrays in ``.npy``
+    state_dir : str, optional
+        Out of core: keep each block's m x n arrays in ``.npy``
         files in a new folder under this one (local disk; with a cluster, one every
         worker and the client see) instead of in memory. A task then holds one block's
         arrays (about 6 times its size) while it runs, and each iteration reads and writes
         every block once. The folder keeps the result's S and Y (read lazily); delete it
         when done with them. None: in memory.
-    reread : bool. With ``state_dir``: read M's blocks from M's own graph whenever a task
+    reread : bool
+        With ``state_dir``: read M's blocks from M's own graph whenever a task
         needs them instead of storing a copy (for M read from files or zarr, or cheaply
         computed; the disk then holds only Y and the compressed S pair).
 
@@ -723,8 +749,10 @@ def from_npy(path, rows: int | None = None):
 
     Parameters
     ----------
-    path : str. The file (``numpy.save`` format); workers must see the same path.
-    rows : int, optional. Rows per block; default about 128 MiB per block.
+    path : str
+        The file (``numpy.save`` format); workers must see the same path.
+    rows : int, optional
+        Rows per block; default about 128 MiB per block.
 
     Returns
     -------
@@ -752,9 +780,12 @@ def from_zarr(url, component: str | None = None, rows: int | None = None):
 
     Parameters
     ----------
-    url : str. The zarr store (path or URL).
-    component : str, optional. The array inside a group.
-    rows : int, optional. Rows per block; default: dask's automatic chunk size.
+    url : str
+        The zarr store (path or URL).
+    component : str, optional
+        The array inside a group.
+    rows : int, optional
+        Rows per block; default: dask's automatic chunk size.
 
     Returns
     -------
@@ -786,13 +817,18 @@ def frames_to_zarr(
 
     Parameters
     ----------
-    frames : iterable of ndarray. Frames of one shape, (h, w) or (h, w, c), in time order
+    frames : iterable of ndarray
+        Frames of one shape, (h, w) or (h, w, c), in time order
         (e.g. a generator decoding a video). At least 2.
-    path : str. The zarr array to create (replaced if it exists); its attribute
+    path : str
+        The zarr array to create (replaced if it exists); its attribute
         ``frame_shape`` records the frames' shape.
-    dtype : floating dtype. dtype of M.
-    batch : int. Frames per write, and columns per zarr chunk.
-    rows : int, optional. Rows (pixels) of the row blocks of the returned array; default
+    dtype : floating dtype
+        dtype of M.
+    batch : int
+        Frames per write, and columns per zarr chunk.
+    rows : int, optional
+        Rows (pixels) of the row blocks of the returned array; default
         about 128 MiB per block, a multiple of the chunk height.
 
     Returns

@@ -411,14 +411,21 @@ class BinnedThreshold:
 
     Attributes
     ----------
-    edges : ndarray, shape (n_bins + 1,). Background brightness bin edges (equal bins).
-    values : ndarray, shape (n_bins,). The threshold on the score in each bin.
-    sigma : float. Robust noise of the whole residual, quantisation floor included.
-    sigma_bins : ndarray, shape (n_bins,). The same per bin (``sigma`` where a bin had
+    edges : ndarray, shape (n_bins + 1,)
+        Background brightness bin edges (equal bins).
+    values : ndarray, shape (n_bins,)
+        The threshold on the score in each bin.
+    sigma : float
+        Robust noise of the whole residual, quantisation floor included.
+    sigma_bins : ndarray, shape (n_bins,)
+        The same per bin (``sigma`` where a bin had
         fewer than 50 sampled pixels).
-    quantum : float. Quantisation step used for the floor (0: none).
-    k : float. Sigmas a pixel must stand out by.
-    floor : float. ``min_contrast * data_range``, the smallest threshold allowed.
+    quantum : float
+        Quantisation step used for the floor (0: none).
+    k : float
+        Sigmas a pixel must stand out by.
+    floor : float
+        ``min_contrast * data_range``, the smallest threshold allowed.
     """
 
     edges: np.ndarray
@@ -555,7 +562,8 @@ def score_and_mask(frames, background, threshold) -> tuple[np.ndarray, np.ndarra
     Returns
     -------
     score : ndarray, shape (n, h, w), frames' dtype.
-    mask : ndarray of bool, shape (n, h, w). ``score > threshold``.
+    mask : ndarray of bool, shape (n, h, w)
+        ``score > threshold``.
     """
     from .._core.config import PARALLEL_MIN_SIZE
     from ._kernels.frames import score_and_mask as kern
@@ -596,21 +604,33 @@ class FrameDecomposition:
 
     Attributes
     ----------
-    background : ndarray, shape of the frames. The low-rank part ``L``.
-    foreground : ndarray, shape of the frames. The sparse part ``S`` (signed).
-    score : ndarray, shape (n, h, w). Per-pixel anomaly score, ``|frames - background|``
+    background : ndarray, shape of the frames
+        The low-rank part ``L``.
+    foreground : ndarray, shape of the frames
+        The sparse part ``S`` (signed).
+    score : ndarray, shape (n, h, w)
+        Per-pixel anomaly score, ``|frames - background|``
         (RMS over channels).
-    mask : ndarray of bool, shape (n, h, w). ``score > threshold_map()``.
-    threshold : float. The fixed threshold, or the automatic rule's lowest one (that of
+    mask : ndarray of bool, shape (n, h, w)
+        ``score > threshold_map()``.
+    threshold : float
+        The fixed threshold, or the automatic rule's lowest one (that of
         the quietest brightness bins).
-    threshold_auto : bool. Whether it came from :func:`auto_threshold`.
-    bins : BinnedThreshold or None. The automatic threshold per brightness bin.
-    k, min_contrast : float or None. The automatic rule's parameters (None when fixed).
-    noise_scale : float. Robust noise level of the residual (quantisation floor
+    threshold_auto : bool
+        Whether it came from :func:`auto_threshold`.
+    bins : BinnedThreshold or None
+        The automatic threshold per brightness bin.
+    k, min_contrast : float or None
+        The automatic rule's parameters (None when fixed).
+    noise_scale : float
+        Robust noise level of the residual (quantisation floor
         included; :func:`noise_scale` of ``frames - background`` when fixed).
-    anomaly_fraction : ndarray, shape (n,). Fraction of each frame's pixels flagged.
-    color : str. ``"stack"`` or ``"grey"`` (how colour was handled).
-    result : RPCAResult. The solver's result (``L``, ``S``, ``E`` as matrices, ``rank``,
+    anomaly_fraction : ndarray, shape (n,)
+        Fraction of each frame's pixels flagged.
+    color : str
+        ``"stack"`` or ``"grey"`` (how colour was handled).
+    result : RPCAResult
+        The solver's result (``L``, ``S``, ``E`` as matrices, ``rank``,
         ``delta``, ``sigma``, history, time...).
     """
 

@@ -61,26 +61,40 @@ class RPCAResult(Result):
 
     Attributes
     ----------
-    L, S : ndarray. Low-rank and sparse parts (``M = L + S (+ E)`` to ``tol`` on observed
+    L, S : ndarray
+        Low-rank and sparse parts (``M = L + S (+ E)`` to ``tol`` on observed
         entries; on unobserved entries L is the low-rank estimate and S is 0).
-    E : ndarray or None. The dense noise part of stable PCP (``||E||_F <= delta``; 0 on
+    E : ndarray or None
+        The dense noise part of stable PCP (``||E||_F <= delta``; 0 on
         unobserved entries); None for exact PCP (``delta = 0``).
-    Y : ndarray. Final dual variable (Lagrange multiplier).
-    rank : int. Rank of L.
-    n_iter : int. Iterations (SVDs) done.
-    converged : bool. Whether ``residual < tol``.
-    residual : float. ``||M - L - S - E||_F / ||M||_F`` over observed entries.
+    Y : ndarray
+        Final dual variable (Lagrange multiplier).
+    rank : int
+        Rank of L.
+    n_iter : int
+        Iterations (SVDs) done.
+    converged : bool
+        Whether ``residual < tol``.
+    residual : float
+        ``||M - L - S - E||_F / ||M||_F`` over observed entries.
     message : str.
     history : dict of ndarrays ``residual``, ``rank``, ``mu`` per iteration (and
         ``e_norm``, ``||E||_F``, for stable PCP).
-    lam, mu, tol : float. The sparsity weight, the final penalty, the tolerance used.
-    delta : float. The bound on ``||E||_F`` (0 for exact PCP).
-    sigma : float or None. The noise level estimated for ``delta="auto"``
+    lam, mu, tol : float
+        The sparsity weight, the final penalty, the tolerance used.
+    delta : float
+        The bound on ``||E||_F`` (0 for exact PCP).
+    sigma : float or None
+        The noise level estimated for ``delta="auto"``
         (:func:`fastrpca.robust_pca.frames.noise_sigma`), None otherwise.
-    e_norm : float. ``||E||_F`` (0 for exact PCP).
-    max_rank : int or None. The rank cap used.
-    svd : str. SVD engine used.
-    time : float. Wall-clock seconds.
+    e_norm : float
+        ``||E||_F`` (0 for exact PCP).
+    max_rank : int or None
+        The rank cap used.
+    svd : str
+        SVD engine used.
+    time : float
+        Wall-clock seconds.
     """
 
     L: np.ndarray
@@ -188,14 +202,17 @@ def rpca(
 
     Parameters
     ----------
-    M : array_like, shape (m, n). float32 / float64 / complex64 / complex128 (integers
+    M : array_like, shape (m, n)
+        float32 / float64 / complex64 / complex128 (integers
         are promoted to float64); computed in M's precision. Never modified. A
         ``dask.array.Array`` is solved in row blocks on the Dask scheduler in use
         (:func:`fastrpca.robust_pca.dask.rpca_dask`: the same iterations, the result's
         L lazy and S, Y persisted; needs ``pip install 'fastrpca[dask]'``).
-    lam : float, optional. Weight of ``||S||_1``; default ``1 / sqrt(max(m, n))``
+    lam : float, optional
+        Weight of ``||S||_1``; default ``1 / sqrt(max(m, n))``
         (the theory's value; the original MATLAB code used ``1 / sqrt(m)``).
-    delta : float or "auto". Bound on the Frobenius norm of the dense noise ``E``, in
+    delta : float or "auto"
+        Bound on the Frobenius norm of the dense noise ``E``, in
         M's units. 0 (default) is exact PCP, ``M = L + S``. ``"auto"`` estimates it for
         M's columns seen as consecutive frames of a camera:
         ``delta = sqrt(N + sqrt(8 N)) * sigma`` (N observed entries; the mean plus two
@@ -204,38 +221,50 @@ def rpca(
         (:func:`fastrpca.robust_pca.frames.noise_sigma`, computed on a random sample of
         at most 2**18 differences, about 17 ms). Noise-free data give
         ``sigma = 0``, hence exact PCP. For other matrices pass your own delta.
-    rank : int, optional. Cap on the rank of L: each singular value thresholding keeps
+    rank : int, optional
+        Cap on the rank of L: each singular value thresholding keeps
         at most this many triplets (the largest), and the SVD engines compute no more
         (``"randomized"``: a block of at most ``rank`` plus its oversampling margin).
         A cap at or above the rank the solver would find changes nothing; below it the
         problem is no longer convex and L is the best it can do with ``rank``
         components. Use it when the background's rank is known (2-5 for a static camera
         under changing light) to bound each SVD's cost.
-    tol : float, optional. Stop when ``||M - L - S - E||_F / ||M||_F < tol``. Default 1e-7
+    tol : float, optional
+        Stop when ``||M - L - S - E||_F / ||M||_F < tol``. Default 1e-7
         (the reference's) for float64 / complex128, 1e-6 for float32 / complex64, whose
         rounding noise (about 1.2e-7 relative) keeps 1e-7 out of reach.
-    max_iter : int. Iteration limit (one SVD per iteration).
-    mu : float, optional. Initial penalty; default ``1.25 / ||M||_2``. It grows by
+    max_iter : int
+        Iteration limit (one SVD per iteration).
+    mu : float, optional
+        Initial penalty; default ``1.25 / ||M||_2``. It grows by
         ``rho`` per iteration up to ``1e7`` times its start.
-    rho : float. Penalty growth factor, ``>= 1``.
-    svd : {"auto", "full", "partial", "randomized"}. SVD engine (see
+    rho : float
+        Penalty growth factor, ``>= 1``.
+    svd : {"auto", "full", "partial", "randomized"}
+        SVD engine (see
         :mod:`fastrpca.robust_pca.svd`); all reach the same decomposition to the tolerance.
-    mask : ndarray of bool, optional. True where M is observed. Unobserved entries carry
+    mask : ndarray of bool, optional
+        True where M is observed. Unobserved entries carry
         no constraint: L is imputed there and S is 0 (Robust PCA with missing data).
-    random_state : None, int or Generator. Seeds the randomized SVD's start block;
+    random_state : None, int or Generator
+        Seeds the randomized SVD's start block;
         a fixed seed gives bit-identical results, and None means seed 0, so repeated
         calls on the same M agree bit for bit (pass a Generator for fresh draws).
-    callback : callable, optional. Called as ``callback(info)`` after each iteration, with
+    callback : callable, optional
+        Called as ``callback(info)`` after each iteration, with
         ``info.n_iter``, ``info.residual``, ``info.rank`` and ``info.mu``; returning True
         stops the solver.
-    check_finite : bool. Reject NaN / Inf (at observed entries). Skip in trusted loops.
-    init : RPCAResult or (L, S) or (L, S, Y), optional. Warm start: begin from this
+    check_finite : bool
+        Reject NaN / Inf (at observed entries). Skip in trusted loops.
+    init : RPCAResult or (L, S) or (L, S, Y), optional
+        Warm start: begin from this
         decomposition (and dual, when given) instead of zeros, e.g. the previous
         window's result. ``mu`` restarts from its default: IALM's iteration count is set
         mostly by the penalty schedule, and starting it high gives wrong answers, so a
         warm start saves a quarter to a half of the iterations, not all of them. E
         starts from 0.
-    workspace : RPCAWorkspace, optional. Reuse its m x n buffers across calls (no large
+    workspace : RPCAWorkspace, optional
+        Reuse its m x n buffers across calls (no large
         allocation in steady state). The returned L, S, E and Y are then views of the
         workspace, overwritten by the next call: copy them to keep them.
 

@@ -100,11 +100,14 @@ def planted_problems(
 
     Parameters
     ----------
-    n_problems : int. How many.
+    n_problems : int
+        How many.
     shape : (m, n).
-    rank : int. Rank of L0.
+    rank : int
+        Rank of L0.
     fraction : float in [0, 1). Fraction of entries corrupted.
-    magnitude : float > 0. Largest outlier magnitude.
+    magnitude : float > 0
+        Largest outlier magnitude.
     random_state : None, int or Generator (None = seed 0).
 
     Returns
@@ -131,23 +134,32 @@ class LearnedRPCA:
 
     Parameters
     ----------
-    n_layers : int. K, the number of layers (the latency).
-    variant : {"factor", "ialm"}. Learned ScaledGD on rank-r factors (no SVD in the loop)
+    n_layers : int
+        K, the number of layers (the latency).
+    variant : {"factor", "ialm"}
+        Learned ScaledGD on rank-r factors (no SVD in the loop)
         or the unrolled IALM of :func:`fastrpca.rpca` (see the module docstring).
-    rank : int, optional. Rank r of the factor variant; default: the largest rank of the
+    rank : int, optional
+        Rank r of the factor variant; default: the largest rank of the
         training targets (singular values above ``RANK_RTOL`` = 1e-3 times the largest).
-    lam : float, optional. Weight of ``||S||_1`` of the Robust PCA problem (the IALM
+    lam : float, optional
+        Weight of ``||S||_1`` of the Robust PCA problem (the IALM
         variant's reference weight and the safeguard's :func:`rpca`); default
         ``1 / sqrt(max(m, n))``.
-    tol : float. The largest relative error of L the safeguard accepts from the layers
+    tol : float
+        The largest relative error of L the safeguard accepts from the layers
         (its check asks the error estimate to be at most ``tol / 2``; module docstring).
-    safeguard : bool. Continue with :func:`fastrpca.rpca` when the check fails (else the
+    safeguard : bool
+        Continue with :func:`fastrpca.rpca` when the check fails (else the
         result says ``converged=False`` and warns).
-    ialm_tol : float, optional. ``tol`` of the safeguard's :func:`rpca` (its default when
+    ialm_tol : float, optional
+        ``tol`` of the safeguard's :func:`rpca` (its default when
         None).
-    power_iter, oversample : int. Subspace steps and extra columns of the factor variant's
+    power_iter, oversample : int
+        Subspace steps and extra columns of the factor variant's
         randomized start.
-    random_state : None, int or Generator. Seeds the start block of the factor variant and
+    random_state : None, int or Generator
+        Seeds the start block of the factor variant and
         the safeguard's :func:`rpca` (None = seed 0).
 
     Notes
@@ -290,12 +302,14 @@ class LearnedRPCA:
         ----------
         matrices : array_like (k, m, n) or list of (m, n) arrays.
         L : array_like like ``matrices``. Targets L*.
-        layers : int, optional. Evaluate after this many layers (default all).
+        layers : int, optional
+            Evaluate after this many layers (default all).
 
         Returns
         -------
         loss : float
-        grads : dict. Gradient w.r.t. each entry of :attr:`params` (zero beyond
+        grads : dict
+            Gradient w.r.t. each entry of :attr:`params` (zero beyond
             ``layers``).
         """
         self._require_fit()
@@ -336,11 +350,13 @@ class LearnedRPCA:
 
         Parameters
         ----------
-        matrices : array_like (k, m, n) or list of (m, n) arrays. Examples of the problem
+        matrices : array_like (k, m, n) or list of (m, n) arrays
+            Examples of the problem
             class (e.g. :func:`planted_problems`, or windows of the user's own frames).
         L : array_like like ``matrices``, optional. Target low-rank parts (the planted
             truths); default :func:`fastrpca.rpca` solutions (tol 1e-7).
-        max_iter : int >= 0. L-BFGS iterations per training stage (K stages); 0 keeps the
+        max_iter : int >= 0
+            L-BFGS iterations per training stage (K stages); 0 keeps the
             untrained schedule (plain IALM for ``variant="ialm"``).
 
         Returns
@@ -507,12 +523,16 @@ class LearnedRPCA:
 
         Parameters
         ----------
-        M : array_like (m, n), real, of the training shape. Never modified.
-        safeguard : bool, optional. Override the model's ``safeguard``.
-        workspace : RPCAWorkspace, optional. Reuse its m x n buffers (the returned L, S, Y
+        M : array_like (m, n), real, of the training shape
+            Never modified.
+        safeguard : bool, optional
+            Override the model's ``safeguard``.
+        workspace : RPCAWorkspace, optional
+            Reuse its m x n buffers (the returned L, S, Y
             are then views of it, overwritten by the next call): the factor variant then
             allocates no array in steady state.
-        check_finite : bool. Reject NaN / Inf.
+        check_finite : bool
+            Reject NaN / Inf.
 
         Returns
         -------
@@ -740,7 +760,8 @@ class LearnedRPCA:
         Parameters
         ----------
         matrices : array_like (k, m, n) or list of (m, n) arrays of the training shape.
-        safeguard : bool, optional. Override the model's ``safeguard``.
+        safeguard : bool, optional
+            Override the model's ``safeguard``.
 
         Returns
         -------

@@ -101,18 +101,28 @@ class StreamingRPCA:
 
     Attributes
     ----------
-    frame_shape : tuple. Shape of one frame.
-    dtype : numpy dtype. float32 or float64, that of the frames given to :meth:`fit`.
-    rank_ : int. Dimension of the background subspace.
-    threshold_ : float. The sparse threshold in use.
-    init_result : RPCAResult. The batch :func:`rpca` of :meth:`fit` (columns = frames).
-    n_frames : int. Frames processed since :meth:`fit`.
-    n_inner : ndarray of int. Inner iterations of each frame of the last call.
-    n_sparse : ndarray of int. Sparse entries of each frame of the last call; a large
+    frame_shape : tuple
+        Shape of one frame.
+    dtype : numpy dtype
+        float32 or float64, that of the frames given to :meth:`fit`.
+    rank_ : int
+        Dimension of the background subspace.
+    threshold_ : float
+        The sparse threshold in use.
+    init_result : RPCAResult
+        The batch :func:`rpca` of :meth:`fit` (columns = frames).
+    n_frames : int
+        Frames processed since :meth:`fit`.
+    n_inner : ndarray of int
+        Inner iterations of each frame of the last call.
+    n_sparse : ndarray of int
+        Sparse entries of each frame of the last call; a large
         value flags an anomalous frame.
-    refused : ndarray of bool. Which frames of the last call were refused (see
+    refused : ndarray of bool
+        Which frames of the last call were refused (see
         ``max_jump``).
-    n_refused : int. Frames refused since :meth:`fit`.
+    n_refused : int
+        Frames refused since :meth:`fit`.
 
     Notes
     -----

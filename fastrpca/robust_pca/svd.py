@@ -249,7 +249,8 @@ class RandomizedSVD:
     cold_power_iters : power iterations when there is no previous subspace.
     max_fraction : above this fraction of ``min(m, n)`` the full SVD is used instead.
     max_refine : extra subspace steps per call while the rank is changing.
-    max_rank : int, optional. Return at most this many triplets; the block then never
+    max_rank : int, optional
+        Return at most this many triplets; the block then never
         grows past ``max_rank`` plus the oversampling margin.
 
     Called as ``engine(X, tau)`` with an ndarray X, or with an operator having the methods

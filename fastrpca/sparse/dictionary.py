@@ -40,16 +40,22 @@ class DictionaryLearningResult(Result):
 
     Attributes
     ----------
-    converged : bool. The objective fell by at most ``tol`` times its value over the last
+    converged : bool
+        The objective fell by at most ``tol`` times its value over the last
         epoch.
-    n_iter : int. Epochs (passes over the samples).
-    message : str. Why the loop stopped.
-    objective : float. The objective of the stored codes and anomalies with the final
+    n_iter : int
+        Epochs (passes over the samples).
+    message : str
+        Why the loop stopped.
+    objective : float
+        The objective of the stored codes and anomalies with the final
         dictionary (an upper bound of the objective with optimal codes; with
         ``keep_codes=False``, the sum of the mini-batches' objectives at coding time
         over the last epoch).
-    n_replaced : int. Atoms that no code used and were replaced by samples, in all.
-    history : dict of ndarrays. ``"objective"`` and ``"n_replaced"`` per epoch.
+    n_replaced : int
+        Atoms that no code used and were replaced by samples, in all.
+    history : dict of ndarrays
+        ``"objective"`` and ``"n_replaced"`` per epoch.
     """
 
     objective: float
@@ -61,15 +67,23 @@ class CodingResult(Result):
 
     Attributes
     ----------
-    x : ndarray (n, k). Sparse codes, one column per sample.
-    s : ndarray (m, k). Anomalies (zero when ``lam_s`` is infinite).
-    objective : ndarray (k,). ``1/2 ||y - D x - s||^2 + lam ||x||_1 + lam_s ||s||_1``
+    x : ndarray (n, k)
+        Sparse codes, one column per sample.
+    s : ndarray (m, k)
+        Anomalies (zero when ``lam_s`` is infinite).
+    objective : ndarray (k,)
+        ``1/2 ||y - D x - s||^2 + lam ||x||_1 + lam_s ||s||_1``
         per sample.
-    dual_gap : ndarray (k,). Duality gap per sample (absolute).
-    converged : ndarray (k,) of bool. ``dual_gap <= tol * objective``.
-    n_iter : ndarray (k,). Coordinate-descent sweeps per sample.
-    message : str. Why the solver stopped.
-    history : dict of ndarrays. Empty (nothing is recorded per sweep).
+    dual_gap : ndarray (k,)
+        Duality gap per sample (absolute).
+    converged : ndarray (k,) of bool
+        ``dual_gap <= tol * objective``.
+    n_iter : ndarray (k,)
+        Coordinate-descent sweeps per sample.
+    message : str
+        Why the solver stopped.
+    history : dict of ndarrays
+        Empty (nothing is recorded per sweep).
     """
 
     x: np.ndarray

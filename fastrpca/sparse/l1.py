@@ -64,15 +64,23 @@ class LassoResult(Result):
 
     Attributes
     ----------
-    x : ndarray (n,) or (n, k). Coefficients (one column per signal).
-    n_iter : int or ndarray (k,). Iterations (coordinate-descent sweeps, counting the
+    x : ndarray (n,) or (n, k)
+        Coefficients (one column per signal).
+    n_iter : int or ndarray (k,)
+        Iterations (coordinate-descent sweeps, counting the
         cheap active-set sweeps, or (F)ISTA / ADMM iterations).
-    converged : bool or ndarray (k,). Duality gap <= tol * objective.
-    objective : float or ndarray (k,). Primal objective at ``x``.
-    dual_gap : float or ndarray (k,). Duality gap at ``x`` (absolute).
-    message : str. Why the solver stopped.
-    method : str. The method used (``"auto"`` resolved).
-    history : dict of ndarrays. ``{"n_iter": ..., "dual_gap": ...}`` at each gap check
+    converged : bool or ndarray (k,)
+        Duality gap <= tol * objective.
+    objective : float or ndarray (k,)
+        Primal objective at ``x``.
+    dual_gap : float or ndarray (k,)
+        Duality gap at ``x`` (absolute).
+    message : str
+        Why the solver stopped.
+    method : str
+        The method used (``"auto"`` resolved).
+    history : dict of ndarrays
+        ``{"n_iter": ..., "dual_gap": ...}`` at each gap check
         (first signal) when requested with ``history=True``, else empty.
     """
 
@@ -87,14 +95,22 @@ class LassoPathResult(Result):
 
     Attributes
     ----------
-    x : ndarray (n, p). Coefficients, one column per penalty (in the order given).
-    lam, l2 : ndarray (p,). The penalties.
-    n_iter : ndarray (p,). Coordinate-descent sweeps spent at each penalty.
-    converged : ndarray (p,) of bool. Duality gap <= tol * objective at each penalty.
-    objective, dual_gap : ndarray (p,). Primal objective and duality gap (absolute).
-    message : str. Why the solver stopped.
-    method : str. ``"cd"`` or ``"cd (gram)"``.
-    history : dict of ndarrays. Empty (per-penalty figures are fields of their own).
+    x : ndarray (n, p)
+        Coefficients, one column per penalty (in the order given).
+    lam, l2 : ndarray (p,)
+        The penalties.
+    n_iter : ndarray (p,)
+        Coordinate-descent sweeps spent at each penalty.
+    converged : ndarray (p,) of bool
+        Duality gap <= tol * objective at each penalty.
+    objective, dual_gap : ndarray (p,)
+        Primal objective and duality gap (absolute).
+    message : str
+        Why the solver stopped.
+    method : str
+        ``"cd"`` or ``"cd (gram)"``.
+    history : dict of ndarrays
+        Empty (per-penalty figures are fields of their own).
     """
 
     x: np.ndarray
@@ -144,20 +160,30 @@ class LassoSolver:
 
     Parameters
     ----------
-    A : array_like (m, n), real or complex. The dictionary; copied (later changes to the
+    A : array_like (m, n), real or complex
+        The dictionary; copied (later changes to the
         caller's array are not seen).
-    method : {"auto", "cd", "fista", "ista", "admm"}. ``"auto"`` picks coordinate
+    method : {"auto", "cd", "fista", "ista", "admm"}
+        ``"auto"`` picks coordinate
         descent, in Gram form (A^H A kept) when n <= 2048 or m >= n, else residual form.
         Complex ``A``: coordinate descent, FISTA or ISTA.
-    positive : bool. Constrain ``x >= 0`` (real ``A`` only).
-    tol : float, optional. Relative duality-gap tolerance (default 1e-6 for float64,
+    positive : bool
+        Constrain ``x >= 0`` (real ``A`` only).
+    tol : float, optional
+        Relative duality-gap tolerance (default 1e-6 for float64,
         1e-4 for float32).
-    max_iter : int, optional. Iteration cap (per signal).
-    rho : float, optional. ADMM penalty (default: a spectrum-based choice).
-    gram : bool, optional. Force the Gram form of coordinate descent on or off.
-    n_jobs : int, optional. Threads for batches (default: all cores for large batches).
-    check_finite : bool. Reject NaN / Inf in ``A``.
-    sample_weight : array_like (m,), optional. Non-negative weights ``s`` of the rows: the
+    max_iter : int, optional
+        Iteration cap (per signal).
+    rho : float, optional
+        ADMM penalty (default: a spectrum-based choice).
+    gram : bool, optional
+        Force the Gram form of coordinate descent on or off.
+    n_jobs : int, optional
+        Threads for batches (default: all cores for large batches).
+    check_finite : bool
+        Reject NaN / Inf in ``A``.
+    sample_weight : array_like (m,), optional
+        Non-negative weights ``s`` of the rows: the
         data term becomes ``1/2 sum_i s_i |(Ax - y)_i|^2``. Applied once here (the rows
         of the solver's copy of ``A`` are scaled by ``sqrt(s)``, and each ``y`` on the
         way in), so weighted solves cost what unweighted ones do.
@@ -375,20 +401,29 @@ class LassoSolver:
 
         Parameters
         ----------
-        y : array_like (m,) or (m, k). One signal, or k signals as columns (complex
+        y : array_like (m,) or (m, k)
+            One signal, or k signals as columns (complex
             when ``A`` is).
-        lam : float >= 0. L1 weight (unscaled).
-        l2 : float >= 0. L2 weight (elastic net).
-        penalty_weights : array_like (n,), optional. Positive weights ``w`` of the L1
+        lam : float >= 0
+            L1 weight (unscaled).
+        l2 : float >= 0
+            L2 weight (elastic net).
+        penalty_weights : array_like (n,), optional
+            Positive weights ``w`` of the L1
             term, one per feature (default: all 1).
-        x0 : array_like (n,) or (n, k), optional. Warm start (copied; may be ``out``).
-        out : ndarray, optional. Where to write x: (n,) C-contiguous, or (n, k)
+        x0 : array_like (n,) or (n, k), optional
+            Warm start (copied; may be ``out``).
+        out : ndarray, optional
+            Where to write x: (n,) C-contiguous, or (n, k)
             F-contiguous, of the solver's dtype. With ``out`` no arrays are allocated.
-        callback : callable, optional. ``callback(info)`` after each gap check (single
+        callback : callable, optional
+            ``callback(info)`` after each gap check (single
             signal only; ``info`` has ``n_iter``, ``objective``, ``dual_gap`` and the
             iterate ``x``); return True to stop.
-        history : bool. Record the duality gap at each check in ``result.history``.
-        check_finite : bool. Reject NaN / Inf in ``y`` and ``x0``.
+        history : bool
+            Record the duality gap at each check in ``result.history``.
+        check_finite : bool
+            Reject NaN / Inf in ``y`` and ``x0``.
 
         Returns
         -------
@@ -791,12 +826,18 @@ class LassoSolver:
 
         Parameters
         ----------
-        y : array_like (m,). One signal.
-        lams : array_like (p,). L1 weights (unscaled), each >= 0.
-        l2 : float or array_like (p,). L2 weight(s); ``lams[t] + l2[t] > 0``.
-        penalty_weights : array_like (n,), optional. As in :meth:`solve`.
-        x0 : array_like (n,), optional. Start of the first solve (default zero).
-        check_finite : bool. Reject NaN / Inf in ``y`` and ``x0``.
+        y : array_like (m,)
+            One signal.
+        lams : array_like (p,)
+            L1 weights (unscaled), each >= 0.
+        l2 : float or array_like (p,)
+            L2 weight(s); ``lams[t] + l2[t] > 0``.
+        penalty_weights : array_like (n,), optional
+            As in :meth:`solve`.
+        x0 : array_like (n,), optional
+            Start of the first solve (default zero).
+        check_finite : bool
+            Reject NaN / Inf in ``y`` and ``x0``.
 
         Returns
         -------
@@ -1211,30 +1252,44 @@ def lasso(
 
     Parameters
     ----------
-    A : array_like (m, n), real or complex. Dictionary / design matrix.
-    y : array_like (m,) or (m, k). One signal, or k signals solved as a batch. If ``A``
+    A : array_like (m, n), real or complex
+        Dictionary / design matrix.
+    y : array_like (m,) or (m, k)
+        One signal, or k signals solved as a batch. If ``A``
         or ``y`` is complex, both are taken as complex and ``|x_j|`` is the modulus.
-    lam : float >= 0. Unscaled L1 weight (scikit-learn's ``alpha`` is ``lam / m``; see
+    lam : float >= 0
+        Unscaled L1 weight (scikit-learn's ``alpha`` is ``lam / m``; see
         :func:`lam_from_sklearn`). ``lam >= lam_max(A, y)`` gives ``x = 0``.
-    method : {"auto", "cd", "fista", "ista", "admm"}. Coordinate descent (Friedman et
+    method : {"auto", "cd", "fista", "ista", "admm"}
+        Coordinate descent (Friedman et
         al. 2010), FISTA with adaptive restart (Beck & Teboulle 2009; O'Donoghue &
         Candes 2015), ISTA, or ADMM (Boyd et al. 2011; its factorisation is cached and
         reused for the same A). ``"auto"``: coordinate descent, in Gram form when
         m >= n, the batch is large, or A^T A is cheap to form (m n^2 <= 2^23).
-    x0 : array_like, optional. Warm start.
-    tol : float, optional. Stop when duality gap <= tol * objective (default 1e-6 for
+    x0 : array_like, optional
+        Warm start.
+    tol : float, optional
+        Stop when duality gap <= tol * objective (default 1e-6 for
         float64, 1e-4 for float32).
-    max_iter : int, optional. Iteration cap per signal.
-    positive : bool. Constrain ``x >= 0``.
-    callback : callable, optional. ``callback(info)`` at each gap check (1-D y), with
+    max_iter : int, optional
+        Iteration cap per signal.
+    positive : bool
+        Constrain ``x >= 0``.
+    callback : callable, optional
+        ``callback(info)`` at each gap check (1-D y), with
         ``info.n_iter``, ``info.objective``, ``info.dual_gap`` and ``info.x``; returning
         True stops the solver.
-    history : bool. Keep the duality gap at each check.
-    rho : float, optional. ADMM penalty.
-    check_finite : bool. Reject NaN / Inf (skip in trusted loops).
-    penalty_weights : array_like (n,), optional. Positive per-feature weights ``w``: the
+    history : bool
+        Keep the duality gap at each check.
+    rho : float, optional
+        ADMM penalty.
+    check_finite : bool
+        Reject NaN / Inf (skip in trusted loops).
+    penalty_weights : array_like (n,), optional
+        Positive per-feature weights ``w``: the
         penalty becomes ``lam * sum_j w_j |x_j|``.
-    sample_weight : array_like (m,), optional. Non-negative row weights ``s``: the data
+    sample_weight : array_like (m,), optional
+        Non-negative row weights ``s``: the data
         term becomes ``1/2 sum_i s_i |(Ax - y)_i|^2`` (for repeated solves with one
         dictionary, :class:`LassoSolver` applies them once).
 
@@ -1347,12 +1402,16 @@ def elastic_net(
 
     Parameters
     ----------
-    A, y : array_like. As in :func:`lasso`.
-    l1 : float >= 0. L1 weight (plays :func:`lasso`'s ``lam``).
-    l2 : float >= 0. Weight of ``1/2 ||x||^2``.
+    A, y : array_like
+        As in :func:`lasso`.
+    l1 : float >= 0
+        L1 weight (plays :func:`lasso`'s ``lam``).
+    l2 : float >= 0
+        Weight of ``1/2 ||x||^2``.
     method, x0, tol, max_iter, positive, callback, history, rho, check_finite
         As in :func:`lasso`.
-    penalty_weights, sample_weight : array_like, optional. As in :func:`lasso` (the
+    penalty_weights, sample_weight : array_like, optional
+        As in :func:`lasso` (the
         penalty weights multiply the L1 term only).
 
     Returns

@@ -16,9 +16,12 @@ class RidgeResult(Result):
 
     Attributes
     ----------
-    x : ndarray (n,) or (n, k). The coefficients.
-    method : str. ``"cholesky"`` or ``"svd"``.
-    objective : float or ndarray (k,). ``1/2 ||Ax - y||^2 + alpha/2 ||x||^2`` per column
+    x : ndarray (n,) or (n, k)
+        The coefficients.
+    method : str
+        ``"cholesky"`` or ``"svd"``.
+    objective : float or ndarray (k,)
+        ``1/2 ||Ax - y||^2 + alpha/2 ||x||^2`` per column
         (the toolbox's 1/2 convention; the minimiser is that of scikit-learn's ``Ridge``).
     converged, n_iter, message, history : closed form, so True, 1, a note and ``{}``.
     """
@@ -38,15 +41,20 @@ def ridge(A, y, alpha: float, *, method: str = "auto", check_finite: bool = True
 
     Parameters
     ----------
-    A : array_like (m, n), real. Design matrix.
-    y : array_like (m,) or (m, k). One target, or k targets solved together.
-    alpha : float >= 0. Weight of the squared L2 norm (the ``alpha`` of scikit-learn's
+    A : array_like (m, n), real
+        Design matrix.
+    y : array_like (m,) or (m, k)
+        One target, or k targets solved together.
+    alpha : float >= 0
+        Weight of the squared L2 norm (the ``alpha`` of scikit-learn's
         ``Ridge``, which is not divided by the number of samples).
-    method : {"auto", "cholesky", "svd"}. Cholesky of the smaller of A^T A + alpha I
+    method : {"auto", "cholesky", "svd"}
+        Cholesky of the smaller of A^T A + alpha I
         (n x n, when m >= n) and A A^T + alpha I (m x m); SVD for alpha = 0 (minimum-norm
         least squares) or when the Cholesky factorisation fails. ``"auto"``: Cholesky
         when alpha > 0.
-    check_finite : bool. Reject NaN / Inf in ``A`` and ``y``.
+    check_finite : bool
+        Reject NaN / Inf in ``A`` and ``y``.
 
     Returns
     -------

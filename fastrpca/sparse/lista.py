@@ -28,9 +28,12 @@ class LISTA:
 
     Parameters
     ----------
-    A : array_like (m, n). Dictionary.
-    lam : float > 0. Lasso weight of the targets.
-    n_layers : int. K.
+    A : array_like (m, n)
+        Dictionary.
+    lam : float > 0
+        Lasso weight of the targets.
+    n_layers : int
+        K.
     """
 
     def __init__(self, A, lam: float, n_layers: int = 8):
@@ -87,14 +90,19 @@ class LISTA:
 
         Parameters
         ----------
-        Y : array_like (m,) or (m, k). One signal or k signals as columns.
-        tol : float, optional. Accept a column when its duality gap is at most ``tol``
+        Y : array_like (m,) or (m, k)
+            One signal or k signals as columns.
+        tol : float, optional
+            Accept a column when its duality gap is at most ``tol``
             times its objective (default that of :func:`fastrpca.lasso`: 1e-6).
-        method : {"auto", "cd", "fista", "ista", "admm"}. The solver that continues from
+        method : {"auto", "cd", "fista", "ista", "admm"}
+            The solver that continues from
             the layers' codes where the gap is above ``tol`` (coordinate descent by
             default).
-        max_iter : int, optional. Its iteration cap.
-        safeguard : bool. Continue where the gap is too large (else report it, with
+        max_iter : int, optional
+            Its iteration cap.
+        safeguard : bool
+            Continue where the gap is too large (else report it, with
             ``converged=False`` and a warning).
 
         Returns

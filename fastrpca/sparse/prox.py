@@ -26,10 +26,12 @@ def soft_threshold(
     ----------
     x : array_like, any shape, real or complex.
     tau : float, threshold, ``>= 0``.
-    out : ndarray, optional. C-contiguous array of ``x``'s shape and dtype to write into:
+    out : ndarray, optional
+        C-contiguous array of ``x``'s shape and dtype to write into:
         ``x`` itself updates in place; an array overlapping ``x`` otherwise (a shifted
         view) still receives the answer for the original ``x``.
-    check_finite : bool. Reject NaN / Inf in ``x`` (skip for speed in trusted loops).
+    check_finite : bool
+        Reject NaN / Inf in ``x`` (skip for speed in trusted loops).
 
     Returns
     -------
@@ -57,7 +59,8 @@ def svt(X, tau: float, *, check_finite: bool = True) -> np.ndarray:
     ----------
     X : array_like, 2-D, real or complex.
     tau : float, threshold, ``>= 0``.
-    check_finite : bool. Reject NaN / Inf in ``X``.
+    check_finite : bool
+        Reject NaN / Inf in ``X``.
 
     Returns
     -------
