@@ -70,13 +70,12 @@ def decompose(args, frames, display_range, work: Path, out: Path, tol: float, pr
         score_and_mask,
         to_grey,
     )
+    from .outputs import frame_folders, picture_files, write_frame_pictures
     from .pictures import (
         foreground_range,
         sample_frames,
         save_contact_sheet,
         save_convergence_plot,
-        to_uint8,
-        write_image,
     )
 
     dtype = np.dtype(args.dtype)
@@ -143,19 +142,14 @@ def decompose(args, frames, display_range, work: Path, out: Path, tol: float, pr
     fg_half = foreground_range(S, tau)
     lo, hi = display_range
 
-    digits = max(5, len(str(n - 1)))
-    for sub in ("background", "foreground", "mask"):
-        (out / sub).mkdir()
+    digits = frame_folders(out, n)
     fractions = np.empty(n)
     for j in range(0, n, batch):
         F, B, S = columns(slice(j, min(j + batch, n)))
         _, mask = score_and_mask(F, B, tau if bins is None else bins)
         fractions[j : j + F.shape[0]] = mask.reshape(mask.shape[0], -1).mean(axis=1)
         for t in range(F.shape[0]):
-            name = f"frame_{j + t:0{digits}d}.png"
-            write_image(out / "background" / name, to_uint8(B[t], lo, hi))
-            write_image(out / "foreground" / name, to_uint8(S[t], -fg_half, fg_half))
-            write_image(out / "mask" / name, mask[t].astype(np.uint8) * 255)
+            write_frame_pictures(out, j + t, digits, B[t], S[t], mask[t], (lo, hi), fg_half)
 
     shown = sample_frames(fractions, args.sheet_frames)
     F, B, _ = columns(np.asarray(shown))
@@ -172,18 +166,7 @@ def decompose(args, frames, display_range, work: Path, out: Path, tol: float, pr
         score_max=fg_half,
     )
     save_convergence_plot(out / "convergence.png", res.history, tol=tol)
-    files = {
-        "background": "background/",
-        "foreground": "foreground/",
-        "mask": "mask/",
-        "contact_sheet": "contact_sheet.png",
-        "convergence_plot": "convergence.png",
-        "summary": "summary.json",
-        "frame_names": f"frame_{0:0{digits}d}.png ...",
-        "contact_sheet_frames": shown,
-        "contact_sheet_size": list(sheet_size),
-        "foreground_range": [-fg_half, fg_half],
-    }
+    files = picture_files(digits, shown, sheet_size, fg_half)
     if not args.no_arrays:
         np.savez(out / "factors.npz", U=U, s=res.s, Vh=Vh)
         shutil.move(str(work / "S.zarr"), str(out / "foreground.zarr"))

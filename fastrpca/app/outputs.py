@@ -56,14 +56,10 @@ def write_outputs(
     lo, hi = display_range
     fg_half = foreground_range(dec.foreground, dec.threshold)
     n = frames.shape[0]
-    digits = max(5, len(str(n - 1)))
-    for sub in ("background", "foreground", "mask"):
-        (out / sub).mkdir()
+    digits = frame_folders(out, n)
     for i in range(n):
-        name = f"frame_{i:0{digits}d}.png"
-        write_image(out / "background" / name, to_uint8(dec.background[i], lo, hi))
-        write_image(out / "foreground" / name, to_uint8(dec.foreground[i], -fg_half, fg_half))
-        write_image(out / "mask" / name, dec.mask[i].astype(np.uint8) * 255)
+        f, b, m = dec.foreground[i], dec.background[i], dec.mask[i]
+        write_frame_pictures(out, i, digits, b, f, m, (lo, hi), fg_half)
     shown = sample_frames(dec.anomaly_fraction, sheet_frames)
     base = frames if dec.background.ndim == frames.ndim else _grey_like(frames)
     sheet_size = save_contact_sheet(
@@ -77,18 +73,7 @@ def write_outputs(
         score_max=fg_half,
     )
     save_convergence_plot(out / "convergence.png", dec.result.history, tol=tol)
-    files = {
-        "background": "background/",
-        "foreground": "foreground/",
-        "mask": "mask/",
-        "contact_sheet": "contact_sheet.png",
-        "convergence_plot": "convergence.png",
-        "summary": "summary.json",
-        "frame_names": f"frame_{0:0{digits}d}.png ...",
-        "contact_sheet_frames": shown,
-        "contact_sheet_size": list(sheet_size),
-        "foreground_range": [-fg_half, fg_half],
-    }
+    files = picture_files(digits, shown, sheet_size, fg_half)
     if save_arrays:
         np.savez_compressed(
             out / "decomposition.npz",
@@ -100,6 +85,38 @@ def write_outputs(
         )
         files["arrays"] = "decomposition.npz"
     return files
+
+
+def frame_folders(out: Path, n: int) -> int:
+    """Make ``background/``, ``foreground/`` and ``mask/`` in ``out``; returns the digits
+    of the frame numbers in the pictures' file names."""
+    for sub in ("background", "foreground", "mask"):
+        (out / sub).mkdir()
+    return max(5, len(str(n - 1)))
+
+
+def write_frame_pictures(out, i, digits, background, foreground, mask, display_range, fg_half):
+    """Frame ``i``'s background, foreground (around mid-grey) and mask PNGs."""
+    name = f"frame_{i:0{digits}d}.png"
+    write_image(out / "background" / name, to_uint8(background, *display_range))
+    write_image(out / "foreground" / name, to_uint8(foreground, -fg_half, fg_half))
+    write_image(out / "mask" / name, mask.astype(np.uint8) * 255)
+
+
+def picture_files(digits, shown, sheet_size, fg_half) -> dict:
+    """The summary's description of the pictures written by :func:`write_outputs`."""
+    return {
+        "background": "background/",
+        "foreground": "foreground/",
+        "mask": "mask/",
+        "contact_sheet": "contact_sheet.png",
+        "convergence_plot": "convergence.png",
+        "summary": "summary.json",
+        "frame_names": f"frame_{0:0{digits}d}.png ...",
+        "contact_sheet_frames": shown,
+        "contact_sheet_size": list(sheet_size),
+        "foreground_range": [-fg_half, fg_half],
+    }
 
 
 def _grey_like(frames):

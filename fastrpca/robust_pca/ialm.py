@@ -310,47 +310,20 @@ def rpca(
     >>> bool(np.allclose(L, L0, atol=1e-5))
     True
     """
+    # one argument list for both solvers (their positional signatures match)
+    args = (
+        M, lam, delta, rank, tol, max_iter, mu, rho, svd, mask, random_state, callback,
+        check_finite, init, workspace,
+    )  # fmt: skip
     if _is_dask_array(M):
-        return _rpca_dask(
-            M,
-            lam,
-            delta,
-            rank,
-            tol,
-            max_iter,
-            mu,
-            rho,
-            svd,
-            mask,
-            random_state,
-            callback,
-            check_finite,
-            init,
-            workspace,
-        )
+        return _rpca_dask(*args)
     if workspace is not None and not isinstance(workspace, RPCAWorkspace):
         raise TypeError(
             f"workspace must be a fastrpca.RPCAWorkspace() or None, got {type(workspace).__name__}"
         )
     guard = workspace._in_use if workspace is not None else nullcontext()
     with blas_threads(), guard:
-        return _solve(
-            M,
-            lam,
-            delta,
-            rank,
-            tol,
-            max_iter,
-            mu,
-            rho,
-            svd,
-            mask,
-            random_state,
-            callback,
-            check_finite,
-            init,
-            workspace,
-        )
+        return _solve(*args)
 
 
 def _is_dask_array(x) -> bool:
