@@ -307,6 +307,31 @@ def test_anomalies_planted_on_a_real_texture_are_found():
     assert best_f1 > 0.5
 
 
+def test_patches_mostly_anomaly_converge_in_few_sweeps():
+    """The joint Newton step: at the README's settings (lam = 1, lam_s = 0.25) every patch
+    a defect covers converges to tol 1e-6 within max_iter = 1000 (the slowest here: about
+    600 sweeps). Coordinate descent alone zig-zags between x and s: without the step, 5 of
+    these 117 patches (and 1,368 of the README's 31,625) stopped at max_iter."""
+    data = pytest.importorskip("skimage.data")
+    from fastrpca.app.demo import plant_defects
+
+    img = data.brick().astype(float) / 255
+    P = extract_patches(img[:128, :128], 8, 4)
+    P = P - P.mean(axis=0)
+    scale = P.std()
+    model = RobustDictionaryLearning(64, lam=1.0, lam_s=0.25).fit(P / scale, max_iter=10)
+    test, truth = plant_defects(img[256:384, 256:384], contrast=0.25, random_state=0)
+    Q = extract_patches(test, 8, 2)
+    covered = extract_patches(truth.astype(float), 8, 2).mean(axis=0) > 0.25
+    assert covered.sum() >= 20
+    Q = (Q[:, covered] - Q[:, covered].mean(axis=0)) / scale
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        codes = model.decompose(Q, max_iter=1000)
+    assert codes.converged.all()
+    assert np.percentile(codes.n_iter, 90) <= 100
+
+
 # ---------------------------------------------------------------- conventions and errors
 def test_random_state_convention_and_callback_stop():
     _, _, _, Y = planted(10, 12, 300, seed=5)

@@ -84,9 +84,10 @@ def _face_newton(Dt, y, lam, lam_s, x, s, r, q, idx, H, cap):
     leaves a lasso face for x whose Hessian is D^T D over the rows where s = 0. That
     Hessian is written to H (n, n; only the support's entries) and handed to the Gram
     form of ``lasso._newton``, whose gradient q = D^T r is made current on the support
-    first (idx receives the support; ``lasso._newton`` gets count 0, so it keeps no q
-    current); then r and s are brought back to the new x. Without this step coordinate
-    descent zig-zags between the blocks when s covers much of the sample."""
+    first (idx receives the support, which is the working set ``lasso._newton`` keeps q
+    current on and checks its step over); then r and s are brought back to the new x.
+    Without this step coordinate descent zig-zags between the blocks when s covers much
+    of the sample."""
     n, m = Dt.shape
     nnz = 0
     for j in range(n):
@@ -107,12 +108,13 @@ def _face_newton(Dt, y, lam, lam_s, x, s, r, q, idx, H, cap):
             for i in range(m):
                 h += Dt[a, i] * Dt[b, i] * (s[i] == 0.0)
             H[a, b] = h
+            H[b, a] = h
     before = _objective(x, s, r, lam, lam_s)
     old = np.empty(nnz)
     for u in range(nnz):
         old[u] = x[idx[u]]
     s0 = s.copy()
-    if not _k._newton(H, lam, 0.0, False, True, x, r, q, cap, idx, 0, None):
+    if not _k._newton(H, lam, 0.0, False, True, x, r, q, cap, idx, nnz, None):
         return
     # The face model holds while the signs of s do; when one flips, the full step can
     # lose. phi(x) = min_s F(x, s) is convex and the step a descent direction for it,
