@@ -1,4 +1,6 @@
-"""Every ```python block of README.md runs on its own, in a fresh interpreter.
+"""Every ```python block of README.md runs on its own, in a fresh interpreter, with
+fastrpca's ConvergenceWarning as an error (an example that stops short of its tolerance
+is a broken example).
 
 Each block must be self-contained: its own imports and its own data. It runs in a
 temporary working directory, so a block that writes files leaves nothing behind.
@@ -60,8 +62,11 @@ def test_readme_block_runs(code, tmp_path):
     # The repository's fastrpca, whatever the working directory.
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.setdefault("MPLBACKEND", "Agg")
+    strict = (
+        "import warnings, fastrpca\nwarnings.simplefilter('error', fastrpca.ConvergenceWarning)\n"
+    )
     proc = subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", strict + code],
         cwd=tmp_path,
         env=env,
         capture_output=True,
