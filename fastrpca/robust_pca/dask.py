@@ -541,7 +541,7 @@ def _blocks_array(runner, what, dtype, chunks, files=None, e=0):
     """A dask array of the blocks' ``take(what)`` results (no copies), or of their files."""
     _, da = _dask()
     name = f"fastrpca-{what}-{os.urandom(6).hex()}"
-    if files is not None and what != "U":  # out of core: read the files when computed
+    if files is not None and what in files[0]:  # out of core: read the files when computed
         graph = {
             (name, i, 0): (bk.read_scaled, f[what], rows, e if what in "SE" else 0)
             for i, (f, rows) in enumerate(zip(files, chunks[0]))
