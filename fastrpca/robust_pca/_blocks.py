@@ -296,7 +296,6 @@ class TallFiles(MutableMapping):
         return sum(a.nbytes for a in self.cache.values())
 
 
-
 _POOL = threading.local()
 
 
@@ -948,6 +947,7 @@ class ThreadRunner:
     """Blocks in this process; tasks on Dask's threaded scheduler."""
 
     kind = "threads"
+    state_dir: str | None = None  # the folder of out-of-core blocks' files
 
     def __init__(self, blocks: list[Block], num_workers: int | None = None):
         self.blocks = blocks
@@ -983,6 +983,7 @@ class DistributedRunner:
     that holds its block (a block is never copied: a copy would go stale)."""
 
     kind = "distributed"
+    state_dir: str | None = None  # the folder of out-of-core blocks' files
     #: Arguments larger than this are scattered to the workers once per call, not per task.
     SCATTER_BYTES = 1 << 16
 

@@ -717,6 +717,15 @@ def decompose_frames(
     -------
     FrameDecomposition
     """
+    if type(frames).__module__.split(".")[0] in ("dask", "zarr"):  # lazy: row blocks
+        from .dask_frames import decompose_frames_dask, is_lazy_stack
+
+        if is_lazy_stack(frames):
+            return decompose_frames_dask(
+                frames, lam, delta=delta, rank=rank, tol=tol, color=color,
+                threshold=threshold, k=k, min_contrast=min_contrast, dtype=dtype,
+                **rpca_options,
+            )  # fmt: skip
     if color not in ("stack", "grey"):
         raise ValueError(f"color must be 'stack' or 'grey', got {color!r}")
     stack = _as_stack(frames)
