@@ -595,7 +595,7 @@ def _result(
     r = int(w.size)
     s = np.ldexp(w.real, o.e).astype(np.empty(0, dtype).real.dtype)
     if have_u:
-        U = _blocks_array(runner, "U", dtype, (rows, (r,)))
+        U = _blocks_array(runner, "U", dtype, (rows, (r,)), files)
     else:
         U = da.zeros((shape[0], 0), dtype=dtype, chunks=(rows, (0,)))
     L = (
