@@ -630,8 +630,10 @@ def test_out_of_core_keeps_no_row_sized_arrays_in_memory(tmp_path, monkeypatch, 
 
 
 def test_out_of_core_peak_memory_follows_the_block_not_the_height(tmp_path):
-    """Traced peak allocation of an out-of-core solve: 8 times the rows (same blocks) must
-    not cost 8 times the thin factors; what grows is only the per-block bookkeeping."""
+    """Traced peak allocation of an out-of-core solve at m and 8 m rows (same blocks): the
+    thin arrays kept for every row used to add 2.6 times the added rows of M (k = rank +
+    10 columns each, several at once during the cold start); now what grows is the
+    client's per-block bookkeeping (small results, the graph), well under half of it."""
     import tracemalloc
 
     rows, n = 512, 48
@@ -645,7 +647,5 @@ def test_out_of_core_peak_memory_follows_the_block_not_the_height(tmp_path):
         peaks[m] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         assert res.n_iter == 6
-    block = rows * n * 8
-    # thin parts kept for every row would add (16384 - 2048) x k x 8 bytes per tall array
-    # (k = rank + 10 here, several arrays at once during the cold start): over 20 blocks
-    assert peaks[16384] - peaks[2048] < 4 * block, (peaks, block)
+    added = (16384 - 2048) * n * 8  # bytes of the added rows of M
+    assert peaks[16384] - peaks[2048] < added / 2, (peaks, added)
