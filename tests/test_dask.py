@@ -263,7 +263,8 @@ def test_out_of_core_state_in_files_gives_the_same_answer(tmp_path):
     _same_run(res, ref)
     (run,) = tmp_path.iterdir()
     left = sorted(p.name for p in (run / "block-0").iterdir())
-    assert len(left) == 2 and "Y.npy" in left  # the result's S and Y; the rest deleted
+    # the result's S, Y and U (the left factor); the rest deleted
+    assert len(left) == 3 and "Y.npy" in left and "tall-U.npy" in left
     # the result reads the files: dropping the folder is the caller's business
     assert res.S.npartitions == 5
 
@@ -594,3 +595,57 @@ def test_frames_to_zarr_refuses_mixed_shapes_and_single_frames(tmp_path):
         fdask.frames_to_zarr([np.ones((3, 4))], tmp_path / "b.zarr")
     with pytest.raises(TypeError, match="floating dtype"):
         fdask.frames_to_zarr([np.ones((3, 4))] * 2, tmp_path / "c.zarr", dtype=int)
+
+
+def _held_between_tasks(monkeypatch):
+    """Record, after every map over the blocks, the bytes the blocks keep in memory."""
+    held: list[int] = []
+    orig = _blocks.ThreadRunner.map
+
+    def spy(self, fn, *args, **kwargs):
+        out = orig(self, fn, *args, **kwargs)
+        held.append(sum(_blocks.nbytes_of(b) for b in self.blocks))
+        return out
+
+    monkeypatch.setattr(_blocks.ThreadRunner, "map", spy)
+    return held
+
+
+@pytest.mark.parametrize("reread", [False, True])
+def test_out_of_core_keeps_no_row_sized_arrays_in_memory(tmp_path, monkeypatch, reread):
+    # Over 4096 rows (the Gram route), so the warm steps keep sketches P = X W per block.
+    M = _problem(4400, 60, 4, seed=21)
+    X = da.from_array(M, chunks=(550, 60))
+    ref = fdask.rpca_dask(X, svd="randomized", client=False)
+    held = _held_between_tasks(monkeypatch)
+    res = fdask.rpca_dask(X, svd="randomized", client=False, state_dir=tmp_path, reread=reread)
+    assert len(held) > res.n_iter  # a map per pass at least
+    # the factors U, the sketches and local Q's are files between tasks, like S and Y
+    assert max(held) == 0
+    _same_run(res, ref, rtol=1e-12)
+    np.testing.assert_allclose(res.s, ref.s, rtol=1e-13)
+    # the result's U is read from the block's file, and reconstructs L
+    assert any("read_scaled" in str(v) for v in dict(res.U.dask).values())
+    np.testing.assert_allclose(res.U.compute(), ref.U.compute(), rtol=0, atol=1e-12)
+
+
+def test_out_of_core_peak_memory_follows_the_block_not_the_height(tmp_path):
+    """Traced peak allocation of an out-of-core solve at m and 8 m rows (same blocks): the
+    thin arrays kept for every row used to add 2.6 times the added rows of M (k = rank +
+    10 columns each, several at once during the cold start); now what grows is the
+    client's per-block bookkeeping (small results, the graph), well under half of it."""
+    import tracemalloc
+
+    rows, n = 512, 48
+    peaks = {}
+    for i, m in enumerate((2048, 2048, 16384)):  # the first run loads the kernels
+        X = da.from_array(_problem(m, n, 3, seed=5), chunks=(rows, n))
+        tracemalloc.start()
+        res = fdask.rpca_dask(
+            X, svd="randomized", max_iter=6, client=False, state_dir=tmp_path / str(i)
+        )
+        peaks[m] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert res.n_iter == 6
+    added = (16384 - 2048) * n * 8  # bytes of the added rows of M
+    assert peaks[16384] - peaks[2048] < added / 2, (peaks, added)

@@ -368,3 +368,86 @@ def test_decompose_frames_fixed_threshold_and_colour_modes():
     assert grey.result.L.shape == (24 * 32, 20)
     with pytest.raises(ValueError, match="color"):
         fr.decompose_frames(line.frames, color="rgb")
+
+
+# --------------------------------------------------------------------------- dask / zarr frames
+
+
+@pytest.fixture(scope="module")
+def scene_and_reference():
+    from fastrpca.app import scenes
+
+    scene = scenes.photo_scene(24, (48, 64), seed=3)
+    return scene, fr.decompose_frames(scene.frames, dtype=np.float64)
+
+
+def _same_decomposition(dec, ref):
+    assert dec.result.n_iter == ref.result.n_iter and dec.result.rank == ref.result.rank
+    np.testing.assert_array_equal(dec.result.history["rank"], ref.result.history["rank"])
+    assert dec.threshold == pytest.approx(ref.threshold, rel=1e-12)
+    assert dec.noise_scale == pytest.approx(ref.noise_scale, rel=1e-12)
+    for name in ("background", "foreground", "score", "mask"):
+        lazy = getattr(dec, name)
+        assert type(lazy).__module__.startswith("dask"), name  # computed batch by batch
+        assert lazy.shape == getattr(ref, name).shape and lazy.dtype == getattr(ref, name).dtype
+    np.testing.assert_array_equal(dec.mask.compute(), ref.mask)  # same masks, pixel for pixel
+    scale = np.abs(ref.background).max()
+    for name in ("background", "foreground", "score"):
+        got = getattr(dec, name).compute()
+        np.testing.assert_allclose(got, getattr(ref, name), rtol=0, atol=1e-12 * scale)
+    np.testing.assert_allclose(dec.anomaly_fraction, ref.anomaly_fraction, rtol=1e-12)
+
+
+@pytest.mark.parametrize("out_of_core", [False, True])
+def test_decompose_frames_of_a_dask_array_equals_the_in_memory_call(
+    scene_and_reference, tmp_path, out_of_core
+):
+    dask = pytest.importorskip(
+        "dask", reason="dask is not installed (pip install 'fastrpca[dask]')"
+    )
+    import dask.array as da
+
+    scene, ref = scene_and_reference
+    X = da.from_array(scene.frames, chunks=(5, 48, 64))
+    where = {"state_dir": tmp_path} if out_of_core else {}
+    with dask.config.set({"array.chunk-size": "64KiB"}):  # several row blocks
+        dec = fr.decompose_frames(X, dtype=np.float64, client=False, **where)
+    assert len(dec.result.U.chunks[0]) > 3
+    _same_decomposition(dec, ref)
+    if out_of_core:  # everything the result reads is in one new folder under state_dir
+        (folder,) = tmp_path.iterdir()
+        assert dec.result.state_dir == str(folder)
+        assert {"M.zarr", "S.zarr"} <= {p.name for p in folder.iterdir()}
+    else:
+        assert dec.result.state_dir is None
+
+
+def test_decompose_frames_of_a_zarr_array_out_of_core(scene_and_reference, tmp_path):
+    pytest.importorskip("dask", reason="dask is not installed (pip install 'fastrpca[dask]')")
+    zarr = pytest.importorskip("zarr")
+    scene, ref = scene_and_reference
+    z = zarr.open_array(
+        str(tmp_path / "frames.zarr"), mode="w", shape=scene.frames.shape, chunks=(4, 48, 64),
+        dtype=scene.frames.dtype,
+    )  # fmt: skip
+    z[...] = scene.frames
+    dec = fr.decompose_frames(z, dtype=np.float64, client=False, state_dir=tmp_path / "s")
+    _same_decomposition(dec, ref)
+    np.testing.assert_array_equal(z[...], scene.frames)  # the input is untouched
+
+
+@pytest.mark.parametrize("color", ["stack", "grey"])
+def test_decompose_frames_of_dask_colour_frames(color):
+    pytest.importorskip("dask", reason="dask is not installed (pip install 'fastrpca[dask]')")
+    import dask.array as da
+
+    from fastrpca.app import scenes
+
+    frames = scenes.photo_scene(12, (24, 32), seed=4, color=True).frames
+    ref = fr.decompose_frames(frames, dtype=np.float64, color=color, threshold=0.05)
+    dec = fr.decompose_frames(
+        da.from_array(frames, chunks=(3, 24, 32, 3)), dtype=np.float64, color=color,
+        threshold=0.05, client=False,
+    )  # fmt: skip
+    _same_decomposition(dec, ref)
+    assert dec.bins is None and dec.threshold == 0.05

@@ -10,10 +10,11 @@ factors of L).
 
 What differs from the in-memory command: the automatic threshold
 (:func:`~fastrpca.robust_pca.frames.auto_threshold`) and the foreground pictures' range
-are estimated on evenly spaced sample frames (at most :data:`SAMPLE_ENTRIES` values)
-instead of all of them; ``decomposition.npz`` is replaced by ``factors.npz`` (U, s, Vh
-with L = U diag(s) Vh) and ``foreground.zarr`` (S as pixels x frames); ``--truth`` is not
-available.
+are estimated on evenly spaced sample frames (at most
+:data:`fastrpca.robust_pca.dask_frames.SAMPLE_ENTRIES` values, as
+:func:`fastrpca.decompose_frames` does on dask frames) instead of all of them;
+``decomposition.npz`` is replaced by ``factors.npz`` (U, s, Vh with L = U diag(s) Vh) and
+``foreground.zarr`` (S as pixels x frames); ``--truth`` is not available.
 """
 
 from __future__ import annotations
@@ -26,11 +27,9 @@ from types import SimpleNamespace
 
 import numpy as np
 
-#: Values (pixels x frames) of the sample the automatic threshold is estimated on.
-SAMPLE_ENTRIES = 2**24
-
-#: Bytes of frames per batch (written to the store, then read back for the pictures).
-BATCH_BYTES = 64 << 20
+# Shared with decompose_frames on dask / zarr frames: the frames per batch and the
+# threshold's sample of frames.
+from ..robust_pca.dask_frames import batch_frames, sample_picks
 
 
 class _Picked:
@@ -43,12 +42,6 @@ class _Picked:
 
     def __getitem__(self, i):
         return self._frames[int(i)]
-
-
-def batch_frames(frame_shape, itemsize: int) -> int:
-    """Frames per batch: about :data:`BATCH_BYTES` of them, between 2 and 256."""
-    per_frame = int(np.prod(frame_shape)) * itemsize
-    return int(min(256, max(2, BATCH_BYTES // max(1, per_frame))))
 
 
 def decompose(args, frames, display_range, work: Path, out: Path, tol: float, progress):
@@ -131,8 +124,7 @@ def decompose(args, frames, display_range, work: Path, out: Path, tol: float, pr
         return (matrix_to_frames(np.asarray(a, dtype), shape) for a in (F, L, S))
 
     # the threshold and the pictures' range, on evenly spaced sample frames
-    n_sample = int(min(n, max(2, SAMPLE_ENTRIES // m)))
-    picks = np.unique(np.linspace(0, n - 1, n_sample).round().astype(int))
+    picks = sample_picks(n, m)
     F, B, S = columns(picks)
     auto = auto_threshold(
         F, B, k=args.threshold_k, min_contrast=args.min_contrast, random_state=args.seed

@@ -10,7 +10,9 @@ engine logic (growth, refinement, full-SVD fallback) is shared.
 
 Tall blocks (m x k) live on the workers as named arrays of each block, with a small right
 factor held by the client (:class:`Tall`): block i of the tall matrix is
-``block_i.tall[name] @ T_i``. The name ``"X"`` means the block's current SVT input.
+``block_i.tall[name] @ T_i``. The name ``"X"`` means the block's current SVT input. Out of
+core (:class:`DiskBlock`) the named tall arrays are files too (:class:`TallFiles`), so
+nothing m-sized stays in memory between tasks.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import itertools
 import json
 import os
 import threading
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import numpy as np
@@ -54,7 +57,7 @@ class Block:
         # What X holds, for a block that rebuilds it: (S name, mu, w, Vh) for the SVT
         # input D - S (- E) + Y/mu (L where unobserved); S name None for L = U diag(w) Vh.
         self.x_state: tuple[str | None, float, Any, Any] = ("S0", 1.0, None, None)
-        self.tall: dict[str, np.ndarray] = {}
+        self.tall: MutableMapping[str, np.ndarray] = {}
         self.generation = 0  # step passes done
         self._store(M, mask if self.masked else None)
 
@@ -136,6 +139,7 @@ class DiskBlock(Block):
         self._cache: dict[str, np.ndarray] = {}
         self._dirty: set[str] = set()
         super().__init__(M, mask, start)
+        self.tall = TallFiles(self.directory)
 
     def _path(self, name):
         return os.path.join(self.directory, f"{name}.{'blosc' if name[0] == 'S' else 'npy'}")
@@ -214,16 +218,82 @@ class DiskBlock(Block):
         finally:
             self._cache = {}
             self._dirty = set()
+            if isinstance(self.tall, TallFiles):
+                self.tall.forget()
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in memory (none between tasks: the state is in files)."""
+        tall = self.tall.cached() if isinstance(self.tall, TallFiles) else 0
+        return sum(a.nbytes for a in self._cache.values()) + tall
 
     def file(self, name):
-        """Path of the file holding ``name`` (``"S"``: the current S)."""
+        """Path of the file holding ``name`` (``"S"``: the current S; ``"U"``: the left
+        factor, a tall array)."""
+        if name == "U":
+            return _tall_path(self.directory, "U")
         return self._path(self._name(name))
 
     def tidy(self):
-        """Delete the files the result does not use (keeps the current S, Y and E)."""
+        """Delete the files the result does not use (keeps the current S, Y, E and U)."""
         for name in ("D", "mask", self._name("S_next")):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(self._path(name))
+        for name in [k for k in self.tall if k != "U"]:
+            del self.tall[name]
+
+
+def _tall_path(directory: str, name: str) -> str:
+    return os.path.join(directory, f"tall-{name}.npy")
+
+
+class TallFiles(MutableMapping):
+    """The named tall arrays (m_i x k: U, the sketches ``P = X W``, local Q factors) of an
+    out-of-core block, one ``.npy`` file each in the block's folder. An array is read
+    when a task first uses it and forgotten when the task ends (:meth:`forget`), so the
+    process holds them only for the blocks in flight, whatever the matrix's height."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+        self.names: set[str] = set()
+        self.cache: dict[str, np.ndarray] = {}
+
+    def _path(self, name: str) -> str:
+        return _tall_path(self.directory, name)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self.names:
+            raise KeyError(name)
+        arr = self.cache.get(name)
+        if arr is None:
+            arr = self.cache[name] = read_state(self._path(name))
+        return arr
+
+    def __setitem__(self, name: str, arr: np.ndarray) -> None:
+        arr = np.ascontiguousarray(arr)
+        write_state(self._path(name), arr)
+        self.names.add(name)
+        self.cache[name] = arr
+
+    def __delitem__(self, name: str) -> None:
+        self.names.remove(name)
+        self.cache.pop(name, None)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self._path(name))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self.names))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def forget(self) -> None:
+        """Drop the arrays read or written by the task that ends (they stay in files)."""
+        self.cache = {}
+
+    def cached(self) -> int:
+        """Bytes held in memory."""
+        return sum(a.nbytes for a in self.cache.values())
 
 
 _POOL = threading.local()
@@ -457,7 +527,7 @@ def step(block: Block, generation, swap, u_name, u_T, w, Vh, mu, mu_next, lam, W
         block.get("E") if block.stable else None,
     )
     block.touch("Y")
-    block.tall = {"U": U}
+    _keep_u(block, U)
     block.generation += 1
     if block.stable:  # X keeps L until noise_step, which needs ||W|| of every block
         block.x_state = (None, mu_next, w, Vh)
@@ -471,6 +541,12 @@ def step(block: Block, generation, swap, u_name, u_T, w, Vh, mu, mu_next, lam, W
     return total, w2, Ph @ P if gram else None, Ph @ X
 
 
+def _keep_u(block: Block, U) -> None:
+    """The block's tall arrays become ``{"U": U}`` (files of the others deleted)."""
+    block.tall.clear()
+    block.tall["U"] = U
+
+
 def _tiled(shape) -> bool:
     """The in-memory solver's rule (:func:`fastrpca.robust_pca.ialm._use_tiles`) on a
     block's shape."""
@@ -481,7 +557,7 @@ def _tiled(shape) -> bool:
 
 def _stepped(block, U, w, Vh, mu_next):
     block.touch("Y")
-    block.tall = {"U": U}
+    _keep_u(block, U)
     block.generation += 1
     block.x_state = (f"S{1 - block.cur}", mu_next, w, Vh)
 
@@ -528,9 +604,10 @@ def x_r(block: Block, generation):
 def take(block: Block, what: str):
     """A result array held by the block (no copy for a Block): ``"S"``, ``"Y"``, ``"E"``,
     ``"U"``."""
-    if what == "U":
-        return block.tall["U"]
     with block.task(writes=False):
+        if what == "U":
+            U = block.tall["U"]
+            return U.copy() if isinstance(block, DiskBlock) else U
         arr = block.get(what)
         return arr.copy() if isinstance(block, DiskBlock) else arr
 
@@ -582,7 +659,7 @@ def load_rows(block: Block, path, pieces, w, Vh, mu, stable=False):
             if lo < hi:
                 piece = read_array(f"{path}/{name}_r{start}", slice(lo - start, hi - start))
                 out[lo - a : hi - a] = piece
-    block.tall = {"U": U}
+    _keep_u(block, U)
     np.subtract(block.get("D"), S, out=X)
     if stable:
         X -= block.get("E")
@@ -596,12 +673,15 @@ def load_rows(block: Block, path, pieces, w, Vh, mu, stable=False):
 
 
 def result_files(block: Block):
-    """``{"S": path, "Y": path}`` (and ``"E"``) of an out-of-core block (other files
-    deleted), else None."""
+    """``{"S": path, "Y": path, "U": path}`` (and ``"E"``) of an out-of-core block (other
+    files deleted), else None."""
     if not isinstance(block, DiskBlock):
         return None
     block.tidy()
-    return {k: block.file(k) for k in ("S", "Y", "E") if k != "E" or block.stable}
+    files = {k: block.file(k) for k in ("S", "Y", "E") if k != "E" or block.stable}
+    if "U" in block.tall:
+        files["U"] = block.file("U")
+    return files
 
 
 def nbytes_of(block: Block) -> int:
@@ -867,6 +947,7 @@ class ThreadRunner:
     """Blocks in this process; tasks on Dask's threaded scheduler."""
 
     kind = "threads"
+    state_dir: str | None = None  # the folder of out-of-core blocks' files
 
     def __init__(self, blocks: list[Block], num_workers: int | None = None):
         self.blocks = blocks
@@ -902,6 +983,7 @@ class DistributedRunner:
     that holds its block (a block is never copied: a copy would go stale)."""
 
     kind = "distributed"
+    state_dir: str | None = None  # the folder of out-of-core blocks' files
     #: Arguments larger than this are scattered to the workers once per call, not per task.
     SCATTER_BYTES = 1 << 16
 

@@ -76,6 +76,9 @@ class DaskRPCAResult(RPCAResult):
     passes : int
         Passes over the row blocks (one per iteration plus the SVD engine's
         extra ones: cold start, growth, refinement).
+    state_dir : str or None
+        Out of core: the new folder holding the files the result reads
+        (S, Y, E, U); delete it when done with them. None in memory.
     """
 
     U: Any
@@ -83,6 +86,7 @@ class DaskRPCAResult(RPCAResult):
     Vh: np.ndarray
     scheduler: str
     passes: int
+    state_dir: str | None
 
 
 def _dask():
@@ -177,12 +181,16 @@ def _runner(M, mask, client, state_dir, reread):
     ]
     if client is None:
         client = _default_client()
+    runner: bk.ThreadRunner | bk.DistributedRunner
     if client is False or client is None:
         blocks = dask.compute(*tasks, scheduler="threads")
-        return bk.ThreadRunner(list(blocks))
-    futures = client.compute(tasks)
-    client.gather(client.map(bk.nbytes_of, futures, pure=False))  # wait for every block
-    return bk.DistributedRunner(client, futures)
+        runner = bk.ThreadRunner(list(blocks))
+    else:
+        futures = client.compute(tasks)
+        client.gather(client.map(bk.nbytes_of, futures, pure=False))  # wait for every block
+        runner = bk.DistributedRunner(client, futures)
+    runner.state_dir = state_dir
+    return runner
 
 
 def _default_client():
@@ -541,7 +549,7 @@ def _blocks_array(runner, what, dtype, chunks, files=None, e=0):
     """A dask array of the blocks' ``take(what)`` results (no copies), or of their files."""
     _, da = _dask()
     name = f"fastrpca-{what}-{os.urandom(6).hex()}"
-    if files is not None and what != "U":  # out of core: read the files when computed
+    if files is not None and what in files[0]:  # out of core: read the files when computed
         graph = {
             (name, i, 0): (bk.read_scaled, f[what], rows, e if what in "SE" else 0)
             for i, (f, rows) in enumerate(zip(files, chunks[0]))
@@ -587,7 +595,7 @@ def _result(
     r = int(w.size)
     s = np.ldexp(w.real, o.e).astype(np.empty(0, dtype).real.dtype)
     if have_u:
-        U = _blocks_array(runner, "U", dtype, (rows, (r,)))
+        U = _blocks_array(runner, "U", dtype, (rows, (r,)), files)
     else:
         U = da.zeros((shape[0], 0), dtype=dtype, chunks=(rows, (0,)))
     L = (
@@ -620,6 +628,7 @@ def _result(
         time=time.perf_counter() - o.start,
         scheduler=runner.kind,
         passes=op.generation + op.passes,
+        state_dir=runner.state_dir,
     )
 
 

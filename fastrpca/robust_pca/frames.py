@@ -602,6 +602,11 @@ def score_and_mask(frames, background, threshold) -> tuple[np.ndarray, np.ndarra
 class FrameDecomposition:
     """Outcome of :func:`decompose_frames`, everything in frame shape.
 
+    For dask or zarr frames, ``background``, ``foreground``, ``score`` and ``mask`` are
+    lazy dask arrays chunked by batches of frames (``.compute()`` a slice of frames, or
+    ``.to_zarr(path)``), and ``result`` is a
+    :class:`~fastrpca.robust_pca.dask.DaskRPCAResult`.
+
     Attributes
     ----------
     background : ndarray, shape of the frames
@@ -687,8 +692,12 @@ def decompose_frames(
 
     Parameters
     ----------
-    frames : array_like, shape (n, h, w) or (n, h, w, c)
-        At least 2 frames, in time order. Never modified.
+    frames : array_like, dask or zarr array, shape (n, h, w) or (n, h, w, c)
+        At least 2 frames, in time order. Never modified. A ``dask.array.Array`` or a
+        ``zarr`` array is solved on Dask row blocks
+        (:func:`fastrpca.robust_pca.dask.rpca_dask`; out of core with
+        ``state_dir=``, see ``docs/dask.md``), and the result's frame-shaped arrays are
+        then lazy dask arrays, computed a batch of frames at a time.
     lam : float, optional
         Sparsity weight passed to :func:`fastrpca.rpca` (default ``1/sqrt(max(m, n))``).
     delta : float or "auto"
@@ -711,12 +720,22 @@ def decompose_frames(
         Compute in this floating dtype (``np.float32`` is about twice as fast).
     **rpca_options
         Passed on to :func:`fastrpca.rpca` (``max_iter``, ``svd``, ``callback``,
-        ``random_state``...).
+        ``random_state``...); for dask or zarr frames also ``client``, ``state_dir``,
+        ``checkpoint``... of :func:`~fastrpca.robust_pca.dask.rpca_dask`.
 
     Returns
     -------
     FrameDecomposition
     """
+    if type(frames).__module__.split(".")[0] in ("dask", "zarr"):  # lazy: row blocks
+        from .dask_frames import decompose_frames_dask, is_lazy_stack
+
+        if is_lazy_stack(frames):
+            return decompose_frames_dask(
+                frames, lam, delta=delta, rank=rank, tol=tol, color=color,
+                threshold=threshold, k=k, min_contrast=min_contrast, dtype=dtype,
+                **rpca_options,
+            )  # fmt: skip
     if color not in ("stack", "grey"):
         raise ValueError(f"color must be 'stack' or 'grey', got {color!r}")
     stack = _as_stack(frames)

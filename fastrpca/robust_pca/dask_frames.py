@@ -1,0 +1,236 @@
+"""``decompose_frames`` on a dask or zarr array of frames: Robust PCA on Dask row blocks.
+
+:func:`fastrpca.decompose_frames` lands here when its frames are a ``dask.array.Array``
+or a ``zarr`` array. The frames become the pixels x frames matrix of
+:func:`~fastrpca.robust_pca.frames.frames_to_matrix` as row blocks, solved by
+:func:`~fastrpca.robust_pca.dask.rpca_dask`; with ``state_dir`` (out of core) the
+frames are first streamed, a batch at a time, into a zarr store in that folder
+(:func:`~fastrpca.robust_pca.dask.frames_to_zarr`, the store ``fastrpca decompose
+--out-of-core`` uses) and the solver keeps its state in files. Everything m x n in the
+result is a lazy dask array computed a batch of frames at a time, never a whole stack:
+the background from the factors, the foreground from S, score and mask from the frames
+and the background.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from .._core.validation import positive
+from .dask import _dask, frames_to_zarr, is_dask_array, rpca_dask
+from .frames import FrameDecomposition, auto_threshold, score_and_mask, to_grey
+
+#: Values (pixels x frames) of the sample the automatic threshold is estimated on: evenly
+#: spaced frames, all of them when the stack holds fewer values (then the threshold
+#: equals the in-memory one).
+SAMPLE_ENTRIES = 2**24
+
+#: Bytes of frames per batch (rows of the result's chunks, and of the zarr stores).
+BATCH_BYTES = 64 << 20
+
+
+def is_zarr_array(x) -> bool:
+    """Whether ``x`` is a ``zarr`` array (without importing zarr)."""
+    return type(x).__module__.split(".")[0] == "zarr" and hasattr(x, "chunks")
+
+
+def is_lazy_stack(x) -> bool:
+    """Whether ``x`` is a dask or zarr array (frames :func:`decompose_frames_dask` takes)."""
+    return is_dask_array(x) or is_zarr_array(x)
+
+
+def batch_frames(frame_shape, itemsize: int) -> int:
+    """Frames per batch: about :data:`BATCH_BYTES` of them, between 2 and 256."""
+    per_frame = int(np.prod(frame_shape)) * itemsize
+    return int(min(256, max(2, BATCH_BYTES // max(1, per_frame))))
+
+
+def sample_picks(n: int, m: int) -> np.ndarray:
+    """Evenly spaced frames holding at most :data:`SAMPLE_ENTRIES` values (all frames of a
+    small stack): the sample of the automatic threshold."""
+    n_sample = int(min(n, max(2, SAMPLE_ENTRIES // max(1, m))))
+    return np.unique(np.linspace(0, n - 1, n_sample).round().astype(int))
+
+
+def _stack(frames, color, dtype):
+    _, da = _dask()
+    if is_zarr_array(frames):
+        frames = da.from_zarr(frames)
+    if frames.ndim not in (3, 4):
+        raise ValueError(
+            f"frames must be (n, h, w) or (n, h, w, c), got a lazy array of shape {frames.shape}"
+        )
+    if any(np.isnan(c) for c in frames.shape):
+        raise ValueError("frames have unknown chunk sizes; call frames.compute_chunk_sizes()")
+    if frames.shape[0] < 2:
+        raise ValueError(
+            f"frames holds {frames.shape[0]} frame(s); Robust PCA separates what stays from "
+            "what changes and needs at least 2 frames"
+        )
+    if min(frames.shape[1:]) < 1:
+        raise ValueError(f"frames has an empty frame shape {frames.shape[1:]}")
+    if frames.dtype.kind not in "biuf":
+        raise TypeError(f"frames has dtype {frames.dtype}; pass real numbers")
+    if frames.dtype.kind != "f" or frames.dtype in (np.float16, np.longdouble):
+        frames = frames.astype(np.float64)  # as in memory: integers become float64
+    if color == "grey" and frames.ndim == 4:
+        probe = to_grey(np.zeros((1, 1, 1, frames.shape[3]), frames.dtype))
+        frames = frames.rechunk({3: -1}).map_blocks(
+            to_grey, drop_axis=3, dtype=probe.dtype, meta=np.empty((0, 0, 0), probe.dtype)
+        )
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+        frames = frames.astype(dtype)
+    return frames
+
+
+def _row_chunks(m: int, n: int, itemsize: int) -> int:
+    """Rows per block: dask's ``array.chunk-size`` (128 MiB by default) of n columns."""
+    import dask
+    from dask.utils import parse_bytes
+
+    size = parse_bytes(dask.config.get("array.chunk-size"))
+    return int(min(m, max(1, size // max(1, n * itemsize))))
+
+
+def _score(F, B, threshold, which):
+    return score_and_mask(F, B, threshold)[which]
+
+
+def decompose_frames_dask(
+    frames,
+    lam: float | None = None,
+    *,
+    delta: float | str = "auto",
+    rank: int | None = None,
+    tol: float | None = None,
+    color: str = "stack",
+    threshold: float | None = None,
+    k: float = 5.0,
+    min_contrast: float = 0.01,
+    dtype=None,
+    **rpca_options: Any,
+) -> FrameDecomposition:
+    """:func:`fastrpca.decompose_frames` of a dask or zarr array of frames.
+
+    Parameters
+    ----------
+    frames : dask.array.Array or zarr.Array, shape (n, h, w) or (n, h, w, c)
+        The frames, in time order (chunked by frames, ideally). Never modified.
+    lam : float, optional
+        As for :func:`fastrpca.decompose_frames`; so are ``delta`` to ``dtype``.
+    delta : float or "auto"
+        Noise bound of stable PCP.
+    rank : int, optional
+        Cap on the background's rank.
+    tol : float, optional
+        Solver tolerance (default 1e-3 for stable PCP).
+    color : {"stack", "grey"}
+        How colour frames are handled.
+    threshold : float, optional
+        Fixed threshold on the score; default automatic.
+    k, min_contrast : float
+        Parameters of the automatic threshold.
+    dtype : dtype, optional
+        Floating dtype to compute in.
+    **rpca_options
+        Passed on to :func:`fastrpca.robust_pca.dask.rpca_dask` (``max_iter``,
+        ``random_state``, ``callback``, ``client``, ``state_dir``, ``checkpoint``...).
+        With ``state_dir`` the frames are written to a zarr store in a new folder under
+        it, the solver keeps its state there, and so does the foreground (as a zarr
+        store chunked by frame batches); the result reads them: delete the folder
+        (``decomposition.result.state_dir``) when done.
+
+    Returns
+    -------
+    FrameDecomposition
+        ``background``, ``foreground``, ``score`` and ``mask`` are lazy dask arrays of
+        the frames' shape, chunked by batches of frames; ``anomaly_fraction`` and the
+        threshold are computed (one pass over the frames).
+    """
+    _, da = _dask()
+    if color not in ("stack", "grey"):
+        raise ValueError(f"color must be 'stack' or 'grey', got {color!r}")
+    stack = _stack(frames, color, dtype)
+    n, frame_shape = int(stack.shape[0]), tuple(int(s) for s in stack.shape[1:])
+    m = int(np.prod(frame_shape))
+    dt = stack.dtype
+    batch = batch_frames(frame_shape, dt.itemsize)
+    if tol is None and not (isinstance(delta, (int, float)) and delta == 0):
+        tol = 1e-3
+    state_dir = rpca_options.pop("state_dir", None)
+    rows = _row_chunks(m, n, dt.itemsize)
+    folder = None
+    if state_dir is not None:  # out of core: frames streamed to a store, state in files
+        folder = os.path.join(
+            os.path.abspath(os.fspath(state_dir)), f"frames-{os.urandom(4).hex()}"
+        )
+        os.makedirs(folder)
+        stream = (frame for j in range(0, n, batch) for frame in np.asarray(stack[j : j + batch]))
+        M = frames_to_zarr(stream, os.path.join(folder, "M.zarr"), dtype=dt, batch=batch)
+        if rows < M.shape[0]:  # whole zarr chunks per block when they fit
+            high = M.chunks[0][0]
+            M = M.rechunk({0: rows // high * high if rows >= high else rows})
+        rpca_options.setdefault("reread", True)
+        res = rpca_dask(M, lam, delta=delta, rank=rank, tol=tol, state_dir=folder, **rpca_options)
+        # S once into frame batches (one pass over its row blocks), read back as frames
+        S_path = os.path.join(folder, "S.zarr")
+        S_rows: Any = res.S  # a dask array of row blocks
+        S_rows.rechunk({1: batch}).to_zarr(S_path)
+        S = da.from_zarr(S_path)
+        F = da.from_zarr(os.path.join(folder, "M.zarr")).T.reshape((n, *frame_shape))
+    else:
+        M = stack.reshape((n, m)).T.rechunk({0: rows, 1: -1})
+        res = rpca_dask(M, lam, delta=delta, rank=rank, tol=tol, **rpca_options)
+        S_rows = res.S
+        S = S_rows.rechunk({1: batch})
+        F = stack
+    res.state_dir = folder
+    frames_chunks = ((batch,) * (n // batch) + ((n % batch,) if n % batch else ()),)
+    F = F.rechunk(frames_chunks + tuple((s,) for s in frame_shape))
+    Vh = da.from_array(res.Vh, chunks=(res.rank, batch))
+    L = (res.U * res.s.astype(dt)) @ Vh if res.rank else da.zeros((m, n), dt, chunks=(m, batch))
+    background = L.T.reshape((n, *frame_shape)).rechunk(F.chunks)
+    foreground = S.T.reshape((n, *frame_shape)).rechunk(F.chunks)
+
+    # the automatic threshold on evenly spaced frames (all of a small stack: as in memory)
+    random_state = rpca_options.get("random_state")
+    picks = sample_picks(n, m)
+    Fp, Bp = (np.asarray(x) for x in da.compute(F[picks], background[picks]))
+    auto = auto_threshold(Fp, Bp, k=k, min_contrast=min_contrast, random_state=random_state)
+    bins = auto if threshold is None else None
+    if threshold is None:
+        tau = float(auto.values.min())
+    else:
+        tau = positive(threshold, "threshold", allow_zero=True)
+    rule = tau if bins is None else bins
+    out_chunks = F.chunks[:3]
+    score = da.map_blocks(
+        _score, F, background, rule, 0, dtype=dt, chunks=out_chunks,
+        drop_axis=3 if F.ndim == 4 else None,
+    )  # fmt: skip
+    mask = da.map_blocks(
+        _score, F, background, rule, 1, dtype=bool, chunks=out_chunks,
+        drop_axis=3 if F.ndim == 4 else None,
+    )  # fmt: skip
+    fraction = np.asarray(mask.mean(axis=(1, 2)).compute(), dtype=np.float64)
+    return FrameDecomposition(
+        background=background,
+        foreground=foreground,
+        score=score,
+        mask=mask,
+        threshold=float(tau),
+        threshold_auto=threshold is None,
+        bins=bins,
+        k=float(k) if threshold is None else None,
+        min_contrast=float(min_contrast) if threshold is None else None,
+        noise_scale=float(auto.sigma),
+        anomaly_fraction=fraction,
+        color=color,
+        result=res,
+    )
