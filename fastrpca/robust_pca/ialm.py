@@ -48,12 +48,20 @@ from ._kernels.ialm import (
     norm_and_max,
     project_pass,
     project_pass_parallel,
+    svt_input,
     tiled_pass,
     tiled_pass_parallel,
     tiled_project,
     tiled_project_parallel,
 )
-from .svd import ENGINES, PrefetchedOperator, RandomizedSVD, make_engine, spectral_norm
+from .svd import (
+    ENGINES,
+    PrefetchedOperator,
+    RandomizedSVD,
+    WideRandomizedSVD,
+    make_engine,
+    spectral_norm,
+)
 
 
 class RPCAResult(Result):
@@ -413,8 +421,13 @@ def _solve(
     shape, dtype = M.shape, M.dtype
     copy_M = mask is not None or not M.flags.c_contiguous
     extra = (("mask",) if mask is not None else ()) + (("E",) if stable else ())
+    engine = make_engine(svd, shape, dtype, random_state, max_rank=max_rank, in_memory=True)
+    # The tiled step of exact PCP keeps the SVT input in cache only: no m x n X buffer (the
+    # SVD reads it from the spare S buffer when it needs more than the step's products).
+    tiled = _use_tiles(engine, shape)
+    keep_x = stable or not tiled or isinstance(engine, WideRandomizedSVD)  # (wants an array)
     workspace = workspace or RPCAWorkspace()
-    ws = workspace.buffers(shape, dtype, *(("D",) if copy_M else ()), *extra)
+    ws = workspace.buffers(shape, dtype, *(("D",) if copy_M else ()), *extra, x=keep_x)
     if mask is None:
         D = M if M.flags.c_contiguous else _copy_into(ws["D"], M)
     else:
@@ -422,7 +435,10 @@ def _solve(
         D.fill(0)
         np.copyto(D, M, where=mask)
         mask = mask if mask.flags.c_contiguous else _copy_into(ws["mask"], mask)
-    X, S_cur, S_next, Y = ws["X"], ws["S0"], ws["S1"], ws["Y"]
+    S_cur, S_next, Y = ws["S0"], ws["S1"], ws["Y"]
+    # X: the SVT input (then L); without its own buffer, the spare S buffer, which holds
+    # the previous S (dead once the convergence test failed) during the SVD.
+    X = ws["X"] if keep_x else S_next
     E = ws["E"] if stable else None
     info = {"delta": delta, "sigma": sigma, "max_rank": max_rank, "stable": stable}
 
@@ -439,7 +455,7 @@ def _solve(
     if e:
         src = D
         if D is M:  # no copy was made: scale into the workspace's D buffer
-            D = workspace.buffers(shape, dtype, "D", *extra)["D"]
+            D = workspace.buffers(shape, dtype, "D", *extra, x=keep_x)["D"]
         ldexp(src, -e, out=D)
         sum_sq, max_abs, _ = norm_and_max(D)
         delta = float(np.ldexp(delta, -e))
@@ -474,7 +490,6 @@ def _solve(
     else:
         mu = float(np.ldexp(mu, e))  # mu ~ 1 / ||M||: the scaled problem's mu
     mu_bar = 1e7 * mu
-    engine = make_engine(svd, shape, dtype, random_state, max_rank=max_rank, in_memory=True)
     parallel = D.size >= PARALLEL_MIN_SIZE
     pass_ = fused_pass_parallel if parallel else fused_pass
     project = project_pass_parallel if parallel else project_pass
@@ -495,17 +510,26 @@ def _solve(
     if E is not None:
         E.fill(0)
     # first S (and E) and SVT input, from L
-    _, w2 = pass_(D, X, S_cur, S_next, Y, 0.0, mu, lam, mask, E)
-    if stable:
-        e_norm = _project(project, D, X, S_next, Y, E, mu, w2, delta, delta2, mask)
-    S_cur, S_next = S_next, S_cur
+    if keep_x:
+        _, w2 = pass_(D, X, S_cur, S_next, Y, 0.0, mu, lam, mask, E)
+        if stable:
+            e_norm = _project(project, D, X, S_next, Y, E, mu, w2, delta, delta2, mask)
+        S_cur, S_next = S_next, S_cur
+    else:  # X is the spare S buffer: the first S overwrites the start's in place
+        pass_(D, X, S_cur, S_cur, Y, 0.0, mu, lam, mask, E)
 
     history = _empty_history(stable)
     converged, stopped = False, False
-    tiles = _Tiles(engine, shape, dtype, parallel) if _use_tiles(engine, shape) else None
+    tiles = _Tiles(engine, shape, dtype, parallel, keep_x) if tiled else None
     prefetch: tuple = ()
+    factors = None
     for n_iter in range(1, max_iter + 1):
-        U, s, Vh = engine(PrefetchedOperator(X, *prefetch) if prefetch else X, 1.0 / mu)
+        if keep_x or factors is None:  # (the first SVT input is in X)
+            op = PrefetchedOperator(X, *prefetch) if prefetch else X
+        else:
+            op = _SpareX(_svt_input_into(S_next, D, S_cur, Y, mu, mask, factors, tiles.rows))
+            op.prefetched(*prefetch)
+        U, s, Vh = engine(op, 1.0 / mu)
         factors = (U * (s - 1.0 / mu).astype(U.dtype), Vh)
         mu_next = min(rho * mu, mu_bar)
         if tiles is None:
@@ -538,6 +562,8 @@ def _solve(
         S_cur, S_next = S_next, S_cur
         mu = mu_next
 
+    if not keep_x:
+        X = S_next  # the spare S buffer (the last pass's S, not returned)
     if not stable:
         _low_rank_into(factors, X)  # the pass overwrote L with the next SVT input
     if e:
@@ -649,7 +675,7 @@ class _Tiles:
     thread.
     """
 
-    def __init__(self, engine, shape, dtype, parallel):
+    def __init__(self, engine, shape, dtype, parallel, keep_x=True):
         m, n = shape
         parallel = parallel and TILED_PARALLEL
         self.engine = engine
@@ -658,11 +684,16 @@ class _Tiles:
         self.groups = min(GROUPS_PER_THREAD * kernel_threads(), tiles) if parallel else 1
         self.pass_ = tiled_pass_parallel if parallel else tiled_pass
         self.project_ = tiled_project_parallel if parallel else tiled_project
+        # Without an m x n X, each group's tiles are formed in a scratch of its own.
+        self.scratch = None if keep_x else np.empty((self.groups * self.rows, n), dtype)
 
     def step(self, D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E, factors):
         """L from ``factors``, the fused pass and (exact PCP) the products; returns
         ``(|Z|^2, |W|^2, prefetch)``, prefetch the arguments of a PrefetchedOperator after
-        X."""
+        X. Without an m x n X (``keep_x`` False) X is ignored and the SVT input is never
+        written to memory."""
+        if self.scratch is not None:
+            X = self.scratch
         W = None if E is not None else self.engine.planned_block()
         z2, w2, P, G, H = tiled_step(
             self.pass_, D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E, factors, W,
@@ -678,6 +709,43 @@ class _Tiles:
         Wc, P, H, G = _product_buffers(W, X.shape, X.dtype, self.engine.tall, self.groups)
         self.project_(D, X, S, Y, E, mu, c, mask, Wc, P, H, G, self.rows)
         return float(c * np.sqrt(w2)), _prefetched(W, P, H, G)
+
+
+class _SpareX(PrefetchedOperator):
+    """A :class:`PrefetchedOperator` whose X is written only when a product not prefetched
+    is asked for (``make()`` writes it into the spare S buffer and returns it)."""
+
+    def __init__(self, make):
+        super().__init__(None)
+        self._make = make
+
+    def prefetched(self, W=None, P=None, G=None, H=None):
+        """Set the products the tiled step computed ahead."""
+        self._W, self._P, self._G, self._H = W, P, G, H
+
+    @property
+    def X(self):
+        if self._X is None:
+            self._X = self._make()
+        return self._X
+
+    @X.setter
+    def X(self, value):
+        self._X = value
+
+
+def _svt_input_into(out, D, S, Y, mu, mask, factors, rows):
+    """A function writing exact PCP's SVT input (see
+    :func:`fastrpca.robust_pca._kernels.ialm.svt_input`) into ``out`` and returning it."""
+
+    def make():
+        dtype = out.dtype
+        A = np.ascontiguousarray(factors[0], dtype=dtype)
+        B = np.ascontiguousarray(factors[1], dtype=dtype)
+        svt_input(D, S, Y, mu, mask, A, B, out, rows)
+        return out
+
+    return make
 
 
 def tile_rows(n: int, dtype) -> int:
@@ -713,7 +781,7 @@ def tiled_step(
     dtype = X.dtype
     A = np.ascontiguousarray(factors[0], dtype=dtype)
     B = np.ascontiguousarray(factors[1], dtype=dtype)
-    Wc, P, H, G = _product_buffers(W, X.shape, dtype, gram, groups)
+    Wc, P, H, G = _product_buffers(W, D.shape, dtype, gram, groups)
     z2, w2 = kernel_(
         D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E, A, B, Wc, P, H, G, rows, True
     )
@@ -743,8 +811,9 @@ class RPCAWorkspace:
         """Whether ``a`` may share memory with one of the buffers."""
         return any(np.may_share_memory(a, b) for b in self._buffers.values())
 
-    def buffers(self, shape, dtype, *extra: str) -> dict[str, np.ndarray]:
-        """Buffers ``X, S0, S1, Y`` and any ``extra`` ones for a shape, reused when possible.
+    def buffers(self, shape, dtype, *extra: str, x: bool = True) -> dict[str, np.ndarray]:
+        """Buffers ``S0, S1, Y``, ``X`` and any ``extra`` ones for a shape, reused when
+        possible.
 
         A call with another shape or dtype than the previous one drops every buffer.
 
@@ -757,6 +826,9 @@ class RPCAWorkspace:
         *extra : str
             Names of further buffers: ``"D"`` (a C-ordered copy of ``M``), ``"mask"``,
             ``"E"`` (the noise part of stable PCP).
+        x : bool
+            Whether ``X`` (the SVT input) is needed; the tiled step of exact PCP keeps it
+            in cache only. A buffer allocated before is kept either way.
 
         Returns
         -------
@@ -767,7 +839,7 @@ class RPCAWorkspace:
         if key != self.key:
             self._buffers = {}
             self.key = key
-        for name in ("X", "S0", "S1", "Y") + extra:
+        for name in ("S0", "S1", "Y") + (("X",) if x else ()) + extra:
             if name not in self._buffers:
                 self._buffers[name] = np.empty(shape, bool if name == "mask" else dtype)
         return self._buffers
