@@ -426,20 +426,27 @@ def _solve(
     # SVD reads it from the spare S buffer when it needs more than the step's products).
     tiled = _use_tiles(engine, shape)
     keep_x = stable or not tiled or isinstance(engine, WideRandomizedSVD)  # (wants an array)
+    # Without a workspace of the caller's, a masked M is zero-filled into a temporary for
+    # the norms only: the kernels never read an unobserved entry, so the solve reads M
+    # itself, and the m x n buffers are allocated once the temporary is gone.
+    temporary_D = mask is not None and workspace is None and M.flags.c_contiguous
     workspace = workspace or RPCAWorkspace()
-    ws = workspace.buffers(shape, dtype, *(("D",) if copy_M else ()), *extra, x=keep_x)
+    d_name = ("D",) if copy_M and not temporary_D else ()
+
+    def buffers():
+        ws = workspace.buffers(shape, dtype, *d_name, *extra, x=keep_x)
+        # X: the SVT input (then L); without its own buffer, the spare S buffer, which holds
+        # the previous S (dead once the convergence test failed) during the SVD.
+        X = ws["X"] if keep_x else ws["S1"]
+        return ws, X, ws["S0"], ws["S1"], ws["Y"], (ws["E"] if stable else None)
+
     if mask is None:
-        D = M if M.flags.c_contiguous else _copy_into(ws["D"], M)
+        D = M if M.flags.c_contiguous else _copy_into(buffers()[0]["D"], M)
     else:
-        D = ws["D"]
+        D = np.empty(shape, dtype) if temporary_D else buffers()[0]["D"]
         D.fill(0)
         np.copyto(D, M, where=mask)
-        mask = mask if mask.flags.c_contiguous else _copy_into(ws["mask"], mask)
-    S_cur, S_next, Y = ws["S0"], ws["S1"], ws["Y"]
-    # X: the SVT input (then L); without its own buffer, the spare S buffer, which holds
-    # the previous S (dead once the convergence test failed) during the SVD.
-    X = ws["X"] if keep_x else S_next
-    E = ws["E"] if stable else None
+        mask = mask if mask.flags.c_contiguous else _copy_into(buffers()[0]["mask"], mask)
     info = {"delta": delta, "sigma": sigma, "max_rank": max_rank, "stable": stable}
 
     sum_sq, max_abs, part = norm_and_max(D)
@@ -455,12 +462,14 @@ def _solve(
     if e:
         src = D
         if D is M:  # no copy was made: scale into the workspace's D buffer
-            D = workspace.buffers(shape, dtype, "D", *extra, x=keep_x)["D"]
+            d_name = ("D",)
+            D = buffers()[0]["D"]
         ldexp(src, -e, out=D)
         sum_sq, max_abs, _ = norm_and_max(D)
         delta = float(np.ldexp(delta, -e))
     d_norm = float(np.sqrt(sum_sq))
     if d_norm == 0:
+        _, X, S_cur, _, Y, E = buffers()
         for a in (X, S_cur, Y) + ((E,) if stable else ()):
             a.fill(0)
         return _finish(
@@ -485,6 +494,10 @@ def _solve(
         )
 
     norm_two = spectral_norm(D, random_state)
+    masked_M = temporary_D and not e  # the solve reads M (D, zero-filled, is dropped)
+    if masked_M:
+        D = M
+    _, X, S_cur, S_next, Y, E = buffers()
     if mu is None:
         mu = 1.25 / norm_two
     else:
@@ -501,7 +514,12 @@ def _solve(
     if init is None:
         X.fill(0)
         S_cur.fill(0)
-        np.multiply(D, 1.0 / max(norm_two, max_abs / lam), out=Y)  # the original's dual start
+        scale = 1.0 / max(norm_two, max_abs / lam)  # the original's dual start, D * scale
+        if masked_M:
+            Y.fill(0)
+            np.multiply(M, scale, out=Y, where=mask)
+        else:
+            np.multiply(D, scale, out=Y)
     else:
         _start_from(init, X, S_cur, Y, transposed)
         if e:
