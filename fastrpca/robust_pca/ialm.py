@@ -290,7 +290,9 @@ def rpca(
     rounding, about 1.9x faster on a 20000 x 200 video matrix; square matrices gain
     nothing and keep the separate passes). ``FASTRPCA_TILED=1`` / ``0`` forces it on / off.
     It runs on one thread unless ``FASTRPCA_TILED_PARALLEL=1``: on a machine whose cores
-    were busy with other work, numba's threads made it slower, not faster.
+    were busy with other work, numba's threads made it slower, not faster. For exact PCP
+    it keeps the SVT input in cache only, so its peak memory is about 3.4 copies of M
+    beside M (the result's L, S and Y are three), against about 4.5 for the separate passes.
 
     Stable PCP costs a second, lighter pass over memory per iteration and one more m x n
     buffer (E). The noise it takes out of L keeps the rank, hence every SVD, small: on
@@ -541,11 +543,12 @@ def _solve(
     tiles = _Tiles(engine, shape, dtype, parallel, keep_x) if tiled else None
     prefetch: tuple = ()
     factors = None
+    rows = tile_rows(shape[1], dtype)  # (tiles of the SVT input written for the SVD)
     for n_iter in range(1, max_iter + 1):
         if keep_x or factors is None:  # (the first SVT input is in X)
             op = PrefetchedOperator(X, *prefetch) if prefetch else X
         else:
-            op = _SpareX(_svt_input_into(S_next, D, S_cur, Y, mu, mask, factors, tiles.rows))
+            op = _SpareX(_svt_input_into(S_next, D, S_cur, Y, mu, mask, factors, rows))
             op.prefetched(*prefetch)
         U, s, Vh = engine(op, 1.0 / mu)
         factors = (U * (s - 1.0 / mu).astype(U.dtype), Vh)
@@ -690,7 +693,9 @@ class _Tiles:
     ``P^H X`` (and ``P^H P`` on the Gram route) while the tile is in cache; the engine gets
     them through :class:`PrefetchedOperator`. Same iterates as the separate passes, to
     rounding. Parallel (:data:`TILED_PARALLEL`): tiles in one contiguous group per numba
-    thread.
+    thread. Exact PCP without ``keep_x``: each group forms its tiles of X in a scratch of
+    its own, and X is written to memory (:class:`_SpareX`) only when the SVD asks for a
+    product the step did not compute.
     """
 
     def __init__(self, engine, shape, dtype, parallel, keep_x=True):
@@ -734,6 +739,7 @@ class _SpareX(PrefetchedOperator):
     is asked for (``make()`` writes it into the spare S buffer and returns it)."""
 
     def __init__(self, make):
+        self._X: np.ndarray | None = None
         super().__init__(None)
         self._make = make
 
@@ -742,7 +748,7 @@ class _SpareX(PrefetchedOperator):
         self._W, self._P, self._G, self._H = W, P, G, H
 
     @property
-    def X(self):
+    def X(self) -> np.ndarray:
         if self._X is None:
             self._X = self._make()
         return self._X
