@@ -48,12 +48,20 @@ from ._kernels.ialm import (
     norm_and_max,
     project_pass,
     project_pass_parallel,
+    svt_input,
     tiled_pass,
     tiled_pass_parallel,
     tiled_project,
     tiled_project_parallel,
 )
-from .svd import ENGINES, PrefetchedOperator, RandomizedSVD, make_engine, spectral_norm
+from .svd import (
+    ENGINES,
+    PrefetchedOperator,
+    RandomizedSVD,
+    WideRandomizedSVD,
+    make_engine,
+    spectral_norm,
+)
 
 
 class RPCAResult(Result):
@@ -282,7 +290,9 @@ def rpca(
     rounding, about 1.9x faster on a 20000 x 200 video matrix; square matrices gain
     nothing and keep the separate passes). ``FASTRPCA_TILED=1`` / ``0`` forces it on / off.
     It runs on one thread unless ``FASTRPCA_TILED_PARALLEL=1``: on a machine whose cores
-    were busy with other work, numba's threads made it slower, not faster.
+    were busy with other work, numba's threads made it slower, not faster. For exact PCP
+    it keeps the SVT input in cache only, so its peak memory is about 3.4 copies of M
+    beside M (the result's L, S and Y are three), against about 4.5 for the separate passes.
 
     Stable PCP costs a second, lighter pass over memory per iteration and one more m x n
     buffer (E). The noise it takes out of L keeps the rank, hence every SVD, small: on
@@ -413,17 +423,32 @@ def _solve(
     shape, dtype = M.shape, M.dtype
     copy_M = mask is not None or not M.flags.c_contiguous
     extra = (("mask",) if mask is not None else ()) + (("E",) if stable else ())
+    engine = make_engine(svd, shape, dtype, random_state, max_rank=max_rank, in_memory=True)
+    # The tiled step of exact PCP keeps the SVT input in cache only: no m x n X buffer (the
+    # SVD reads it from the spare S buffer when it needs more than the step's products).
+    tiled = _use_tiles(engine, shape)
+    keep_x = stable or not tiled or isinstance(engine, WideRandomizedSVD)  # (wants an array)
+    # Without a workspace of the caller's, a masked M is zero-filled into a temporary for
+    # the norms only: the kernels never read an unobserved entry, so the solve reads M
+    # itself, and the m x n buffers are allocated once the temporary is gone.
+    temporary_D = mask is not None and workspace is None and M.flags.c_contiguous
     workspace = workspace or RPCAWorkspace()
-    ws = workspace.buffers(shape, dtype, *(("D",) if copy_M else ()), *extra)
+    d_name = ("D",) if copy_M and not temporary_D else ()
+
+    def buffers():
+        ws = workspace.buffers(shape, dtype, *d_name, *extra, x=keep_x)
+        # X: the SVT input (then L); without its own buffer, the spare S buffer, which holds
+        # the previous S (dead once the convergence test failed) during the SVD.
+        X = ws["X"] if keep_x else ws["S1"]
+        return ws, X, ws["S0"], ws["S1"], ws["Y"], (ws["E"] if stable else None)
+
     if mask is None:
-        D = M if M.flags.c_contiguous else _copy_into(ws["D"], M)
+        D = M if M.flags.c_contiguous else _copy_into(buffers()[0]["D"], M)
     else:
-        D = ws["D"]
+        D = np.empty(shape, dtype) if temporary_D else buffers()[0]["D"]
         D.fill(0)
         np.copyto(D, M, where=mask)
-        mask = mask if mask.flags.c_contiguous else _copy_into(ws["mask"], mask)
-    X, S_cur, S_next, Y = ws["X"], ws["S0"], ws["S1"], ws["Y"]
-    E = ws["E"] if stable else None
+        mask = mask if mask.flags.c_contiguous else _copy_into(buffers()[0]["mask"], mask)
     info = {"delta": delta, "sigma": sigma, "max_rank": max_rank, "stable": stable}
 
     sum_sq, max_abs, part = norm_and_max(D)
@@ -439,12 +464,14 @@ def _solve(
     if e:
         src = D
         if D is M:  # no copy was made: scale into the workspace's D buffer
-            D = workspace.buffers(shape, dtype, "D", *extra)["D"]
+            d_name = ("D",)
+            D = buffers()[0]["D"]
         ldexp(src, -e, out=D)
         sum_sq, max_abs, _ = norm_and_max(D)
         delta = float(np.ldexp(delta, -e))
     d_norm = float(np.sqrt(sum_sq))
     if d_norm == 0:
+        _, X, S_cur, _, Y, E = buffers()
         for a in (X, S_cur, Y) + ((E,) if stable else ()):
             a.fill(0)
         return _finish(
@@ -469,12 +496,15 @@ def _solve(
         )
 
     norm_two = spectral_norm(D, random_state)
+    masked_M = temporary_D and not e  # the solve reads M (D, zero-filled, is dropped)
+    if masked_M:
+        D = M
+    _, X, S_cur, S_next, Y, E = buffers()
     if mu is None:
         mu = 1.25 / norm_two
     else:
         mu = float(np.ldexp(mu, e))  # mu ~ 1 / ||M||: the scaled problem's mu
     mu_bar = 1e7 * mu
-    engine = make_engine(svd, shape, dtype, random_state, max_rank=max_rank, in_memory=True)
     parallel = D.size >= PARALLEL_MIN_SIZE
     pass_ = fused_pass_parallel if parallel else fused_pass
     project = project_pass_parallel if parallel else project_pass
@@ -486,7 +516,12 @@ def _solve(
     if init is None:
         X.fill(0)
         S_cur.fill(0)
-        np.multiply(D, 1.0 / max(norm_two, max_abs / lam), out=Y)  # the original's dual start
+        scale = 1.0 / max(norm_two, max_abs / lam)  # the original's dual start, D * scale
+        if masked_M:
+            Y.fill(0)
+            np.multiply(M, scale, out=Y, where=mask)
+        else:
+            np.multiply(D, scale, out=Y)
     else:
         _start_from(init, X, S_cur, Y, transposed)
         if e:
@@ -495,17 +530,27 @@ def _solve(
     if E is not None:
         E.fill(0)
     # first S (and E) and SVT input, from L
-    _, w2 = pass_(D, X, S_cur, S_next, Y, 0.0, mu, lam, mask, E)
-    if stable:
-        e_norm = _project(project, D, X, S_next, Y, E, mu, w2, delta, delta2, mask)
-    S_cur, S_next = S_next, S_cur
+    if keep_x:
+        _, w2 = pass_(D, X, S_cur, S_next, Y, 0.0, mu, lam, mask, E)
+        if stable:
+            e_norm = _project(project, D, X, S_next, Y, E, mu, w2, delta, delta2, mask)
+        S_cur, S_next = S_next, S_cur
+    else:  # X is the spare S buffer: the first S overwrites the start's in place
+        pass_(D, X, S_cur, S_cur, Y, 0.0, mu, lam, mask, E)
 
     history = _empty_history(stable)
     converged, stopped = False, False
-    tiles = _Tiles(engine, shape, dtype, parallel) if _use_tiles(engine, shape) else None
+    tiles = _Tiles(engine, shape, dtype, parallel, keep_x) if tiled else None
     prefetch: tuple = ()
+    factors = None
+    rows = tile_rows(shape[1], dtype)  # (tiles of the SVT input written for the SVD)
     for n_iter in range(1, max_iter + 1):
-        U, s, Vh = engine(PrefetchedOperator(X, *prefetch) if prefetch else X, 1.0 / mu)
+        if keep_x or factors is None:  # (the first SVT input is in X)
+            op = PrefetchedOperator(X, *prefetch) if prefetch else X
+        else:
+            op = _SpareX(_svt_input_into(S_next, D, S_cur, Y, mu, mask, factors, rows))
+            op.prefetched(*prefetch)
+        U, s, Vh = engine(op, 1.0 / mu)
         factors = (U * (s - 1.0 / mu).astype(U.dtype), Vh)
         mu_next = min(rho * mu, mu_bar)
         if tiles is None:
@@ -538,6 +583,8 @@ def _solve(
         S_cur, S_next = S_next, S_cur
         mu = mu_next
 
+    if not keep_x:
+        X = S_next  # the spare S buffer (the last pass's S, not returned)
     if not stable:
         _low_rank_into(factors, X)  # the pass overwrote L with the next SVT input
     if e:
@@ -646,10 +693,12 @@ class _Tiles:
     ``P^H X`` (and ``P^H P`` on the Gram route) while the tile is in cache; the engine gets
     them through :class:`PrefetchedOperator`. Same iterates as the separate passes, to
     rounding. Parallel (:data:`TILED_PARALLEL`): tiles in one contiguous group per numba
-    thread.
+    thread. Exact PCP without ``keep_x``: each group forms its tiles of X in a scratch of
+    its own, and X is written to memory (:class:`_SpareX`) only when the SVD asks for a
+    product the step did not compute.
     """
 
-    def __init__(self, engine, shape, dtype, parallel):
+    def __init__(self, engine, shape, dtype, parallel, keep_x=True):
         m, n = shape
         parallel = parallel and TILED_PARALLEL
         self.engine = engine
@@ -658,11 +707,16 @@ class _Tiles:
         self.groups = min(GROUPS_PER_THREAD * kernel_threads(), tiles) if parallel else 1
         self.pass_ = tiled_pass_parallel if parallel else tiled_pass
         self.project_ = tiled_project_parallel if parallel else tiled_project
+        # Without an m x n X, each group's tiles are formed in a scratch of its own.
+        self.scratch = None if keep_x else np.empty((self.groups * self.rows, n), dtype)
 
     def step(self, D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E, factors):
         """L from ``factors``, the fused pass and (exact PCP) the products; returns
         ``(|Z|^2, |W|^2, prefetch)``, prefetch the arguments of a PrefetchedOperator after
-        X."""
+        X. Without an m x n X (``keep_x`` False) X is ignored and the SVT input is never
+        written to memory."""
+        if self.scratch is not None:
+            X = self.scratch
         W = None if E is not None else self.engine.planned_block()
         z2, w2, P, G, H = tiled_step(
             self.pass_, D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E, factors, W,
@@ -678,6 +732,44 @@ class _Tiles:
         Wc, P, H, G = _product_buffers(W, X.shape, X.dtype, self.engine.tall, self.groups)
         self.project_(D, X, S, Y, E, mu, c, mask, Wc, P, H, G, self.rows)
         return float(c * np.sqrt(w2)), _prefetched(W, P, H, G)
+
+
+class _SpareX(PrefetchedOperator):
+    """A :class:`PrefetchedOperator` whose X is written only when a product not prefetched
+    is asked for (``make()`` writes it into the spare S buffer and returns it)."""
+
+    def __init__(self, make):
+        self._X: np.ndarray | None = None
+        super().__init__(None)
+        self._make = make
+
+    def prefetched(self, W=None, P=None, G=None, H=None):
+        """Set the products the tiled step computed ahead."""
+        self._W, self._P, self._G, self._H = W, P, G, H
+
+    @property
+    def X(self) -> np.ndarray:
+        if self._X is None:
+            self._X = self._make()
+        return self._X
+
+    @X.setter
+    def X(self, value):
+        self._X = value
+
+
+def _svt_input_into(out, D, S, Y, mu, mask, factors, rows):
+    """A function writing exact PCP's SVT input (see
+    :func:`fastrpca.robust_pca._kernels.ialm.svt_input`) into ``out`` and returning it."""
+
+    def make():
+        dtype = out.dtype
+        A = np.ascontiguousarray(factors[0], dtype=dtype)
+        B = np.ascontiguousarray(factors[1], dtype=dtype)
+        svt_input(D, S, Y, mu, mask, A, B, out, rows)
+        return out
+
+    return make
 
 
 def tile_rows(n: int, dtype) -> int:
@@ -713,7 +805,7 @@ def tiled_step(
     dtype = X.dtype
     A = np.ascontiguousarray(factors[0], dtype=dtype)
     B = np.ascontiguousarray(factors[1], dtype=dtype)
-    Wc, P, H, G = _product_buffers(W, X.shape, dtype, gram, groups)
+    Wc, P, H, G = _product_buffers(W, D.shape, dtype, gram, groups)
     z2, w2 = kernel_(
         D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E, A, B, Wc, P, H, G, rows, True
     )
@@ -743,8 +835,9 @@ class RPCAWorkspace:
         """Whether ``a`` may share memory with one of the buffers."""
         return any(np.may_share_memory(a, b) for b in self._buffers.values())
 
-    def buffers(self, shape, dtype, *extra: str) -> dict[str, np.ndarray]:
-        """Buffers ``X, S0, S1, Y`` and any ``extra`` ones for a shape, reused when possible.
+    def buffers(self, shape, dtype, *extra: str, x: bool = True) -> dict[str, np.ndarray]:
+        """Buffers ``S0, S1, Y``, ``X`` and any ``extra`` ones for a shape, reused when
+        possible.
 
         A call with another shape or dtype than the previous one drops every buffer.
 
@@ -757,6 +850,9 @@ class RPCAWorkspace:
         *extra : str
             Names of further buffers: ``"D"`` (a C-ordered copy of ``M``), ``"mask"``,
             ``"E"`` (the noise part of stable PCP).
+        x : bool
+            Whether ``X`` (the SVT input) is needed; the tiled step of exact PCP keeps it
+            in cache only. A buffer allocated before is kept either way.
 
         Returns
         -------
@@ -767,7 +863,7 @@ class RPCAWorkspace:
         if key != self.key:
             self._buffers = {}
             self.key = key
-        for name in ("X", "S0", "S1", "Y") + extra:
+        for name in ("S0", "S1", "Y") + (("X",) if x else ()) + extra:
             if name not in self._buffers:
                 self._buffers[name] = np.empty(shape, bool if name == "mask" else dtype)
         return self._buffers

@@ -35,8 +35,9 @@ from ..._core.config import kernel
 
 
 @kernel
-def fused_rows(D, X, S_old, S_new, Y, r0, r1, mu, mu_next, lam, mask, E):
-    """The fused entries of :func:`fused_pass` on rows ``r0:r1``; ``(|Z|^2, |W|^2)``."""
+def fused_rows(D, X, S_old, S_new, Y, r0, r1, mu, mu_next, lam, mask, E, x0):
+    """The fused entries of :func:`fused_pass` on rows ``r0:r1`` (row i of X is
+    ``X[i - x0]``: X may be a tile's scratch); ``(|Z|^2, |W|^2)``."""
     inv = 1.0 / mu_next
     tau = lam * inv
     total = 0.0
@@ -49,7 +50,7 @@ def fused_rows(D, X, S_old, S_new, Y, r0, r1, mu, mu_next, lam, mask, E):
                 S_new[i, j] = 0
                 continue
             m = D[i, j]
-            l = X[i, j]
+            l = X[i - x0, j]
             if E is None:
                 z = m - l - S_old[i, j]
                 y = Y[i, j] + mu * z
@@ -57,7 +58,7 @@ def fused_rows(D, X, S_old, S_new, Y, r0, r1, mu, mu_next, lam, mask, E):
                 row += z.real * z.real + z.imag * z.imag
                 s = shrink(m - l + y * inv, tau)
                 S_new[i, j] = s
-                X[i, j] = m - s + y * inv
+                X[i - x0, j] = m - s + y * inv
             else:
                 e = E[i, j]
                 z = m - l - S_old[i, j] - e
@@ -95,7 +96,7 @@ def _fused_pass(M, X, S_old, S_new, Y, mu, mu_next, lam, mask, E):
     total = 0.0
     total_w = 0.0
     for i in numba.prange(M.shape[0]):
-        z2, w2 = fused_rows(M, X, S_old, S_new, Y, i, i + 1, mu, mu_next, lam, mask, E)
+        z2, w2 = fused_rows(M, X, S_old, S_new, Y, i, i + 1, mu, mu_next, lam, mask, E, 0)
         total += z2
         total_w += w2
     return total, total_w
@@ -147,19 +148,19 @@ def norm_and_max(D):
 
 
 @kernel
-def low_rank_rows(A, B, X, r0, r1):
-    """``X[r0:r1] = A[r0:r1] B`` (0 when A has no column)."""
+def low_rank_rows(A, B, X, r0, r1, x0):
+    """``X[r0 - x0:r1 - x0] = A[r0:r1] B`` (0 when A has no column)."""
     if A.shape[1] == 0:
-        X[r0:r1] = 0
+        X[r0 - x0 : r1 - x0] = 0
     else:
-        np.dot(A[r0:r1], B, X[r0:r1])
+        np.dot(A[r0:r1], B, X[r0 - x0 : r1 - x0])
 
 
 @kernel
-def tile_products(X, W, P, H, G, r0, r1):
-    """``P[r0:r1] = X[r0:r1] W``; ``H += P^H X`` and, when G is not empty, ``G += P^H P``
-    over those rows."""
-    Xt = X[r0:r1]
+def tile_products(X, W, P, H, G, r0, r1, x0):
+    """``P[r0:r1] = X[r0 - x0:r1 - x0] W``; ``H += P^H X`` and, when G is not empty,
+    ``G += P^H P`` over those rows."""
+    Xt = X[r0 - x0 : r1 - x0]
     Pt = P[r0:r1]
     np.dot(Xt, W, Pt)
     Ph = np.conj(Pt).T
@@ -172,8 +173,13 @@ def _tiled_pass(D, X, S_old, S_new, Y, mu, mu_next, lam, mask, E, A, B, W, P, H,
     """One IALM iteration in row tiles: with ``form``, ``X = A B`` (L; zero when A has no
     column), then :func:`fused_pass`, then (exact PCP and a non-empty W) the products of
     :func:`tile_products` into ``P`` and each group's ``H[g]``, ``G[g]`` (zeroed by the
-    caller). Returns ``(|Z|^2, |W|^2)``."""
+    caller). Returns ``(|Z|^2, |W|^2)``.
+
+    X is either m x n (it keeps the next SVT input) or a scratch of ``groups * rows`` rows
+    (``rows`` per group, with ``form``, exact PCP): the SVT input then lives only in the
+    tile being worked on and is never written to memory."""
     m = D.shape[0]
+    scratch = X.shape[0] != m
     tiles = (m + rows - 1) // rows
     groups = H.shape[0]
     sums = np.zeros((groups, 2))
@@ -184,13 +190,14 @@ def _tiled_pass(D, X, S_old, S_new, Y, mu, mu_next, lam, mask, E, A, B, W, P, H,
         for t in range(g * tiles // groups, (g + 1) * tiles // groups):
             r0 = t * rows
             r1 = min(m, r0 + rows)
+            x0 = r0 - g * rows if scratch else 0
             if form:
-                low_rank_rows(A, B, X, r0, r1)
-            z2, w2 = fused_rows(D, X, S_old, S_new, Y, r0, r1, mu, mu_next, lam, mask, E)
+                low_rank_rows(A, B, X, r0, r1, x0)
+            z2, w2 = fused_rows(D, X, S_old, S_new, Y, r0, r1, mu, mu_next, lam, mask, E, x0)
             total += z2
             total_w += w2
             if products:
-                tile_products(X, W, P, H[g], G[g], r0, r1)
+                tile_products(X, W, P, H[g], G[g], r0, r1, x0)
         sums[g, 0] = total
         sums[g, 1] = total_w
     return sums[:, 0].sum(), sums[:, 1].sum()
@@ -212,8 +219,26 @@ def _tiled_project(D, X, S, Y, E, mu, c, mask, W, P, H, G, rows):
             r1 = min(m, r0 + rows)
             project_rows(D, X, S, Y, E, r0, r1, mu, c, mask)
             if W.shape[1] > 0:
-                tile_products(X, W, P, H[g], G[g], r0, r1)
+                tile_products(X, W, P, H[g], G[g], r0, r1, 0)
 
 
 tiled_project = kernel(_tiled_project)
 tiled_project_parallel = kernel(_tiled_project, parallel=True)
+
+
+@kernel
+def svt_input(D, S, Y, mu, mask, A, B, X, rows):
+    """Exact PCP's SVT input ``X = M - S + Y/mu`` on observed entries and ``L = A B`` on
+    the others (L's, as the fused pass leaves them), in row tiles: what the tiled step
+    computes in cache, written to memory when an SVD needs more than its products."""
+    m = D.shape[0]
+    inv = 1.0 / mu
+    for r0 in range(0, m, rows):
+        r1 = min(m, r0 + rows)
+        if mask is not None:
+            low_rank_rows(A, B, X, r0, r1, 0)
+        for i in range(r0, r1):
+            for j in range(D.shape[1]):
+                if mask is not None and not mask[i, j]:
+                    continue
+                X[i, j] = D[i, j] - S[i, j] + Y[i, j] * inv
