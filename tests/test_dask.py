@@ -253,6 +253,22 @@ def test_resume_refuses_another_problem(tmp_path):
         fdask.rpca_dask(da.from_array(M, chunks=(100, 120)), lam=0.5, resume=path)
 
 
+def test_tall_files_membership_and_clear_read_no_file(tmp_path, monkeypatch):
+    tall = _blocks.TallFiles(str(tmp_path))
+    tall["U"], tall["P"] = np.ones((5, 2)), np.zeros((5, 3))
+    tall.forget()
+    np.testing.assert_array_equal(tall["U"], np.ones((5, 2)))  # read back from its file
+    tall.forget()
+
+    def no_read(*args, **kwargs):
+        raise AssertionError("a tall file was read")
+
+    monkeypatch.setattr(_blocks, "read_state", no_read)
+    assert "U" in tall and "X" not in tall and list(tall) == ["P", "U"]
+    tall.clear()
+    assert len(tall) == 0 and not list(tmp_path.iterdir())
+
+
 def test_out_of_core_state_in_files_gives_the_same_answer(tmp_path):
     M = _problem(500, 130, 4, seed=4)
     mask = np.random.default_rng(9).random(M.shape) > 0.15
@@ -641,11 +657,12 @@ def test_out_of_core_peak_memory_follows_the_block_not_the_height(tmp_path):
     for i, m in enumerate((2048, 2048, 16384)):  # the first run loads the kernels
         X = da.from_array(_problem(m, n, 3, seed=5), chunks=(rows, n))
         tracemalloc.start()
-        res = fdask.rpca_dask(
-            X, svd="randomized", max_iter=6, client=False, state_dir=tmp_path / str(i)
-        )
+        with pytest.warns(fastrpca.ConvergenceWarning):  # six iterations: not to tol
+            res = fdask.rpca_dask(
+                X, svd="randomized", max_iter=6, client=False, state_dir=tmp_path / str(i)
+            )
         peaks[m] = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        assert res.n_iter == 6
+        assert res.n_iter == 6 and not res.converged
     added = (16384 - 2048) * n * 8  # bytes of the added rows of M
     assert peaks[16384] - peaks[2048] < added / 2, (peaks, added)

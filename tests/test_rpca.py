@@ -380,6 +380,20 @@ def test_an_input_that_is_a_workspace_result_is_not_overwritten_mid_solve():
     assert rel(again.L, expected.L) < 1e-12 and np.abs(again.S - expected.S).max() < 1e-12
 
 
+@pytest.mark.parametrize("max_iter", [6, 7])  # the result's L ends in either S buffer
+def test_a_warm_start_from_a_result_in_the_same_workspace(max_iter):
+    M, _, _ = planted(4000, 60, rank=3, fraction=0.05, seed=28)  # tall: the tiled step
+    ws = fastrpca.RPCAWorkspace()
+    with pytest.warns(fastrpca.ConvergenceWarning):
+        first = rpca(M, workspace=ws, random_state=0, max_iter=max_iter)
+    init = (first.L.copy(), first.S.copy(), first.Y.copy())
+    expected = rpca(M, init=init, random_state=0)
+    again = rpca(M, init=first, workspace=ws, random_state=0)
+    assert again.n_iter == expected.n_iter
+    np.testing.assert_allclose(again.L, expected.L, rtol=0, atol=1e-12 * np.abs(M).max())
+    np.testing.assert_allclose(again.S, expected.S, rtol=0, atol=1e-12 * np.abs(M).max())
+
+
 def test_default_seed_makes_repeated_calls_identical():
     M, _, _ = planted(150, 120, rank=6, fraction=0.05, seed=26)
     a, b = rpca(M), rpca(M)

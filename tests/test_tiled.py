@@ -6,6 +6,7 @@ engine's growth, refinement and full-SVD fallback."""
 import numpy as np
 import pytest
 from naive.rpca import ialm, planted, stable_pcp
+from naive.rpca import svt_input as naive_svt_input
 
 from fastrpca import rpca
 from fastrpca.robust_pca import ialm as ialm_module
@@ -13,6 +14,7 @@ from fastrpca.robust_pca import svd as svd_module
 from fastrpca.robust_pca._kernels.ialm import (
     fused_pass,
     project_pass,
+    svt_input,
     tiled_pass,
     tiled_pass_parallel,
     tiled_project,
@@ -219,6 +221,33 @@ def test_mask(tiles, monkeypatch):
     assert spare["n"] > 0  # refinement read X: written with L on the unobserved entries
     assert_same_iterates(ref, got, 1e-9)
     assert not got.S[~mask].any() and rel(got.L, L0) < 1e-5
+
+
+@pytest.mark.parametrize("masked", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_svt_input_matches_the_numpy_formula(masked, dtype):
+    rng = np.random.default_rng(11)
+    D, S, Y = (rng.standard_normal((37, 9)).astype(dtype) for _ in range(3))
+    A, B = rng.standard_normal((37, 2)).astype(dtype), rng.standard_normal((2, 9)).astype(dtype)
+    mask = rng.random(D.shape) > 0.3 if masked else None
+    X = np.full(D.shape, np.nan, dtype)
+    svt_input(D, S, Y, 0.7, mask, A, B, X, 8)  # tiles of 8 rows, a ragged last one
+    want = naive_svt_input(D, S, Y, 0.7, mask, A @ B)
+    np.testing.assert_allclose(X, want, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("shape, rank", [((6000, 100), 2), ((4000, 200), 10)])
+def test_the_tiled_step_keeps_the_svt_input_in_cache(tiles, monkeypatch, shape, rank):
+    """X is written to memory only while the rank moves (the SVD refines its block then);
+    once it settles every product the SVD needs comes from the tiles."""
+    M, L0, _ = planted(*shape, rank=rank, fraction=0.03, seed=12)
+    tiles(True)
+    spare = count_spare_x(monkeypatch)
+    res = rpca(M)
+    assert res.converged and res.rank == rank and rel(res.L, L0) < 1e-5
+    ranks = res.history["rank"]
+    settled = 1 + int(np.flatnonzero(np.diff(ranks))[-1]) + 1  # iterations until then
+    assert spare["n"] <= settled < res.n_iter
 
 
 @pytest.mark.parametrize("mask", [False, True])

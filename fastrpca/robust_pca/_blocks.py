@@ -281,8 +281,15 @@ class TallFiles(MutableMapping):
         with contextlib.suppress(FileNotFoundError):
             os.remove(self._path(name))
 
+    def __contains__(self, name: object) -> bool:  # without reading the file
+        return name in self.names
+
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self.names))
+
+    def clear(self) -> None:  # without reading the files (MutableMapping's pops them)
+        for name in list(self.names):
+            del self[name]
 
     def __len__(self) -> int:
         return len(self.names)

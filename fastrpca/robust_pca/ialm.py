@@ -884,6 +884,11 @@ def _start_from(init, X, S, Y, transposed):
         raise TypeError(
             f"init must be an RPCAResult or a tuple (L, S) or (L, S, Y), got {type(init).__name__}"
         )
+    # a previous result solved in the same workspace lives in these buffers (its L may sit
+    # in the S buffer): copy such parts before any buffer is overwritten
+    parts = tuple(
+        np.array(p) if any(np.may_share_memory(p, b) for b in (X, S, Y)) else p for p in parts
+    )
     for name, part, buf in zip("LSY", parts, (X, S, Y)):
         part = np.asarray(part)
         if part.dtype.kind not in "biufc" or (part.dtype.kind == "c" and buf.dtype.kind != "c"):
@@ -961,8 +966,8 @@ def _finish(
 
 
 def _warmup() -> None:
-    """Compile (or load) the fused passes and the tiled step, serial and parallel, with and
-    without a mask, exact and stable."""
+    """Compile (or load) the fused passes and the tiled step (with its SVT-input writer),
+    serial and parallel, with and without a mask, exact and stable."""
     for dtype in NUMERIC:
         a = np.zeros((2, 2), dtype)
         for kernel_, proj in (
@@ -989,3 +994,5 @@ def _warmup() -> None:
                         f, f.T.copy(), f, P, H, G, 1, True,
                     )  # fmt: skip
                 proj(a, a.copy(), a.copy(), a.copy(), a.copy(), 1.0, 0.5, mask, f, P, H, G, 1)
+        for mask in (None, np.ones((2, 2), bool)):  # the SVT input an SVD re-reads
+            svt_input(a, a.copy(), a.copy(), 1.0, mask, f, f.T.copy(), a.copy(), 1)

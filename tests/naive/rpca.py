@@ -35,6 +35,12 @@ def svt(X, tau, k=None):
     return (U[:, keep] * (s[keep] - tau)) @ Vh[keep], int(keep.sum())
 
 
+def svt_input(D, S, Y, mu, mask, L):
+    """Exact PCP's SVT input: M - S + Y / mu where observed, L elsewhere."""
+    X = D - S + Y / mu
+    return X if mask is None else np.where(mask, X, L)
+
+
 def predicted_rank_rule(sv, svp, n):
     """The original's next prediction, and whether it asks for a partial SVD."""
     sv = min(svp + 1, n) if svp < sv else min(svp + round(0.05 * n), n)
