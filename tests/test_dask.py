@@ -512,6 +512,27 @@ def test_non_finite_entries_get_the_mask_hint():
         fastrpca.rpca(da.from_array(M, chunks=(20, 40)))
 
 
+def _interrupt(info):
+    raise RuntimeError("interrupted by the callback")
+
+
+@pytest.mark.parametrize("failure", ["nan", "callback"])
+def test_out_of_core_failure_removes_its_folder_not_state_dir(failure, tmp_path):
+    M = _problem(300, 40, 3)
+    if failure == "nan":
+        M[7, 3] = np.nan
+    err, match = (ValueError, "NaN") if failure == "nan" else (RuntimeError, "interrupted")
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    (state_dir / "mine.txt").write_text("the caller's")
+    with pytest.raises(err, match=match):
+        fdask.rpca_dask(
+            da.from_array(M, chunks=(100, 40)), svd="randomized", client=False,
+            state_dir=state_dir, callback=_interrupt,
+        )  # fmt: skip
+    assert [p.name for p in state_dir.iterdir()] == ["mine.txt"]  # its rpca-xxxx folder gone
+
+
 def test_a_block_at_the_wrong_iteration_is_refused():
     block = _blocks.Block(np.ones((4, 3)), None, 0)
     with pytest.raises(_blocks.StaleBlockError, match="resume from the last checkpoint"):

@@ -451,3 +451,128 @@ def test_decompose_frames_of_dask_colour_frames(color):
     )  # fmt: skip
     _same_decomposition(dec, ref)
     assert dec.bins is None and dec.threshold == 0.05
+
+
+def _lazy_line(reads=None, nan_frame=None):
+    """A small factory line as a dask array of 2-frame chunks; ``reads`` collects the
+    frames each computed chunk held."""
+    import dask.array as da
+
+    frames = make_factory_line(8, 16, 16, random_state=5).frames.copy()
+    if nan_frame is not None:
+        frames[nan_frame, 3, 4] = np.nan
+    X = da.from_array(frames, chunks=(2, 16, 16))
+    if reads is None:
+        return X
+
+    def spy(block):
+        reads.append(block.shape[0])
+        return block
+
+    return X.map_blocks(spy, meta=np.empty((0, 0, 0), X.dtype))
+
+
+@pytest.mark.parametrize(
+    "kwargs, err, match",
+    [
+        ({"lam": -1.0}, ValueError, "lam must be > 0"),
+        ({"max_iter": 0}, ValueError, "max_iter must be > 0"),
+        ({"svd": "partial"}, ValueError, "'partial' needs the whole matrix"),
+        ({"tol": 2.0}, ValueError, "tol must be <= 1"),
+        ({"rho": 0.5}, ValueError, "rho must be >= 1"),
+        ({"delta": "noise"}, ValueError, "delta must be a number"),
+        ({"rank": 0}, ValueError, "rank must be > 0"),
+        ({"checkpoint_every": 0}, ValueError, "checkpoint_every must be > 0"),
+        ({"random_state": "seed"}, TypeError, "random_state"),
+        ({"max_iters": 5}, TypeError, "max_iters"),
+        ({"threshold": -1.0}, ValueError, "threshold must be >= 0"),
+        ({"k": 0.0}, ValueError, "k must be > 0"),
+        ({"min_contrast": -0.1}, ValueError, "min_contrast must be >= 0"),
+        ({"dtype": np.int32}, TypeError, "floating dtype"),
+        ({"color": "rgb"}, ValueError, "color must be"),
+    ],
+)
+def test_lazy_frames_bad_arguments_fail_before_any_frame_is_read(kwargs, err, match, tmp_path):
+    pytest.importorskip("dask", reason="dask is not installed (pip install 'fastrpca[dask]')")
+    reads: list[int] = []
+    with pytest.raises(err, match=match):
+        fr.decompose_frames(_lazy_line(reads), client=False, state_dir=tmp_path, **kwargs)
+    assert reads == []  # nothing streamed, nothing solved
+    assert list(tmp_path.iterdir()) == []  # and no folder left behind
+
+
+def _interrupt(info):
+    raise RuntimeError("interrupted by the callback")
+
+
+@pytest.mark.filterwarnings("ignore::fastrpca.ConvergenceWarning")
+@pytest.mark.parametrize("failure", ["nan frame", "solver", "threshold"])
+def test_lazy_frames_out_of_core_failure_leaves_no_folder(failure, tmp_path, monkeypatch):
+    pytest.importorskip("dask", reason="dask is not installed (pip install 'fastrpca[dask]')")
+    from fastrpca.robust_pca import dask_frames
+
+    kwargs: dict = {"client": False, "state_dir": tmp_path, "max_iter": 3}
+    X = _lazy_line(nan_frame=5 if failure == "nan frame" else None)
+    if failure == "solver":
+        kwargs["callback"] = _interrupt
+    if failure == "threshold":  # after the solve: the automatic threshold fails
+
+        def broken(*args, **kw):
+            raise RuntimeError("threshold failed")
+
+        monkeypatch.setattr(dask_frames, "auto_threshold", broken)
+    err, match = {
+        "nan frame": (ValueError, r"frames\[4:6\] contains 1 NaN"),
+        "solver": (RuntimeError, "interrupted by the callback"),
+        "threshold": (RuntimeError, "threshold failed"),
+    }[failure]
+    with pytest.raises(err, match=match):
+        fr.decompose_frames(X, **kwargs)
+    assert tmp_path.is_dir() and list(tmp_path.iterdir()) == []  # state_dir itself stays
+
+
+@pytest.mark.parametrize("out_of_core", [False, True])
+def test_nan_in_lazy_frames_is_named_in_frames_words(out_of_core, tmp_path):
+    dask = pytest.importorskip(
+        "dask", reason="dask is not installed (pip install 'fastrpca[dask]')"
+    )
+    import dask.array as da
+
+    where = {"state_dir": tmp_path} if out_of_core else {}
+    X = _lazy_line(nan_frame=5)
+    with pytest.raises(ValueError) as info:
+        fr.decompose_frames(X, client=False, **where)
+    message = str(info.value)
+    assert message.startswith("frames[4:6] contains 1 NaN entries (frame(s) 5); replace them")
+    assert "da.isfinite(M)" not in message and "nan_to_num(frames)" in message
+    # the fix the message gives works
+    with dask.config.set(scheduler="threads", num_workers=1):
+        dec = fr.decompose_frames(da.nan_to_num(X), client=False, threshold=0.1, **where)
+    assert dec.background.shape == X.shape
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_bad_threshold_fails_before_the_solve(lazy):
+    if lazy:
+        pytest.importorskip("dask", reason="dask is not installed (pip install 'fastrpca[dask]')")
+    frames = _lazy_line() if lazy else make_factory_line(8, 16, 16, random_state=5).frames
+    calls: list[int] = []
+    options = {"client": False} if lazy else {}
+    with pytest.raises(ValueError, match="threshold must be >= 0"):
+        fr.decompose_frames(frames, threshold=-0.5, callback=calls.append, **options)
+    assert calls == []  # not one iteration ran
+
+
+def test_repr_uses_the_anomaly_fraction_not_a_pass_over_the_mask():
+    pytest.importorskip("dask", reason="dask is not installed (pip install 'fastrpca[dask]')")
+    frames = make_factory_line(8, 16, 16, random_state=5).frames
+    ref = fr.decompose_frames(frames)
+    assert f"anomalous pixels={ref.mask.mean():.2%})" in repr(ref)
+    dec = fr.decompose_frames(_lazy_line(), client=False)
+
+    def unread(block):
+        raise AssertionError("repr computed the lazy mask")
+
+    dec.mask = dec.mask.map_blocks(unread, meta=np.empty((0, 0, 0), bool))
+    assert f"anomalous pixels={np.mean(dec.anomaly_fraction):.2%})" in repr(dec)
+    assert f"anomalous pixels={ref.mask.mean():.2%})" in repr(dec)  # the same figure

@@ -165,16 +165,13 @@ def _validate(M, mask, lam, tol, max_iter, mu, rho, svd):
 
 
 def _runner(M, mask, client, state_dir, reread):
-    """Build the blocks where they will live; return the runner holding them."""
+    """Build the blocks where they will live (their files in the folder ``state_dir``,
+    out of core); return the runner holding them."""
     dask, _ = _dask()
     starts = np.concatenate([[0], np.cumsum(M.chunks[0])[:-1]]).astype(int)
     m_blocks = M.to_delayed().ravel()
     k_blocks = [None] * len(m_blocks) if mask is None else mask.to_delayed().ravel()
     make = dask.delayed(bk.make_block, pure=False)
-    if state_dir is not None:
-        state_dir = os.path.join(
-            os.path.abspath(os.fspath(state_dir)), f"rpca-{os.urandom(4).hex()}"
-        )
     tasks = [
         make(a, b, int(s), state_dir, bk.Source(a, b) if reread and state_dir else None)
         for a, b, s in zip(m_blocks, k_blocks, starts)
@@ -305,7 +302,7 @@ def rpca_dask(
         worker and the client see) instead of in memory. A task then holds one block's
         arrays (about 6 times its size) while it runs, and each iteration reads and writes
         every block once. The folder keeps the result's S and Y (read lazily); delete it
-        when done with them. None: in memory.
+        when done with them (a run that fails removes it). None: in memory.
     reread : bool
         With ``state_dir``: read M's blocks from M's own graph whenever a task
         needs them instead of storing a copy (for M read from files or zarr, or cheaply
@@ -333,12 +330,21 @@ def rpca_dask(
         resume=resume,
     )
     M, mask, o.lam, o.tol = _validate(M, mask, lam, tol, max_iter, mu, rho, svd)
-    with blas_threads():
-        runner = _runner(M, mask, client, state_dir, reread)
-        try:
-            return _iterate(runner, M, mask, o)
-        finally:
-            runner.release()
+    folder = None
+    if state_dir is not None:  # a new folder of ours, removed if the run fails
+        folder = os.path.join(os.path.abspath(os.fspath(state_dir)), f"rpca-{os.urandom(4).hex()}")
+        os.makedirs(folder)
+    try:
+        with blas_threads():
+            runner = _runner(M, mask, client, folder, reread)
+            try:
+                return _iterate(runner, M, mask, o)
+            finally:
+                runner.release()
+    except BaseException:
+        if folder is not None:  # never state_dir itself: the caller's
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def _sample_rows(M, random_state):

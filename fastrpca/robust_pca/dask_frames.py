@@ -14,14 +14,17 @@ and the background.
 
 from __future__ import annotations
 
+import inspect
 import os
+import shutil
 from typing import Any
 
 import numpy as np
 
-from .._core.validation import positive
-from .dask import _dask, frames_to_zarr, is_dask_array, rpca_dask
-from .frames import FrameDecomposition, auto_threshold, score_and_mask, to_grey
+from .._core.validation import check_all_finite, check_random_state, positive
+from .dask import _dask, _validate, frames_to_zarr, is_dask_array, rpca_dask
+from .frames import FrameDecomposition, _decomposition, auto_threshold, score_and_mask, to_grey
+from .ialm import _check_delta
 
 #: Values (pixels x frames) of the sample the automatic threshold is estimated on: evenly
 #: spaced frames, all of them when the stack holds fewer values (then the threshold
@@ -38,7 +41,7 @@ def is_zarr_array(x) -> bool:
 
 
 def is_lazy_stack(x) -> bool:
-    """Whether ``x`` is a dask or zarr array (frames :func:`decompose_frames_dask` takes)."""
+    """Whether ``x`` is a dask or zarr array (lazy frames :func:`decompose_frames` takes)."""
     return is_dask_array(x) or is_zarr_array(x)
 
 
@@ -81,10 +84,7 @@ def _stack(frames, color, dtype):
         frames = frames.rechunk({3: -1}).map_blocks(
             to_grey, drop_axis=3, dtype=probe.dtype, meta=np.empty((0, 0, 0), probe.dtype)
         )
-    if dtype is not None:
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+    if dtype is not None:  # checked by decompose_frames
         frames = frames.astype(dtype)
     return frames
 
@@ -102,95 +102,98 @@ def _score(F, B, threshold, which):
     return score_and_mask(F, B, threshold)[which]
 
 
-def decompose_frames_dask(
-    frames,
-    lam: float | None = None,
-    *,
-    delta: float | str = "auto",
-    rank: int | None = None,
-    tol: float | None = None,
-    color: str = "stack",
-    threshold: float | None = None,
-    k: float = 5.0,
-    min_contrast: float = 0.01,
-    dtype=None,
-    **rpca_options: Any,
+def _finite_batch(block, block_info=None):
+    """A batch of frames as it is, or the error naming its NaN / Inf (frames' own words)."""
+    finite = np.isfinite(block)
+    if not finite.all():
+        start = block_info[0]["array-location"][0][0] if block_info else 0
+        bad = np.flatnonzero(~finite.reshape(block.shape[0], -1).all(axis=1)) + start
+        which = ", ".join(str(int(b)) for b in bad[:5]) + (", ..." if bad.size > 5 else "")
+        check_all_finite(
+            block,
+            f"frames[{start}:{start + block.shape[0]}]",
+            f" (frame(s) {which}); replace them, e.g. frames = dask.array.nan_to_num(frames), "
+            "or leave those frames out",
+        )
+    return block
+
+
+def _check_solver(M, solver: dict) -> None:
+    """Every argument :func:`rpca_dask` checks, checked now: before any frame is read."""
+    try:
+        bound = inspect.signature(rpca_dask).bind(M, **solver)
+    except TypeError as exc:
+        raise TypeError(f"decompose_frames passes {exc} on to rpca_dask") from None
+    bound.apply_defaults()
+    a = bound.arguments
+    _check_delta(a["delta"])
+    if a["rank"] is not None:
+        positive(a["rank"], "rank", integer=True)
+    positive(a["checkpoint_every"], "checkpoint_every", integer=True)
+    check_random_state(a["random_state"])
+    _validate(M, a["mask"], a["lam"], a["tol"], a["max_iter"], a["mu"], a["rho"], a["svd"])
+
+
+def _decompose_frames(
+    frames, color: str, dtype, threshold, k: float, min_contrast: float, solver: dict
 ) -> FrameDecomposition:
-    """:func:`fastrpca.decompose_frames` of a dask or zarr array of frames.
-
-    Parameters
-    ----------
-    frames : dask.array.Array or zarr.Array, shape (n, h, w) or (n, h, w, c)
-        The frames, in time order (chunked by frames, ideally). Never modified.
-    lam : float, optional
-        As for :func:`fastrpca.decompose_frames`; so are ``delta`` to ``dtype``.
-    delta : float or "auto"
-        Noise bound of stable PCP.
-    rank : int, optional
-        Cap on the background's rank.
-    tol : float, optional
-        Solver tolerance (default 1e-3 for stable PCP).
-    color : {"stack", "grey"}
-        How colour frames are handled.
-    threshold : float, optional
-        Fixed threshold on the score; default automatic.
-    k, min_contrast : float
-        Parameters of the automatic threshold.
-    dtype : dtype, optional
-        Floating dtype to compute in.
-    **rpca_options
-        Passed on to :func:`fastrpca.robust_pca.dask.rpca_dask` (``max_iter``,
-        ``random_state``, ``callback``, ``client``, ``state_dir``, ``checkpoint``...).
-        With ``state_dir`` the frames are written to a zarr store in a new folder under
-        it, the solver keeps its state there, and so does the foreground (as a zarr
-        store chunked by frame batches); the result reads them: delete the folder
-        (``decomposition.result.state_dir``) when done.
-
-    Returns
-    -------
-    FrameDecomposition
-        ``background``, ``foreground``, ``score`` and ``mask`` are lazy dask arrays of
-        the frames' shape, chunked by batches of frames; ``anomaly_fraction`` and the
-        threshold are computed (one pass over the frames).
-    """
+    """:func:`fastrpca.decompose_frames` of a dask or zarr array of frames, its own
+    arguments checked; ``solver`` holds the keywords of :func:`rpca_dask` (``state_dir``:
+    the frames and the solver's state in a new folder under it, removed if anything
+    fails)."""
     _, da = _dask()
-    if color not in ("stack", "grey"):
-        raise ValueError(f"color must be 'stack' or 'grey', got {color!r}")
     stack = _stack(frames, color, dtype)
     n, frame_shape = int(stack.shape[0]), tuple(int(s) for s in stack.shape[1:])
     m = int(np.prod(frame_shape))
     dt = stack.dtype
     batch = batch_frames(frame_shape, dt.itemsize)
-    if tol is None and not (isinstance(delta, (int, float)) and delta == 0):
-        tol = 1e-3
-    state_dir = rpca_options.pop("state_dir", None)
+    solver = dict(solver)
+    state_dir = solver.pop("state_dir", None)
     rows = _row_chunks(m, n, dt.itemsize)
+    checked = stack.map_blocks(_finite_batch, dtype=dt, meta=stack._meta)
+    M = checked.reshape((n, m)).T.rechunk({0: rows, 1: -1})
+    _check_solver(M, solver)
+    rs = solver.get("random_state")
     folder = None
-    if state_dir is not None:  # out of core: frames streamed to a store, state in files
-        folder = os.path.join(
-            os.path.abspath(os.fspath(state_dir)), f"frames-{os.urandom(4).hex()}"
-        )
-        os.makedirs(folder)
-        stream = (frame for j in range(0, n, batch) for frame in np.asarray(stack[j : j + batch]))
-        M = frames_to_zarr(stream, os.path.join(folder, "M.zarr"), dtype=dt, batch=batch)
-        if rows < M.shape[0]:  # whole zarr chunks per block when they fit
-            high = M.chunks[0][0]
-            M = M.rechunk({0: rows // high * high if rows >= high else rows})
-        rpca_options.setdefault("reread", True)
-        res = rpca_dask(M, lam, delta=delta, rank=rank, tol=tol, state_dir=folder, **rpca_options)
-        # S once into frame batches (one pass over its row blocks), read back as frames
-        S_path = os.path.join(folder, "S.zarr")
-        S_rows: Any = res.S  # a dask array of row blocks
-        S_rows.rechunk({1: batch}).to_zarr(S_path)
-        S = da.from_zarr(S_path)
-        F = da.from_zarr(os.path.join(folder, "M.zarr")).T.reshape((n, *frame_shape))
-    else:
-        M = stack.reshape((n, m)).T.rechunk({0: rows, 1: -1})
-        res = rpca_dask(M, lam, delta=delta, rank=rank, tol=tol, **rpca_options)
-        S_rows = res.S
-        S = S_rows.rechunk({1: batch})
-        F = stack
-    res.state_dir = folder
+    try:
+        if state_dir is not None:  # out of core: frames streamed to a store, state in files
+            folder = os.path.join(
+                os.path.abspath(os.fspath(state_dir)), f"frames-{os.urandom(4).hex()}"
+            )
+            os.makedirs(folder)
+            stream = (
+                frame for j in range(0, n, batch) for frame in np.asarray(checked[j : j + batch])
+            )
+            M = frames_to_zarr(stream, os.path.join(folder, "M.zarr"), dtype=dt, batch=batch)
+            if rows < M.shape[0]:  # whole zarr chunks per block when they fit
+                high = M.chunks[0][0]
+                M = M.rechunk({0: rows // high * high if rows >= high else rows})
+            solver.setdefault("reread", True)
+            res = rpca_dask(M, state_dir=folder, **solver)
+            # S once into frame batches (one pass over its row blocks), read back as frames
+            S_path = os.path.join(folder, "S.zarr")
+            S_rows: Any = res.S  # a dask array of row blocks
+            S_rows.rechunk({1: batch}).to_zarr(S_path)
+            S = da.from_zarr(S_path)
+            F = da.from_zarr(os.path.join(folder, "M.zarr")).T.reshape((n, *frame_shape))
+        else:
+            res = rpca_dask(M, **solver)
+            S_rows = res.S
+            S = S_rows.rechunk({1: batch})
+            F = stack
+        res.state_dir = folder
+        return _lazy_parts(F, S, res, n, frame_shape, batch, color, threshold, k, min_contrast, rs)
+    except BaseException:
+        if folder is not None:  # ours, new: a failed call leaves no copy of the frames
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _lazy_parts(F, S, res, n, frame_shape, batch, color, threshold, k, min_contrast, rs):
+    """The lazy background, foreground, score and mask of a solve; the threshold and the
+    fraction of anomalous pixels computed (one pass over the frames)."""
+    _, da = _dask()
+    m, dt = int(np.prod(frame_shape)), F.dtype
     frames_chunks = ((batch,) * (n // batch) + ((n % batch,) if n % batch else ()),)
     F = F.rechunk(frames_chunks + tuple((s,) for s in frame_shape))
     Vh = da.from_array(res.Vh, chunks=(res.rank, batch))
@@ -199,16 +202,10 @@ def decompose_frames_dask(
     foreground = S.T.reshape((n, *frame_shape)).rechunk(F.chunks)
 
     # the automatic threshold on evenly spaced frames (all of a small stack: as in memory)
-    random_state = rpca_options.get("random_state")
     picks = sample_picks(n, m)
     Fp, Bp = (np.asarray(x) for x in da.compute(F[picks], background[picks]))
-    auto = auto_threshold(Fp, Bp, k=k, min_contrast=min_contrast, random_state=random_state)
-    bins = auto if threshold is None else None
-    if threshold is None:
-        tau = float(auto.values.min())
-    else:
-        tau = positive(threshold, "threshold", allow_zero=True)
-    rule = tau if bins is None else bins
+    auto = auto_threshold(Fp, Bp, k=k, min_contrast=min_contrast, random_state=rs)
+    rule = auto if threshold is None else threshold
     out_chunks = F.chunks[:3]
     score = da.map_blocks(
         _score, F, background, rule, 0, dtype=dt, chunks=out_chunks,
@@ -219,18 +216,6 @@ def decompose_frames_dask(
         drop_axis=3 if F.ndim == 4 else None,
     )  # fmt: skip
     fraction = np.asarray(mask.mean(axis=(1, 2)).compute(), dtype=np.float64)
-    return FrameDecomposition(
-        background=background,
-        foreground=foreground,
-        score=score,
-        mask=mask,
-        threshold=float(tau),
-        threshold_auto=threshold is None,
-        bins=bins,
-        k=float(k) if threshold is None else None,
-        min_contrast=float(min_contrast) if threshold is None else None,
-        noise_scale=float(auto.sigma),
-        anomaly_fraction=fraction,
-        color=color,
-        result=res,
+    return _decomposition(
+        background, foreground, score, mask, fraction, auto, threshold, k, min_contrast, color, res
     )

@@ -110,12 +110,20 @@ def frames_to_matrix(frames, *, dtype=None) -> np.ndarray:
     True
     """
     arr = _as_stack(frames, check_finite=False)
+    dtype = _float_dtype(dtype)
     if dtype is not None:
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"dtype must be a floating dtype, got {dtype}")
         arr = arr.astype(dtype, copy=False)
     return arr.reshape(arr.shape[0], -1).T
+
+
+def _float_dtype(dtype) -> np.dtype | None:
+    """``dtype`` as a floating NumPy dtype (None stays None), else TypeError."""
+    if dtype is None:
+        return None
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"dtype must be a floating dtype, got {dtype}")
+    return dtype
 
 
 def matrix_to_frames(M, frame_shape) -> np.ndarray:
@@ -670,7 +678,7 @@ class FrameDecomposition:
         return (
             f"FrameDecomposition(frames={self.background.shape}, rank={self.result.rank}, "
             f"threshold={self.threshold:.3g}{'+' if self.bins is not None else ''}, "
-            f"anomalous pixels={float(self.mask.mean()):.2%})"
+            f"anomalous pixels={float(np.mean(self.anomaly_fraction)):.2%})"
         )
 
 
@@ -727,30 +735,29 @@ def decompose_frames(
     -------
     FrameDecomposition
     """
-    if type(frames).__module__.split(".")[0] in ("dask", "zarr"):  # lazy: row blocks
-        from .dask_frames import decompose_frames_dask, is_lazy_stack
-
-        if is_lazy_stack(frames):
-            return decompose_frames_dask(
-                frames, lam, delta=delta, rank=rank, tol=tol, color=color,
-                threshold=threshold, k=k, min_contrast=min_contrast, dtype=dtype,
-                **rpca_options,
-            )  # fmt: skip
     if color not in ("stack", "grey"):
         raise ValueError(f"color must be 'stack' or 'grey', got {color!r}")
+    # every argument of ours before the solve (the solver checks its own first thing)
+    if threshold is not None:
+        threshold = positive(threshold, "threshold", allow_zero=True)
+    k = positive(k, "k")
+    min_contrast = positive(min_contrast, "min_contrast", allow_zero=True)
+    dtype = _float_dtype(dtype)
+    if tol is None and not (isinstance(delta, (int, float)) and delta == 0):
+        tol = 1e-3
+    solver = dict(rpca_options, lam=lam, delta=delta, rank=rank, tol=tol)
+    if type(frames).__module__.split(".")[0] in ("dask", "zarr"):  # lazy: row blocks
+        from .dask_frames import _decompose_frames, is_lazy_stack
+
+        if is_lazy_stack(frames):
+            return _decompose_frames(frames, color, dtype, threshold, k, min_contrast, solver)
     stack = _as_stack(frames)
     if color == "grey" and stack.ndim == 4:
         stack = to_grey(stack)
     if dtype is not None:
-        dtype = np.dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(f"dtype must be a floating dtype, got {dtype}")
         stack = stack.astype(dtype, copy=False)
     frame_shape = stack.shape[1:]
-    M = frames_to_matrix(stack)
-    if tol is None and not (isinstance(delta, (int, float)) and delta == 0):
-        tol = 1e-3
-    result = rpca(M, lam, delta=delta, rank=rank, tol=tol, **rpca_options)
+    result = rpca(frames_to_matrix(stack), **solver)
     background = matrix_to_frames(result.L, frame_shape)
     foreground = matrix_to_frames(result.S, frame_shape)
     # The automatic rule (on a sample: a few tens of ms) also gives the noise level.
@@ -761,23 +768,40 @@ def decompose_frames(
         min_contrast=min_contrast,
         random_state=rpca_options.get("random_state"),
     )
-    bins = auto if threshold is None else None
-    if threshold is None:
-        tau = float(auto.values.min())
-    else:
-        tau = positive(threshold, "threshold", allow_zero=True)
-    score, mask = score_and_mask(stack, background, tau if bins is None else bins)
+    score, mask = score_and_mask(stack, background, auto if threshold is None else threshold)
     fraction = mask.reshape(mask.shape[0], -1).mean(axis=1)
+    return _decomposition(
+        background, foreground, score, mask, fraction, auto, threshold, k, min_contrast, color,
+        result,
+    )  # fmt: skip
+
+
+def _decomposition(
+    background,
+    foreground,
+    score,
+    mask,
+    fraction,
+    auto: BinnedThreshold,
+    threshold: float | None,
+    k: float,
+    min_contrast: float,
+    color: str,
+    result: RPCAResult,
+) -> FrameDecomposition:
+    """The :class:`FrameDecomposition` of a solve, scored with ``threshold`` when fixed,
+    else with the automatic rule ``auto`` (in memory or lazy alike)."""
+    fixed = threshold is not None
     return FrameDecomposition(
         background=background,
         foreground=foreground,
         score=score,
         mask=mask,
-        threshold=float(tau),
-        threshold_auto=threshold is None,
-        bins=bins,
-        k=float(k) if threshold is None else None,
-        min_contrast=float(min_contrast) if threshold is None else None,
+        threshold=float(auto.values.min()) if threshold is None else float(threshold),
+        threshold_auto=not fixed,
+        bins=None if fixed else auto,
+        k=None if fixed else float(k),
+        min_contrast=None if fixed else float(min_contrast),
         noise_scale=float(auto.sigma),
         anomaly_fraction=fraction,
         color=color,
