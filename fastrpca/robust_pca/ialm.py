@@ -886,9 +886,7 @@ def _start_from(init, X, S, Y, transposed):
         )
     # a previous result solved in the same workspace lives in these buffers (its L may sit
     # in the S buffer): copy such parts before any buffer is overwritten
-    loads = [
-        np.array(p) if any(np.may_share_memory(p, b) for b in (X, S, Y)) else p for p in parts
-    ]
+    loads = [np.array(p) if any(np.may_share_memory(p, b) for b in (X, S, Y)) else p for p in parts]
     for name, part, buf in zip("LSY", loads, (X, S, Y)):
         part = np.asarray(part)
         if part.dtype.kind not in "biufc" or (part.dtype.kind == "c" and buf.dtype.kind != "c"):
