@@ -18,7 +18,7 @@ one Markdown report (headed by the machine, the versions and the date):
   MiniBatchDictionaryLearning (time to the same objective on image patches) and anomaly
   maps on real textures against the reconstruction error of its dictionary.
 
-Every contender runs with BLAS held at one thread, timed in interleaved rounds
+Every contender runs at one thread (BLAS, OpenMP, numba), timed in interleaved rounds
 (A B C A B C ...; ``compare/_timing.py``), and is reported with its accuracy. Peers that
 are not installed are skipped with a note, never estimated.
 
@@ -33,8 +33,14 @@ from __future__ import annotations
 
 import os
 
-# Before NumPy is imported anywhere: one BLAS / OpenMP thread for every contender.
-for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "RAYON_NUM_THREADS"):
+# Before NumPy is imported anywhere: one BLAS / OpenMP / numba thread for every contender.
+for _v in (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "RAYON_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+):
     os.environ.setdefault(_v, "1")
 
 import argparse  # noqa: E402

@@ -97,3 +97,51 @@ def test_concurrent_solvers_match_serial(workers):
         for name, seed, future in futures:
             for got, want in zip(future.result(), serial[(name, seed)]):
                 np.testing.assert_array_equal(got, want, err_msg=f"{name}({seed})")
+
+
+# ---------------------------------------------------------------- row ranges side by side
+
+
+@pytest.mark.parametrize(
+    "m, threads, align", [(1000, 2, 1), (1000, 3, 64), (100, 4, 64), (5, 8, 1)]
+)
+def test_row_split_covers_the_rows_once_in_aligned_ranges(m, threads, align):
+    from fastrpca._core.concurrency import RowSplit
+
+    split = RowSplit(m, threads, align)
+    ranges = split.ranges()
+    assert 1 <= split.count == len(ranges) <= threads
+    assert ranges[0][0] == 0 and ranges[-1][1] == m
+    assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
+    assert all(r0 % align == 0 and r1 > r0 for r0, r1 in ranges)
+    assert [split.part(r0) for r0, _ in ranges] == list(range(split.count))
+    assert split.sum(lambda r0, r1: r1 - r0) == m
+
+
+def test_row_split_runs_its_ranges_at_the_same_time():
+    import threading
+
+    from fastrpca._core.concurrency import RowSplit
+
+    split = RowSplit(300, 3)
+    barrier = threading.Barrier(3, timeout=30)  # broken unless all three wait at once
+    names = split.map(lambda r0, r1: (barrier.wait(), threading.current_thread().name)[1])
+    assert len(set(names)) == 3
+
+
+def test_row_split_waits_for_every_range_before_raising():
+    import time
+
+    from fastrpca._core.concurrency import RowSplit
+
+    done = []
+
+    def work(r0, r1):
+        if r0 == 0:
+            raise ValueError("first range failed")
+        time.sleep(0.2)
+        done.append(r0)
+
+    with pytest.raises(ValueError, match="first range"):
+        RowSplit(30, 3).map(work)
+    assert sorted(done) == [10, 20]  # the others finished before the error came out

@@ -1,7 +1,7 @@
 """The tiled IALM step (one pass over row tiles per iteration) against the separate passes
 and the NumPy reference, for every variant: real and complex, single and double
-precision, masks, stable PCP, rank caps, the serial and parallel kernels, and the
-engine's growth, refinement and full-SVD fallback."""
+precision, masks, stable PCP, rank caps, row ranges on several threads, and the engine's
+growth, refinement and full-SVD fallback."""
 
 import numpy as np
 import pytest
@@ -16,9 +16,7 @@ from fastrpca.robust_pca._kernels.ialm import (
     project_pass,
     svt_input,
     tiled_pass,
-    tiled_pass_parallel,
     tiled_project,
-    tiled_project_parallel,
 )
 
 
@@ -28,13 +26,13 @@ def rel(a, b):
 
 @pytest.fixture
 def tiles(monkeypatch):
-    """``tiles(on, parallel=False, groups=1, tile_bytes=None)`` sets the solver's path."""
+    """``tiles(on, threads=1, tile_bytes=None)`` sets the solver's path and its row ranges
+    (threads), whatever the machine's cores."""
 
-    def set_(on, parallel=False, groups=1, tile_bytes=None):
+    def set_(on, threads=1, tile_bytes=None):
         monkeypatch.setattr(ialm_module, "TILED", "1" if on else "0")
-        monkeypatch.setattr(ialm_module, "PARALLEL_MIN_SIZE", 0 if parallel else 10**12)
-        monkeypatch.setattr(ialm_module, "TILED_PARALLEL", parallel)
-        monkeypatch.setattr(ialm_module, "GROUPS_PER_THREAD", groups)
+        monkeypatch.setattr(ialm_module, "PARALLEL_MIN_SIZE", 0 if threads > 1 else 10**12)
+        monkeypatch.setattr(ialm_module, "kernel_threads", lambda: threads)
         if tile_bytes is not None:  # small tiles: many of them, and a ragged last one
             monkeypatch.setattr(ialm_module, "TILE_BYTES", tile_bytes)
             monkeypatch.setattr(ialm_module, "TILE_MIN_ROWS", 8)
@@ -62,18 +60,19 @@ def count_prefetch_hits(monkeypatch):
     ops = []
     init = svd_module.PrefetchedOperator.__init__
 
-    def spy(self, *args):
-        init(self, *args)
+    def spy(self, *args, **kw):
+        init(self, *args, **kw)
         ops.append(self)
 
     monkeypatch.setattr(svd_module.PrefetchedOperator, "__init__", spy)
     return ops
 
 
-def both(tiles, M, parallel=False, groups=1, tile_bytes=2048, **kw):
-    tiles(False, parallel)
+def both(tiles, M, threads=1, tile_bytes=2048, **kw):
+    """The separate passes on one thread, and the tiled step on ``threads`` row ranges."""
+    tiles(False)
     ref = rpca(M, **kw)
-    tiles(True, parallel, groups, tile_bytes)
+    tiles(True, threads, tile_bytes)
     return ref, rpca(M, **kw)
 
 
@@ -94,10 +93,9 @@ def assert_same_iterates(ref, got, rtol):
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128, np.float32, np.complex64])
 @pytest.mark.parametrize("masked", [False, True])
 @pytest.mark.parametrize("stable", [False, True])
-@pytest.mark.parametrize("kern", [tiled_pass, tiled_pass_parallel])
-def test_tiled_pass_is_the_fused_pass_plus_the_products(dtype, masked, stable, kern):
+def test_tiled_pass_is_the_fused_pass_plus_the_products(dtype, masked, stable):
     rng = np.random.default_rng(0)
-    m, n, r, k, rows, groups = 37, 23, 3, 5, 4, 3
+    m, n, r, k, rows = 37, 23, 3, 5, 4
     cplx = np.dtype(dtype).kind == "c"
 
     def arr(*shape):
@@ -113,9 +111,9 @@ def test_tiled_pass_is_the_fused_pass_plus_the_products(dtype, masked, stable, k
     z1, w1 = fused_pass(D, X1, S_old, S1, Y1, 0.7, 1.1, 0.3, mask, E)
     X2, S2, Y2 = np.full_like(D, np.nan), np.zeros_like(D), Y.copy()
     P = np.empty((m, k), dtype)
-    H = np.zeros((groups, k, n), dtype)
-    G = np.zeros((groups, k, k), dtype)
-    z2, w2 = kern(D, X2, S_old, S2, Y2, 0.7, 1.1, 0.3, mask, E, A, B, W, P, H, G, rows, True)
+    H = np.zeros((k, n), dtype)
+    G = np.zeros((k, k), dtype)
+    z2, w2 = tiled_pass(D, X2, S_old, S2, Y2, 0.7, 1.1, 0.3, mask, E, A, B, W, P, H, G, rows, True)
     tol = 1e-4 if dtype in (np.float32, np.complex64) else 1e-12
     for a, b in ((X1, X2), (S1, S2), (Y1, Y2)):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
@@ -125,15 +123,14 @@ def test_tiled_pass_is_the_fused_pass_plus_the_products(dtype, masked, stable, k
         return
     Pref = X1 @ W
     np.testing.assert_allclose(P, Pref, rtol=tol, atol=tol * 10)
-    np.testing.assert_allclose(H.sum(0), Pref.conj().T @ X1, rtol=tol, atol=tol * 100)
-    np.testing.assert_allclose(G.sum(0), Pref.conj().T @ Pref, rtol=tol, atol=tol * 100)
+    np.testing.assert_allclose(H, Pref.conj().T @ X1, rtol=tol, atol=tol * 100)
+    np.testing.assert_allclose(G, Pref.conj().T @ Pref, rtol=tol, atol=tol * 100)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128])
-@pytest.mark.parametrize("kern", [tiled_project, tiled_project_parallel])
-def test_tiled_project_is_the_projection_plus_the_products(dtype, kern):
+def test_tiled_project_is_the_projection_plus_the_products(dtype):
     rng = np.random.default_rng(1)
-    m, n, k, rows, groups = 29, 17, 4, 5, 2
+    m, n, k, rows = 29, 17, 4, 5
     cplx = np.dtype(dtype).kind == "c"
 
     def arr(*shape):
@@ -146,12 +143,12 @@ def test_tiled_project_is_the_projection_plus_the_products(dtype, kern):
     project_pass(D, X1, S, Y, E1, 1.3, 0.4, mask)
     X2, E2 = L.copy(), np.empty_like(D)
     P = np.empty((m, k), dtype)
-    H = np.zeros((groups, k, n), dtype)
-    G = np.zeros((groups, 0, 0), dtype)  # Householder route: no Gram matrix
-    kern(D, X2, S, Y, E2, 1.3, 0.4, mask, W, P, H, G, rows)
+    H = np.zeros((k, n), dtype)
+    G = np.zeros((0, 0), dtype)  # Householder route: no Gram matrix
+    tiled_project(D, X2, S, Y, E2, 1.3, 0.4, mask, W, P, H, G, rows)
     np.testing.assert_allclose(X2, X1, rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(E2, E1, rtol=1e-13, atol=1e-13)
-    np.testing.assert_allclose(H.sum(0), (X1 @ W).conj().T @ X1, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(H, (X1 @ W).conj().T @ X1, rtol=1e-12, atol=1e-12)
 
 
 def test_rank_zero_factors_give_l_zero():
@@ -162,7 +159,7 @@ def test_rank_zero_factors_give_l_zero():
     tiled_pass(
         D, X, z, z.copy(), z.copy(), 0.0, 1.0, 100.0, None, None,
         empty, np.empty((0, 3)), np.empty((3, 0)), np.empty((0, 0)),
-        np.zeros((1, 0, 3)), np.zeros((1, 0, 0)), 2, True,
+        np.zeros((0, 3)), np.zeros((0, 0)), 2, True,
     )  # fmt: skip
     np.testing.assert_allclose(X, D)  # L = 0, Y stays 0 (mu = 0), S = 0 (lam large)
 
@@ -193,10 +190,23 @@ def test_same_iterates_as_the_separate_passes(tiles, monkeypatch, shape, rank, d
     assert abs(rel(got.L, L0) - rel(ref.L, L0)) < rtol
 
 
-@pytest.mark.parametrize("parallel, groups", [(False, 1), (True, 1), (True, 3)])
-def test_parallel_kernels_and_several_groups(tiles, parallel, groups):
-    M, _, _ = planted(2000, 80, rank=4, fraction=0.05, seed=4)
-    ref, got = both(tiles, M, parallel=parallel, groups=groups)
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("tiled", [False, True])
+@pytest.mark.parametrize("kind", ["exact", "masked", "stable", "complex"])
+def test_row_ranges_on_several_threads(tiles, threads, tiled, kind):
+    """Every pass and m x n product on 1-3 row ranges side by side: the iterates of one."""
+    dtype = np.complex128 if kind == "complex" else np.float64
+    M, _, _ = planted(2000, 80, rank=4, fraction=0.05, dtype=dtype, seed=4)
+    kw = {"svd": "randomized"}
+    if kind == "masked":
+        kw["mask"] = np.random.default_rng(5).random(M.shape) > 0.1
+    if kind == "stable":
+        M = M + 0.01 * np.random.default_rng(6).standard_normal(M.shape)
+        kw["delta"] = "auto"
+    tiles(False)
+    ref = rpca(M, **kw)
+    tiles(tiled, threads, tile_bytes=2048)
+    got = rpca(M, **kw)
     assert_same_iterates(ref, got, 1e-9)
 
 

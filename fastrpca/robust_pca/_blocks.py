@@ -508,7 +508,7 @@ def step(block: Block, generation, swap, u_name, u_T, w, Vh, mu, mu_next, lam, W
         total, w2, P, G, H = tiled_step(
             tiled_pass, block.get("D"), X, block.get("S"), block.overwrite("S_next"),
             block.get("Y"), mu, mu_next, lam, block.get("mask"), None, (U * w, Vh), W, gram,
-            tile_rows(block.shape[1], block.dtype), 1,
+            tile_rows(block.shape[1], block.dtype),
         )  # fmt: skip
         _stepped(block, U, w, Vh, mu_next)
         if W is None:

@@ -30,7 +30,7 @@ from contextlib import nullcontext
 
 import numpy as np
 
-from .._core.concurrency import Exclusive
+from .._core.concurrency import SERIAL, Exclusive, RowSplit
 from .._core.config import PARALLEL_MIN_SIZE, blas_threads, kernel_threads
 from .._core.result import Result, stop_requested, warn_not_converged
 from .._core.validation import (
@@ -44,18 +44,15 @@ from .._core.validation import (
 )
 from ._kernels.ialm import (
     fused_pass,
-    fused_pass_parallel,
     norm_and_max,
     project_pass,
-    project_pass_parallel,
     svt_input,
     tiled_pass,
-    tiled_pass_parallel,
     tiled_project,
-    tiled_project_parallel,
 )
 from .svd import (
     ENGINES,
+    DenseOperator,
     PrefetchedOperator,
     RandomizedSVD,
     WideRandomizedSVD,
@@ -278,21 +275,22 @@ def rpca(
 
     Notes
     -----
-    BLAS is held to one thread during the solve (set ``FASTRPCA_BLAS_THREADS`` to change
-    it, 0 to leave BLAS alone): its calls here are thin products and small
-    factorisations, and extra BLAS threads fighting for the cores made it many times
-    slower. Matrices of at least ``FASTRPCA_PARALLEL_MIN_SIZE`` entries (1e6) run the
-    fused pass on numba's threads instead.
+    Threads: matrices of at least ``FASTRPCA_PARALLEL_MIN_SIZE`` entries (1e6) are cut
+    into row ranges, one per thread (numba's thread count: ``NUMBA_NUM_THREADS`` or
+    ``numba.set_num_threads``), and every pass and m x n product runs on them side by
+    side; the small factorisations stay on one. BLAS is held to one thread inside each
+    range (``FASTRPCA_BLAS_THREADS`` changes it, 0 leaves BLAS alone): OpenBLAS's idle
+    threads spin, and a second BLAS pool fighting the ranges for the cores made the solve
+    several times slower.
 
     With the randomized engine, a matrix at least 4 times taller than wide (a video's
     pixels x frames) runs each iteration as one pass over row tiles: L's tile, the fused
     pass and the next SVD step's products while the tile is in cache (same iterates to
     rounding, about 1.9x faster on a 20000 x 200 video matrix; square matrices gain
     nothing and keep the separate passes). ``FASTRPCA_TILED=1`` / ``0`` forces it on / off.
-    It runs on one thread unless ``FASTRPCA_TILED_PARALLEL=1``: on a machine whose cores
-    were busy with other work, numba's threads made it slower, not faster. For exact PCP
-    it keeps the SVT input in cache only, so its peak memory is about 3.4 copies of M
-    beside M (the result's L, S and Y are three), against about 4.5 for the separate passes.
+    For exact PCP it keeps the SVT input in cache only, so its peak memory is about 3.4
+    copies of M beside M (the result's L, S and Y are three), against about 4.5 for the
+    separate passes.
 
     Stable PCP costs a second, lighter pass over memory per iteration and one more m x n
     buffer (E). The noise it takes out of L keeps the rank, hence every SVD, small: on
@@ -495,7 +493,8 @@ def _solve(
             info,
         )
 
-    norm_two = spectral_norm(D, random_state)
+    threads = kernel_threads() if D.size >= PARALLEL_MIN_SIZE else 1
+    norm_two = spectral_norm(D, random_state, threads=threads)
     masked_M = temporary_D and not e  # the solve reads M (D, zero-filled, is dropped)
     if masked_M:
         D = M
@@ -505,9 +504,19 @@ def _solve(
     else:
         mu = float(np.ldexp(mu, e))  # mu ~ 1 / ||M||: the scaled problem's mu
     mu_bar = 1e7 * mu
-    parallel = D.size >= PARALLEL_MIN_SIZE
-    pass_ = fused_pass_parallel if parallel else fused_pass
-    project = project_pass_parallel if parallel else project_pass
+    rows = tile_rows(shape[1], dtype)
+    split = RowSplit(shape[0], threads, align=rows)  # row ranges run side by side
+
+    def pass_(D, X, S_old, S_new, Y, mu, mu_next, lam, mask, E):
+        return _fused_pass_rows(split, D, X, S_old, S_new, Y, mu, mu_next, lam, mask, E)
+
+    def project(D, X, S, Y, E, mu, c, mask):
+        def run(r0, r1):
+            d, x, s, y, e, m = _rows(r0, r1, D, X, S, Y, E, mask)
+            project_pass(d, x, s, y, e, mu, c, m)
+
+        split.map(run)
+
     delta2 = delta * delta
     e_norm = 0.0
 
@@ -540,21 +549,23 @@ def _solve(
 
     history = _empty_history(stable)
     converged, stopped = False, False
-    tiles = _Tiles(engine, shape, dtype, parallel, keep_x) if tiled else None
+    tiles = _Tiles(engine, shape, dtype, split, keep_x) if tiled else None
     prefetch: tuple = ()
     factors = None
-    rows = tile_rows(shape[1], dtype)  # (tiles of the SVT input written for the SVD)
     for n_iter in range(1, max_iter + 1):
         if keep_x or factors is None:  # (the first SVT input is in X)
-            op = PrefetchedOperator(X, *prefetch) if prefetch else X
+            op = PrefetchedOperator(X, *prefetch, split=split) if prefetch else X
+            if op is X and isinstance(engine, RandomizedSVD):  # (the others take arrays)
+                op = DenseOperator(X, split)
         else:
-            op = _SpareX(_svt_input_into(S_next, D, S_cur, Y, mu, mask, factors, rows))
+            make = _svt_input_into(S_next, D, S_cur, Y, mu, mask, factors, rows, split)
+            op = _SpareX(make, split)
             op.prefetched(*prefetch)
         U, s, Vh = engine(op, 1.0 / mu)
         factors = (U * (s - 1.0 / mu).astype(U.dtype), Vh)
         mu_next = min(rho * mu, mu_bar)
         if tiles is None:
-            _low_rank_into(factors, X)
+            _low_rank_into(factors, X, split)
             z2, w2 = pass_(D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E)
         else:
             z2, w2, prefetch = tiles.step(
@@ -586,7 +597,7 @@ def _solve(
     if not keep_x:
         X = S_next  # the spare S buffer (the last pass's S, not returned)
     if not stable:
-        _low_rank_into(factors, X)  # the pass overwrote L with the next SVT input
+        _low_rank_into(factors, X, split)  # the pass overwrote L with the next SVT input
     if e:
         for a in (X, S_cur) + ((E,) if stable else ()):
             ldexp(a, e, out=a)
@@ -670,18 +681,20 @@ def _use_tiles(engine, shape) -> bool:
     return TILED == "1" or shape[0] >= TILED_MIN_ASPECT * shape[1]
 
 
-#: ``FASTRPCA_TILED_PARALLEL=1`` runs the tiled step on numba's threads (above
-#: ``PARALLEL_MIN_SIZE``). Off by default: on the shared 2-core development machine, with
-#: other jobs on both cores, two threads made the tiled step 2.4x slower than one (GNU
-#: OpenMP's barrier waits for a thread that has no core), while the one-thread tiled step
-#: was still 2x faster than the separate passes at two threads (20000 x 200 video,
-#: 0.39 s against 0.77 s, one interleaved run). A scaling measurement on idle cores is
-#: still to be made.
-TILED_PARALLEL = os.environ.get("FASTRPCA_TILED_PARALLEL", "0") == "1"
+def _rows(r0, r1, *arrays):
+    """Rows ``r0:r1`` of each array (None stays None)."""
+    return tuple(None if a is None else a[r0:r1] for a in arrays)
 
-#: The parallel tiled step splits the tiles into this many contiguous groups per thread
-#: (each with its own accumulators of the products).
-GROUPS_PER_THREAD = 1
+
+def _fused_pass_rows(split, D, X, S_old, S_new, Y, mu, mu_next, lam, mask, E):
+    """:func:`fused_pass` on the split's row ranges side by side; ``(|Z|^2, |W|^2)``."""
+
+    def run(r0, r1):
+        d, x, s0, s1, y, m, e = _rows(r0, r1, D, X, S_old, S_new, Y, mask, E)
+        return np.array(fused_pass(d, x, s0, s1, y, mu, mu_next, lam, m, e))
+
+    z2, w2 = split.sum(run)
+    return float(z2), float(w2)
 
 
 class _Tiles:
@@ -692,23 +705,18 @@ class _Tiles:
     (:meth:`RandomizedSVD.planned_block`), computes the next warm step's ``P = X W``,
     ``P^H X`` (and ``P^H P`` on the Gram route) while the tile is in cache; the engine gets
     them through :class:`PrefetchedOperator`. Same iterates as the separate passes, to
-    rounding. Parallel (:data:`TILED_PARALLEL`): tiles in one contiguous group per numba
-    thread. Exact PCP without ``keep_x``: each group forms its tiles of X in a scratch of
-    its own, and X is written to memory (:class:`_SpareX`) only when the SVD asks for a
-    product the step did not compute.
+    rounding. The split's row ranges run side by side, each with its own ``P^H X`` and
+    ``P^H P`` (summed in range order). Exact PCP without ``keep_x``: each range forms its
+    tiles of X in a scratch of its own, and X is written to memory (:class:`_SpareX`) only
+    when the SVD asks for a product the step did not compute.
     """
 
-    def __init__(self, engine, shape, dtype, parallel, keep_x=True):
-        m, n = shape
-        parallel = parallel and TILED_PARALLEL
+    def __init__(self, engine, shape, dtype, split, keep_x=True):
         self.engine = engine
-        self.rows = tile_rows(n, dtype)
-        tiles = -(-m // self.rows)
-        self.groups = min(GROUPS_PER_THREAD * kernel_threads(), tiles) if parallel else 1
-        self.pass_ = tiled_pass_parallel if parallel else tiled_pass
-        self.project_ = tiled_project_parallel if parallel else tiled_project
-        # Without an m x n X, each group's tiles are formed in a scratch of its own.
-        self.scratch = None if keep_x else np.empty((self.groups * self.rows, n), dtype)
+        self.split = split
+        self.rows = tile_rows(shape[1], dtype)
+        # Without an m x n X, each range's tiles are formed in a scratch of its own.
+        self.scratch = None if keep_x else np.empty((split.count * self.rows, shape[1]), dtype)
 
     def step(self, D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E, factors):
         """L from ``factors``, the fused pass and (exact PCP) the products; returns
@@ -719,8 +727,8 @@ class _Tiles:
             X = self.scratch
         W = None if E is not None else self.engine.planned_block()
         z2, w2, P, G, H = tiled_step(
-            self.pass_, D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E, factors, W,
-            self.engine.tall, self.rows, self.groups,
+            tiled_pass, D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E, factors, W,
+            self.engine.tall, self.rows, self.split,
         )  # fmt: skip
         return z2, w2, (() if W is None else (W, P, G, H))
 
@@ -729,8 +737,14 @@ class _Tiles:
         ``(||E||_F, prefetch)``."""
         c = 1.0 if w2 <= delta * delta else delta / np.sqrt(w2)
         W = self.engine.planned_block()
-        Wc, P, H, G = _product_buffers(W, X.shape, X.dtype, self.engine.tall, self.groups)
-        self.project_(D, X, S, Y, E, mu, c, mask, Wc, P, H, G, self.rows)
+        Wc, P, H, G = _product_buffers(W, X.shape, X.dtype, self.engine.tall, self.split.count)
+
+        def run(r0, r1):
+            g = self.split.part(r0)
+            d, x, s, y, e, m, p = _rows(r0, r1, D, X, S, Y, E, mask, P)
+            tiled_project(d, x, s, y, e, mu, c, m, Wc, p, H[g], G[g], self.rows)
+
+        self.split.map(run)
         return float(c * np.sqrt(w2)), _prefetched(W, P, H, G)
 
 
@@ -738,9 +752,9 @@ class _SpareX(PrefetchedOperator):
     """A :class:`PrefetchedOperator` whose X is written only when a product not prefetched
     is asked for (``make()`` writes it into the spare S buffer and returns it)."""
 
-    def __init__(self, make):
+    def __init__(self, make, split=SERIAL):
         self._X: np.ndarray | None = None
-        super().__init__(None)
+        super().__init__(None, split=split)
         self._make = make
 
     def prefetched(self, W=None, P=None, G=None, H=None):
@@ -758,7 +772,7 @@ class _SpareX(PrefetchedOperator):
         self._X = value
 
 
-def _svt_input_into(out, D, S, Y, mu, mask, factors, rows):
+def _svt_input_into(out, D, S, Y, mu, mask, factors, rows, split=SERIAL):
     """A function writing exact PCP's SVT input (see
     :func:`fastrpca.robust_pca._kernels.ialm.svt_input`) into ``out`` and returning it."""
 
@@ -766,7 +780,12 @@ def _svt_input_into(out, D, S, Y, mu, mask, factors, rows):
         dtype = out.dtype
         A = np.ascontiguousarray(factors[0], dtype=dtype)
         B = np.ascontiguousarray(factors[1], dtype=dtype)
-        svt_input(D, S, Y, mu, mask, A, B, out, rows)
+
+        def run(r0, r1):
+            d, s, y, m, a, o = _rows(r0, r1, D, S, Y, mask, A, out)
+            svt_input(d, s, y, mu, m, a, B, o, rows)
+
+        split.map(run)
         return out
 
     return make
@@ -778,7 +797,8 @@ def tile_rows(n: int, dtype) -> int:
 
 
 def _product_buffers(W, shape, dtype, gram, groups):
-    """The tiled kernels' W, P, H, G for the start block W (empty for None)."""
+    """The tiled kernels' W, P, H, G for the start block W (empty for None); H and G
+    have one layer per row range."""
     m, n = shape
     k = 0 if W is None else W.shape[1]
     g = k if k and gram else 0
@@ -795,22 +815,32 @@ def _prefetched(W, P, H, G):
 
 
 def tiled_step(
-    kernel_, D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E, factors, W, gram, rows, groups
-):
+    kernel_, D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E, factors, W, gram, rows,
+    split=SERIAL,
+):  # fmt: skip
     """One tiled IALM step (:func:`fastrpca.robust_pca._kernels.ialm.tiled_pass`), shared
     by the in-memory solver and the Dask row blocks: ``X = A B`` (``factors = (A, B)``),
     the fused pass and, with a start block W (exact PCP), ``P = X W``, ``P^H P`` (with
-    ``gram``) and ``P^H X``. Returns ``(|Z|^2, |W|^2, P, P^H P, P^H X)`` (None for what
-    was not computed)."""
+    ``gram``) and ``P^H X``, the split's row ranges side by side. X is m x n or a scratch
+    of ``split.count * rows`` rows. Returns ``(|Z|^2, |W|^2, P, P^H P, P^H X)`` (None for
+    what was not computed)."""
     dtype = X.dtype
     A = np.ascontiguousarray(factors[0], dtype=dtype)
     B = np.ascontiguousarray(factors[1], dtype=dtype)
-    Wc, P, H, G = _product_buffers(W, D.shape, dtype, gram, groups)
-    z2, w2 = kernel_(
-        D, X, S_cur, S_next, Y, mu, mu_next, lam, mask, E, A, B, Wc, P, H, G, rows, True
-    )
+    Wc, P, H, G = _product_buffers(W, D.shape, dtype, gram, split.count)
+    scratch = X.shape[0] != D.shape[0]
+
+    def run(r0, r1):
+        g = split.part(r0)
+        x = X[g * rows : (g + 1) * rows] if scratch else X[r0:r1]
+        d, s0, s1, y, m, e, a, p = _rows(r0, r1, D, S_cur, S_next, Y, mask, E, A, P)
+        return np.array(
+            kernel_(d, x, s0, s1, y, mu, mu_next, lam, m, e, a, B, Wc, p, H[g], G[g], rows, True)
+        )
+
+    z2, w2 = split.sum(run)
     pre = _prefetched(W, P, H, G)
-    return (z2, w2, *(pre[1:] if pre else (None, None, None)))
+    return (float(z2), float(w2), *(pre[1:] if pre else (None, None, None)))
 
 
 class RPCAWorkspace:
@@ -907,13 +937,14 @@ def _start_from(init, X, S, Y, transposed):
         Y.fill(0)
 
 
-def _low_rank_into(factors, out):
-    """``out = A @ B`` for the SVT factors (zero when the rank is 0)."""
+def _low_rank_into(factors, out, split=SERIAL):
+    """``out = A @ B`` for the SVT factors (zero when the rank is 0), the split's row
+    ranges side by side."""
     A, B = factors
     if A.shape[1] == 0:
         out.fill(0)
     else:
-        np.matmul(A, B, out=out)
+        split.map(lambda r0, r1: np.matmul(A[r0:r1], B, out=out[r0:r1]))
 
 
 def _finish(
@@ -965,32 +996,21 @@ def _finish(
 
 def _warmup() -> None:
     """Compile (or load) the fused passes and the tiled step (with its SVT-input writer),
-    serial and parallel, with and without a mask, exact and stable."""
+    with and without a mask, exact and stable."""
     for dtype in NUMERIC:
         a = np.zeros((2, 2), dtype)
-        for kernel_, proj in (
-            (fused_pass, project_pass),
-            (fused_pass_parallel, project_pass_parallel),
-        ):
-            for mask in (None, np.ones((2, 2), bool)):
-                for E in (None, a.copy()):
-                    kernel_(a, a.copy(), a.copy(), a.copy(), a.copy(), 1.0, 1.0, 1.0, mask, E)
-                proj(a, a.copy(), a.copy(), a.copy(), a.copy(), 1.0, 0.5, mask)
+        for mask in (None, np.ones((2, 2), bool)):
+            for E in (None, a.copy()):
+                fused_pass(a, a.copy(), a.copy(), a.copy(), a.copy(), 1.0, 1.0, 1.0, mask, E)
+            project_pass(a, a.copy(), a.copy(), a.copy(), a.copy(), 1.0, 0.5, mask)
         # the tiled step (tall matrices): its kernels with one-column factors and block
         f = np.ones((2, 1), dtype)
-        P, H, G = np.empty((2, 1), dtype), np.zeros((1, 1, 2), dtype), np.zeros((1, 1, 1), dtype)
-        # (the parallel variants only when they are in use: each variant of these kernels
-        # takes 2-4 s to compile, against 0.7 s for the fused pass)
-        tiled = [(tiled_pass, tiled_project)]
-        if TILED_PARALLEL:
-            tiled.append((tiled_pass_parallel, tiled_project_parallel))
-        for step, proj in tiled:
-            for mask in (None, np.ones((2, 2), bool)):
-                for E in (None, a.copy()):
-                    step(
-                        a, a.copy(), a.copy(), a.copy(), a.copy(), 1.0, 1.0, 1.0, mask, E,
-                        f, f.T.copy(), f, P, H, G, 1, True,
-                    )  # fmt: skip
-                proj(a, a.copy(), a.copy(), a.copy(), a.copy(), 1.0, 0.5, mask, f, P, H, G, 1)
-        for mask in (None, np.ones((2, 2), bool)):  # the SVT input an SVD re-reads
+        P, H, G = np.empty((2, 1), dtype), np.zeros((1, 2), dtype), np.zeros((1, 1), dtype)
+        for mask in (None, np.ones((2, 2), bool)):
+            for E in (None, a.copy()):
+                tiled_pass(
+                    a, a.copy(), a.copy(), a.copy(), a.copy(), 1.0, 1.0, 1.0, mask, E,
+                    f, f.T.copy(), f, P, H, G, 1, True,
+                )  # fmt: skip
+            tiled_project(a, a.copy(), a.copy(), a.copy(), a.copy(), 1.0, 0.5, mask, f, P, H, G, 1)
             svt_input(a, a.copy(), a.copy(), 1.0, mask, f, f.T.copy(), a.copy(), 1)

@@ -39,6 +39,7 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.sparse.linalg import svds
 
+from .._core.concurrency import SERIAL, RowSplit
 from .._core.linalg import (
     full_svd,
     gram_orthonormalizer,
@@ -136,32 +137,45 @@ class DenseOperator:
     the same methods runs the same engine: :mod:`fastrpca.robust_pca.dask` holds the
     matrix in row blocks on Dask workers, its tall blocks stay there and only the small
     ``n x k`` / ``k x n`` results come back. Tall blocks (``m x k``) are whatever
-    ``matmat``, ``orth`` and ``lift`` return; small ones are ndarrays.
+    ``matmat``, ``orth`` and ``lift`` return; small ones are ndarrays. With a
+    :class:`~fastrpca._core.concurrency.RowSplit`, the products run on its row ranges side
+    by side (BLAS at one thread in each).
     """
 
-    def __init__(self, X: np.ndarray):
+    def __init__(self, X: np.ndarray, split: RowSplit = SERIAL):
         self.X = X
+        self.split = split
+
+    def _rows(self, A, B):
+        """``A @ B`` for a tall A, its rows split."""
+        if self.split.count == 1:
+            return A @ B
+        out = np.empty((A.shape[0], B.shape[1]), np.result_type(A, B))
+        self.split.map(lambda r0, r1: np.matmul(A[r0:r1], B, out=out[r0:r1]))
+        return out
 
     def matmat(self, W):
         """``X @ W`` for a small ``n x k`` W: a tall block."""
-        return self.X @ W
+        return self._rows(self.X, W)
 
     def rmatmat(self, Q):
         """``X^H @ Q`` for a tall Q: ``n x k`` (a complex X is not conjugated in full)."""
-        if self.X.dtype.kind == "c":
-            return (self.X.T @ Q.conj()).conj()
-        return self.X.T @ Q
+        X = self.X
+        if X.dtype.kind == "c":
+            return self.split.sum(lambda r0, r1: X[r0:r1].T @ Q[r0:r1].conj()).conj()
+        return self.split.sum(lambda r0, r1: X[r0:r1].T @ Q[r0:r1])
 
     def project(self, Q):
         """``Q^H @ X`` for a tall Q: ``k x n``."""
-        return Q.conj().T @ self.X
+        X = self.X
+        return self.split.sum(lambda r0, r1: Q[r0:r1].conj().T @ X[r0:r1])
 
     orth = staticmethod(orthonormal_basis)
     orthonormalizer = staticmethod(gram_orthonormalizer)
 
     def lift(self, Q, Ub):
         """``Q @ Ub`` for a tall Q and a small Ub."""
-        return Q @ Ub
+        return self._rows(Q, Ub)
 
     def full_svd(self):
         """Every singular triplet ``(U, s, Vh)``; the matrix may be overwritten."""
@@ -181,8 +195,8 @@ class PrefetchedOperator(DenseOperator):
     other product (refinement, growth, power steps, the full SVD) reads X as usual.
     """
 
-    def __init__(self, X, W=None, P=None, G=None, H=None):
-        super().__init__(X)
+    def __init__(self, X, W=None, P=None, G=None, H=None, split=SERIAL):
+        super().__init__(X, split)
         self._W, self._P, self._G, self._H = W, P, G, H
         self._Q: np.ndarray | None = None
         self._R: np.ndarray | None = None
@@ -429,7 +443,8 @@ class WideRandomizedSVD(RandomizedSVD):
         super().__init__(shape[::-1], dtype, random_state, max_rank=max_rank, **options)
 
     def __call__(self, X, tau):
-        U, s, Vh = super().__call__(AdjointOperator(DenseOperator(X)), tau)
+        op = DenseOperator(X) if isinstance(X, np.ndarray) else X
+        U, s, Vh = super().__call__(AdjointOperator(op), tau)
         return Vh.conj().T, s, U.conj().T
 
     def planned_block(self):
@@ -455,7 +470,7 @@ def make_engine(svd: str, shape, dtype, random_state=None, max_rank=None, *, in_
 GRAM_MIN_ASPECT = 4
 
 
-def spectral_norm(X: np.ndarray, random_state=None) -> float:
+def spectral_norm(X: np.ndarray, random_state=None, threads: int = 1) -> float:
     """Largest singular value ``||X||_2``, to near machine precision.
 
     Full SVD values for small matrices. A thin matrix (4 times longer than wide, whatever
@@ -471,6 +486,8 @@ def spectral_norm(X: np.ndarray, random_state=None) -> float:
         The matrix (real or complex).
     random_state : None, int or Generator
         Seeds the Lanczos start vector.
+    threads : int
+        Threads for the Gram route's product (row ranges side by side).
 
     Returns
     -------
@@ -482,7 +499,7 @@ def spectral_norm(X: np.ndarray, random_state=None) -> float:
         return float(sla.svdvals(X, check_finite=False)[0])
     if thin:
         A = X if X.shape[0] == small else X.T
-        G = A @ A.conj().T
+        G = RowSplit(large, threads).sum(lambda c0, c1: A[:, c0:c1] @ A[:, c0:c1].conj().T)
         top = sla.eigvalsh(
             G, subset_by_index=[small - 1, small - 1], overwrite_a=True, check_finite=False
         )[0]

@@ -106,15 +106,11 @@ fused_pass = kernel(_fused_pass)
 fused_pass_parallel = kernel(_fused_pass, parallel=True)
 
 
-def _project_pass(M, X, S, Y, E, mu, c, mask):
+@kernel
+def project_pass(M, X, S, Y, E, mu, c, mask):
     """``E = c W`` and ``X = L + (1 - c) W`` with ``W = M - L - S + Y/mu`` (X holds L):
-    :func:`project_rows` over all rows (``prange``)."""
-    for i in numba.prange(M.shape[0]):
-        project_rows(M, X, S, Y, E, i, i + 1, mu, c, mask)
-
-
-project_pass = kernel(_project_pass)
-project_pass_parallel = kernel(_project_pass, parallel=True)
+    :func:`project_rows` over all rows."""
+    project_rows(M, X, S, Y, E, 0, M.shape[0], mu, c, mask)
 
 
 @kernel
@@ -142,9 +138,9 @@ def norm_and_max(D):
 # (``X_t = A_t B``, a small GEMM), the fused entries above on those rows, then, while the
 # tile is still in cache, the next warm subspace step's products ``P_t = X_t W``,
 # ``H += P_t^H X_t`` and (Gram route) ``G += P_t^H P_t``. The engine then needs no pass of
-# its own over X. Tiles are split into ``H.shape[0]`` contiguous groups, one per thread in
-# the parallel variant (each with its own H and G, summed by the caller: the result does
-# not depend on scheduling), and each tile's products run in BLAS at one thread.
+# its own over X. Each tile's products run in BLAS at one thread; the solver runs row
+# ranges side by side on its own threads (:class:`fastrpca._core.concurrency.RowSplit`),
+# one call of these kernels each, with its own H and G (summed in range order).
 
 
 @kernel
@@ -169,61 +165,44 @@ def tile_products(X, W, P, H, G, r0, r1, x0):
         G += np.dot(Ph, Pt)
 
 
-def _tiled_pass(D, X, S_old, S_new, Y, mu, mu_next, lam, mask, E, A, B, W, P, H, G, rows, form):
+@kernel
+def tiled_pass(D, X, S_old, S_new, Y, mu, mu_next, lam, mask, E, A, B, W, P, H, G, rows, form):
     """One IALM iteration in row tiles: with ``form``, ``X = A B`` (L; zero when A has no
     column), then :func:`fused_pass`, then (exact PCP and a non-empty W) the products of
-    :func:`tile_products` into ``P`` and each group's ``H[g]``, ``G[g]`` (zeroed by the
-    caller). Returns ``(|Z|^2, |W|^2)``.
+    :func:`tile_products` into ``P``, ``H`` and ``G`` (zeroed by the caller). Returns
+    ``(|Z|^2, |W|^2)``.
 
-    X is either m x n (it keeps the next SVT input) or a scratch of ``groups * rows`` rows
-    (``rows`` per group, with ``form``, exact PCP): the SVT input then lives only in the
-    tile being worked on and is never written to memory."""
+    X is either m x n (it keeps the next SVT input) or a scratch of ``rows`` rows (with
+    ``form``, exact PCP): the SVT input then lives only in the tile being worked on and is
+    never written to memory."""
     m = D.shape[0]
     scratch = X.shape[0] != m
-    tiles = (m + rows - 1) // rows
-    groups = H.shape[0]
-    sums = np.zeros((groups, 2))
+    total = 0.0
+    total_w = 0.0
     products = W.shape[1] > 0 and E is None
-    for g in numba.prange(groups):
-        total = 0.0
-        total_w = 0.0
-        for t in range(g * tiles // groups, (g + 1) * tiles // groups):
-            r0 = t * rows
-            r1 = min(m, r0 + rows)
-            x0 = r0 - g * rows if scratch else 0
-            if form:
-                low_rank_rows(A, B, X, r0, r1, x0)
-            z2, w2 = fused_rows(D, X, S_old, S_new, Y, r0, r1, mu, mu_next, lam, mask, E, x0)
-            total += z2
-            total_w += w2
-            if products:
-                tile_products(X, W, P, H[g], G[g], r0, r1, x0)
-        sums[g, 0] = total
-        sums[g, 1] = total_w
-    return sums[:, 0].sum(), sums[:, 1].sum()
+    for r0 in range(0, m, rows):
+        r1 = min(m, r0 + rows)
+        x0 = r0 if scratch else 0
+        if form:
+            low_rank_rows(A, B, X, r0, r1, x0)
+        z2, w2 = fused_rows(D, X, S_old, S_new, Y, r0, r1, mu, mu_next, lam, mask, E, x0)
+        total += z2
+        total_w += w2
+        if products:
+            tile_products(X, W, P, H, G, r0, r1, x0)
+    return total, total_w
 
 
-tiled_pass = kernel(_tiled_pass)
-tiled_pass_parallel = kernel(_tiled_pass, parallel=True)
-
-
-def _tiled_project(D, X, S, Y, E, mu, c, mask, W, P, H, G, rows):
+@kernel
+def tiled_project(D, X, S, Y, E, mu, c, mask, W, P, H, G, rows):
     """:func:`project_pass` in row tiles, then the products of :func:`tile_products` (for
     a non-empty W) as in :func:`tiled_pass`: stable PCP's second pass."""
     m = D.shape[0]
-    tiles = (m + rows - 1) // rows
-    groups = H.shape[0]
-    for g in numba.prange(groups):
-        for t in range(g * tiles // groups, (g + 1) * tiles // groups):
-            r0 = t * rows
-            r1 = min(m, r0 + rows)
-            project_rows(D, X, S, Y, E, r0, r1, mu, c, mask)
-            if W.shape[1] > 0:
-                tile_products(X, W, P, H[g], G[g], r0, r1, 0)
-
-
-tiled_project = kernel(_tiled_project)
-tiled_project_parallel = kernel(_tiled_project, parallel=True)
+    for r0 in range(0, m, rows):
+        r1 = min(m, r0 + rows)
+        project_rows(D, X, S, Y, E, r0, r1, mu, c, mask)
+        if W.shape[1] > 0:
+            tile_products(X, W, P, H, G, r0, r1, 0)
 
 
 @kernel
