@@ -34,7 +34,9 @@ def planted(rng, m, n, rank, fraction):
 
 def reference_seconds(M) -> float:
     """Seconds of one solve by the NumPy transcription of ``inexact_alm_rpca.m``."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    tests = str(Path(__file__).resolve().parents[1] / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
     from naive.rpca import ialm
 
     t = time.perf_counter()

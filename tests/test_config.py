@@ -33,13 +33,13 @@ def test_flags_keep_nan_checks():
 PROBE = """
 import glob, json, sys
 import numpy as np
-from fastrpca.robust_pca._kernels import ialm as k
+from fastrpca.robust_pca._kernels import frames as k
 
 report = {}
 for name in sys.argv[1:]:
     d = getattr(k, name)
-    a = np.zeros((2, 2))
-    d(a, a.copy(), a.copy(), a.copy(), a.copy(), 1.0, 1.0, 1.0, None, None)
+    F = np.zeros((2, 2, 1))
+    d(F, F.copy(), 0.0, 1.0, np.ones(1), np.zeros((2, 2)), np.zeros((2, 2), bool))
     cres = d.overloads[d.signatures[0]]
     cache_file = d._cache._cache_file
     base = cache_file._index_path[: -len(".nbi")]
@@ -57,9 +57,9 @@ print(json.dumps(report))
 
 @pytest.mark.requires_jit
 def test_parallel_and_serial_variants_have_their_own_cache_entries(tmp_path):
-    # numba's cache index ignores parallel= (numba issue 6845): fused_pass and
-    # fused_pass_parallel, compiled from one Python function, shared one cache entry, so a
-    # later process loaded whichever had been compiled first for both names.
+    # numba's cache index ignores parallel= (numba issue 6845): score_and_mask and
+    # score_and_mask_parallel, compiled from one Python function, would share one cache
+    # entry, so a later process would load whichever had been compiled first for both.
     import json
     import os
     import subprocess
@@ -82,13 +82,14 @@ def test_parallel_and_serial_variants_have_their_own_cache_entries(tmp_path):
         )
         return json.loads(out.stdout.strip().splitlines()[-1])
 
-    first = run("fused_pass")["fused_pass"]  # compiles the serial variant into the cache
+    serial_name, parallel_name = "score_and_mask", "score_and_mask_parallel"
+    first = run(serial_name)[serial_name]  # compiles the serial variant into the cache
     assert not first["hit"] and first["fresh_parfors"] == 0
-    second = run("fused_pass_parallel")["fused_pass_parallel"]
+    second = run(parallel_name)[parallel_name]
     assert not second["hit"], "the parallel kernel loaded the serial variant's cache entry"
     assert second["parallel_option"] and second["fresh_parfors"] > 0
-    third = run("fused_pass", "fused_pass_parallel")  # both from the cache, each its own
-    serial, parallel = third["fused_pass"], third["fused_pass_parallel"]
+    third = run(serial_name, parallel_name)  # both from the cache, each its own
+    serial, parallel = third[serial_name], third[parallel_name]
     assert serial["hit"] and parallel["hit"]
     assert serial["index"] != parallel["index"]
     assert parallel["cached_code_is_parallel"] and not serial["cached_code_is_parallel"]

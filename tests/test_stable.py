@@ -383,3 +383,16 @@ def test_randomized_engine_on_tall_matrices_matches_the_full_svd(dtype, monkeypa
         ref = (Uf[:, :keep] * sf[:keep]) @ Vhf[:keep]
         assert rel(low, ref) < 10 * rtol
     assert len(used) >= 6 and all(used)  # every warm step took the Gram route
+
+
+def test_stable_pcp_of_complex_data_with_auto_delta():
+    # noise_sigma scaled complex samples with np.ldexp, which takes real arrays only
+    rng = np.random.default_rng(1)
+    b = rng.standard_normal(3000) + 1j * rng.standard_normal(3000)
+    L0 = np.outer(b, np.ones(30))  # a static complex scene, 30 frames
+    N = 0.05 * (rng.standard_normal(L0.shape) + 1j * rng.standard_normal(L0.shape))
+    # sigma is the deviation of an entry: sqrt(E |n|^2) = 0.05 sqrt(2)
+    assert noise_sigma(L0 + N) == pytest.approx(0.05 * np.sqrt(2), rel=0.05)
+    res = rpca(L0 + N, delta="auto")
+    assert res.converged and res.rank == 1
+    assert np.linalg.norm(res.L - L0) < 0.5 * np.linalg.norm(N)

@@ -145,3 +145,31 @@ def test_row_split_waits_for_every_range_before_raising():
     with pytest.raises(ValueError, match="first range"):
         RowSplit(30, 3).map(work)
     assert sorted(done) == [10, 20]  # the others finished before the error came out
+
+
+def _split_in_child(queue):
+    from fastrpca._core.concurrency import RowSplit
+
+    queue.put(RowSplit(100, 2).sum(lambda r0, r1: r1 - r0))
+
+
+def test_row_split_works_in_a_forked_child():
+    # The parent's pool threads do not exist in a child made by fork: the child must
+    # start a pool of its own instead of waiting forever for work nobody runs.
+    import multiprocessing as mp
+    import sys
+
+    from fastrpca._core.concurrency import RowSplit
+
+    if sys.platform == "win32":
+        pytest.skip("no fork on Windows")
+    assert RowSplit(100, 2).sum(lambda r0, r1: r1 - r0) == 100  # the parent's pool exists
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    child = ctx.Process(target=_split_in_child, args=(queue,))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+        pytest.fail("the forked child hung in RowSplit.map")
+    assert child.exitcode == 0 and queue.get(timeout=5) == 100

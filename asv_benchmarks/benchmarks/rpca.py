@@ -10,10 +10,12 @@ Every kernel is compiled (or loaded from numba's cache) in ``setup()``.
 """
 
 import warnings
+from functools import partial
 
 import numpy as np
 
 import fastrpca
+from fastrpca._core.concurrency import RowSplit
 from fastrpca._core.config import kernel_threads
 from fastrpca.robust_pca import ialm as frpca
 from fastrpca.robust_pca import svd as fsvd
@@ -188,17 +190,18 @@ class RPCAVariants:
 
 class FusedPass:
     """The fused elementwise IALM pass (residual, dual, shrink, next SVT input): one
-    sweep over memory per iteration, serial and ``parallel=True`` variants; with the
-    noise term of stable PCP (``E``), the same pass plus the projection pass."""
+    sweep over memory per iteration, on one thread or on row ranges side by side (one per
+    numba thread, as the solver runs it); with the noise term of stable PCP (``E``), the
+    same pass plus the projection pass."""
 
-    params = ([(500, 500), (1000, 1000), (20000, 200)], ["serial", "parallel"])
+    params = ([(500, 500), (1000, 1000), (20000, 200)], ["serial", "threads"])
     param_names = ["shape", "variant"]
 
     def setup(self, shape, variant):
         frpca._warmup()
-        serial = variant == "serial"
-        self.kernel = kialm.fused_pass if serial else kialm.fused_pass_parallel
-        self.project = kialm.project_pass if serial else kialm.project_pass_parallel
+        split = RowSplit(shape[0], 1 if variant == "serial" else kernel_threads())
+        self.kernel = partial(frpca.fused_pass_rows, split)
+        self.project = partial(frpca.project_pass_rows, split)
         rng = np.random.default_rng(0)
         self.D = rng.standard_normal(shape)
         self.X = np.zeros(shape)
@@ -259,9 +262,10 @@ class RPCATiled:
 class TiledStep:
     """One tiled step on its own (L from rank-r factors, the fused pass, ``X W``,
     ``W^H X^H X`` for a k-column block W), against the same work as separate calls (L by
-    one GEMM, the fused pass, two GEMMs over X), serial and parallel kernels."""
+    one GEMM, the fused pass, two GEMMs over X), on one thread or on row ranges side by
+    side (one per numba thread, as the solver runs them)."""
 
-    params = (["1000x1000 r50 k60", "20000x200 r2 k10"], ["serial", "parallel"])
+    params = (["1000x1000 r50 k60", "20000x200 r2 k10"], ["serial", "threads"])
     param_names = ["case", "variant"]
 
     def setup(self, case, variant):
@@ -269,37 +273,34 @@ class TiledStep:
         shape, r, k = {"1000x1000 r50 k60": ((1000, 1000), 50, 60)}.get(case, ((20000, 200), 2, 10))
         m, n = shape
         rng = np.random.default_rng(0)
-        serial = variant == "serial"
-        self.step = kialm.tiled_pass if serial else kialm.tiled_pass_parallel
-        self.fused = kialm.fused_pass if serial else kialm.fused_pass_parallel
-        groups = 1 if serial else kernel_threads()
+        self.rows = frpca.tile_rows(n, np.float64)
+        self.split = RowSplit(m, 1 if variant == "serial" else kernel_threads(), self.rows)
         self.D = rng.standard_normal(shape)
         self.A, self.B = rng.standard_normal((m, r)), rng.standard_normal((r, n))
         self.W = rng.standard_normal((n, k))
         self.X, self.S0, self.S1 = np.empty(shape), np.zeros(shape), np.empty(shape)
         self.Y = self.D / 10.0
-        self.P = np.empty((m, k))
-        self.H = np.zeros((groups, k, n))
-        self.G = np.zeros((groups, k, k) if m >= fsvd.GRAM_ORTH_MIN_ROWS else (groups, 0, 0))
-        self.rows = max(frpca.TILE_MIN_ROWS, frpca.TILE_BYTES // (n * 8))
+        self.gram = m >= fsvd.GRAM_ORTH_MIN_ROWS
         self.lam = 1.0 / np.sqrt(max(shape))
         self.time_tiled_step(case, variant)
         self.time_separate_passes(case, variant)
 
     def time_tiled_step(self, case, variant):
-        self.H.fill(0)
-        self.G.fill(0)
-        self.step(
-            self.D, self.X, self.S0, self.S1, self.Y, 1.0, 1.0, self.lam, None, None,
-            self.A, self.B, self.W, self.P, self.H, self.G, self.rows, True,
+        frpca.tiled_step(
+            kialm.tiled_pass, self.D, self.X, self.S0, self.S1, self.Y, 1.0, 1.0, self.lam,
+            None, None, (self.A, self.B), self.W, self.gram, self.rows, self.split,
         )  # fmt: skip
 
     def time_separate_passes(self, case, variant):
-        np.matmul(self.A, self.B, out=self.X)
-        self.fused(self.D, self.X, self.S0, self.S1, self.Y, 1.0, 1.0, self.lam, None, None)
-        P = self.X @ self.W
-        P.T @ self.X
-        if self.G.shape[1]:
+        split = self.split
+        frpca._low_rank_into((self.A, self.B), self.X, split)
+        frpca.fused_pass_rows(
+            split, self.D, self.X, self.S0, self.S1, self.Y, 1.0, 1.0, self.lam, None, None
+        )
+        op = fsvd.DenseOperator(self.X, split)
+        P = op.matmat(self.W)
+        op.project(P)
+        if self.gram:
             P.T @ P
 
 

@@ -20,7 +20,7 @@ pyautd3 needs numpy < 2, so it runs in its own venv (``/work/venv-autd3``, overr
 ``--autd3-python``; create it with ``python3 -m venv /work/venv-autd3 &&
 /work/venv-autd3/bin/pip install "numpy<2" pyautd3==26.0.0.1``) as a persistent worker
 process driven over pipes, so that timing is still interleaved round by round. Without
-it the pyautd3 columns are left empty with a note. One thread each (BLAS, rayon).
+it the pyautd3 columns are left empty with a note. One thread each (BLAS, rayon, numba).
 
 Focal uniformity: |G q| at the foci from fastrpca's G for both sides' drives (pyautd3's
 u8 intensity / 255 and phase * 2 pi / 256, same exp(-ikr) convention), as a coefficient

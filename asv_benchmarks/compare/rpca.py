@@ -1,7 +1,7 @@
 """Side by side: fastrpca.rpca against the reference IALM and the peer libraries.
 
-Contenders, on the same matrices, BLAS held at one thread for all, timed in interleaved
-rounds (A B C A B C ...):
+Contenders, on the same matrices, one thread for all (BLAS, OpenMP, numba), timed in
+interleaved rounds (A B C A B C ...):
 
 * ``numpy IALM (full SVD)``: a plain NumPy transcription of Lin, Chen & Ma's
   ``inexact_alm_rpca.m`` (``tests/naive/rpca.py``), the 1.0 of every ratio;

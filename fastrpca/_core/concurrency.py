@@ -11,6 +11,7 @@ busy-waiting after every call, made two threads slower than one).
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -66,15 +67,41 @@ _pool: ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()
 
 
-def _executor(workers: int) -> ThreadPoolExecutor:
-    """The shared pool of row threads, with at least ``workers`` threads (a bigger one
-    replaces it when needed; the old one is left to idle, since a caller in another
-    thread may be submitting to it)."""
+def shared_pool(workers: int) -> ThreadPoolExecutor:
+    """fastrpca's pool of worker threads, with at least ``workers`` threads.
+
+    A bigger pool replaces it when needed (the old one is left to idle: a caller in
+    another thread may be submitting to it). A child process made by ``fork`` starts
+    with no pool (the parent's threads do not exist there). Work submitted here must
+    not wait for other work submitted here.
+    """
     global _pool
     with _pool_lock:
         if _pool is None or _pool._max_workers < workers:
-            _pool = ThreadPoolExecutor(workers, thread_name_prefix="fastrpca-rows")
+            _pool = ThreadPoolExecutor(workers, thread_name_prefix="fastrpca")
         return _pool
+
+
+def _forget_pool_after_fork() -> None:
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
+
+
+def _wait_all(futures) -> None:
+    """Wait until every future is done, through KeyboardInterrupt too (re-raised after):
+    the work of a future writes into buffers its caller may reuse once this returns."""
+    interrupt = None
+    while True:
+        try:
+            wait(futures)
+            break
+        except BaseException as exc:  # e.g. Ctrl-C while waiting
+            interrupt = exc
+    if interrupt is not None:
+        raise interrupt
 
 
 class RowSplit:
@@ -121,11 +148,11 @@ class RowSplit:
         first, *rest = self.ranges()
         if not rest:
             return [fn(*first)]
-        futures = [_executor(len(rest)).submit(fn, r0, r1) for r0, r1 in rest]
+        futures = [shared_pool(len(rest)).submit(fn, r0, r1) for r0, r1 in rest]
         try:
             head = fn(*first)
         finally:
-            wait(futures)
+            _wait_all(futures)
         return [head, *(f.result() for f in futures)]
 
     def sum(self, fn: Callable[[int, Any], Any]) -> Any:

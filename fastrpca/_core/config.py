@@ -10,13 +10,13 @@ Every ``@njit`` in fastrpca goes through :func:`kernel`, so the flags live in on
 * ``error_model="numpy"``: division follows IEEE rules instead of raising, which removes
   a branch from every division in the hot loops.
 
-One Python function may be compiled twice with different options (``fused_pass`` and
-``fused_pass_parallel``). numba names a function's on-disk cache entry after its module,
+One Python function may be compiled twice with different options (``score_and_mask`` and
+``score_and_mask_parallel``). numba names a function's on-disk cache entry after its module,
 qualified name and first line, and its index key ignores the options (numba issue 6845),
 so both variants would share one entry and a later process would load whichever was
 compiled first for both. :func:`kernel` therefore compiles a variant with non-default
 options from a copy of the function whose ``__qualname__`` names them
-(``_fused_pass__parallel``): its own cache entry.
+(``_score_and_mask__parallel``): its own cache entry.
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ import numba
 
 FASTMATH = set({"nsz", "arcp", "contract", "afn", "reassoc"})
 
-#: Elementwise kernels switch to their ``parallel=True`` variant above this many entries
-#: (below it the thread start costs more than it saves; see ANCHORS section 4).
+#: Above this many entries, solvers run several threads: Robust PCA on row ranges side by
+#: side (:class:`fastrpca._core.concurrency.RowSplit`), a few elementwise kernels as their
+#: ``parallel=True`` variant (below it the thread start costs more than it saves; see
+#: ANCHORS section 4).
 PARALLEL_MIN_SIZE = int(os.environ.get("FASTRPCA_PARALLEL_MIN_SIZE", 1_000_000))
 
 
@@ -84,8 +86,8 @@ def _renamed(f: Callable, suffix: str) -> Callable:
 
 
 def kernel_threads() -> int:
-    """Threads the ``parallel=True`` kernels use (numba's, set by ``NUMBA_NUM_THREADS`` or
-    ``numba.set_num_threads``)."""
+    """Threads a solver uses (numba's count, set by ``NUMBA_NUM_THREADS`` or
+    ``numba.set_num_threads``): its ``parallel=True`` kernels, or its row ranges."""
     return int(numba.get_num_threads())
 
 

@@ -61,7 +61,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._core.validation import as_array, check_all_finite, positive
+from .._core.validation import as_array, check_all_finite, ldexp, positive
 from .ialm import RPCAResult, rpca
 
 #: Rec. 601 luma weights (R, G, B), the ones most image tools use for "grey".
@@ -361,7 +361,7 @@ def noise_sigma(
     # would under- or overflow in the gains.
     peak = float(np.abs(A).max()) if A.size else 0.0
     exponent = int(np.frexp(peak)[1]) if 0 < peak < np.inf else 0
-    A = np.ldexp(A, -exponent)
+    A = ldexp(A, -exponent, out=A)  # (A is a copy of M's rows already)
     prev, nxt = A[:, :-1], A[:, 1:]
     both = None if obs is None else obs[:, :-1] & obs[:, 1:]
     if both is not None:

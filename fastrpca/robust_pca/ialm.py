@@ -27,6 +27,7 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
+from typing import Any
 
 import numpy as np
 
@@ -277,11 +278,12 @@ def rpca(
     -----
     Threads: matrices of at least ``FASTRPCA_PARALLEL_MIN_SIZE`` entries (1e6) are cut
     into row ranges, one per thread (numba's thread count: ``NUMBA_NUM_THREADS`` or
-    ``numba.set_num_threads``), and every pass and m x n product runs on them side by
-    side; the small factorisations stay on one. BLAS is held to one thread inside each
-    range (``FASTRPCA_BLAS_THREADS`` changes it, 0 leaves BLAS alone): OpenBLAS's idle
-    threads spin, and a second BLAS pool fighting the ranges for the cores made the solve
-    several times slower.
+    ``numba.set_num_threads``), and the iterations' passes and m x n products run on them
+    side by side; the start (norms, Lanczos) and the thin factorisations stay on one.
+    Several solves in threads of their own share fastrpca's pool (their ranges queue).
+    BLAS is held to one thread inside each range (``FASTRPCA_BLAS_THREADS`` changes it, 0
+    leaves BLAS alone): OpenBLAS's idle threads spin, and a second BLAS pool fighting the
+    ranges for the cores made the solve several times slower.
 
     With the randomized engine, a matrix at least 4 times taller than wide (a video's
     pixels x frames) runs each iteration as one pass over row tiles: L's tile, the fused
@@ -493,8 +495,8 @@ def _solve(
             info,
         )
 
-    threads = kernel_threads() if D.size >= PARALLEL_MIN_SIZE else 1
-    norm_two = spectral_norm(D, random_state, threads=threads)
+    split = row_split(shape, dtype)  # row ranges run side by side
+    norm_two = spectral_norm(D, random_state, threads=split.count)
     masked_M = temporary_D and not e  # the solve reads M (D, zero-filled, is dropped)
     if masked_M:
         D = M
@@ -505,17 +507,12 @@ def _solve(
         mu = float(np.ldexp(mu, e))  # mu ~ 1 / ||M||: the scaled problem's mu
     mu_bar = 1e7 * mu
     rows = tile_rows(shape[1], dtype)
-    split = RowSplit(shape[0], threads, align=rows)  # row ranges run side by side
 
     def pass_(D, X, S_old, S_new, Y, mu, mu_next, lam, mask, E):
-        return _fused_pass_rows(split, D, X, S_old, S_new, Y, mu, mu_next, lam, mask, E)
+        return fused_pass_rows(split, D, X, S_old, S_new, Y, mu, mu_next, lam, mask, E)
 
     def project(D, X, S, Y, E, mu, c, mask):
-        def run(r0, r1):
-            d, x, s, y, e, m = _rows(r0, r1, D, X, S, Y, E, mask)
-            project_pass(d, x, s, y, e, mu, c, m)
-
-        split.map(run)
+        project_pass_rows(split, D, X, S, Y, E, mu, c, mask)
 
     delta2 = delta * delta
     e_norm = 0.0
@@ -553,14 +550,16 @@ def _solve(
     prefetch: tuple = ()
     factors = None
     for n_iter in range(1, max_iter + 1):
-        if keep_x or factors is None:  # (the first SVT input is in X)
-            op = PrefetchedOperator(X, *prefetch, split=split) if prefetch else X
-            if op is X and isinstance(engine, RandomizedSVD):  # (the others take arrays)
-                op = DenseOperator(X, split)
-        else:
-            make = _svt_input_into(S_next, D, S_cur, Y, mu, mask, factors, rows, split)
-            op = _SpareX(make, split)
+        op: Any = X  # the full and partial engines take arrays
+        if not keep_x and factors is not None:  # (the first SVT input is in X)
+            op = _SpareX(_svt_input_into(S_next, D, S_cur, Y, mu, mask, factors, rows, split))
             op.prefetched(*prefetch)
+            op.split = split
+        elif prefetch:
+            W, P, G, H = prefetch
+            op = PrefetchedOperator(X, W, P, G, H, split)
+        elif isinstance(engine, RandomizedSVD):
+            op = DenseOperator(X, split)
         U, s, Vh = engine(op, 1.0 / mu)
         factors = (U * (s - 1.0 / mu).astype(U.dtype), Vh)
         mu_next = min(rho * mu, mu_bar)
@@ -681,12 +680,19 @@ def _use_tiles(engine, shape) -> bool:
     return TILED == "1" or shape[0] >= TILED_MIN_ASPECT * shape[1]
 
 
+def row_split(shape, dtype) -> RowSplit:
+    """The row ranges of a solve on an m x n matrix: one per numba thread for at least
+    ``PARALLEL_MIN_SIZE`` entries (whole tiles of the tiled step each), else one."""
+    threads = kernel_threads() if shape[0] * shape[1] >= PARALLEL_MIN_SIZE else 1
+    return RowSplit(shape[0], threads, align=tile_rows(shape[1], dtype))
+
+
 def _rows(r0, r1, *arrays):
     """Rows ``r0:r1`` of each array (None stays None)."""
     return tuple(None if a is None else a[r0:r1] for a in arrays)
 
 
-def _fused_pass_rows(split, D, X, S_old, S_new, Y, mu, mu_next, lam, mask, E):
+def fused_pass_rows(split, D, X, S_old, S_new, Y, mu, mu_next, lam, mask, E):
     """:func:`fused_pass` on the split's row ranges side by side; ``(|Z|^2, |W|^2)``."""
 
     def run(r0, r1):
@@ -695,6 +701,16 @@ def _fused_pass_rows(split, D, X, S_old, S_new, Y, mu, mu_next, lam, mask, E):
 
     z2, w2 = split.sum(run)
     return float(z2), float(w2)
+
+
+def project_pass_rows(split, D, X, S, Y, E, mu, c, mask):
+    """:func:`project_pass` on the split's row ranges side by side."""
+
+    def run(r0, r1):
+        d, x, s, y, e, m = _rows(r0, r1, D, X, S, Y, E, mask)
+        project_pass(d, x, s, y, e, mu, c, m)
+
+    split.map(run)
 
 
 class _Tiles:
@@ -752,9 +768,9 @@ class _SpareX(PrefetchedOperator):
     """A :class:`PrefetchedOperator` whose X is written only when a product not prefetched
     is asked for (``make()`` writes it into the spare S buffer and returns it)."""
 
-    def __init__(self, make, split=SERIAL):
+    def __init__(self, make):
         self._X: np.ndarray | None = None
-        super().__init__(None, split=split)
+        super().__init__(None)
         self._make = make
 
     def prefetched(self, W=None, P=None, G=None, H=None):
@@ -796,7 +812,7 @@ def tile_rows(n: int, dtype) -> int:
     return max(TILE_MIN_ROWS, TILE_BYTES // (n * np.dtype(dtype).itemsize))
 
 
-def _product_buffers(W, shape, dtype, gram, groups):
+def _product_buffers(W, shape, dtype, gram, ranges):
     """The tiled kernels' W, P, H, G for the start block W (empty for None); H and G
     have one layer per row range."""
     m, n = shape
@@ -804,7 +820,7 @@ def _product_buffers(W, shape, dtype, gram, groups):
     g = k if k and gram else 0
     Wc = np.empty((n, 0), dtype) if W is None else np.ascontiguousarray(W, dtype=dtype)
     P = np.empty((m if k else 0, k), dtype)
-    return Wc, P, np.zeros((groups, k, n), dtype), np.zeros((groups, g, g), dtype)
+    return Wc, P, np.zeros((ranges, k, n), dtype), np.zeros((ranges, g, g), dtype)
 
 
 def _prefetched(W, P, H, G):

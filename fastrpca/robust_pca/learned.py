@@ -46,11 +46,11 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
-from .._core.config import PARALLEL_MIN_SIZE, blas_threads
+from .._core.config import blas_threads
 from .._core.result import warn_not_converged
 from .._core.validation import as_array, check_random_state, positive, rng_from
 from . import _unrolled
-from ._kernels.ialm import fused_pass, fused_pass_parallel, norm_and_max
+from ._kernels.ialm import norm_and_max
 from ._kernels.learned import (
     factor_layers,
     factor_start,
@@ -58,7 +58,15 @@ from ._kernels.learned import (
     outlier_split,
     sum_squares,
 )
-from .ialm import RPCAResult, RPCAWorkspace, _low_rank_into, default_lambda, rpca
+from .ialm import (
+    RPCAResult,
+    RPCAWorkspace,
+    _low_rank_into,
+    default_lambda,
+    fused_pass_rows,
+    row_split,
+    rpca,
+)
 from .svd import make_engine, spectral_norm
 
 __all__ = ["LearnedRPCA", "planted_problems", "OUTLIER_FACTOR"]
@@ -683,7 +691,11 @@ class LearnedRPCA:
         mus = p["mu"] / norm_two
         lams = p["lam"] * lam0
         engine = make_engine("auto", self.shape, np.float64, self.seed)
-        pass_ = fused_pass_parallel if D.size >= PARALLEL_MIN_SIZE else fused_pass
+        split = row_split(D.shape, D.dtype)
+
+        def pass_(*args):
+            return fused_pass_rows(split, *args)
+
         X.fill(0)
         S_cur.fill(0)
         np.multiply(D, 1.0 / max(norm_two, max_abs / lam0), out=Y)
@@ -693,12 +705,12 @@ class LearnedRPCA:
         for k in range(K):
             U, s, Vh = engine(X, 1.0 / mus[k])
             factors = (U * (s - 1.0 / mus[k]), Vh)
-            _low_rank_into(factors, X)
+            _low_rank_into(factors, X, split)
             nxt = min(k + 1, K - 1)
             pass_(D, X, S_cur, S_next, Y, mus[k], mus[nxt], lams[nxt], None, None)
             if k < K - 1:
                 S_cur, S_next = S_next, S_cur
-        _low_rank_into(factors, X)
+        _low_rank_into(factors, X, split)
         self._ialm_rank = s.size
         self._bases = (Vh.T, U)
         return K

@@ -21,12 +21,11 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import scipy.linalg
 
-from .._core.concurrency import InUseError
+from .._core.concurrency import InUseError, shared_pool
 from .._core.result import Result, stop_requested, warn_not_converged
 from .._core.validation import (
     as_array,
@@ -119,21 +118,6 @@ class LassoPathResult(Result):
     objective: np.ndarray
     dual_gap: np.ndarray
     method: str
-
-
-# ---------------------------------------------------------------- thread pool
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(
-                max_workers=os.cpu_count() or 1, thread_name_prefix="fastrpca-sparse"
-            )
-        return _POOL
 
 
 class _Scratch:
@@ -750,7 +734,7 @@ class LassoSolver:
             elif first < k:
                 bounds = np.linspace(first, k, jobs + 1).astype(int)
                 futs = [
-                    _pool().submit(
+                    shared_pool(os.cpu_count() or 1).submit(
                         run, bounds[i], bounds[i + 1], scs[i], max_iter, -1, False, scs[i].hist0
                     )
                     for i in range(jobs)

@@ -27,7 +27,6 @@ the branches on it are removed at compile time: exact PCP runs today's single pa
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
 from ..._core._kernels.prox import shrink
@@ -91,19 +90,10 @@ def project_rows(D, X, S, Y, E, r0, r1, mu, c, mask):
             X[i, j] = l + keep * w
 
 
-def _fused_pass(M, X, S_old, S_new, Y, mu, mu_next, lam, mask, E):
-    """:func:`fused_rows` over all rows (``prange``); ``(|Z|^2, |W|^2)``."""
-    total = 0.0
-    total_w = 0.0
-    for i in numba.prange(M.shape[0]):
-        z2, w2 = fused_rows(M, X, S_old, S_new, Y, i, i + 1, mu, mu_next, lam, mask, E, 0)
-        total += z2
-        total_w += w2
-    return total, total_w
-
-
-fused_pass = kernel(_fused_pass)
-fused_pass_parallel = kernel(_fused_pass, parallel=True)
+@kernel
+def fused_pass(M, X, S_old, S_new, Y, mu, mu_next, lam, mask, E):
+    """:func:`fused_rows` over all rows; ``(|Z|^2, |W|^2)``."""
+    return fused_rows(M, X, S_old, S_new, Y, 0, M.shape[0], mu, mu_next, lam, mask, E, 0)
 
 
 @kernel
