@@ -13,6 +13,10 @@ IALM (``tests/naive/rpca.py``, full SVD) with BLAS at the threads the environmen
 (``OPENBLAS_NUM_THREADS``), and prints the speed-up, e.g.::
 
     NUMBA_NUM_THREADS=2 OPENBLAS_NUM_THREADS=2 python asv_benchmarks/threads.py "2" --reference
+
+With ``--interleave`` (and ``NUMBA_NUM_THREADS`` > 1) the process alternates one thread and
+all of them solve by solve (``numba.set_num_threads``; 9 rounds), so that both settings see
+the same machine load, and prints each setting's median and the speed-up.
 """
 
 from __future__ import annotations
@@ -44,12 +48,16 @@ def reference_seconds(M) -> float:
     return time.perf_counter() - t
 
 
-def main(label: str, reference: bool = False) -> None:
+def _problems() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
-    problems = {
+    return {
         "video 20000x200 r2 3%": planted(rng, 20000, 200, 2, 0.03),
         "1000 r50 5%": planted(rng, 1000, 1000, 50, 0.05),
     }
+
+
+def main(label: str, reference: bool = False) -> None:
+    problems = _problems()
     fastrpca.warmup()
     out = []
     for name, M in problems.items():
@@ -67,6 +75,35 @@ def main(label: str, reference: bool = False) -> None:
     print(label, "|", "; ".join(out), flush=True)
 
 
+def interleaved(label: str, rounds: int = 9) -> None:
+    """One thread against numba's full count, alternating solve by solve."""
+    import numba
+
+    most = numba.config.NUMBA_NUM_THREADS
+    problems = _problems()
+    fastrpca.warmup()
+    out = []
+    for name, M in problems.items():
+        times: dict[int, list[float]] = {1: [], most: []}
+        for r in range(rounds + 1):
+            for t in (1, most) if r % 2 else (most, 1):
+                numba.set_num_threads(t)
+                start = time.perf_counter()
+                fastrpca.rpca(M)
+                if r:  # the first round warms up
+                    times[t].append(time.perf_counter() - start)
+        one, many = np.median(times[1]), np.median(times[most])
+        out.append(
+            f"{name}: {one * 1e3:.0f} ms at 1 thread, {many * 1e3:.0f} ms at {most} "
+            f"({one / many:.2f}x)"
+        )
+    print(label, "|", "; ".join(out), flush=True)
+
+
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--reference"]
-    main(args[0] if args else "", reference="--reference" in sys.argv[1:])
+    flags = {"--reference", "--interleave"}
+    args = [a for a in sys.argv[1:] if a not in flags]
+    if "--interleave" in sys.argv[1:]:
+        interleaved(args[0] if args else "")
+    else:
+        main(args[0] if args else "", reference="--reference" in sys.argv[1:])

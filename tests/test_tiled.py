@@ -347,16 +347,20 @@ def test_full_svd_fallback(tiles, monkeypatch):
     assert_same_iterates(ref, got, 1e-9)
 
 
-def test_default_rule_takes_the_tiled_step_for_tall_matrices_only(monkeypatch):
+def test_default_rule_takes_the_tiled_step_for_tall_or_large_matrices(monkeypatch):
     monkeypatch.setattr(ialm_module, "TILED", "auto")
     engine = svd_module.make_engine("randomized", (4000, 100), np.float64)
-    assert ialm_module._use_tiles(engine, (4000, 100))
-    assert not ialm_module._use_tiles(engine, (1000, 1000))
-    assert not ialm_module._use_tiles(svd_module.make_engine("full", (40, 10), float), (40, 10))
+    use = ialm_module._use_tiles
+    assert use(engine, (4000, 100), np.float64)
+    assert not use(engine, (1000, 1000), np.float64)  # 8 MB: in cache, the passes win
+    assert use(engine, (1000, 1000), np.complex128)  # 16 MB
+    assert use(engine, (1500, 1500), np.float64)
+    assert not use(engine, (1500, 1500), np.float32)
+    assert not use(svd_module.make_engine("full", (40, 10), float), (40, 10), np.float64)
     monkeypatch.setattr(ialm_module, "TILED", "1")
-    assert ialm_module._use_tiles(engine, (1000, 1000))
+    assert use(engine, (1000, 1000), np.float64)
     monkeypatch.setattr(ialm_module, "TILED", "0")
-    assert not ialm_module._use_tiles(engine, (4000, 100))
+    assert not use(engine, (4000, 100), np.float64)
 
 
 def test_workspace_and_warm_start(tiles):
@@ -410,5 +414,15 @@ def test_peak_memory_of_the_tiled_step_is_at_most_four_copies_of_m(
     if on is not None:
         tiles(on)
     M, _, _ = planted(*shape, rank=rank, fraction=0.03, dtype=dtype, seed=5)
+    mask = np.random.default_rng(6).random(M.shape) > 0.1 if masked else None
+    assert _peak_copies(M, mask=mask) <= 4.0
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_default_path_of_a_large_square_matrix_keeps_four_copies(masked):
+    # 18 MB: past TILED_MIN_BYTES, the default rule takes the tiled step (4.45 copies on
+    # the separate passes).
+    M, _, _ = planted(1500, 1500, rank=20, fraction=0.03, seed=5)
+    assert ialm_module.tiled_rule(M.shape, M.itemsize)
     mask = np.random.default_rng(6).random(M.shape) > 0.1 if masked else None
     assert _peak_copies(M, mask=mask) <= 4.0

@@ -502,7 +502,7 @@ def step(block: Block, generation, swap, u_name, u_T, w, Vh, mu, mu_next, lam, W
     block.check(generation)
     U = np.ascontiguousarray(block.tall_block(u_name, u_T), dtype=block.dtype)
     X = block.overwrite("X")
-    if not block.stable and _tiled(block.shape):  # one pass over row tiles
+    if not block.stable and _tiled(block.shape, block.dtype):  # one pass over row tiles
         if swap:
             block.cur = 1 - block.cur
         total, w2, P, G, H = tiled_step(
@@ -554,12 +554,12 @@ def _keep_u(block: Block, U) -> None:
     block.tall["U"] = U
 
 
-def _tiled(shape) -> bool:
-    """The in-memory solver's rule (:func:`fastrpca.robust_pca.ialm._use_tiles`) on a
-    block's shape."""
+def _tiled(shape, dtype) -> bool:
+    """The in-memory solver's rule (:func:`fastrpca.robust_pca.ialm.tiled_rule`) on a
+    block."""
     from . import ialm
 
-    return ialm.TILED != "0" and (ialm.TILED == "1" or shape[0] >= ialm.TILED_MIN_ASPECT * shape[1])
+    return ialm.tiled_rule(shape, np.dtype(dtype).itemsize)
 
 
 def _stepped(block, U, w, Vh, mu_next):

@@ -426,7 +426,7 @@ def _solve(
     engine = make_engine(svd, shape, dtype, random_state, max_rank=max_rank, in_memory=True)
     # The tiled step of exact PCP keeps the SVT input in cache only: no m x n X buffer (the
     # SVD reads it from the spare S buffer when it needs more than the step's products).
-    tiled = _use_tiles(engine, shape)
+    tiled = _use_tiles(engine, shape, dtype)
     keep_x = stable or not tiled or isinstance(engine, WideRandomizedSVD)  # (wants an array)
     # Without a workspace of the caller's, a masked M is zero-filled into a temporary for
     # the norms only: the kernels never read an unobserved entry, so the solve reads M
@@ -661,8 +661,9 @@ TILE_MIN_ROWS = 64
 
 #: ``FASTRPCA_TILED``: ``auto`` (default) runs the randomized engine's iterations as tiled
 #: steps for matrices at least :data:`TILED_MIN_ASPECT` times taller than wide (as the
-#: solver sees them: a Fortran-ordered M is solved as its transpose); ``1`` always, ``0``
-#: never (the separate passes: L, the fused pass, the engine's products).
+#: solver sees them: a Fortran-ordered M is solved as its transpose) or of at least
+#: :data:`TILED_MIN_BYTES`; ``1`` always, ``0`` never (the separate passes: L, the fused
+#: pass, the engine's products).
 TILED = os.environ.get("FASTRPCA_TILED", "auto")
 
 #: Measured at one thread (interleaved, one run each): the tiled step took 0.52x the time
@@ -672,12 +673,26 @@ TILED = os.environ.get("FASTRPCA_TILED", "auto")
 #: one's are not (X @ V with a thin V runs at a quarter of the flop rate of a tile's).
 TILED_MIN_ASPECT = 4
 
+#: ... and for matrices of at least this many bytes whatever their shape: arrays that do
+#: not fit in the last-level cache make the separate passes memory-bound. Interleaved
+#: whole solves, separate / tiled time at 1 and 2 threads (2026-11-29, one run): 0.94x /
+#: 0.95x at 1000 x 1000 rank 50 (8 MB), 1.01x / 1.05x at 1500 x 1500 rank 30 (18 MB),
+#: 1.11x / 1.11x at 2000 x 2000 rank 20, 1.02x / 1.08x at rank 50 (32 MB).
+TILED_MIN_BYTES = 16_000_000
 
-def _use_tiles(engine, shape) -> bool:
+
+def tiled_rule(shape, itemsize: int) -> bool:
+    """Whether ``FASTRPCA_TILED`` (:data:`TILED`) takes the tiled step for an m x n matrix
+    of ``itemsize``-byte entries (the in-memory solver and the Dask row blocks)."""
+    if TILED in ("0", "1"):
+        return TILED == "1"
+    m, n = shape
+    return m >= TILED_MIN_ASPECT * n or m * n * itemsize >= TILED_MIN_BYTES
+
+
+def _use_tiles(engine, shape, dtype) -> bool:
     """Whether the solve runs its iterations as tiled steps (see :class:`_Tiles`)."""
-    if TILED == "0" or not isinstance(engine, RandomizedSVD):
-        return False
-    return TILED == "1" or shape[0] >= TILED_MIN_ASPECT * shape[1]
+    return isinstance(engine, RandomizedSVD) and tiled_rule(shape, np.dtype(dtype).itemsize)
 
 
 def row_split(shape, dtype) -> RowSplit:
