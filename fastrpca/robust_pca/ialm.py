@@ -286,10 +286,11 @@ def rpca(
     ranges for the cores made the solve several times slower.
 
     With the randomized engine, a matrix at least 4 times taller than wide (a video's
-    pixels x frames) runs each iteration as one pass over row tiles: L's tile, the fused
-    pass and the next SVD step's products while the tile is in cache (same iterates to
-    rounding, about 1.9x faster on a 20000 x 200 video matrix; square matrices gain
-    nothing and keep the separate passes). ``FASTRPCA_TILED=1`` / ``0`` forces it on / off.
+    pixels x frames), or of at least 16 MB, runs each iteration as one pass over row
+    tiles: L's tile, the fused pass and the next SVD step's products while the tile is in
+    cache (same iterates to rounding, about 1.9x faster on a 20000 x 200 video matrix,
+    1.0-1.1x on squares of 1500-2000; smaller squares keep the separate passes).
+    ``FASTRPCA_TILED=1`` / ``0`` forces it on / off.
     For exact PCP it keeps the SVT input in cache only, so its peak memory is about 3.4
     copies of M beside M (the result's L, S and Y are three), against about 4.5 for the
     separate passes.
