@@ -34,14 +34,8 @@ from __future__ import annotations
 import os
 
 # Before NumPy is imported anywhere: one BLAS / OpenMP / numba thread for every contender.
-for _v in (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "RAYON_NUM_THREADS",
-    "NUMBA_NUM_THREADS",
-):
-    os.environ.setdefault(_v, "1")
+for _v in "OMP OPENBLAS MKL RAYON NUMBA".split():
+    os.environ.setdefault(f"{_v}_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
