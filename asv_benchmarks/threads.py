@@ -80,6 +80,8 @@ def interleaved(label: str, rounds: int = 9) -> None:
     import numba
 
     most = numba.config.NUMBA_NUM_THREADS
+    if most < 2:
+        sys.exit("--interleave compares 1 thread with more: set NUMBA_NUM_THREADS to 2 or more")
     problems = _problems()
     fastrpca.warmup()
     out = []
@@ -104,6 +106,8 @@ if __name__ == "__main__":
     flags = {"--reference", "--interleave"}
     args = [a for a in sys.argv[1:] if a not in flags]
     if "--interleave" in sys.argv[1:]:
+        if "--reference" in sys.argv[1:]:
+            sys.exit("--reference times one setting: run it without --interleave")
         interleaved(args[0] if args else "")
     else:
         main(args[0] if args else "", reference="--reference" in sys.argv[1:])

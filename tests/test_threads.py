@@ -173,3 +173,52 @@ def test_row_split_works_in_a_forked_child():
         child.kill()
         pytest.fail("the forked child hung in RowSplit.map")
     assert child.exitcode == 0 and queue.get(timeout=5) == 100
+
+
+def test_row_split_of_a_wide_matrix_uses_every_thread(monkeypatch):
+    # ranges hold whole tiles when there are enough rows; 50 frames as rows still split
+    from fastrpca.robust_pca import ialm
+
+    monkeypatch.setattr(ialm, "kernel_threads", lambda: 2)
+    assert ialm.row_split((50, 300000), np.float64).ranges() == [(0, 25), (25, 50)]
+    assert ialm.row_split((20000, 200), np.float64).count == 2
+    assert ialm.row_split((100, 100), np.float64).count == 1  # under PARALLEL_MIN_SIZE
+
+
+def test_concurrent_solves_share_one_blas_limit_and_restore_it():
+    # BLAS's thread count is one setting of the process: a solve ending must not give
+    # BLAS its threads back while another solve, in another thread, still runs.
+    import threading
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from fastrpca._core.config import blas_threads
+
+    def counts():  # numpy's and scipy's BLAS, the ones a solve calls (OpenCV has its own)
+        libs = [lib for lib in threadpool_info() if lib["user_api"] == "blas"]
+        ours = [lib for lib in libs if "numpy" in lib["filepath"] or "scipy" in lib["filepath"]]
+        return sorted({lib["num_threads"] for lib in ours})
+
+    with threadpool_limits(2, user_api="blas"):
+        with blas_threads(1):
+            assert counts() == [1]
+        assert counts() == [2]  # one solve: the caller's setting is back
+        entered, release, seen = threading.Event(), threading.Event(), []
+
+        def second():
+            with blas_threads(1):
+                entered.set()
+                release.wait(30)
+                seen.append(counts())
+
+        with blas_threads(1):
+            t = threading.Thread(target=second)
+            t.start()
+            assert entered.wait(30)
+        # the first solve is out, the second still in: BLAS stays at 1 for it
+        assert counts() == [1]
+        release.set()
+        t.join(30)
+        assert seen == [[1]]
+        # (the second, last out, restores 2 from its own thread: OpenBLAS ignores a rise
+        # of its thread count asked from a thread other than the main one)

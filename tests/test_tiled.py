@@ -9,6 +9,7 @@ from naive.rpca import ialm, planted, stable_pcp
 from naive.rpca import svt_input as naive_svt_input
 
 from fastrpca import rpca
+from fastrpca._core.concurrency import RowSplit
 from fastrpca.robust_pca import ialm as ialm_module
 from fastrpca.robust_pca import svd as svd_module
 from fastrpca.robust_pca._kernels.ialm import (
@@ -190,12 +191,21 @@ def test_same_iterates_as_the_separate_passes(tiles, monkeypatch, shape, rank, d
     assert abs(rel(got.L, L0) - rel(ref.L, L0)) < rtol
 
 
-@pytest.mark.parametrize("threads", [1, 2, 3])
-@pytest.mark.parametrize("tiled", [False, True])
+@pytest.mark.parametrize(
+    "threads, tiled", [(1, True), (2, False), (2, True), (3, False), (3, True)]
+)
 @pytest.mark.parametrize("kind", ["exact", "masked", "stable", "complex", "float32", "wide"])
-def test_row_ranges_on_several_threads(tiles, threads, tiled, kind):
+def test_row_ranges_on_several_threads(tiles, monkeypatch, threads, tiled, kind):
     """Every pass and m x n product on 1-3 row ranges side by side: the iterates of one
     (a wide matrix: its SVD works on the adjoint, whose products are split too)."""
+    counts = []
+    split_map = RowSplit.map
+
+    def counting(self, fn):
+        counts.append(self.count)
+        return split_map(self, fn)
+
+    monkeypatch.setattr(RowSplit, "map", counting)
     dtype = {"complex": np.complex128, "float32": np.float32}.get(kind, np.float64)
     shape = (150, 5000) if kind == "wide" else (2000, 80)
     M, _, _ = planted(*shape, rank=4, fraction=0.05, dtype=dtype, seed=4)
@@ -207,8 +217,10 @@ def test_row_ranges_on_several_threads(tiles, threads, tiled, kind):
         kw["delta"] = "auto"
     tiles(False)
     ref = rpca(M, **kw)
+    counts.clear()
     tiles(tiled, threads, tile_bytes=2048)
     got = rpca(M, **kw)
+    assert counts and max(counts) == threads  # the ranges did run side by side
     assert_same_iterates(ref, got, 1e-4 if kind == "float32" else 1e-9)
 
 
@@ -356,6 +368,12 @@ def test_default_rule_takes_the_tiled_step_for_tall_or_large_matrices(monkeypatc
     assert use(engine, (1000, 1000), np.complex128)  # 16 MB
     assert use(engine, (1500, 1500), np.float64)
     assert not use(engine, (1500, 1500), np.float32)
+    assert not use(engine, (300, 8000), np.float64)  # wide: solved on its adjoint, keeps X
+    # the Dask row blocks follow the same rule, block by block
+    from fastrpca.robust_pca import _blocks
+
+    assert _blocks._tiled((1500, 1500), np.float64) and _blocks._tiled((4000, 100), np.float32)
+    assert not _blocks._tiled((1000, 1000), np.float64)
     assert not use(svd_module.make_engine("full", (40, 10), float), (40, 10), np.float64)
     monkeypatch.setattr(ialm_module, "TILED", "1")
     assert use(engine, (1000, 1000), np.float64)
@@ -419,9 +437,10 @@ def test_peak_memory_of_the_tiled_step_is_at_most_four_copies_of_m(
 
 
 @pytest.mark.parametrize("masked", [False, True])
-def test_default_path_of_a_large_square_matrix_keeps_four_copies(masked):
+def test_default_path_of_a_large_square_matrix_keeps_four_copies(monkeypatch, masked):
     # 18 MB: past TILED_MIN_BYTES, the default rule takes the tiled step (4.45 copies on
     # the separate passes).
+    monkeypatch.setattr(ialm_module, "TILED", "auto")
     M, _, _ = planted(1500, 1500, rank=20, fraction=0.03, seed=5)
     assert ialm_module.tiled_rule(M.shape, M.itemsize)
     mask = np.random.default_rng(6).random(M.shape) > 0.1 if masked else None

@@ -15,7 +15,6 @@ from functools import partial
 import numpy as np
 
 import fastrpca
-from fastrpca._core.concurrency import RowSplit
 from fastrpca._core.config import kernel_threads
 from fastrpca.robust_pca import ialm as frpca
 from fastrpca.robust_pca import svd as fsvd
@@ -191,15 +190,17 @@ class RPCAVariants:
 class FusedPass:
     """The fused elementwise IALM pass (residual, dual, shrink, next SVT input): one
     sweep over memory per iteration, on one thread or on row ranges side by side (one per
-    numba thread, as the solver runs it); with the noise term of stable PCP (``E``), the
-    same pass plus the projection pass."""
+    numba thread, split as the solver splits a matrix of at least ``PARALLEL_MIN_SIZE``
+    entries); with the noise term of stable PCP (``E``), the same pass plus the
+    projection pass."""
 
     params = ([(500, 500), (1000, 1000), (20000, 200)], ["serial", "threads"])
     param_names = ["shape", "variant"]
 
     def setup(self, shape, variant):
         frpca._warmup()
-        split = RowSplit(shape[0], 1 if variant == "serial" else kernel_threads())
+        threads = 1 if variant == "serial" else kernel_threads()
+        split = frpca.row_split(shape, np.float64, threads)
         self.kernel = partial(frpca.fused_pass_rows, split)
         self.project = partial(frpca.project_pass_rows, split)
         rng = np.random.default_rng(0)
@@ -274,7 +275,8 @@ class TiledStep:
         m, n = shape
         rng = np.random.default_rng(0)
         self.rows = frpca.tile_rows(n, np.float64)
-        self.split = RowSplit(m, 1 if variant == "serial" else kernel_threads(), self.rows)
+        threads = 1 if variant == "serial" else kernel_threads()
+        self.split = frpca.row_split(shape, np.float64, threads)
         self.D = rng.standard_normal(shape)
         self.A, self.B = rng.standard_normal((m, r)), rng.standard_normal((r, n))
         self.W = rng.standard_normal((n, k))

@@ -24,9 +24,10 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import threading
 import types
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numba
@@ -97,20 +98,40 @@ def kernel_threads() -> int:
 BLAS_THREADS = int(os.environ.get("FASTRPCA_BLAS_THREADS", 1))
 
 _controller: Any = None  # a threadpoolctl.ThreadpoolController, built on first use
+_blas_lock = threading.Lock()
+_blas_users = 0  # solves inside blas_threads() now, in any thread
+_blas_limiter: Any = None  # the limit they hold (restored by the last one out)
 
 
-def blas_threads(n: int | None = None) -> contextlib.AbstractContextManager:
+@contextlib.contextmanager
+def blas_threads(n: int | None = None) -> Iterator[None]:
     """Context manager holding BLAS to ``n`` threads (default :data:`BLAS_THREADS`).
 
-    ``FASTRPCA_BLAS_THREADS=0`` leaves BLAS as it is. The threadpoolctl controller is
+    ``FASTRPCA_BLAS_THREADS=0`` leaves BLAS as it is. BLAS's thread count is one setting
+    for the whole process: solves running at once in several threads share one limit
+    (the first one's ``n``), and the last one out restores the caller's count (OpenBLAS
+    ignores a rise of its count asked from a thread other than the main one, so it may
+    stay at ``n`` when that last one is another thread). The threadpoolctl controller is
     built on first use (a few ms), then each entry costs about 10 us.
     """
-    global _controller
+    global _controller, _blas_users, _blas_limiter
     n = BLAS_THREADS if n is None else n
     if n <= 0:
-        return contextlib.nullcontext()
-    if _controller is None:
-        from threadpoolctl import ThreadpoolController
+        yield
+        return
+    with _blas_lock:
+        if _blas_users == 0:
+            if _controller is None:
+                from threadpoolctl import ThreadpoolController
 
-        _controller = ThreadpoolController()
-    return _controller.limit(limits=n, user_api="blas")
+                _controller = ThreadpoolController()
+            _blas_limiter = _controller.limit(limits=n, user_api="blas")
+        _blas_users += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_users -= 1
+            if _blas_users == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
