@@ -110,10 +110,11 @@ def test_row_split_covers_the_rows_once_in_aligned_ranges(m, threads, align):
 
     split = RowSplit(m, threads, align)
     ranges = split.ranges()
-    assert 1 <= split.count == len(ranges) <= threads
+    assert split.count == len(ranges) == min(threads, m)  # a range per thread when rows allow
     assert ranges[0][0] == 0 and ranges[-1][1] == m
     assert all(a[1] == b[0] for a, b in zip(ranges, ranges[1:]))
-    assert all(r0 % align == 0 and r1 > r0 for r0, r1 in ranges)
+    step = align if m >= threads * align else -(-m // threads)  # whole tiles when they fit
+    assert all(r0 % step == 0 and r1 > r0 for r0, r1 in ranges)
     assert [split.part(r0) for r0, _ in ranges] == list(range(split.count))
     assert split.sum(lambda r0, r1: r1 - r0) == m
 

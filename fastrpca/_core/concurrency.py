@@ -114,8 +114,8 @@ class RowSplit:
     threads : int
         Ranges wanted (1: everything runs in the calling thread).
     align : int
-        Range bounds are multiples of this (e.g. the tile height), so fewer ranges are
-        made when m is small.
+        Range bounds are multiples of this (e.g. the tile height) when m holds ``threads``
+        such ranges; otherwise of ``ceil(m / threads)`` (50 rows on two threads: 25 each).
 
     The ranges, hence every sum over them, depend on ``m``, ``threads`` and ``align``
     only: results are deterministic for a given thread count.
@@ -125,6 +125,8 @@ class RowSplit:
         if m is None:  # one range, all rows, whatever their number
             self.bounds: list = [0, None]
             return
+        if threads > 1:
+            align = min(align, -(-m // threads))
         units = -(-m // max(1, align))
         t = max(1, min(int(threads), units))
         self.bounds = [min(m, units * i // t * align) for i in range(t)] + [m]

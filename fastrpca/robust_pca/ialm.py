@@ -27,6 +27,7 @@ import os
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -509,11 +510,8 @@ def _solve(
     mu_bar = 1e7 * mu
     rows = tile_rows(shape[1], dtype)
 
-    def pass_(D, X, S_old, S_new, Y, mu, mu_next, lam, mask, E):
-        return fused_pass_rows(split, D, X, S_old, S_new, Y, mu, mu_next, lam, mask, E)
-
-    def project(D, X, S, Y, E, mu, c, mask):
-        project_pass_rows(split, D, X, S, Y, E, mu, c, mask)
+    pass_ = partial(fused_pass_rows, split)
+    project = partial(project_pass_rows, split)
 
     delta2 = delta * delta
     e_norm = 0.0
@@ -553,9 +551,10 @@ def _solve(
     for n_iter in range(1, max_iter + 1):
         op: Any = X  # the full and partial engines take arrays
         if not keep_x and factors is not None:  # (the first SVT input is in X)
-            op = _SpareX(_svt_input_into(S_next, D, S_cur, Y, mu, mask, factors, rows, split))
+            op = _SpareX(
+                _svt_input_into(S_next, D, S_cur, Y, mu, mask, factors, rows, split), split
+            )
             op.prefetched(*prefetch)
-            op.split = split
         elif prefetch:
             W, P, G, H = prefetch
             op = PrefetchedOperator(X, W, P, G, H, split)
@@ -708,7 +707,7 @@ def row_split(shape, dtype, threads: int | None = None) -> RowSplit:
     m, n = shape
     if threads is None:
         threads = kernel_threads() if m * n >= PARALLEL_MIN_SIZE else 1
-    return RowSplit(m, threads, align=min(tile_rows(n, dtype), -(-m // threads)))
+    return RowSplit(m, threads, align=tile_rows(n, dtype))
 
 
 def _rows(r0, r1, *arrays):
@@ -792,9 +791,9 @@ class _SpareX(PrefetchedOperator):
     """A :class:`PrefetchedOperator` whose X is written only when a product not prefetched
     is asked for (``make()`` writes it into the spare S buffer and returns it)."""
 
-    def __init__(self, make):
+    def __init__(self, make, split=SERIAL):
         self._X: np.ndarray | None = None
-        super().__init__(None)
+        super().__init__(None, split=split)
         self._make = make
 
     def prefetched(self, W=None, P=None, G=None, H=None):
